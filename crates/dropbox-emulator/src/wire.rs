@@ -1,0 +1,381 @@
+//! Wire shapes: metadata in the official `dropbox-sdk` types, Dropbox timestamps, the
+//! app-folder scope, and the exact error responses Dropbox sends.
+
+use crate::store::{Node, NodeKind, lower};
+use bytes::Bytes;
+use dropbox_sdk::files;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde::Serialize;
+
+/// The body type of every response.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// A whole body.
+pub fn full(data: impl Into<Bytes>) -> Body {
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whole seconds).
+pub fn timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parse a Dropbox timestamp back to seconds since the epoch.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+// Howard Hinnant's civil calendar algorithms.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// What a token sees as its root: the whole account, or an app folder inside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// Full display path of the root (`""` or `/Apps/nuvolos.cloud`).
+    pub root: String,
+}
+
+impl Scope {
+    /// The whole Dropbox.
+    pub fn full() -> Self {
+        Scope {
+            root: String::new(),
+        }
+    }
+
+    /// `/Apps/<name>`.
+    pub fn app_folder(name: &str) -> Self {
+        Scope {
+            root: format!("/Apps/{name}"),
+        }
+    }
+
+    /// Lower-cased root.
+    pub fn root_lower(&self) -> String {
+        lower(&self.root)
+    }
+
+    /// A full display path for an API path in this scope (`""` is the root).
+    pub fn full_path(&self, api_path: &str) -> String {
+        format!("{}{}", self.root, api_path)
+    }
+
+    /// The API path of a full display path: its components below the root.
+    pub fn api_path(&self, full: &str) -> String {
+        let skip = self.root.matches('/').count();
+        let mut out = String::with_capacity(full.len());
+        for comp in full.split('/').skip(1 + skip) {
+            out.push('/');
+            out.push_str(comp);
+        }
+        out
+    }
+}
+
+/// Metadata of a file node as the untagged `FileMetadata`.
+pub fn file_metadata(node: &Node, scope: &Scope) -> Option<files::FileMetadata> {
+    let NodeKind::File(f) = &node.kind else {
+        return None;
+    };
+    let display = scope.api_path(&node.display);
+    Some(
+        files::FileMetadata::new(
+            crate::store::name(&display).to_string(),
+            node.id.clone(),
+            timestamp(f.client_modified),
+            timestamp(f.server_modified),
+            f.rev.clone(),
+            f.size,
+        )
+        .with_path_lower(lower(&display))
+        .with_path_display(display)
+        .with_content_hash(f.hash.to_hex())
+        .with_is_downloadable(true),
+    )
+}
+
+/// Metadata of a folder node as the untagged `FolderMetadata`.
+pub fn folder_metadata(node: &Node, scope: &Scope) -> files::FolderMetadata {
+    let display = scope.api_path(&node.display);
+    files::FolderMetadata::new(crate::store::name(&display).to_string(), node.id.clone())
+        .with_path_lower(lower(&display))
+        .with_path_display(display)
+}
+
+/// Tagged metadata of a node.
+pub fn metadata(node: &Node, scope: &Scope) -> files::Metadata {
+    match file_metadata(node, scope) {
+        Some(f) => files::Metadata::File(f),
+        None => files::Metadata::Folder(folder_metadata(node, scope)),
+    }
+}
+
+/// Tagged metadata of a deleted path.
+pub fn deleted_metadata(full_display: &str, scope: &Scope) -> files::Metadata {
+    let display = scope.api_path(full_display);
+    files::Metadata::Deleted(
+        files::DeletedMetadata::new(crate::store::name(&display).to_string())
+            .with_path_lower(lower(&display))
+            .with_path_display(display),
+    )
+}
+
+/// Make JSON safe for an HTTP header: escape 0x7F and everything non-ASCII as `\uXXXX`.
+pub fn header_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && c != '\u{7f}' {
+            out.push(c);
+        } else {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Why a 429 was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateReason {
+    /// Per-token rate limit.
+    TooManyRequests,
+    /// Namespace lock contention.
+    TooManyWriteOperations,
+}
+
+/// An error response, in the form Dropbox sends it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with a plain-text explanation (malformed input).
+    BadInput(String),
+    /// 401 with a JSON `AuthError` tag.
+    Auth(&'static str),
+    /// 409 with the route's error union.
+    Route(serde_json::Value),
+    /// 422 for a bad `Dropbox-API-Path-Root`.
+    PathRoot(serde_json::Value),
+    /// 429.
+    RateLimit {
+        /// Why.
+        reason: RateReason,
+        /// Seconds to wait.
+        retry_after: u64,
+        /// Plain-text body instead of JSON.
+        text: bool,
+    },
+    /// 5xx.
+    Server(u16),
+    /// 404 for an unknown endpoint.
+    UnknownRoute(String),
+}
+
+impl ApiError {
+    /// A 409 from any serialisable route error union.
+    pub fn route(err: impl Serialize) -> Self {
+        ApiError::Route(serde_json::to_value(err).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The 400 Dropbox sends when an argument does not decode.
+    pub fn bad_arg(route: &str, what: &str, err: impl std::fmt::Display) -> Self {
+        ApiError::BadInput(format!(
+            "Error in call to API function \"{route}\": {what}: {err}"
+        ))
+    }
+
+    /// The HTTP response for this error.
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            ApiError::BadInput(msg) => text_response(StatusCode::BAD_REQUEST, msg),
+            ApiError::UnknownRoute(msg) => text_response(StatusCode::NOT_FOUND, msg),
+            ApiError::Auth(tag) => json_response(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({"error_summary": format!("{tag}/"), "error": {".tag": tag}}),
+            ),
+            ApiError::Route(err) => json_response(
+                StatusCode::CONFLICT,
+                &serde_json::json!({"error_summary": error_summary(&err), "error": err}),
+            ),
+            ApiError::PathRoot(err) => json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &serde_json::json!({"error_summary": error_summary(&err), "error": err}),
+            ),
+            ApiError::RateLimit {
+                reason,
+                retry_after,
+                text,
+            } => {
+                let tag = match reason {
+                    RateReason::TooManyRequests => "too_many_requests",
+                    RateReason::TooManyWriteOperations => "too_many_write_operations",
+                };
+                let mut resp = if text {
+                    text_response(StatusCode::TOO_MANY_REQUESTS, tag.to_string())
+                } else {
+                    // Dropbox omits retry_after for lock contention.
+                    let error = match reason {
+                        RateReason::TooManyRequests => {
+                            serde_json::json!({"reason": {".tag": tag}, "retry_after": retry_after})
+                        }
+                        RateReason::TooManyWriteOperations => {
+                            serde_json::json!({"reason": {".tag": tag}})
+                        }
+                    };
+                    json_response(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &serde_json::json!({"error_summary": format!("{tag}/"), "error": error}),
+                    )
+                };
+                resp.headers_mut()
+                    .insert("Retry-After", HeaderValue::from(retry_after));
+                resp
+            }
+            ApiError::Server(code) => {
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                text_response(status, "Internal Server Error".into())
+            }
+        }
+    }
+}
+
+/// `tag/subtag/.../` from an error union value, the way Dropbox writes `error_summary`.
+pub fn error_summary(err: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let mut cur = err;
+    while let Some(tag) = cur.get(".tag").and_then(|t| t.as_str()) {
+        out.push_str(tag);
+        out.push('/');
+        // The nested value is under the tag's own key, or (for a struct member such as
+        // UploadWriteFailed) in the first field that is itself a union.
+        let next = cur.get(tag).filter(|v| v.is_object()).or_else(|| {
+            cur.as_object()?
+                .iter()
+                .find(|(k, v)| k.as_str() != ".tag" && v.get(".tag").is_some())
+                .map(|(_, v)| v)
+        });
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
+    }
+    if out.is_empty() {
+        "other/..".into()
+    } else {
+        format!("{out}..")
+    }
+}
+
+/// A response with exactly `Content-Type: application/json`.
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// A plain-text response.
+pub fn text_response(status: StatusCode, msg: String) -> Response<Body> {
+    let mut resp = Response::new(full(msg));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(1_431_445_838), "2015-05-12T15:50:38Z");
+        for t in [0, 951_782_400, 1_709_164_800, 4_102_444_799] {
+            assert_eq!(parse_timestamp(&timestamp(t)), Some(t));
+        }
+        assert_eq!(parse_timestamp("2015-05-12 15:50:38"), None);
+    }
+
+    #[test]
+    fn scope_translates_paths() {
+        let s = Scope::app_folder("nuvolos.cloud");
+        assert_eq!(s.full_path("/a/B"), "/Apps/nuvolos.cloud/a/B");
+        assert_eq!(s.api_path("/apps/Nuvolos.cloud/a/B"), "/a/B");
+        assert_eq!(Scope::full().api_path("/x"), "/x");
+    }
+
+    #[test]
+    fn summaries_follow_the_tag_chain() {
+        let v = serde_json::json!({".tag": "path", "path": {".tag": "not_found"}});
+        assert_eq!(error_summary(&v), "path/not_found/..");
+        let v = serde_json::json!({".tag": "path", "reason": {".tag": "conflict", "conflict": {".tag": "file"}}, "upload_session_id": "x"});
+        assert_eq!(error_summary(&v), "path/conflict/file/..");
+        let v = serde_json::json!({".tag": "incorrect_offset", "correct_offset": 5});
+        assert_eq!(error_summary(&v), "incorrect_offset/..");
+    }
+
+    #[test]
+    fn header_json_escapes_non_ascii() {
+        assert_eq!(
+            header_safe_json("{\"a\":\"ü\u{7f}😀\"}"),
+            "{\"a\":\"\\u00fc\\u007f\\ud83d\\ude00\"}"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The pure heart of nuvosync.
+//!
+//! Everything in this crate is a function of its inputs: no file system, no network, no
+//! clock, no threads. The engine (`sync-engine`) observes the world and feeds the
+//! observations in; the planner hands back operations for the engine to carry out.
+//!
+//! Terms used throughout:
+//! - **Local tree**: what was last observed on disk.
+//! - **Remote tree**: what Dropbox's change feed last reported.
+//! - **Synced tree**: the merge base — the last state both sides agreed on, per node.
+//! - **Plan**: a batch of operations that are safe to run concurrently.
+
+pub mod hash;
+
+pub use hash::{BLOCK_SIZE, ContentHash, ContentHasher};
