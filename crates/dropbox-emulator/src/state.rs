@@ -308,8 +308,9 @@ impl Emulator {
             return existing.clone();
         }
         let n = accounts.len() as u64 + 1;
+        // Dropbox account ids are exactly 40 characters (`dbid:` + 35); the SDKs check it.
         let mut digest = sha2_hex(name.as_bytes());
-        digest.truncate(30);
+        digest.truncate(33);
         let account = Arc::new(Account {
             name: name.to_string(),
             account_id: format!("dbid:AA{digest}"),
@@ -583,6 +584,18 @@ mod tests {
         assert!(id.starts_with("id:") && id.len() == 25, "{id}");
         assert!(rev.len() >= 9 && rev.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(counter_of(&rev).unwrap(), counter_of(&id).unwrap() + 1);
+    }
+
+    #[test]
+    fn account_ids_are_forty_characters() {
+        let emu = Emulator::new(Config::default()).unwrap();
+        for name in ["a", "alice", "a-much-longer-account-name"] {
+            let id = emu
+                .add_account(name, &format!("t-{name}"))
+                .account_id
+                .clone();
+            assert!(id.starts_with("dbid:") && id.len() == 40, "{id}");
+        }
     }
 
     #[test]
