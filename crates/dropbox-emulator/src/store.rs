@@ -132,6 +132,8 @@ pub struct Tombstone {
     pub at: i64,
     /// True if a file (not a folder) was deleted here.
     pub was_file: bool,
+    /// The id of what was deleted (revisions follow the file's id).
+    pub id: String,
 }
 
 /// The tree of one account.
@@ -249,6 +251,7 @@ impl Namespace {
                                 display: old.display.clone(),
                                 at,
                                 was_file: old.file().is_some(),
+                                id: old.id.clone(),
                             },
                         );
                     }
@@ -265,9 +268,13 @@ impl Namespace {
     /// Revisions of the file at a path (newest first): those of the file currently there,
     /// or, for a deleted file, those recorded at the path.
     pub fn revisions_at(&self, lower_path: &str) -> Vec<&Revision> {
-        let revs = match self.nodes.get(lower_path) {
-            Some(node) => self.id_revs.get(&node.id),
-            None => self.path_revs.get(lower_path),
+        let revs = match (self.nodes.get(lower_path), self.tombstones.get(lower_path)) {
+            (Some(node), _) => self.id_revs.get(&node.id),
+            (None, Some(t)) if t.was_file => self
+                .id_revs
+                .get(&t.id)
+                .or_else(|| self.path_revs.get(lower_path)),
+            _ => self.path_revs.get(lower_path),
         };
         revs.map(|v| {
             v.iter()

@@ -1,0 +1,509 @@
+//! Credentials and their upkeep: short-lived access tokens minted from a refresh token,
+//! refreshed shortly before they expire and once when Dropbox says one has expired; and the
+//! OAuth 2 authorization-code flow with PKCE (S256) that produces the refresh token.
+//!
+//! Tokens are [`Secret`]s: their `Debug` and `Display` never show the value, so they cannot
+//! reach a log line or an error message by accident.
+
+use crate::endpoints::Endpoints;
+use crate::error::{AuthProblem, Error};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, TokenResponse, TokenUrl,
+};
+use parking_lot::Mutex;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+/// nuvosync's Dropbox app key (an app-folder app; its folder is `Apps/nuvolos.cloud`).
+/// Override with the `app_key` setting for another registered app.
+pub const DEFAULT_APP_KEY: &str = "nuvosync-desktop";
+
+/// Refresh this long before an access token expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// A secret string (a token or code) that never prints.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// What the client authenticates with.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A fixed access token (no refresh possible).
+    Access(Secret),
+    /// A refresh token for an app key; access tokens are minted from it.
+    Refresh {
+        /// The long-lived refresh token.
+        refresh_token: Secret,
+        /// The app key it belongs to.
+        app_key: String,
+    },
+    /// `NUVOSYNC_TOKEN`: used as a refresh token when Dropbox accepts it as one, otherwise as
+    /// an access token.
+    Either {
+        /// The token.
+        token: Secret,
+        /// App key to refresh with.
+        app_key: String,
+    },
+}
+
+/// Hands out valid access tokens, refreshing them as needed.
+pub struct Authorizer {
+    credential: Mutex<Credential>,
+    endpoints: Endpoints,
+    http: reqwest::Client,
+    current: Mutex<Option<(Arc<String>, Option<Instant>)>>,
+    refreshing: tokio::sync::Mutex<()>,
+    refreshes: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Authorizer(***)")
+    }
+}
+
+type OauthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+fn oauth_client(endpoints: &Endpoints, app_key: &str) -> Result<OauthClient, Error> {
+    let token_url = endpoints
+        .token
+        .join("oauth2/token")
+        .map_err(|e| Error::Unexpected(format!("token URL: {e}")))?;
+    Ok(BasicClient::new(ClientId::new(app_key.to_string()))
+        .set_auth_uri(AuthUrl::from_url(endpoints.authorize.clone()))
+        .set_token_uri(TokenUrl::from_url(token_url)))
+}
+
+/// Turn an oauth2 request failure into our error: `invalid_grant` means the grant is gone.
+fn token_error<RE: std::error::Error + 'static>(
+    e: oauth2::RequestTokenError<
+        RE,
+        oauth2::StandardErrorResponse<oauth2::basic::BasicErrorResponseType>,
+    >,
+) -> Error {
+    use oauth2::basic::BasicErrorResponseType as T;
+    match e {
+        oauth2::RequestTokenError::ServerResponse(r) => match r.error() {
+            T::InvalidGrant | T::InvalidClient | T::UnauthorizedClient => {
+                Error::Auth(AuthProblem::Revoked)
+            }
+            other => Error::Auth(AuthProblem::Other(format!(
+                "Dropbox refused the token request ({other})"
+            ))),
+        },
+        oauth2::RequestTokenError::Request(e) => {
+            Error::Network(format!("token request failed: {e}"))
+        }
+        oauth2::RequestTokenError::Parse(e, _) => {
+            Error::Unexpected(format!("token response did not parse: {e}"))
+        }
+        oauth2::RequestTokenError::Other(s) => Error::Unexpected(s),
+    }
+}
+
+impl Authorizer {
+    /// An authorizer for `credential`, talking to `endpoints` with `http` (which must not
+    /// follow redirects).
+    pub fn new(credential: Credential, endpoints: Endpoints, http: reqwest::Client) -> Self {
+        let current = match &credential {
+            Credential::Access(t) => Some((Arc::new(t.expose().to_string()), None)),
+            _ => None,
+        };
+        Authorizer {
+            credential: Mutex::new(credential),
+            endpoints,
+            http,
+            current: Mutex::new(current),
+            refreshing: tokio::sync::Mutex::new(()),
+            refreshes: Default::default(),
+        }
+    }
+
+    /// The token to send now, if one is held and not about to expire.
+    pub fn cached(&self) -> Option<Arc<String>> {
+        let cur = self.current.lock();
+        match &*cur {
+            Some((t, None)) => Some(t.clone()),
+            Some((t, Some(exp))) if Instant::now() + REFRESH_MARGIN < *exp => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    /// The access token held now, even if it is about to expire (for building a request;
+    /// [`Authorizer::token`] refreshes).
+    pub fn current(&self) -> Option<Arc<String>> {
+        self.current.lock().as_ref().map(|(t, _)| t.clone())
+    }
+
+    /// How many times a refresh was performed (for tests and status).
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A valid access token, refreshing first if none is held or it expires soon.
+    pub async fn token(&self) -> Result<Arc<String>, Error> {
+        if let Some(t) = self.cached() {
+            return Ok(t);
+        }
+        self.refresh(None).await?;
+        self.current
+            .lock()
+            .as_ref()
+            .map(|(t, _)| t.clone())
+            .ok_or(Error::Auth(AuthProblem::Revoked))
+    }
+
+    /// Refresh now. With `stale`, skip the refresh if another task already replaced that token.
+    /// Returns false if this credential cannot be refreshed.
+    pub async fn refresh(&self, stale: Option<&Arc<String>>) -> Result<bool, Error> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        if let (Some(stale), Some((cur, _))) = (stale, self.current.lock().as_ref()) {
+            if !Arc::ptr_eq(stale, cur) && cur.as_str() != stale.as_str() {
+                return Ok(true);
+            }
+        }
+        if stale.is_none() && self.cached().is_some() {
+            return Ok(true);
+        }
+        let credential = self.credential.lock().clone();
+        let (token, app_key, either) = match credential {
+            Credential::Access(_) => return Ok(false),
+            Credential::Refresh {
+                refresh_token,
+                app_key,
+            } => (refresh_token, app_key, false),
+            Credential::Either { token, app_key } => (token, app_key, true),
+        };
+        let client = oauth_client(&self.endpoints, &app_key)?;
+        let result = client
+            .exchange_refresh_token(&RefreshToken::new(token.expose().to_string()))
+            .request_async(&self.http)
+            .await;
+        match result {
+            Ok(resp) => {
+                let exp = resp.expires_in().map(|d| Instant::now() + d);
+                *self.current.lock() = Some((Arc::new(resp.access_token().secret().clone()), exp));
+                if either {
+                    *self.credential.lock() = Credential::Refresh {
+                        refresh_token: token,
+                        app_key,
+                    };
+                }
+                self.refreshes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!("access token refreshed");
+                Ok(true)
+            }
+            Err(e) => {
+                let err = token_error(e);
+                if either && matches!(err, Error::Auth(_)) {
+                    // Not a refresh token: use it as an access token from now on.
+                    tracing::debug!(
+                        "the configured token is not a refresh token; using it as an access token"
+                    );
+                    *self.credential.lock() = Credential::Access(token.clone());
+                    *self.current.lock() = Some((Arc::new(token.expose().to_string()), None));
+                    return Ok(true);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Forget the access token (after a 401 that refresh cannot fix).
+    pub fn invalidate(&self) {
+        *self.current.lock() = None;
+    }
+}
+
+/// The result of a successful link: what to store, and who was linked.
+#[derive(Debug, Clone)]
+pub struct LinkResult {
+    /// The refresh token (store it; never log it).
+    pub refresh_token: Secret,
+    /// A first access token.
+    pub access_token: Secret,
+    /// The app key it was issued to.
+    pub app_key: String,
+    /// Dropbox account id, when the token endpoint says it.
+    pub account_id: Option<String>,
+}
+
+/// One authorization in progress: the authorize URL to open, and what is needed to finish.
+pub struct LinkSession {
+    client: OauthClient,
+    app_key: String,
+    verifier: Mutex<Option<PkceCodeVerifier>>,
+    state: CsrfToken,
+    redirect_uri: Option<String>,
+    /// The page to open in a browser or webview.
+    pub authorize_url: String,
+    listener: Mutex<Option<tokio::net::TcpListener>>,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for LinkSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkSession")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkSession {
+    /// Start a link. With `loopback`, a listener on 127.0.0.1 (random port) receives the
+    /// redirect; without, Dropbox shows the code for the user to paste.
+    pub async fn start(
+        endpoints: &Endpoints,
+        app_key: &str,
+        http: reqwest::Client,
+        loopback: bool,
+    ) -> Result<LinkSession, Error> {
+        let mut client = oauth_client(endpoints, app_key)?;
+        let (listener, redirect_uri) = if loopback {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| {
+                    Error::Network(format!(
+                        "cannot listen on 127.0.0.1 for the sign-in redirect: {e}"
+                    ))
+                })?;
+            let port = l
+                .local_addr()
+                .map_err(|e| Error::Network(e.to_string()))?
+                .port();
+            let uri = format!("http://127.0.0.1:{port}/callback");
+            client = client.set_redirect_uri(
+                RedirectUrl::new(uri.clone()).map_err(|e| Error::Unexpected(e.to_string()))?,
+            );
+            (Some(l), Some(uri))
+        } else {
+            (None, None)
+        };
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge)
+            .add_extra_param("token_access_type", "offline")
+            .url();
+        Ok(LinkSession {
+            client,
+            app_key: app_key.to_string(),
+            verifier: Mutex::new(Some(verifier)),
+            state,
+            redirect_uri,
+            authorize_url: url.to_string(),
+            listener: Mutex::new(listener),
+            http,
+        })
+    }
+
+    /// The loopback redirect URI, if this session listens for one.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
+    /// Exchange a code for tokens. A code can be exchanged once per session.
+    pub async fn finish_with_code(&self, code: &str) -> Result<LinkResult, Error> {
+        let verifier = self.verifier.lock().take().ok_or_else(|| {
+            Error::Auth(AuthProblem::Other(
+                "this sign-in was already completed; start a new one".into(),
+            ))
+        })?;
+        let resp = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.trim().to_string()))
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match token_error(e) {
+                Error::Auth(_) => Error::Auth(AuthProblem::Other("Dropbox did not accept the sign-in code (it may be mistyped, expired or already used) — run `nuvosync link` again".into())),
+                other => other,
+            })?;
+        let refresh = resp.refresh_token().ok_or_else(|| {
+            Error::Unexpected(
+                "Dropbox returned no refresh token (offline access was not granted)".into(),
+            )
+        })?;
+        Ok(LinkResult {
+            refresh_token: Secret::new(refresh.secret().clone()),
+            access_token: Secret::new(resp.access_token().secret().clone()),
+            app_key: self.app_key.clone(),
+            account_id: None,
+        })
+    }
+
+    /// Check a redirect URL (as a webview saw it) and finish with its code.
+    pub async fn finish_with_redirect(&self, redirect: &str) -> Result<LinkResult, Error> {
+        let code = self.code_from_redirect(redirect)?;
+        self.finish_with_code(&code).await
+    }
+
+    fn code_from_redirect(&self, redirect: &str) -> Result<String, Error> {
+        let url = url::Url::parse(redirect)
+            .or_else(|_| url::Url::parse(&format!("http://127.0.0.1{redirect}")))
+            .map_err(|_| {
+                Error::Auth(AuthProblem::Other(
+                    "the sign-in redirect is not a URL".into(),
+                ))
+            })?;
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        if let Some(err) = q.get("error") {
+            let why = q
+                .get("error_description")
+                .cloned()
+                .unwrap_or_else(|| err.clone());
+            return Err(Error::Auth(AuthProblem::Other(format!(
+                "Dropbox sign-in was not completed: {why}"
+            ))));
+        }
+        if q.get("state").map(String::as_str) != Some(self.state.secret().as_str()) {
+            return Err(Error::Auth(AuthProblem::Other(
+                "the sign-in reply did not match this sign-in (state mismatch); it was ignored"
+                    .into(),
+            )));
+        }
+        q.get("code").cloned().ok_or_else(|| {
+            Error::Auth(AuthProblem::Other(
+                "the sign-in reply carried no code".into(),
+            ))
+        })
+    }
+
+    /// Wait (up to `timeout`) for the browser to come back to the loopback listener. Replies
+    /// with a wrong `state` are refused and waiting goes on; the first valid one finishes the
+    /// link and closes the listener, so any later callback is refused by the OS.
+    pub async fn wait_for_redirect(&self, timeout: Duration) -> Result<LinkResult, Error> {
+        let listener = self.listener.lock().take().ok_or_else(|| {
+            Error::Auth(AuthProblem::Other(
+                "this sign-in does not listen for a redirect".into(),
+            ))
+        })?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let accepted = tokio::time::timeout_at(deadline, listener.accept()).await;
+            let (mut stream, _) = match accepted {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(Error::Network(format!("sign-in listener failed: {e}"))),
+                Err(_) => {
+                    return Err(Error::Auth(AuthProblem::Other(
+                        "timed out waiting for the Dropbox sign-in to come back".into(),
+                    )));
+                }
+            };
+            let mut reader = tokio::io::BufReader::new(&mut stream);
+            let mut line = String::new();
+            if tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line))
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let result = if target.starts_with("/callback") {
+                self.code_from_redirect(&target)
+            } else {
+                Err(Error::Auth(AuthProblem::Other(
+                    "not the sign-in callback".into(),
+                )))
+            };
+            match result {
+                Ok(code) => {
+                    let outcome = self.finish_with_code(&code).await;
+                    let page = match &outcome {
+                        Ok(_) => "<!doctype html><title>nuvosync</title><h1>nuvosync is linked to your Dropbox.</h1><p>You can close this window.</p>".to_string(),
+                        Err(e) => format!("<!doctype html><title>nuvosync</title><h1>Linking failed</h1><p>{}</p>", html_escape(&e.to_string())),
+                    };
+                    let _ = respond(
+                        &mut stream,
+                        if outcome.is_ok() {
+                            "200 OK"
+                        } else {
+                            "400 Bad Request"
+                        },
+                        &page,
+                    )
+                    .await;
+                    return outcome;
+                }
+                Err(e) => {
+                    tracing::warn!("refused a sign-in callback: {e}");
+                    let _ = respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        &format!(
+                            "<!doctype html><h1>Refused</h1><p>{}</p>",
+                            html_escape(&e.to_string())
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn respond(
+    stream: &mut tokio::net::TcpStream,
+    status: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("sl.very-secret");
+        assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
+        let c = Credential::Refresh {
+            refresh_token: s,
+            app_key: "k".into(),
+        };
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,22 @@
+//! nuvosync's Dropbox client.
+//!
+//! - [`Client`]: the calls a sync engine makes, through the official `dropbox-sdk` routes
+//!   over our own [`transport`] (configurable endpoints and CA, retries with backoff,
+//!   `Retry-After`, refresh on expiry).
+//! - [`auth`]: credentials, access-token refresh, and the OAuth 2 PKCE link flow.
+//! - [`store`]: the refresh token in the OS keyring or a 0600 file.
+//! - [`Error`]: every failure, classified and worded to say what to do next.
+
+pub mod auth;
+pub mod client;
+pub mod endpoints;
+pub mod error;
+pub mod store;
+pub mod transport;
+
+pub use auth::{Credential, DEFAULT_APP_KEY, LinkSession, Secret};
+pub use client::{
+    Account, Client, Commit, Entry, FileEntry, FolderEntry, Page, SpaceUsage, WriteMode,
+};
+pub use endpoints::Endpoints;
+pub use error::{AuthProblem, Conflict, Error};

@@ -1,0 +1,331 @@
+//! Our HTTP client for the official SDK's routes: reqwest over rustls (HTTP/1.1 and 2, pooled
+//! connections), endpoints rewritten per [`Endpoints`], an extra CA, fresh access tokens,
+//! and retries with exponential backoff and full jitter for network failures, 5xx and 429
+//! (honouring `Retry-After`, whatever the body's format).
+
+use crate::auth::Authorizer;
+use crate::endpoints::Endpoints;
+use crate::error::Error;
+use bytes::Bytes;
+use dropbox_sdk::async_client_trait::HttpRequest;
+use dropbox_sdk::async_client_trait::{
+    HttpClient, HttpRequestResultRaw, NoauthClient, UserAuthClient,
+};
+use futures_util::TryStreamExt;
+use rand::Rng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How hard to retry.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts for network errors and 5xx (including the first).
+    pub attempts: u32,
+    /// Attempts for 429s.
+    pub rate_limit_attempts: u32,
+    /// First backoff.
+    pub base: Duration,
+    /// Largest backoff.
+    pub max: Duration,
+    /// Longest `Retry-After` honoured in place (longer ones are returned as errors).
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            rate_limit_attempts: 8,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full-jitter exponential backoff for attempt `n` (0-based).
+    pub fn backoff(&self, n: u32) -> Duration {
+        let cap = self.base.saturating_mul(1u32 << n.min(16)).min(self.max);
+        let ms = rand::rng().random_range(0..=cap.as_millis() as u64);
+        Duration::from_millis(ms.max(self.base.as_millis() as u64 / 2))
+    }
+}
+
+/// Counters of what went over the wire (for status and benchmarks).
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    /// Requests sent (including retries).
+    pub requests: AtomicU64,
+    /// Request body bytes sent (including retries).
+    pub bytes_up: AtomicU64,
+    /// Retries made.
+    pub retries: AtomicU64,
+}
+
+enum SendError {
+    Auth(Error),
+    Http(reqwest::Error),
+}
+
+/// A request being built by the SDK.
+pub struct Request {
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl HttpRequest for Request {
+    fn set_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// The SDK's HTTP client.
+pub struct Transport {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    auth: Arc<Authorizer>,
+    retry: RetryPolicy,
+    /// Counters.
+    pub stats: TransportStats,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A reqwest client that trusts the web PKI plus `endpoints.ca_file`.
+pub fn http_client(
+    endpoints: &Endpoints,
+    follow_redirects: bool,
+) -> Result<reqwest::Client, Error> {
+    // rustls needs a process-wide crypto provider; ring is ours. A second install is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("nuvosync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(Duration::from_secs(120))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true);
+    if !follow_redirects {
+        b = b.redirect(reqwest::redirect::Policy::none());
+    }
+    if let Some(ca) = &endpoints.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| {
+            Error::Unexpected(format!(
+                "cannot read the CA file {} (NUVOSYNC_CA_FILE): {e}",
+                ca.display()
+            ))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::Unexpected(format!("the CA file {} is not PEM: {e}", ca.display()))
+        })?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build()
+        .map_err(|e| Error::Unexpected(format!("cannot set up HTTPS: {e}")))
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn sdk_err(e: Error) -> dropbox_sdk::Error {
+    dropbox_sdk::Error::HttpClient(Box::new(e))
+}
+
+impl Transport {
+    /// A transport for `endpoints`, authenticating through `auth`.
+    pub fn new(
+        http: reqwest::Client,
+        endpoints: Endpoints,
+        auth: Arc<Authorizer>,
+        retry: RetryPolicy,
+    ) -> Self {
+        Transport {
+            http,
+            endpoints,
+            auth,
+            retry,
+            stats: TransportStats::default(),
+        }
+    }
+
+    /// The endpoints in use.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The authorizer.
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.auth
+    }
+
+    async fn send_once(&self, req: &Request, body: &Bytes) -> Result<reqwest::Response, SendError> {
+        // Always send a fresh token (refreshed shortly before expiry), whatever the SDK saw.
+        let token = self.auth.token().await.map_err(SendError::Auth)?;
+        let mut rb = self
+            .http
+            .post(&req.url)
+            .header("Authorization", format!("Bearer {token}"));
+        let longpoll = req.url.ends_with("/list_folder/longpoll");
+        if longpoll {
+            // Dropbox holds a longpoll up to 480 s plus 90 s of jitter.
+            rb = rb.timeout(Duration::from_secs(600));
+        }
+        for (k, v) in &req.headers {
+            if !k.eq_ignore_ascii_case("authorization") {
+                rb = rb.header(k.as_str(), v.as_str());
+            }
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes_up
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        rb.body(body.clone()).send().await.map_err(SendError::Http)
+    }
+}
+
+impl HttpClient for Transport {
+    type Request = Request;
+
+    async fn execute(
+        &self,
+        request: Request,
+        body: Bytes,
+    ) -> Result<HttpRequestResultRaw, dropbox_sdk::Error> {
+        let mut failures = 0u32;
+        let mut limited = 0u32;
+        loop {
+            match self.send_once(&request, &body).await {
+                Err(SendError::Auth(e)) => return Err(sdk_err(e)),
+                Err(SendError::Http(e)) => {
+                    failures += 1;
+                    if failures >= self.retry.attempts {
+                        let what = if e.is_connect() {
+                            "connection refused or unreachable"
+                        } else if e.is_timeout() {
+                            "timed out"
+                        } else {
+                            "connection failed"
+                        };
+                        return Err(sdk_err(Error::Network(what.to_string())));
+                    }
+                    tracing::debug!(attempt = failures, "network error, retrying: {e}");
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if status == 429 {
+                        limited += 1;
+                        let wait = retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+                        let json = resp
+                            .headers()
+                            .get(reqwest::header::CONTENT_TYPE)
+                            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+                        let text = resp.text().await.unwrap_or_default();
+                        let write = text.contains("too_many_write_operations");
+                        if limited >= self.retry.rate_limit_attempts
+                            || wait > self.retry.max_retry_after
+                        {
+                            return Err(sdk_err(Error::RateLimited {
+                                retry_after_secs: wait.as_secs().max(1),
+                                write,
+                            }));
+                        }
+                        tracing::debug!(
+                            wait_ms = wait.as_millis() as u64,
+                            json,
+                            write,
+                            "rate limited; waiting"
+                        );
+                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        // Lock contention clears fast; add jitter so parallel writers spread out.
+                        let jitter = self.retry.backoff(limited.min(4));
+                        tokio::time::sleep(
+                            wait.max(Duration::from_millis(100))
+                                + if write { jitter } else { Duration::ZERO },
+                        )
+                        .await;
+                        continue;
+                    }
+                    if (500..600).contains(&status) {
+                        failures += 1;
+                        if failures < self.retry.attempts {
+                            tracing::debug!(status, attempt = failures, "server error, retrying");
+                            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(self.retry.backoff(failures)).await;
+                            continue;
+                        }
+                    }
+                    let result_header = resp
+                        .headers()
+                        .get("Dropbox-API-Result")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let content_length = resp.content_length();
+                    let stream = resp.bytes_stream().map_err(std::io::Error::other);
+                    return Ok(HttpRequestResultRaw {
+                        status,
+                        result_header,
+                        content_length,
+                        body: Box::new(stream.into_async_read()),
+                    });
+                }
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(self.retry.backoff(failures)).await;
+        }
+    }
+
+    fn new_request(&self, url: &str) -> Request {
+        Request {
+            url: self.endpoints.rewrite(url),
+            headers: Vec::new(),
+        }
+    }
+
+    async fn update_token(&self, old_token: Arc<String>) -> Result<bool, dropbox_sdk::Error> {
+        let stale = if old_token.is_empty() {
+            None
+        } else {
+            Some(&old_token)
+        };
+        self.auth.refresh(stale).await.map_err(sdk_err)
+    }
+
+    fn token(&self) -> Option<Arc<String>> {
+        // Any token we hold: the transport refreshes before sending when needed.
+        self.auth.current()
+    }
+}
+
+impl UserAuthClient for Transport {}
+impl NoauthClient for Transport {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        for n in 0..20 {
+            let d = p.backoff(n);
+            assert!(d <= Duration::from_secs(1), "{d:?}");
+            assert!(d >= Duration::from_millis(50));
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The client against the in-process emulator over HTTPS: every call, errors classified,
+//! retries through injected faults, token refresh.
+
+use bytes::Bytes;
+use dropbox_emulator::{Config, Faults, TestServer};
+use nuvosync_dropbox::{
+    Client, Commit, Conflict, Credential, Endpoints, Entry, Error, Secret, WriteMode,
+};
+use sync_core::ContentHash;
+
+async fn server(lifetime: u64) -> TestServer {
+    let config = Config {
+        accounts: vec![("ada".into(), "tok-ada".into())],
+        token_lifetime_secs: lifetime,
+        ..Config::default()
+    };
+    TestServer::start(config, true).await.unwrap()
+}
+
+fn client(s: &TestServer, credential: Credential) -> Client {
+    let mut e = Endpoints::single(&s.url).unwrap();
+    e.ca_file = s.ca_file.clone();
+    Client::new(e, credential).unwrap()
+}
+
+fn either(token: &str) -> Credential {
+    Credential::Either {
+        token: Secret::new(token),
+        app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+    }
+}
+
+#[tokio::test]
+async fn files_round_trip_over_https() {
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    let acct = c.account().await.unwrap();
+    assert_eq!(acct.email, "ada@example.com");
+
+    let up = c
+        .upload(
+            &Commit::strict("/Org/Space/a.txt", None),
+            Bytes::from_static(b"hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.content_hash, ContentHash::of(b"hello"));
+    assert_eq!(
+        up.path_display, "/Org/Space/a.txt",
+        "paths are relative to the app folder"
+    );
+    // A stale rev is a conflict, never an overwrite.
+    let v2 = c
+        .upload(
+            &Commit::strict("/Org/Space/a.txt", Some(up.rev.clone())),
+            Bytes::from_static(b"v2"),
+        )
+        .await
+        .unwrap();
+    let err = c
+        .upload(
+            &Commit::strict("/Org/Space/a.txt", Some(up.rev.clone())),
+            Bytes::from_static(b"v3"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Conflict(Conflict::File));
+
+    let page = c.list_folder("", true, None).await.unwrap();
+    let paths: Vec<_> = page
+        .entries
+        .iter()
+        .map(|e| e.path_display().to_string())
+        .collect();
+    assert_eq!(paths, ["/Org", "/Org/Space", "/Org/Space/a.txt"]);
+
+    let (meta, _len, mut body) = c.download("/org/space/A.TXT").await.unwrap();
+    let mut data = Vec::new();
+    futures_util::AsyncReadExt::read_to_end(&mut body, &mut data)
+        .await
+        .unwrap();
+    assert_eq!(data, b"v2");
+    assert_eq!(meta.rev, v2.rev);
+
+    // Sessions: three chunks, then a batch commit.
+    let sid = c
+        .session_start(Bytes::from_static(b"abc"), false)
+        .await
+        .unwrap();
+    let err = c
+        .session_append(&sid, 0, Bytes::from_static(b"zzz"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::IncorrectOffset { correct_offset: 3 });
+    c.session_append(&sid, 3, Bytes::from_static(b"def"), true)
+        .await
+        .unwrap();
+    let res = c
+        .finish_batch(&[(sid, 6, Commit::strict("/big.bin", None))])
+        .await
+        .unwrap();
+    assert_eq!(
+        res[0].as_ref().unwrap().content_hash,
+        ContentHash::of(b"abcdef")
+    );
+
+    let moved = c.move_entry("/Org", "/Org2").await.unwrap();
+    assert!(matches!(moved, Entry::Folder(_)));
+    assert_eq!(
+        c.get_metadata("/Org/Space/a.txt", false).await.unwrap(),
+        None
+    );
+    let deleted = c
+        .delete_batch(&[("/org2/space/a.txt".into(), None), ("/nope".into(), None)])
+        .await
+        .unwrap();
+    assert!(deleted[0].is_ok());
+    assert_eq!(deleted[1].clone().unwrap_err(), Error::NotFound);
+    let revs = c.list_revisions("/org2/space/a.txt", 10).await.unwrap();
+    assert_eq!(revs.len(), 2);
+    let back = c.restore("/org2/space/a.txt", &revs[1].rev).await.unwrap();
+    assert_eq!(back.content_hash, ContentHash::of(b"hello"));
+    let _ = WriteMode::Overwrite;
+}
+
+#[tokio::test]
+async fn faults_are_retried_transparently() {
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    c.account().await.unwrap(); // refresh happens first, without faults
+    *s.emulator.faults.write() = Faults {
+        p_server_error: 0.3,
+        p_rate_limit: 0.2,
+        p_write_contention: 0.2,
+        retry_after_secs: 0,
+        ..Faults::default()
+    };
+    for i in 0..20 {
+        let data = Bytes::from(format!("file {i}"));
+        let r = c
+            .upload(&Commit::strict(format!("/f{i}"), None), data.clone())
+            .await;
+        // A retried commit may find its own first attempt already there: same content.
+        match r {
+            Ok(e) => assert_eq!(e.content_hash, ContentHash::of(&data)),
+            Err(Error::Conflict(Conflict::File)) => {
+                let Some(Entry::File(e)) = c.get_metadata(&format!("/f{i}"), false).await.unwrap()
+                else {
+                    panic!()
+                };
+                assert_eq!(e.content_hash, ContentHash::of(&data));
+            }
+            Err(e) => panic!("upload {i}: {e}"),
+        }
+    }
+    assert!(
+        c.transport()
+            .stats
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refreshed_and_revoked_ones_are_reported() {
+    let s = server(200).await; // shorter than the refresh margin: refreshed before each use
+    let c = client(
+        &s,
+        Credential::Refresh {
+            refresh_token: Secret::new("tok-ada"),
+            app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+        },
+    );
+    c.account().await.unwrap();
+    let before = c.transport().authorizer().refresh_count();
+    c.space_usage().await.unwrap();
+    assert!(
+        c.transport().authorizer().refresh_count() > before,
+        "a token close to expiry is refreshed"
+    );
+
+    // A fixed access token cannot be refreshed; after revoke it is refused with a clear message.
+    let fixed = client(&s, Credential::Access(Secret::new("tok-ada")));
+    fixed.account().await.unwrap();
+    fixed.revoke().await.unwrap();
+    let err = fixed.account().await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(err.to_string().contains("nuvosync link"));
+    assert!(!err.to_string().contains("tok-ada"));
+}
