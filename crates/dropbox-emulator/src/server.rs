@@ -561,6 +561,10 @@ enum BodyProblem {
     Broken,
 }
 
+/// How much of an over-limit body is read and thrown away so that the client, still
+/// sending, gets to read the error; past this the connection is dropped.
+const DRAIN_CAP: u64 = 1 << 30;
+
 async fn read_body(
     emu: &Emulator,
     mut body: Incoming,
@@ -572,6 +576,20 @@ async fn read_body(
         let frame = frame.map_err(|_| BodyProblem::Broken)?;
         if let Ok(data) = frame.into_data() {
             if buf.len() as u64 + data.len() as u64 > limit {
+                // Answering before the body is read makes the client's send fail (the
+                // unread data turns the close into a reset), so it would never see the
+                // error: drain the rest first.
+                let mut drained = buf.len() as u64 + data.len() as u64;
+                drop(buf);
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|_| BodyProblem::Broken)?;
+                    if let Ok(data) = frame.into_data() {
+                        drained += data.len() as u64;
+                        if drained > limit + DRAIN_CAP {
+                            return Err(BodyProblem::Broken);
+                        }
+                    }
+                }
                 return Err(BodyProblem::TooLarge);
             }
             if throttled {
@@ -806,6 +824,26 @@ impl hyper::body::Body for Streamed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_over_limit_body_is_answered_not_reset() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let body = vec![b' '; 20 * 1024 * 1024];
+        let r = reqwest::Client::new()
+            .post(format!("{}/2/files/list_folder", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the client must get an answer, not a reset");
+        assert_eq!(r.status(), 400);
+    }
 
     #[test]
     fn ranges() {
