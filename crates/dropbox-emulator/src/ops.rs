@@ -211,7 +211,7 @@ impl Recorder<'_> {
                 replace = Some(node.clone());
             }
             (Some(node), Mode::Update(rev)) => {
-                let f = node.file().cloned().unwrap_or_else(|| unreachable_file());
+                let f = node.file().cloned().unwrap_or_else(unreachable_file);
                 let same = f.hash == hash;
                 if &f.rev == rev {
                     if same {

@@ -1310,7 +1310,7 @@ fn create_folder_batch(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         .iter()
         .map(|p| {
             let res = call
-                .write_path(p, |e| ApiError::route(e))
+                .write_path(p, ApiError::route)
                 .map_err(|_| files::WriteError::MalformedPath(None))
                 .and_then(|full| {
                     emu.mutate(account, |r| r.create_folder(&full, arg.autorename))

@@ -520,7 +520,7 @@ fn ensure_app_folder(emu: &Emulator, account: &crate::state::Account, name: &str
     if account.ns.lock().get(&path).is_some() {
         return;
     }
-    let _ = emu.mutate(account, |r| {
+    emu.mutate(account, |r| {
         if r.ns.get(&path).is_none() {
             let _ = r.create_folder(&format!("/Apps/{name}"), false);
         }
