@@ -1352,10 +1352,19 @@ fn list_revisions(call: &Call) -> Result<Reply, ApiError> {
     let by_id = matches!(arg.mode, files::ListRevisionsMode::Id);
     let ns = account.ns.lock();
     let (revs, current) = match &path {
-        PathArg::Id(id) if by_id => (
-            ns.revisions_of_id(id),
-            ns.path_of_id(id).and_then(|p| ns.get(p)),
-        ),
+        PathArg::Id(id) if by_id => {
+            let current = ns.path_of_id(id).and_then(|p| ns.get(p));
+            let revs = ns.revisions_of_id(id);
+            // The file (or, once deleted, its last version) must lie in the caller's scope:
+            // an app-folder token must not read the history of files outside its folder.
+            let location = current
+                .map(|n| lower(&n.display))
+                .or_else(|| revs.first().map(|r| lower(&r.display)));
+            if !location.is_some_and(|l| crate::store::within(&l, &call.scope.root_lower())) {
+                return Err(err(&OpError::NotFound));
+            }
+            (revs, current)
+        }
         PathArg::Id(_) => {
             return Err(ApiError::route(files::ListRevisionsError::Path(
                 files::LookupError::MalformedPath(None),
@@ -1440,5 +1449,57 @@ pub fn contention() -> ApiError {
         reason: RateReason::TooManyWriteOperations,
         retry_after: 1,
         text: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Config;
+
+    fn emulator() -> Arc<Emulator> {
+        Emulator::new(Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..Config::default()
+        })
+        .unwrap()
+    }
+
+    fn call(emu: &Emulator, route: &str, arg: Value, scope: &Scope) -> Call {
+        Call {
+            route: route.into(),
+            arg: Bytes::from(arg.to_string()),
+            body: Bytes::new(),
+            account: emu.account("ada"),
+            scope: scope.clone(),
+            token: None,
+            range: None,
+        }
+    }
+
+    #[test]
+    fn revisions_by_id_stay_inside_the_app_folder() {
+        let emu = emulator();
+        let full = Scope::full();
+        let mut up = call(&emu, "files/upload", json!({"path": "/outside.txt"}), &full);
+        up.body = Bytes::from_static(b"secret");
+        let Ok(Reply::Json(md)) = handle(&emu, &up) else {
+            panic!("upload failed")
+        };
+        let arg = json!({"path": md["id"], "mode": {".tag": "id"}});
+        let jailed = Scope::app_folder("nuvolos.cloud");
+        let r = handle(
+            &emu,
+            &call(&emu, "files/list_revisions", arg.clone(), &jailed),
+        );
+        assert!(
+            matches!(r, Err(ApiError::Route(_))),
+            "jailed token read outside history"
+        );
+        let Ok(Reply::Json(revs)) = handle(&emu, &call(&emu, "files/list_revisions", arg, &full))
+        else {
+            panic!("full access must see it")
+        };
+        assert_eq!(revs["entries"][0]["rev"], md["rev"]);
     }
 }
