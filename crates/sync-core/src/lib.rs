@@ -13,3 +13,12 @@
 pub mod hash;
 
 pub use hash::{BLOCK_SIZE, ContentHash, ContentHasher};
+pub mod path;
+pub mod plan;
+pub mod tree;
+
+pub use plan::{ClashReason, Op, Plan, Settings, plan};
+pub use tree::{
+    Edit, Key, LocalKind, LocalNode, Outcome, RemoteKind, RemoteNode, SyncedKind, SyncedNode,
+    Trees, effects,
+};
