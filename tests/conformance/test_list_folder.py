@@ -279,3 +279,15 @@ def test_get_metadata_not_found_and_malformed(dbx, tree, sdk):
     assert tag_chain(api_error(sdk, dbx.files_get_metadata, f"{tree}/zz")) == ["path", "not_found"]
     assert tag_chain(api_error(sdk, dbx.files_get_metadata, f"{tree}//a.txt")) == ["path", "malformed_path"]
     assert tag_chain(api_error(sdk, dbx.files_get_metadata, "id:unknown")) == ["path", "not_found"]
+
+
+def test_get_metadata_by_rev(dbx, root, sdk):
+    """get_metadata takes a ReadPath, so `rev:` works as for download (Maestral's
+    `diff` and `restore` rely on it)."""
+    v1 = dbx.files_upload(b"one", f"{root}/r.txt")
+    v2 = dbx.files_upload(b"two!", f"{root}/r.txt", mode=sdk.files.WriteMode.overwrite)
+    md = dbx.files_get_metadata(f"rev:{v1.rev}")
+    assert isinstance(md, sdk.files.FileMetadata)
+    assert (md.rev, md.size, md.id) == (v1.rev, 3, v1.id)
+    assert dbx.files_get_metadata(f"rev:{v2.rev}").size == 4
+    assert tag_chain(api_error(sdk, dbx.files_get_metadata, "rev:0123456789abcdef")) == ["path", "not_found"]

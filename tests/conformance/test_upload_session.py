@@ -236,6 +236,7 @@ def test_finish_batch_v2_reports_per_entry_failures(dbx, root, sdk):
     assert e[4].get_failure().get_lookup_failed().get_incorrect_offset().correct_offset == 3
 
 
+@pytest.mark.filterwarnings("ignore:upload_session/finish_batch is deprecated")
 def test_finish_batch_v1_and_check(dbx, root, sdk):
     entries = [
         sdk.files.UploadSessionFinishArg(cursor=closed_session(dbx, sdk, b"v1-%d" % i), commit=commit(sdk, f"{root}/v1-{i}"))
