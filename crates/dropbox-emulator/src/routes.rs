@@ -693,8 +693,13 @@ fn get_metadata(call: &Call) -> Result<Reply, ApiError> {
     let arg: files::GetMetadataArg = decode(call)?;
     let err = |e: &OpError| ApiError::route(files::GetMetadataError::Path(lookup_error(e)));
     let account = call.account()?;
-    let path = call.path(&arg.path, LOOKUP)?.map_err(|e| err(&e))?;
+    let path = call.path(&arg.path, READ)?.map_err(|e| err(&e))?;
     let ns = account.ns.lock();
+    if let PathArg::Rev(rev) = &path {
+        // `rev:` names one version of a file (a ReadPath, as for download).
+        let node = revision_node(&ns, &call.scope, rev).map_err(|e| err(&e))?;
+        return to_json(wire::metadata(&node, &call.scope));
+    }
     let full = resolve_read(&ns, &call.scope, &path)
         .map_err(|e| err(&e))?
         .ok_or_else(|| err(&OpError::NotFound))?;
@@ -708,6 +713,19 @@ fn get_metadata(call: &Call) -> Result<Reply, ApiError> {
         }
     }
     Err(err(&OpError::NotFound))
+}
+
+/// One version of a file, as a node at the path it had then; it must lie in `scope`.
+fn revision_node(ns: &Namespace, scope: &Scope, rev: &str) -> Result<Node, OpError> {
+    let r = ns.revisions.get(rev).ok_or(OpError::NotFound)?;
+    if !crate::store::within(&lower(&r.display), &scope.root_lower()) {
+        return Err(OpError::NotFound);
+    }
+    Ok(Node {
+        id: r.id.clone(),
+        display: r.display.clone(),
+        kind: crate::store::NodeKind::File(r.version.clone()),
+    })
 }
 
 fn download(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
@@ -725,23 +743,9 @@ fn download(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let ns = account.ns.lock();
     let (meta, hash, rev) = match &path {
         PathArg::Rev(rev) => {
-            let r = ns
-                .revisions
-                .get(rev)
-                .ok_or_else(|| err(&OpError::NotFound))?;
-            if !crate::store::within(&lower(&r.display), &call.scope.root_lower()) {
-                return Err(err(&OpError::NotFound));
-            }
-            let node = Node {
-                id: r.id.clone(),
-                display: r.display.clone(),
-                kind: crate::store::NodeKind::File(r.version.clone()),
-            };
-            (
-                wire::file_metadata(&node, &call.scope),
-                r.version.hash,
-                rev.clone(),
-            )
+            let node = revision_node(&ns, &call.scope, rev).map_err(|e| err(&e))?;
+            let hash = node.file().map(|f| f.hash).ok_or(ApiError::Server(500))?;
+            (wire::file_metadata(&node, &call.scope), hash, rev.clone())
         }
         other => {
             let full = resolve_read(&ns, &call.scope, other)
@@ -1475,6 +1479,32 @@ mod tests {
             token: None,
             range: None,
         }
+    }
+
+    #[test]
+    fn get_metadata_takes_a_rev_path() {
+        let emu = emulator();
+        let full = Scope::full();
+        let mut up = call(&emu, "files/upload", json!({"path": "/v.txt"}), &full);
+        up.body = Bytes::from_static(b"one");
+        let Ok(Reply::Json(v1)) = handle(&emu, &up) else {
+            panic!("upload failed")
+        };
+        up.arg = Bytes::from(json!({"path": "/v.txt", "mode": {".tag": "overwrite"}}).to_string());
+        up.body = Bytes::from_static(b"two!");
+        assert!(handle(&emu, &up).is_ok());
+        let rev = format!("rev:{}", v1["rev"].as_str().unwrap());
+        let c = call(&emu, "files/get_metadata", json!({ "path": rev }), &full);
+        let Ok(Reply::Json(md)) = handle(&emu, &c) else {
+            panic!("rev: path refused")
+        };
+        assert_eq!(
+            (md[".tag"].as_str(), &md["rev"], &md["size"]),
+            (Some("file"), &v1["rev"], &json!(3))
+        );
+        let jailed = Scope::app_folder("nuvolos.cloud");
+        let c = call(&emu, "files/get_metadata", json!({ "path": rev }), &jailed);
+        assert!(matches!(handle(&emu, &c), Err(ApiError::Route(_))));
     }
 
     #[test]
