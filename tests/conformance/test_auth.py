@@ -279,3 +279,15 @@ def test_full_access_app_key_gets_whole_dropbox(emu, full_dbx, dbx, root, sdk):
     with pytest.raises(sdk.exceptions.ApiError):
         dbx.files_get_metadata(f"/outside-{root[1:]}.txt")
     assert f"/outside-{root[1:]}.txt" in emu.tree(ALICE)
+
+
+def test_expired_token_on_a_large_upload_is_refreshed(emu, client, root, sdk):
+    """A 401 for an upload whose body was not read yet must reach the client, which
+    refreshes and sends the upload again."""
+    d = client(oauth2_refresh_token=ALICE_TOKEN, app_key=APP_KEY)
+    d.users_get_current_account()
+    old = d._oauth2_access_token
+    emu.admin("POST", "expire_tokens")
+    data = os.urandom(24 * 1024 * 1024)
+    md = d.files_upload(data, f"{root}/after-expiry.bin")
+    assert md.size == len(data) and d._oauth2_access_token != old

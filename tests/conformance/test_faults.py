@@ -202,3 +202,17 @@ def test_admin_requires_its_token(emu, raw):
         timeout=30,
     )
     assert r.status_code == 400
+
+
+def test_429_on_a_large_upload_is_seen_not_a_reset(dbx, root, faults, sdk):
+    """The refusal comes before the body is read; the client must still get the 429."""
+    faults(p_write_contention=1.0, retry_after_secs=1)
+    with pytest.raises(sdk.exceptions.RateLimitError) as e:
+        dbx.files_upload(b"\0" * (24 * 1024 * 1024), f"{root}/large.bin")
+    assert e.value.error.reason.is_too_many_write_operations()
+
+
+def test_5xx_on_a_large_upload_is_seen_not_a_reset(dbx, root, faults, sdk):
+    faults(p_server_error=1.0)
+    with pytest.raises(sdk.exceptions.InternalServerError):
+        dbx.files_upload_session_start(b"\0" * (24 * 1024 * 1024))

@@ -237,10 +237,42 @@ fn reserve(emu: &Emulator, n: usize) -> Option<tokio::time::Instant> {
     Some(done)
 }
 
+/// Serve one API route. Whatever the answer, the request body is read to its end first
+/// (see [`drain`]), so that a client still sending gets to read an early error — a 401, a
+/// 429, a 5xx — instead of a reset connection.
 async fn api(
     emu: Arc<Emulator>,
     route: String,
     req: Request<Incoming>,
+    query: String,
+) -> Result<Response<Body>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    let answer = api_inner(emu, route, parts, &mut body, query).await;
+    if let (Some(rest), Ok(_)) = (body, &answer) {
+        drain(rest).await;
+    }
+    answer
+}
+
+/// Read and discard a request body (up to [`MAX_PAYLOAD`] + [`DRAIN_CAP`] bytes).
+async fn drain(mut body: Incoming) {
+    let mut seen = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len() as u64;
+            if seen > MAX_PAYLOAD + DRAIN_CAP {
+                return;
+            }
+        }
+    }
+}
+
+async fn api_inner(
+    emu: Arc<Emulator>,
+    route: String,
+    parts: http::request::Parts,
+    body: &mut Option<Incoming>,
     query: String,
 ) -> Result<Response<Body>, Dropped> {
     let Some(info) = routes::route_info(&route) else {
@@ -248,12 +280,12 @@ async fn api(
             ApiError::UnknownRoute(format!("Unknown API function: \"{route}\"")).into_response(),
         );
     };
-    let method_ok = req.method() == Method::POST
-        || (info.style == Style::Download && req.method() == Method::GET);
+    let method_ok = parts.method == Method::POST
+        || (info.style == Style::Download && parts.method == Method::GET);
     if !method_ok {
         return Ok(wire::text_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("Method {} not allowed for \"{route}\"", req.method()),
+            format!("Method {} not allowed for \"{route}\"", parts.method),
         ));
     }
 
@@ -302,7 +334,6 @@ async fn api(
     }
 
     // ---- auth
-    let (parts, body) = req.into_parts();
     let mut call = Call {
         route: route.clone(),
         arg: Bytes::from_static(b"null"),
@@ -357,7 +388,10 @@ async fn api(
     } else {
         16 * 1024 * 1024
     };
-    let body = match read_body(&emu, body, limit, info.style == Style::Upload).await {
+    let Some(incoming) = body.take() else {
+        return Err(Dropped);
+    };
+    let body = match read_body(&emu, incoming, limit, info.style == Style::Upload).await {
         Ok(b) => b,
         Err(BodyProblem::TooLarge) => {
             return Ok(match info.style {
@@ -843,6 +877,33 @@ mod tests {
             .await
             .expect("the client must get an answer, not a reset");
         assert_eq!(r.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn an_early_refusal_of_a_large_upload_is_answered_not_reset() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let upload = |token: &'static str| {
+            client
+                .post(format!("{}/2/files/upload", server.url))
+                .bearer_auth(token)
+                .header("Content-Type", "application/octet-stream")
+                .header("Dropbox-API-Arg", r#"{"path": "/big.bin"}"#)
+                .body(vec![0u8; 24 * 1024 * 1024])
+                .send()
+        };
+        let r = upload("expired-or-unknown")
+            .await
+            .expect("an answer, not a reset");
+        assert_eq!(r.status(), 401);
+        server.emulator.faults.write().p_write_contention = 1.0;
+        let r = upload("tok").await.expect("an answer, not a reset");
+        assert_eq!(r.status(), 429);
     }
 
     #[test]
