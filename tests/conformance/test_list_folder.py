@@ -291,3 +291,11 @@ def test_get_metadata_by_rev(dbx, root, sdk):
     assert (md.rev, md.size, md.id) == (v1.rev, 3, v1.id)
     assert dbx.files_get_metadata(f"rev:{v2.rev}").size == 4
     assert tag_chain(api_error(sdk, dbx.files_get_metadata, "rev:0123456789abcdef")) == ["path", "not_found"]
+
+
+def test_root_must_be_empty_not_slash(dbx, sdk):
+    with pytest.raises(sdk.exceptions.BadInputError) as e:
+        dbx.files_list_folder("/")
+    assert 'Specify the root folder as an empty string rather than as "/"' in e.value.message
+    with pytest.raises(sdk.exceptions.BadInputError):
+        dbx.files_list_folder_get_latest_cursor("/")

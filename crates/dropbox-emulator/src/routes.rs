@@ -249,11 +249,12 @@ pub fn parse_path(
         };
     }
     if rel == "/" {
-        return if forms.root {
-            Ok(PathArg::Root)
+        // Dropbox refuses "/" for the root, with a 400 that names the fix.
+        return Err(if forms.root {
+            PathProblem::RootAsSlash
         } else {
-            Err(PathProblem::Malformed)
-        };
+            PathProblem::Malformed
+        });
     }
     for comp in rel[1..].split('/') {
         let bad = comp.is_empty()
@@ -280,6 +281,8 @@ pub enum PathProblem {
     Malformed,
     /// Names a namespace the caller cannot see.
     NotFound,
+    /// `"/"` where the root is meant (400: the root is `""`).
+    RootAsSlash,
 }
 
 fn lookup_error(e: &OpError) -> files::LookupError {
@@ -349,6 +352,11 @@ impl Call {
                 format!(
                     "'{raw}' did not match pattern '(/(.|[\\r\\n])*)|(ns:[0-9]+(/.*)?)|(id:.*)'"
                 ),
+            )),
+            Err(PathProblem::RootAsSlash) => Err(ApiError::bad_arg(
+                &self.route,
+                "request body: path",
+                "Specify the root folder as an empty string rather than as \"/\".",
             )),
             Err(PathProblem::Malformed) => Ok(Err(OpError::MalformedPath)),
             Err(PathProblem::NotFound) => Ok(Err(OpError::NotFound)),
@@ -1478,6 +1486,20 @@ mod tests {
             scope: scope.clone(),
             token: None,
             range: None,
+        }
+    }
+
+    #[test]
+    fn the_root_is_empty_not_a_slash() {
+        let emu = emulator();
+        let full = Scope::full();
+        for route in ["files/list_folder", "files/list_folder/get_latest_cursor"] {
+            let r = handle(&emu, &call(&emu, route, json!({"path": "/"}), &full));
+            assert!(
+                matches!(&r, Err(ApiError::BadInput(m)) if m.contains("Specify the root folder as an empty string")),
+                "{route}"
+            );
+            assert!(handle(&emu, &call(&emu, route, json!({"path": ""}), &full)).is_ok());
         }
     }
 
