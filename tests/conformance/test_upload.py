@@ -195,3 +195,17 @@ def test_upload_of_several_mebibytes(dbx, root):
     assert md.size == len(data)
     assert md.content_hash == content_hash(data)
     assert dbx.files_download(f"{root}/big.bin")[1].content == data
+
+
+def test_failed_upload_keeps_the_data_in_a_session_for_a_retry(dbx, root, sdk):
+    """UploadWriteFailed.upload_session_id: the data is already on the server, and the
+    commit can be retried with upload_session/finish."""
+    dbx.files_upload(b"first", f"{root}/taken.txt")
+    err = api_error(sdk, dbx.files_upload, b"second!", f"{root}/taken.txt")
+    sid = err.get_path().upload_session_id
+    assert sid
+    md = dbx.files_upload_session_finish(
+        b"", sdk.files.UploadSessionCursor(session_id=sid, offset=7), sdk.files.CommitInfo(path=f"{root}/retry.txt")
+    )
+    assert md.size == 7
+    assert dbx.files_download(f"{root}/retry.txt")[1].content == b"second!"

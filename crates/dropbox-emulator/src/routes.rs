@@ -806,10 +806,12 @@ fn check_hash(expected: &Option<String>, data: &[u8]) -> Result<ContentHash, ()>
 fn upload(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let arg: files::UploadArg = decode(call)?;
     let account = call.account()?;
+    // On a write error the data stays in a (closed) upload session whose id comes with the
+    // error, so the commit can be retried with upload_session/finish without sending it again.
     let wrap = |e: files::WriteError| {
+        let session_id = park_in_session(emu, account, &call.body);
         ApiError::route(files::UploadError::Path(files::UploadWriteFailed::new(
-            e,
-            String::new(),
+            e, session_id,
         )))
     };
     if call.body.len() as u64 > MAX_PAYLOAD {
@@ -835,6 +837,24 @@ fn upload(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         })
         .map_err(|e| wrap(write_error(&e)))?;
     to_json(wire::file_metadata(&node, &call.scope))
+}
+
+/// Keep `data` in a new closed upload session of `account`; returns the session id.
+fn park_in_session(emu: &Emulator, account: &Account, data: &Bytes) -> String {
+    let id = emu.random_token("pid_upload_session:");
+    let session = Session {
+        account: account.name.clone(),
+        concurrent: false,
+        data: data.to_vec(),
+        parts: Default::default(),
+        offset: data.len() as u64,
+        closed: true,
+        created: emu.now(),
+    };
+    emu.sessions
+        .lock()
+        .insert(id.clone(), Arc::new(parking_lot::Mutex::new(session)));
+    id
 }
 
 fn session_start(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
@@ -1487,6 +1507,29 @@ mod tests {
             token: None,
             range: None,
         }
+    }
+
+    #[test]
+    fn a_failed_upload_leaves_its_data_in_a_session() {
+        let emu = emulator();
+        let full = Scope::full();
+        let mut up = call(&emu, "files/upload", json!({"path": "/taken.txt"}), &full);
+        up.body = Bytes::from_static(b"first");
+        assert!(handle(&emu, &up).is_ok());
+        up.body = Bytes::from_static(b"second");
+        let Err(ApiError::Route(err)) = handle(&emu, &up) else {
+            panic!("expected a conflict")
+        };
+        let sid = err["upload_session_id"].as_str().unwrap().to_string();
+        assert!(sid.starts_with("pid_upload_session:"), "{err}");
+        let arg =
+            json!({"cursor": {"session_id": sid, "offset": 6}, "commit": {"path": "/retry.txt"}});
+        let Ok(Reply::Json(md)) =
+            handle(&emu, &call(&emu, "files/upload_session/finish", arg, &full))
+        else {
+            panic!("the commit retry failed")
+        };
+        assert_eq!(md["size"], 6);
     }
 
     #[test]
