@@ -108,6 +108,13 @@ def test_content_hash_of_a_chunk_is_checked(dbx, root, sdk):
         sdk, dbx.files_upload_session_finish, b"g", cursor(sdk, sid, 6), commit(sdk, f"{root}/h"), content_hash="3" * 64
     )
     assert err.is_content_hash_mismatch()
+    # A finish without data is checked against the hash of nothing.
+    err = api_error(
+        sdk, dbx.files_upload_session_finish, b"", cursor(sdk, sid, 6), commit(sdk, f"{root}/h"), content_hash="4" * 64
+    )
+    assert err.is_content_hash_mismatch()
+    md = dbx.files_upload_session_finish(b"", cursor(sdk, sid, 6), commit(sdk, f"{root}/h"), content_hash=content_hash(b""))
+    assert md.content_hash == content_hash(b"abcdef")
 
 
 def test_finish_path_error_keeps_the_session(dbx, root, sdk):

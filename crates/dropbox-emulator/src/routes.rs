@@ -1020,7 +1020,9 @@ fn finish_one(
         }
         session_data(&mut s, arg.cursor.offset, tail)?
     };
-    if !tail.is_empty() {
+    // The hash covers this call's data, which may be empty (a finish without a tail);
+    // batch finishes carry no data at all, so theirs is not checked.
+    if !tail.is_empty() || !require_closed {
         check_hash(&arg.content_hash, tail).map_err(|_| E::ContentHashMismatch)?;
     }
     let hash = ContentHash::of(&data);
