@@ -144,3 +144,34 @@ def test_sync_moves_and_deletes(emu, rclone, tmp_path):
     assert "0 differences found" in err, err
     rclone("purge", "dbx:mirror")
     assert not any(p.startswith(f"{APP}/mirror") for p in emu.tree(ACCOUNT))
+
+
+def test_bisync_two_way(emu, rclone, tmp_path):
+    """rclone 1.60's bisync: the batch-style two-way peer."""
+    import requests
+
+    local = tmp_path / "two-way"
+    local.mkdir()
+    (local / "local.txt").write_bytes(b"from local")
+    workdir = str(tmp_path / "bisync-state")
+    rclone("mkdir", "dbx:two-way")
+    rclone("bisync", str(local), "dbx:two-way", "--resync", "--workdir", workdir)
+    assert f"{APP}/two-way/local.txt" in emu.tree(ACCOUNT)
+    # A change on each side.
+    (local / "second.txt").write_bytes(b"second local")
+    r = requests.post(
+        f"{emu.url}/2/files/upload",
+        data=b"from the server",
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Type": "application/octet-stream",
+            "Dropbox-API-Arg": json.dumps({"path": "/two-way/remote.txt"}),
+        },
+        verify=emu.ca_file,
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    rclone("bisync", str(local), "dbx:two-way", "--workdir", workdir)
+    assert (local / "remote.txt").read_bytes() == b"from the server"
+    tree = emu.tree(ACCOUNT)
+    assert tree[f"{APP}/two-way/second.txt"]["content_hash"] == content_hash(b"second local")
