@@ -1,0 +1,1185 @@
+//! The executor: carries out a plan with bounded concurrency and records every completed
+//! operation in the index.
+//!
+//! Safety rules it keeps:
+//! - before reading a file for upload, and before replacing, deleting, moving or setting
+//!   aside anything local, it checks the entry still matches what was observed; if not, the
+//!   operation is dropped and the path rescanned (the next plan sees the new state);
+//! - uploads are strict (`add` or `update(rev)`): a remote change that raced ours is a
+//!   conflict, never an overwrite;
+//! - downloads go to a temp file outside the synced folders, are checked against
+//!   `content_hash`, and renamed into place atomically (never over an unexpected file);
+//! - local deletes go to the trash;
+//! - many small files are committed with `upload_session/finish_batch_v2`, one commit at a
+//!   time per account; large files use upload sessions whose progress is stored, so a
+//!   restart resumes where Dropbox says it stopped.
+
+use crate::events::Event;
+use crate::index::StoredSession;
+use crate::localfs::{abs, ensure_parent, matches, rename_noreplace, temp_path, to_trash};
+use crate::pair::{Pair, SyncError, lock, now};
+use crate::scan::sig_of;
+use bytes::Bytes;
+use futures_util::{AsyncReadExt, StreamExt};
+use nuvosync_dropbox::{Commit, Entry, Error as DbxError, FileEntry, WriteMode};
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::atomic::Ordering;
+use sync_core::path::{key, name, parent};
+use sync_core::{
+    ContentHash, ContentHasher, Key, LocalKind, LocalNode, Op, Outcome, Plan, RemoteNode, Trees,
+    effects,
+};
+
+/// What a round of execution did.
+#[derive(Debug, Default)]
+pub struct Executed {
+    /// Some operation completed (the folder's state moved on).
+    pub changed: bool,
+    /// A failure that stops the run (credentials, network).
+    pub fatal: Option<SyncError>,
+}
+
+/// Why an operation did not complete.
+enum Fail {
+    /// What it planned on is no longer so (local path to rescan, if any). Not counted.
+    Stale(Option<String>),
+    /// It failed; `counts` toward giving up on the key.
+    Failed {
+        code: &'static str,
+        message: String,
+        counts: bool,
+    },
+    /// Stop the whole run.
+    Fatal(SyncError),
+}
+
+fn from_dbx(e: DbxError) -> Fail {
+    if e.is_auth() || e.is_offline() {
+        return Fail::Fatal(SyncError::Remote(e));
+    }
+    match e {
+        DbxError::NotFound | DbxError::Conflict(_) | DbxError::NotFile | DbxError::NotFolder => {
+            Fail::Stale(None)
+        }
+        DbxError::TooManyWriteOperations
+        | DbxError::RateLimited { .. }
+        | DbxError::Server(_)
+        | DbxError::ContentHashMismatch => Fail::Failed {
+            code: e.code(),
+            message: e.to_string(),
+            counts: true,
+        },
+        other => Fail::Failed {
+            code: other.code(),
+            message: other.to_string(),
+            counts: true,
+        },
+    }
+}
+
+fn io_fail(what: &str, e: std::io::Error) -> Fail {
+    let hint = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            " — check the permissions of the file and its folder"
+        }
+        std::io::ErrorKind::StorageFull => " — free some disk space; the file stays as it was",
+        _ => "",
+    };
+    let code = if e.kind() == std::io::ErrorKind::StorageFull {
+        "disk_full"
+    } else {
+        "io"
+    };
+    Fail::Failed {
+        code,
+        message: format!("{what}: {e}{hint}"),
+        counts: true,
+    }
+}
+
+struct Done {
+    outcome: Option<Outcome>,
+    action: &'static str,
+    path: String,
+    size: Option<u64>,
+    rescan: Vec<String>,
+}
+
+impl Done {
+    fn new(outcome: Outcome, action: &'static str, path: &str, size: Option<u64>) -> Self {
+        Done {
+            outcome: Some(outcome),
+            action,
+            path: path.to_string(),
+            size,
+            rescan: vec![],
+        }
+    }
+}
+
+/// Carry out a plan.
+pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
+    let mut out = Executed::default();
+    let mut bookkeeping = vec![];
+    let mut small = vec![];
+    let mut rest = vec![];
+    for op in plan.ops {
+        match &op {
+            Op::Agree { .. } | Op::Forget { .. } => bookkeeping.push(op),
+            Op::Upload { local, .. }
+                if file_size(local) <= pair.tuning.single_request_limit as u64 =>
+            {
+                small.push(op)
+            }
+            _ => rest.push(op),
+        }
+    }
+    let mut results: Vec<(Key, String, Result<Done, Fail>)> = vec![];
+    for op in bookkeeping {
+        let k = op.key().to_string();
+        let o = match op {
+            Op::Agree { key } => Outcome::Agreed { key },
+            Op::Forget { key } => Outcome::Forgotten { key },
+            _ => continue,
+        };
+        results.push((
+            k.clone(),
+            k,
+            Ok(Done {
+                outcome: Some(o),
+                action: "",
+                path: String::new(),
+                size: None,
+                rescan: vec![],
+            }),
+        ));
+    }
+    let batch = small.len() >= pair.tuning.batch_threshold;
+    let (uploads, others) = tokio::join!(
+        async {
+            if batch {
+                upload_batch(pair, small).await
+            } else {
+                futures_util::stream::iter(small)
+                    .map(|op| run(pair, op))
+                    .buffer_unordered(pair.tuning.transfers.max(1))
+                    .collect::<Vec<_>>()
+                    .await
+            }
+        },
+        futures_util::stream::iter(rest)
+            .map(|op| run(pair, op))
+            .buffer_unordered(pair.tuning.transfers.max(1))
+            .collect::<Vec<_>>(),
+    );
+    results.extend(uploads);
+    results.extend(others);
+
+    let mut rescan: BTreeSet<String> = BTreeSet::new();
+    let mut done = vec![];
+    for (k, path, r) in results {
+        match r {
+            Ok(d) => {
+                rescan.extend(d.rescan.iter().cloned());
+                if d.outcome.is_some() {
+                    out.changed = true;
+                }
+                done.push(d);
+            }
+            Err(Fail::Stale(p)) => {
+                if let Some(p) = p {
+                    rescan.insert(p);
+                }
+                let _ = lock(&pair.index).batch().and_then(|mut b| {
+                    b.mark(&k)?;
+                    b.commit()
+                });
+            }
+            Err(Fail::Failed {
+                code,
+                message,
+                counts,
+            }) => pair.note_failure(&k, &path, code, &message, counts),
+            Err(Fail::Fatal(e)) => {
+                if out.fatal.is_none() {
+                    out.fatal = Some(e);
+                }
+            }
+        }
+    }
+    if let Err(e) = record(pair, &done) {
+        out.fatal.get_or_insert(e);
+    }
+    if !rescan.is_empty() {
+        let scopes: Vec<String> = rescan.into_iter().collect();
+        if let Err(e) = pair.scan(&scopes).await {
+            out.fatal.get_or_insert(e);
+        }
+    }
+    out
+}
+
+fn file_size(l: &LocalNode) -> u64 {
+    match l.kind {
+        LocalKind::File { size, .. } => size,
+        LocalKind::Folder => 0,
+    }
+}
+
+/// Write completed operations into the index, in one transaction.
+fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let mut ix = lock(&pair.index);
+    let t = now();
+    for d in done {
+        let Some(o) = &d.outcome else { continue };
+        let mut trees = Trees::default();
+        match o {
+            Outcome::RemoteMoved { from, to, .. } | Outcome::LocalMoved { from, to, .. } => {
+                ix.load_subtree(from, &mut trees)?;
+                ix.load_subtree(to, &mut trees)?;
+            }
+            Outcome::SetAside { key, to, .. } => {
+                ix.load_subtree(key, &mut trees)?;
+                ix.load_subtree(to, &mut trees)?;
+            }
+            Outcome::RemoteDeleted { key }
+            | Outcome::LocalDeleted { key }
+            | Outcome::Forgotten { key } => ix.load_subtree(key, &mut trees)?,
+            Outcome::Uploaded { key, .. }
+            | Outcome::Downloaded { key, .. }
+            | Outcome::Agreed { key } => {
+                ix.load_keys(&std::iter::once(key.clone()).collect(), &mut trees)?;
+            }
+        }
+        let edits = effects(&trees, o);
+        let mut b = ix.batch()?;
+        b.edits(&edits)?;
+        if !d.action.is_empty() {
+            b.history(t, d.action, &d.path, d.size)?;
+        }
+        b.commit()?;
+        if !d.path.is_empty() {
+            ix.clear_issue(&d.path)?;
+        }
+    }
+    drop(ix);
+    for d in done {
+        if !d.action.is_empty() {
+            pair.events.send(Event::Synced {
+                pair: pair.spec.name.clone(),
+                path: d.path.clone(),
+                action: d.action.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
+    let k = op.key().to_string();
+    let path = match &op {
+        Op::Upload { local, .. }
+        | Op::CreateRemoteFolder { local, .. }
+        | Op::DeleteLocal { local, .. }
+        | Op::SetAside { local, .. }
+        | Op::RenameClash { local, .. } => local.path.clone(),
+        Op::Download { remote, .. }
+        | Op::CreateLocalFolder { remote, .. }
+        | Op::DeleteRemote { remote, .. } => remote.path.clone(),
+        Op::MoveLocal { to_path, .. } | Op::MoveRemote { to_path, .. } => to_path.clone(),
+        Op::Agree { key } | Op::Forget { key } => key.clone(),
+    };
+    let r = match op {
+        Op::Upload { key, local, base } => upload(pair, key, local, base).await,
+        Op::Download {
+            key,
+            remote,
+            replace,
+        } => download(pair, key, remote, replace).await,
+        Op::CreateRemoteFolder { key, local } => create_remote_folder(pair, key, local).await,
+        Op::CreateLocalFolder { key, remote } => create_local_folder(pair, key, remote),
+        Op::DeleteRemote { key, remote } => delete_remote(pair, key, remote).await,
+        Op::DeleteLocal { key, local } => delete_local(pair, key, local),
+        Op::MoveRemote {
+            from,
+            to,
+            from_path,
+            to_path,
+        } => move_remote(pair, from, to, from_path, to_path).await,
+        Op::MoveLocal {
+            from,
+            to,
+            from_path,
+            to_path,
+        } => move_local(pair, from, to, from_path, to_path),
+        Op::SetAside {
+            key,
+            local,
+            to_path,
+        } => set_aside(pair, key, local, to_path),
+        Op::RenameClash {
+            local,
+            to_path,
+            reason,
+        } => rename_clash(pair, local, to_path, reason),
+        Op::Agree { key } => Ok(Done::new(Outcome::Agreed { key }, "", "", None)),
+        Op::Forget { key } => Ok(Done::new(Outcome::Forgotten { key }, "", "", None)),
+    };
+    (k, path, r)
+}
+
+// ------------------------------------------------------------------ uploads
+
+/// Read a file whose content the plan expects, checking it did not change.
+fn read_checked(pair: &Pair, local: &LocalNode) -> Result<Bytes, Fail> {
+    let path = abs(pair.root(), &local.path);
+    if !matches(&path, local) {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    let mut f = std::fs::File::open(&path).map_err(|e| io_fail("cannot read the file", e))?;
+    let mut buf = Vec::with_capacity(file_size(local) as usize);
+    f.read_to_end(&mut buf)
+        .map_err(|e| io_fail("cannot read the file", e))?;
+    if !matches(&path, local) || Some(ContentHash::of(&buf)) != local.hash() {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    Ok(Bytes::from(buf))
+}
+
+fn commit_for(pair: &Pair, local: &LocalNode, base: Option<String>) -> Commit {
+    let mtime = match local.kind {
+        LocalKind::File { mtime_ns, .. } => Some(mtime_ns.div_euclid(1_000_000_000)),
+        LocalKind::Folder => None,
+    };
+    Commit {
+        path: pair.root.dropbox_path(&local.path),
+        mode: base.map_or(WriteMode::Add, WriteMode::Update),
+        autorename: false,
+        strict_conflict: true,
+        client_modified: mtime.filter(|m| *m > 0),
+    }
+}
+
+fn remote_node(pair: &Pair, e: Entry) -> Option<RemoteNode> {
+    pair.root.node(&e).map(|(_, n)| n)
+}
+
+/// A strict upload was refused as a conflict: if Dropbox already has exactly our content
+/// (a retried commit, or the same edit on both sides), that is success; otherwise record
+/// Dropbox's current state so the next plan sees the conflict.
+async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Done, Fail> {
+    let dbx_path = pair.root.dropbox_path(&local.path);
+    let meta = pair
+        .remote
+        .get_metadata(&dbx_path)
+        .await
+        .map_err(from_dbx)?;
+    if let Some(Entry::File(fe)) = &meta {
+        if Some(fe.content_hash) == local.hash() {
+            let remote = remote_node(pair, Entry::File(fe.clone())).ok_or(Fail::Stale(None))?;
+            pair.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+            return Ok(Done::new(
+                Outcome::Uploaded {
+                    key: key.to_string(),
+                    local: local.clone(),
+                    remote,
+                },
+                "uploaded",
+                &local.path,
+                Some(fe.size),
+            ));
+        }
+    }
+    let mut ix = lock(&pair.index);
+    let mut b = ix.batch().map_err(|e| Fail::Fatal(e.into()))?;
+    match meta.and_then(|e| pair.root.node(&e)) {
+        Some((k, node)) => b.put_remote(&k, &node),
+        None => b.delete_remote_subtree(key),
+    }
+    .and_then(|_| b.commit())
+    .map_err(|e| Fail::Fatal(e.into()))?;
+    Err(Fail::Stale(None))
+}
+
+fn uploaded(pair: &Pair, key: String, local: LocalNode, fe: FileEntry) -> Result<Done, Fail> {
+    let size = fe.size;
+    let remote = remote_node(pair, Entry::File(fe)).ok_or(Fail::Stale(None))?;
+    pair.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+    pair.counters.bytes.fetch_add(size, Ordering::Relaxed);
+    let path = local.path.clone();
+    Ok(Done::new(
+        Outcome::Uploaded { key, local, remote },
+        "uploaded",
+        &path,
+        Some(size),
+    ))
+}
+
+async fn upload(
+    pair: &Pair,
+    key: String,
+    local: LocalNode,
+    base: Option<String>,
+) -> Result<Done, Fail> {
+    if file_size(&local) > pair.tuning.single_request_limit as u64 {
+        let _permit = pair
+            .large_uploads
+            .acquire()
+            .await
+            .map_err(|_| Fail::Stale(None))?;
+        return upload_session(pair, key, local, base).await;
+    }
+    let data = crate::pair::blocking(|| read_checked(pair, &local))?;
+    let commit = commit_for(pair, &local, base);
+    match pair.remote.upload(&commit, data).await {
+        Ok(fe) => uploaded(pair, key, local, fe),
+        Err(DbxError::Conflict(_)) => after_conflict(pair, &key, &local).await,
+        Err(e) => Err(from_dbx(e)),
+    }
+}
+
+/// Hash the first `upto` bytes of a file.
+fn hash_prefix(f: &mut std::fs::File, upto: u64) -> std::io::Result<ContentHasher> {
+    let mut h = ContentHasher::new();
+    f.seek(SeekFrom::Start(0))?;
+    let mut left = upto;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = f.read(&mut buf[..(left.min(1 << 20)) as usize])?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(h)
+}
+
+fn read_chunk(f: &mut std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let n = f.read(&mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+async fn upload_session(
+    pair: &Pair,
+    key: String,
+    local: LocalNode,
+    base: Option<String>,
+) -> Result<Done, Fail> {
+    let path = abs(pair.root(), &local.path);
+    let size = file_size(&local);
+    let LocalKind::File { mtime_ns, .. } = local.kind else {
+        return Err(Fail::Stale(None));
+    };
+    if !matches(&path, &local) {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    let mut f = std::fs::File::open(&path).map_err(|e| io_fail("cannot read the file", e))?;
+    let chunk = pair.tuning.chunk_size.max(1);
+    let stored = lock(&pair.index)
+        .session(&key)
+        .map_err(|e| Fail::Fatal(e.into()))?;
+    let fresh = stored.filter(|s| {
+        s.size == size
+            && s.mtime_ns == mtime_ns
+            && s.inode == local.inode
+            && now() - s.created < 6 * 24 * 3600
+    });
+    let (mut session, mut offset, mut hasher, created) = match fresh {
+        Some(s) => {
+            tracing::info!(path = %local.path, offset = s.offset, "resuming an upload session");
+            let h =
+                hash_prefix(&mut f, s.offset).map_err(|e| io_fail("cannot read the file", e))?;
+            (s.session_id, s.offset, h, s.created)
+        }
+        None => {
+            let first = read_chunk(&mut f, 0, chunk.min(size as usize))
+                .map_err(|e| io_fail("cannot read the file", e))?;
+            let mut h = ContentHasher::new();
+            h.update(&first);
+            let len = first.len() as u64;
+            let id = pair
+                .remote
+                .session_start(Bytes::from(first), false)
+                .await
+                .map_err(from_dbx)?;
+            (id, len, h, now())
+        }
+    };
+    let save = |session: &str, offset: u64| {
+        lock(&pair.index)
+            .save_session(
+                &key,
+                &StoredSession {
+                    session_id: session.to_string(),
+                    offset,
+                    size,
+                    mtime_ns,
+                    inode: local.inode,
+                    created,
+                },
+            )
+            .map_err(|e| Fail::Fatal(e.into()))
+    };
+    save(&session, offset)?;
+    let mut restarted = false;
+    while offset < size {
+        let data = read_chunk(&mut f, offset, chunk.min((size - offset) as usize))
+            .map_err(|e| io_fail("cannot read the file", e))?;
+        if data.is_empty() {
+            return Err(Fail::Stale(Some(local.path.clone()))); // shrank while uploading
+        }
+        match pair
+            .remote
+            .session_append(&session, offset, Bytes::from(data.clone()), false)
+            .await
+        {
+            Ok(()) => {
+                hasher.update(&data);
+                offset += data.len() as u64;
+                save(&session, offset)?;
+                pair.events.send(Event::Progress {
+                    pair: pair.spec.name.clone(),
+                    path: local.path.clone(),
+                    direction: "upload".into(),
+                    done: offset,
+                    total: size,
+                });
+            }
+            Err(DbxError::IncorrectOffset { correct_offset }) => {
+                // An append landed but its answer was lost (or we resumed): continue where Dropbox is.
+                tracing::debug!(offset, correct_offset, "upload session offset corrected");
+                offset = correct_offset.min(size);
+                hasher =
+                    hash_prefix(&mut f, offset).map_err(|e| io_fail("cannot read the file", e))?;
+                save(&session, offset)?;
+            }
+            Err(DbxError::SessionNotFound) if !restarted => {
+                restarted = true;
+                let first = read_chunk(&mut f, 0, chunk.min(size as usize))
+                    .map_err(|e| io_fail("cannot read the file", e))?;
+                hasher = ContentHasher::new();
+                hasher.update(&first);
+                offset = first.len() as u64;
+                session = pair
+                    .remote
+                    .session_start(Bytes::from(first), false)
+                    .await
+                    .map_err(from_dbx)?;
+                save(&session, offset)?;
+            }
+            Err(e) => return Err(from_dbx(e)),
+        }
+    }
+    // Commit only the exact content that was planned.
+    if !matches(&path, &local) || Some(hasher.finish()) != local.hash() {
+        let _ = lock(&pair.index).drop_session(&key);
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    let commit = commit_for(pair, &local, base);
+    let result = pair
+        .remote
+        .session_finish(&session, offset, &commit, Bytes::new())
+        .await;
+    let _ = lock(&pair.index).drop_session(&key);
+    match result {
+        Ok(fe) => uploaded(pair, key, local, fe),
+        // A finish whose answer was lost consumed the session: see whether it landed.
+        Err(DbxError::Conflict(_)) | Err(DbxError::SessionNotFound) => {
+            after_conflict(pair, &key, &local).await
+        }
+        Err(e) => Err(from_dbx(e)),
+    }
+}
+
+/// Many small files: each is sent as a closed session, then committed together.
+async fn upload_batch(pair: &Pair, ops: Vec<Op>) -> Vec<(Key, String, Result<Done, Fail>)> {
+    let staged: Vec<(Key, LocalNode, Option<String>, Result<(String, u64), Fail>)> =
+        futures_util::stream::iter(ops)
+            .filter_map(|op| async move {
+                match op {
+                    Op::Upload { key, local, base } => Some((key, local, base)),
+                    _ => None,
+                }
+            })
+            .map(|(key, local, base)| async move {
+                let staged = async {
+                    let data = crate::pair::blocking(|| read_checked(pair, &local))?;
+                    let len = data.len() as u64;
+                    let id = pair
+                        .remote
+                        .session_start(data, true)
+                        .await
+                        .map_err(from_dbx)?;
+                    Ok((id, len))
+                }
+                .await;
+                (key, local, base, staged)
+            })
+            .buffer_unordered(pair.tuning.transfers.max(1))
+            .collect()
+            .await;
+    let mut out = vec![];
+    let mut ready = vec![];
+    for (key, local, base, s) in staged {
+        match s {
+            Ok((id, len)) => ready.push((key, local, base, id, len)),
+            Err(f) => out.push((key, local.path.clone(), Err(f))),
+        }
+    }
+    for chunk in ready.chunks(1000) {
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        for attempt in 0..6u32 {
+            if pending.is_empty() {
+                break;
+            }
+            let entries: Vec<(String, u64, Commit)> = pending
+                .iter()
+                .map(|&i| {
+                    let (_, local, base, id, len) = &chunk[i];
+                    (id.clone(), *len, commit_for(pair, local, base.clone()))
+                })
+                .collect();
+            let results = {
+                let _one_commit_at_a_time = pair.commit_lock.lock().await;
+                pair.remote.finish_batch(&entries).await
+            };
+            let results = match results {
+                Ok(r) => r,
+                Err(e) => {
+                    let fatal = e.is_auth() || e.is_offline();
+                    for &i in &pending {
+                        let (key, local, ..) = &chunk[i];
+                        out.push((
+                            key.clone(),
+                            local.path.clone(),
+                            Err(if fatal {
+                                Fail::Fatal(SyncError::Remote(e.clone()))
+                            } else {
+                                from_dbx(e.clone())
+                            }),
+                        ));
+                    }
+                    pending.clear();
+                    break;
+                }
+            };
+            let mut retry = vec![];
+            for (&i, r) in pending.iter().zip(results) {
+                let (key, local, ..) = &chunk[i];
+                match r {
+                    Ok(fe) => out.push((
+                        key.clone(),
+                        local.path.clone(),
+                        uploaded(pair, key.clone(), local.clone(), fe),
+                    )),
+                    Err(DbxError::TooManyWriteOperations) => retry.push(i),
+                    Err(DbxError::Conflict(_)) => out.push((
+                        key.clone(),
+                        local.path.clone(),
+                        after_conflict(pair, key, local).await,
+                    )),
+                    Err(e) => out.push((key.clone(), local.path.clone(), Err(from_dbx(e)))),
+                }
+            }
+            pending = retry;
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    200 * (1 << attempt.min(4)),
+                ))
+                .await;
+            }
+        }
+        for &i in &pending {
+            let (key, local, ..) = &chunk[i];
+            out.push((
+                key.clone(),
+                local.path.clone(),
+                Err(from_dbx(DbxError::TooManyWriteOperations)),
+            ));
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ downloads and local folders
+
+/// The local path for a pair-relative remote path: existing local folders keep their own
+/// spelling; missing parts take Dropbox's.
+fn local_path_for(pair: &Pair, remote_path: &str) -> String {
+    let ix = lock(&pair.index);
+    let mut out = String::new();
+    let comps: Vec<&str> = remote_path.split('/').skip(1).collect();
+    for (i, c) in comps.iter().enumerate() {
+        let candidate = format!("{out}/{c}");
+        if i + 1 < comps.len() {
+            out = match ix.local(&key(&candidate)) {
+                Ok(Some(l)) => l.path,
+                _ => candidate,
+            };
+        } else {
+            out = candidate;
+        }
+    }
+    out
+}
+
+async fn download(
+    pair: &Pair,
+    key: String,
+    remote: RemoteNode,
+    replace: Option<LocalNode>,
+) -> Result<Done, Fail> {
+    let target_rel = match &replace {
+        Some(l) => l.path.clone(),
+        None => local_path_for(pair, &remote.path),
+    };
+    let target = abs(pair.root(), &target_rel);
+    match &replace {
+        Some(l) if !matches(&target, l) => return Err(Fail::Stale(Some(l.path.clone()))),
+        None if std::fs::symlink_metadata(&target).is_ok() => {
+            return Err(Fail::Stale(Some(target_rel)));
+        }
+        _ => {}
+    }
+    let Some(rev) = remote.rev() else {
+        return Err(Fail::Stale(None));
+    };
+    let expect = remote.hash();
+    let (fe, mut body) = pair
+        .remote
+        .download(&format!("rev:{rev}"))
+        .await
+        .map_err(from_dbx)?;
+    let tmp = temp_path(pair.root()).map_err(|e| io_fail("cannot create a temporary file", e))?;
+    let result = async {
+        let mut file = std::fs::File::create(&tmp).map_err(|e| io_fail("cannot create a temporary file", e))?;
+        let mut hasher = ContentHasher::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut done = 0u64;
+        loop {
+            let n = body.read(&mut buf).await.map_err(|e| Fail::Failed { code: "download", message: format!("the download was interrupted ({e}); retrying"), counts: true })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(|e| io_fail("cannot write the downloaded file", e))?;
+            done += n as u64;
+            if fe.size > 4 << 20 {
+                pair.events.send(Event::Progress { pair: pair.spec.name.clone(), path: target_rel.clone(), direction: "download".into(), done, total: fe.size });
+            }
+        }
+        let got = hasher.finish();
+        if Some(got) != expect || got != fe.content_hash || done != fe.size {
+            return Err(Fail::Failed { code: "content_hash_mismatch", message: "the downloaded bytes do not match Dropbox's content hash; the download is retried".into(), counts: true });
+        }
+        if let Some(t) = parse_ts(&fe.client_modified) {
+            let _ = file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64));
+        }
+        if fe.size > 1 << 20 {
+            file.sync_data().map_err(|e| io_fail("cannot write the downloaded file", e))?;
+        }
+        let md = file.metadata().map_err(|e| io_fail("cannot write the downloaded file", e))?;
+        Ok::<_, Fail>((sig_of(&md), got))
+    }
+    .await;
+    let (sig, hash) = match result {
+        Ok(x) => x,
+        Err(f) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(f);
+        }
+    };
+    let placed = (|| {
+        ensure_parent(&target).map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;
+        match &replace {
+            Some(l) => {
+                // Re-check right before replacing: an edit made meanwhile must not be lost.
+                if !matches(&target, l) {
+                    return Err(Fail::Stale(Some(l.path.clone())));
+                }
+                std::fs::rename(&tmp, &target)
+                    .map_err(|e| io_fail("cannot move the downloaded file into place", e))
+            }
+            None => rename_noreplace(&tmp, &target).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Fail::Stale(Some(target_rel.clone()))
+                } else {
+                    io_fail("cannot move the downloaded file into place", e)
+                }
+            }),
+        }
+    })();
+    if let Err(f) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(f);
+    }
+    pair.counters.downloaded.fetch_add(1, Ordering::Relaxed);
+    pair.counters.bytes.fetch_add(fe.size, Ordering::Relaxed);
+    let local = LocalNode {
+        path: target_rel.clone(),
+        inode: sig.inode,
+        kind: LocalKind::File {
+            size: sig.size,
+            mtime_ns: sig.mtime_ns,
+            hash,
+        },
+    };
+    Ok(Done::new(
+        Outcome::Downloaded { key, local, remote },
+        "downloaded",
+        &target_rel,
+        Some(fe.size),
+    ))
+}
+
+fn parse_ts(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 20 {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn create_local_folder(pair: &Pair, key: String, remote: RemoteNode) -> Result<Done, Fail> {
+    let rel = local_path_for(pair, &remote.path);
+    let path = abs(pair.root(), &rel);
+    match std::fs::symlink_metadata(&path) {
+        Ok(md) if md.is_dir() => {}
+        Ok(_) => return Err(Fail::Stale(Some(rel))),
+        Err(_) => {
+            std::fs::create_dir_all(&path).map_err(|e| io_fail("cannot create the folder", e))?
+        }
+    }
+    let md =
+        std::fs::symlink_metadata(&path).map_err(|e| io_fail("cannot create the folder", e))?;
+    pair.counters.folders.fetch_add(1, Ordering::Relaxed);
+    let local = LocalNode {
+        path: rel.clone(),
+        inode: sig_of(&md).inode,
+        kind: LocalKind::Folder,
+    };
+    Ok(Done::new(
+        Outcome::Downloaded { key, local, remote },
+        "folder created",
+        &rel,
+        None,
+    ))
+}
+
+async fn create_remote_folder(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
+    if !matches(&abs(pair.root(), &local.path), &local) {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    let dbx = pair.root.dropbox_path(&local.path);
+    let entry = match pair.remote.create_folder(&dbx).await {
+        Ok(f) => Entry::Folder(f),
+        Err(DbxError::Conflict(nuvosync_dropbox::Conflict::Folder)) => {
+            match pair.remote.get_metadata(&dbx).await.map_err(from_dbx)? {
+                Some(e @ Entry::Folder(_)) => e,
+                _ => return Err(Fail::Stale(None)),
+            }
+        }
+        Err(e) => return Err(from_dbx(e)),
+    };
+    let remote = remote_node(pair, entry).ok_or(Fail::Stale(None))?;
+    pair.counters.folders.fetch_add(1, Ordering::Relaxed);
+    let path = local.path.clone();
+    Ok(Done::new(
+        Outcome::Uploaded { key, local, remote },
+        "folder created on Dropbox",
+        &path,
+        None,
+    ))
+}
+
+// ------------------------------------------------------------------ deletes
+
+async fn delete_remote(pair: &Pair, key: String, remote: RemoteNode) -> Result<Done, Fail> {
+    let dbx = pair.root.dropbox_path(&remote.path);
+    if remote.is_folder() {
+        // Dropbox cannot delete a folder conditionally: make sure nothing in it is news to us.
+        let mut known = Trees::default();
+        lock(&pair.index)
+            .load_subtree(&key, &mut known)
+            .map_err(|e| Fail::Fatal(e.into()))?;
+        let mut page = pair.remote.list_folder(&dbx).await.map_err(from_dbx)?;
+        loop {
+            for e in &page.entries {
+                if let Some((k, n)) = pair.root.node(e) {
+                    let same = known
+                        .remote
+                        .get(&k)
+                        .is_some_and(|r| r.id == n.id && r.rev() == n.rev());
+                    if !same {
+                        return Err(Fail::Stale(None));
+                    }
+                }
+            }
+            if !page.has_more {
+                break;
+            }
+            page = pair
+                .remote
+                .list_continue(&page.cursor)
+                .await
+                .map_err(from_dbx)?;
+        }
+    }
+    match pair.remote.delete(&dbx, remote.rev()).await {
+        Ok(_) | Err(DbxError::NotFound) => {}
+        Err(e) => return Err(from_dbx(e)),
+    }
+    pair.counters.deleted_remote.fetch_add(1, Ordering::Relaxed);
+    Ok(Done::new(
+        Outcome::RemoteDeleted { key },
+        "deleted on Dropbox",
+        &remote.path,
+        None,
+    ))
+}
+
+fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
+    let path = abs(pair.root(), &local.path);
+    if !matches(&path, &local) {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    if local.is_folder() {
+        // Every entry below must be one we know, unchanged; anything new or edited stops it.
+        let mut known = Trees::default();
+        lock(&pair.index)
+            .load_subtree(&key, &mut known)
+            .map_err(|e| Fail::Fatal(e.into()))?;
+        for entry in walkdir(&path) {
+            let rel = format!(
+                "{}/{}",
+                local.path,
+                entry
+                    .strip_prefix(&path)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            );
+            if pair.rules().skips_path(&rel) {
+                continue;
+            }
+            let ok = known
+                .local
+                .get(&key_of(&rel))
+                .is_some_and(|n| n.path == rel && matches(&entry, n));
+            if !ok {
+                return Err(Fail::Stale(Some(local.path.clone())));
+            }
+        }
+    }
+    let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
+    to_trash(pair.root(), &local.path, &stamp, pair.tuning.os_trash)
+        .map_err(|e| io_fail("cannot move the file to the trash", e))?;
+    pair.counters.deleted_local.fetch_add(1, Ordering::Relaxed);
+    Ok(Done::new(
+        Outcome::LocalDeleted { key },
+        "deleted locally (moved to the trash)",
+        &local.path,
+        None,
+    ))
+}
+
+fn key_of(rel: &str) -> Key {
+    key(rel)
+}
+
+/// Every entry below `dir` (not following links).
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ moves and renames
+
+async fn move_remote(
+    pair: &Pair,
+    from: Key,
+    to: Key,
+    from_path: String,
+    to_path: String,
+) -> Result<Done, Fail> {
+    let src = pair.root.dropbox_path(&from_path);
+    let dst = pair.root.dropbox_path(&to_path);
+    let entry = if from == to {
+        // Dropbox does not take case-only renames in one step.
+        let tmp = format!("{dst}.nuvosync-rename-{:08x}", rand::random::<u32>());
+        pair.remote.move_entry(&src, &tmp).await.map_err(from_dbx)?;
+        pair.remote.move_entry(&tmp, &dst).await.map_err(from_dbx)?
+    } else {
+        pair.remote.move_entry(&src, &dst).await.map_err(from_dbx)?
+    };
+    let remote = remote_node(pair, entry).ok_or(Fail::Stale(None))?;
+    pair.counters.moved.fetch_add(1, Ordering::Relaxed);
+    Ok(Done::new(
+        Outcome::RemoteMoved { from, to, remote },
+        "moved on Dropbox",
+        &to_path,
+        None,
+    ))
+}
+
+fn move_local(
+    pair: &Pair,
+    from: Key,
+    to: Key,
+    from_path: String,
+    to_path: String,
+) -> Result<Done, Fail> {
+    let target_rel = if from == to {
+        format!("{}/{}", parent(&from_path), name(&to_path))
+    } else {
+        local_path_for(pair, &to_path)
+    };
+    let src = abs(pair.root(), &from_path);
+    let dst = abs(pair.root(), &target_rel);
+    let known = lock(&pair.index)
+        .local(&from)
+        .map_err(|e| Fail::Fatal(e.into()))?;
+    match known {
+        Some(l) if l.path == from_path && matches(&src, &l) => {}
+        _ => return Err(Fail::Stale(Some(from_path))),
+    }
+    ensure_parent(&dst).map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;
+    match rename_noreplace(&src, &dst) {
+        Ok(()) => {}
+        // A case-insensitive disk sees the new name as taken by the old one: two steps.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && from == to => {
+            let tmp = abs(pair.root(), &format!("{from_path}.nuvosync-rename"));
+            rename_noreplace(&src, &tmp).map_err(|e| io_fail("cannot rename", e))?;
+            rename_noreplace(&tmp, &dst).map_err(|e| io_fail("cannot rename", e))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Fail::Stale(Some(target_rel)));
+        }
+        Err(e) => return Err(io_fail("cannot rename", e)),
+    }
+    pair.counters.moved.fetch_add(1, Ordering::Relaxed);
+    Ok(Done::new(
+        Outcome::LocalMoved {
+            from,
+            to,
+            path: target_rel.clone(),
+        },
+        "moved locally",
+        &target_rel,
+        None,
+    ))
+}
+
+fn set_aside(pair: &Pair, key: String, local: LocalNode, to_path: String) -> Result<Done, Fail> {
+    let src = abs(pair.root(), &local.path);
+    if !matches(&src, &local) {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    rename_noreplace(&src, &abs(pair.root(), &to_path)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Fail::Stale(Some(to_path.clone()))
+        } else {
+            io_fail("cannot rename the local version aside", e)
+        }
+    })?;
+    let _ = lock(&pair.index).add_conflict(now(), &local.path, &to_path, "conflict");
+    pair.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+    pair.events.send(Event::Conflict {
+        pair: pair.spec.name.clone(),
+        path: local.path.clone(),
+        copy_path: to_path.clone(),
+    });
+    tracing::info!(path = %local.path, copy = %to_path, "conflict: both versions kept");
+    let mut d = Done::new(
+        Outcome::SetAside {
+            key,
+            to: sync_core::path::key(&to_path),
+            path: to_path.clone(),
+        },
+        "conflict: local version kept as a copy",
+        &to_path,
+        None,
+    );
+    d.rescan = vec![to_path];
+    Ok(d)
+}
+
+fn rename_clash(
+    pair: &Pair,
+    local: LocalNode,
+    to_path: String,
+    reason: sync_core::ClashReason,
+) -> Result<Done, Fail> {
+    let src = abs(pair.root(), &local.path);
+    if !matches(&src, &local) {
+        return Err(Fail::Stale(Some(parent(&local.path).to_string())));
+    }
+    rename_noreplace(&src, &abs(pair.root(), &to_path))
+        .map_err(|e| io_fail("cannot rename the clashing name", e))?;
+    let kind = match reason {
+        sync_core::ClashReason::Case => "case",
+        sync_core::ClashReason::Unicode => "unicode",
+    };
+    let _ = lock(&pair.index).add_conflict(now(), &local.path, &to_path, kind);
+    let _ = lock(&pair.index).clear_issue(&local.path);
+    pair.events.send(Event::Conflict {
+        pair: pair.spec.name.clone(),
+        path: local.path.clone(),
+        copy_path: to_path.clone(),
+    });
+    Ok(Done {
+        outcome: None,
+        action: "renamed (name clash on Dropbox)",
+        path: to_path.clone(),
+        size: None,
+        rescan: vec![parent(&local.path).to_string(), to_path],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse() {
+        assert_eq!(parse_ts("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_ts("2015-05-12T15:50:38Z"), Some(1_431_445_838));
+        assert_eq!(parse_ts("bad"), None);
+    }
+}

@@ -1,0 +1,1037 @@
+//! The index: one SQLite database per pair (WAL) holding the three trees, the set of keys
+//! whose observations changed since they were last planned ("dirty"), the remote cursor,
+//! resumable upload sessions, per-file issues, conflicts and the activity history.
+//!
+//! Every completed operation is written as one transaction of tree [`Edit`]s, so a crash at
+//! any point leaves trees that re-plan correctly.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use sync_core::{
+    ContentHash, Edit, Key, LocalKind, LocalNode, RemoteKind, RemoteNode, SyncedKind, SyncedNode,
+    Trees,
+};
+use thiserror::Error;
+
+/// The index could not be used.
+#[derive(Debug, Error)]
+pub enum IndexError {
+    /// SQLite failed.
+    #[error(
+        "the sync index {path} failed: {source} — if this persists, run `nuvosync rebuild-index`"
+    )]
+    Sqlite {
+        /// Database file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database is from a newer nuvosync.
+    #[error(
+        "the sync index {path} was written by a newer nuvosync (schema {found}, this one knows {known}) — update nuvosync"
+    )]
+    TooNew {
+        /// Database file.
+        path: PathBuf,
+        /// Schema found.
+        found: i64,
+        /// Newest schema known.
+        known: i64,
+    },
+}
+
+/// Result with [`IndexError`].
+pub type Result<T> = std::result::Result<T, IndexError>;
+
+/// Schema migrations, in order; `user_version` counts how many were applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the three trees, dirty keys, metadata
+    "CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+     CREATE TABLE local (key TEXT PRIMARY KEY, path TEXT NOT NULL, folder INTEGER NOT NULL, inode INTEGER NOT NULL,
+                         size INTEGER, mtime_ns INTEGER, hash BLOB) WITHOUT ROWID;
+     CREATE TABLE remote (key TEXT PRIMARY KEY, path TEXT NOT NULL, folder INTEGER NOT NULL, id TEXT NOT NULL,
+                          rev TEXT, size INTEGER, hash BLOB) WITHOUT ROWID;
+     CREATE TABLE synced (key TEXT PRIMARY KEY, path TEXT NOT NULL, folder INTEGER NOT NULL, id TEXT NOT NULL,
+                          inode INTEGER NOT NULL, rev TEXT, size INTEGER, hash BLOB) WITHOUT ROWID;
+     CREATE INDEX synced_inode ON synced(inode);
+     CREATE INDEX synced_id ON synced(id);
+     CREATE TABLE dirty (key TEXT PRIMARY KEY) WITHOUT ROWID;",
+    // 2: resumable uploads, issues, conflicts, history
+    "CREATE TABLE sessions (key TEXT PRIMARY KEY, session_id TEXT NOT NULL, offset INTEGER NOT NULL,
+                            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE TABLE issues (path TEXT PRIMARY KEY, code TEXT NOT NULL, message TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE TABLE conflicts (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, path TEXT NOT NULL, copy_path TEXT NOT NULL,
+                             kind TEXT NOT NULL, resolved INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE history (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL, path TEXT NOT NULL,
+                           size INTEGER, detail TEXT);
+     CREATE INDEX history_at ON history(at);",
+];
+
+/// The previous scan's signature of a local path (to decide whether to hash again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sig {
+    /// Folder.
+    pub folder: bool,
+    /// Inode.
+    pub inode: u64,
+    /// Size.
+    pub size: u64,
+    /// Modification time (ns).
+    pub mtime_ns: i64,
+}
+
+/// A stored upload session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    /// Dropbox session id.
+    pub session_id: String,
+    /// Bytes Dropbox has.
+    pub offset: u64,
+    /// The file's size when the session began.
+    pub size: u64,
+    /// Its mtime.
+    pub mtime_ns: i64,
+    /// Its inode.
+    pub inode: u64,
+    /// When the session began (seconds since the epoch).
+    pub created: i64,
+}
+
+/// A per-file problem, shown in status.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Issue {
+    /// Local relative path.
+    pub path: String,
+    /// Machine code.
+    pub code: String,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// Since (seconds since the epoch).
+    pub since: i64,
+}
+
+/// A recorded conflict.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConflictRecord {
+    /// Row id.
+    pub id: i64,
+    /// When (seconds since the epoch).
+    pub at: i64,
+    /// The contested path (Dropbox's version stays here).
+    pub path: String,
+    /// Where the local version was set aside.
+    pub copy_path: String,
+    /// `conflict`, `case`, `unicode`.
+    pub kind: String,
+    /// Resolved by the user.
+    pub resolved: bool,
+}
+
+/// A history entry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: i64,
+    /// `uploaded`, `downloaded`, `deleted locally`, ...
+    pub action: String,
+    /// Path.
+    pub path: String,
+    /// Bytes, when a transfer.
+    pub size: Option<u64>,
+}
+
+/// One pair's index.
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn hash_blob(h: Option<ContentHash>) -> Option<Vec<u8>> {
+    h.map(|h| h.0.to_vec())
+}
+
+fn blob_hash(b: Option<Vec<u8>>) -> Option<ContentHash> {
+    let b = b?;
+    let arr: [u8; 32] = b.try_into().ok()?;
+    Some(ContentHash(arr))
+}
+
+fn local_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Key, LocalNode)> {
+    let key: String = row.get(0)?;
+    let folder: bool = row.get(2)?;
+    let kind = if folder {
+        LocalKind::Folder
+    } else {
+        LocalKind::File {
+            size: row.get::<_, i64>(4)? as u64,
+            mtime_ns: row.get(5)?,
+            hash: blob_hash(row.get(6)?).unwrap_or_else(ContentHash::empty),
+        }
+    };
+    Ok((
+        key,
+        LocalNode {
+            path: row.get(1)?,
+            inode: row.get::<_, i64>(3)? as u64,
+            kind,
+        },
+    ))
+}
+
+fn remote_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Key, RemoteNode)> {
+    let key: String = row.get(0)?;
+    let folder: bool = row.get(2)?;
+    let kind = if folder {
+        RemoteKind::Folder
+    } else {
+        RemoteKind::File {
+            rev: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            size: row.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+            hash: blob_hash(row.get(6)?).unwrap_or_else(ContentHash::empty),
+        }
+    };
+    Ok((
+        key,
+        RemoteNode {
+            path: row.get(1)?,
+            id: row.get(3)?,
+            kind,
+        },
+    ))
+}
+
+fn synced_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Key, SyncedNode)> {
+    let key: String = row.get(0)?;
+    let folder: bool = row.get(2)?;
+    let kind = if folder {
+        SyncedKind::Folder
+    } else {
+        SyncedKind::File {
+            rev: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            size: row.get::<_, Option<i64>>(6)?.unwrap_or(0) as u64,
+            hash: blob_hash(row.get(7)?).unwrap_or_else(ContentHash::empty),
+        }
+    };
+    Ok((
+        key,
+        SyncedNode {
+            path: row.get(1)?,
+            id: row.get(3)?,
+            inode: row.get::<_, i64>(4)? as u64,
+            kind,
+        },
+    ))
+}
+
+const LOCAL_COLS: &str = "key, path, folder, inode, size, mtime_ns, hash";
+const REMOTE_COLS: &str = "key, path, folder, id, rev, size, hash";
+const SYNCED_COLS: &str = "key, path, folder, id, inode, rev, size, hash";
+
+/// The upper bound of a subtree's key range (`/a` → `/a0`: '0' follows '/').
+fn subtree_end(key: &str) -> String {
+    format!("{key}0")
+}
+
+fn put_local(tx: &Transaction<'_>, k: &str, n: &LocalNode) -> rusqlite::Result<()> {
+    let (folder, size, mtime, hash) = match &n.kind {
+        LocalKind::Folder => (true, None, None, None),
+        LocalKind::File {
+            size,
+            mtime_ns,
+            hash,
+        } => (
+            false,
+            Some(*size as i64),
+            Some(*mtime_ns),
+            hash_blob(Some(*hash)),
+        ),
+    };
+    tx.prepare_cached("INSERT OR REPLACE INTO local (key, path, folder, inode, size, mtime_ns, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)")?
+        .execute(params![k, n.path, folder, n.inode as i64, size, mtime, hash])?;
+    Ok(())
+}
+
+fn put_remote(tx: &Transaction<'_>, k: &str, n: &RemoteNode) -> rusqlite::Result<()> {
+    let (folder, rev, size, hash) = match &n.kind {
+        RemoteKind::Folder => (true, None, None, None),
+        RemoteKind::File { rev, size, hash } => (
+            false,
+            Some(rev.clone()),
+            Some(*size as i64),
+            hash_blob(Some(*hash)),
+        ),
+    };
+    tx.prepare_cached("INSERT OR REPLACE INTO remote (key, path, folder, id, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)")?
+        .execute(params![k, n.path, folder, n.id, rev, size, hash])?;
+    Ok(())
+}
+
+fn put_synced(tx: &Transaction<'_>, k: &str, n: &SyncedNode) -> rusqlite::Result<()> {
+    let (folder, rev, size, hash) = match &n.kind {
+        SyncedKind::Folder => (true, None, None, None),
+        SyncedKind::File { rev, size, hash } => (
+            false,
+            Some(rev.clone()),
+            Some(*size as i64),
+            hash_blob(Some(*hash)),
+        ),
+    };
+    tx.prepare_cached("INSERT OR REPLACE INTO synced (key, path, folder, id, inode, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")?
+        .execute(params![k, n.path, folder, n.id, n.inode as i64, rev, size, hash])?;
+    Ok(())
+}
+
+fn mark(tx: &Transaction<'_>, k: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO dirty (key) VALUES (?1)")?
+        .execute([k])?;
+    Ok(())
+}
+
+/// A write batch: tree edits and bookkeeping applied in one transaction.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+    path: &'a Path,
+}
+
+impl Batch<'_> {
+    fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
+        r.map_err(|source| IndexError::Sqlite {
+            path: self.path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Apply tree edits; every edited key becomes dirty (to be planned again).
+    pub fn edits(&mut self, edits: &[Edit]) -> Result<()> {
+        for e in edits {
+            let r = match e {
+                Edit::PutLocal(k, n) => put_local(&self.tx, k, n).and_then(|_| mark(&self.tx, k)),
+                Edit::DelLocal(k) => self
+                    .tx
+                    .execute("DELETE FROM local WHERE key = ?1", [k])
+                    .map(|_| ())
+                    .and_then(|_| mark(&self.tx, k)),
+                Edit::PutRemote(k, n) => put_remote(&self.tx, k, n).and_then(|_| mark(&self.tx, k)),
+                Edit::DelRemote(k) => self
+                    .tx
+                    .execute("DELETE FROM remote WHERE key = ?1", [k])
+                    .map(|_| ())
+                    .and_then(|_| mark(&self.tx, k)),
+                Edit::PutSynced(k, n) => put_synced(&self.tx, k, n).and_then(|_| mark(&self.tx, k)),
+                Edit::DelSynced(k) => self
+                    .tx
+                    .execute("DELETE FROM synced WHERE key = ?1", [k])
+                    .map(|_| ())
+                    .and_then(|_| mark(&self.tx, k)),
+            };
+            self.wrap(r)?;
+        }
+        Ok(())
+    }
+
+    /// Set or replace a local node (scanner).
+    pub fn put_local(&mut self, k: &str, n: &LocalNode) -> Result<()> {
+        let r = put_local(&self.tx, k, n).and_then(|_| mark(&self.tx, k));
+        self.wrap(r)
+    }
+
+    /// Remove local nodes at and below `k` (scanner: gone from disk).
+    pub fn delete_local_subtree(&mut self, k: &str) -> Result<()> {
+        let r = (|| {
+            let mut keys: Vec<String> = {
+                let mut st = self
+                    .tx
+                    .prepare_cached("SELECT key FROM local WHERE key > ?1 AND key < ?2")?;
+                st.query_map(params![format!("{k}/"), subtree_end(k)], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            keys.push(k.to_string());
+            for key in keys {
+                self.tx
+                    .execute("DELETE FROM local WHERE key = ?1", [&key])?;
+                mark(&self.tx, &key)?;
+            }
+            Ok(())
+        })();
+        self.wrap(r)
+    }
+
+    /// Set a remote node from the change feed. A file replaces anything below it.
+    pub fn put_remote(&mut self, k: &str, n: &RemoteNode) -> Result<()> {
+        if !n.is_folder() {
+            self.delete_remote_below(k)?;
+        }
+        let r = put_remote(&self.tx, k, n).and_then(|_| mark(&self.tx, k));
+        self.wrap(r)
+    }
+
+    fn delete_remote_below(&mut self, k: &str) -> Result<()> {
+        let r = (|| {
+            let keys: Vec<String> = {
+                let mut st = self
+                    .tx
+                    .prepare_cached("SELECT key FROM remote WHERE key > ?1 AND key < ?2")?;
+                st.query_map(params![format!("{k}/"), subtree_end(k)], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for key in keys {
+                self.tx
+                    .execute("DELETE FROM remote WHERE key = ?1", [&key])?;
+                mark(&self.tx, &key)?;
+            }
+            Ok(())
+        })();
+        self.wrap(r)
+    }
+
+    /// Remove remote nodes at and below `k` (change feed: deleted).
+    pub fn delete_remote_subtree(&mut self, k: &str) -> Result<()> {
+        self.delete_remote_below(k)?;
+        let r = self
+            .tx
+            .execute("DELETE FROM remote WHERE key = ?1", [k])
+            .and_then(|_| mark(&self.tx, k));
+        self.wrap(r)
+    }
+
+    /// Mark a key dirty.
+    pub fn mark(&mut self, k: &str) -> Result<()> {
+        let r = mark(&self.tx, k);
+        self.wrap(r)
+    }
+
+    /// Set a metadata value.
+    pub fn set_meta(&mut self, k: &str, v: &str) -> Result<()> {
+        let r = self
+            .tx
+            .execute(
+                "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map(|_| ());
+        self.wrap(r)
+    }
+
+    /// Record a history entry.
+    pub fn history(&mut self, at: i64, action: &str, path: &str, size: Option<u64>) -> Result<()> {
+        let r = self
+            .tx
+            .prepare_cached("INSERT INTO history (at, action, path, size) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![at, action, path, size.map(|s| s as i64)]))
+            .map(|_| ());
+        self.wrap(r)
+    }
+
+    /// Commit.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path.to_path_buf();
+        self.tx
+            .commit()
+            .map_err(|source| IndexError::Sqlite { path, source })
+    }
+}
+
+impl Index {
+    /// Open (creating and migrating) the index at `path`.
+    pub fn open(path: &Path) -> Result<Index> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let wrap = |source| IndexError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        let mut index = Index {
+            conn,
+            path: path.to_path_buf(),
+        };
+        index.migrate()?;
+        Ok(index)
+    }
+
+    fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
+        r.map_err(|source| IndexError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 =
+            self.wrap(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(IndexError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|source| IndexError::Sqlite { path, source })?;
+            let r = tx
+                .execute_batch(sql)
+                .and_then(|_| tx.pragma_update(None, "user_version", (i + 1) as i64))
+                .and_then(|_| tx.commit());
+            r.map_err(|source| IndexError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Start a write batch.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| IndexError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(Batch {
+            tx,
+            path: &self.path,
+        })
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, k: &str) -> Result<Option<String>> {
+        self.wrap(
+            self.conn
+                .query_row("SELECT v FROM meta WHERE k = ?1", [k], |r| r.get(0))
+                .optional(),
+        )
+    }
+
+    /// Set one metadata value (its own transaction).
+    pub fn set_meta(&mut self, k: &str, v: &str) -> Result<()> {
+        let mut b = self.batch()?;
+        b.set_meta(k, v)?;
+        b.commit()
+    }
+
+    /// Remove a metadata value.
+    pub fn del_meta(&mut self, k: &str) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute("DELETE FROM meta WHERE k = ?1", [k])
+                .map(|_| ()),
+        )
+    }
+
+    /// Signatures of every local node, by display path (for the scanner).
+    pub fn local_sigs(&self) -> Result<std::collections::HashMap<String, Sig>> {
+        let mut st = self.wrap(
+            self.conn
+                .prepare("SELECT path, folder, inode, size, mtime_ns FROM local"),
+        )?;
+        let rows = self.wrap(st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Sig {
+                    folder: r.get(1)?,
+                    inode: r.get::<_, i64>(2)? as u64,
+                    size: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
+                    mtime_ns: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                },
+            ))
+        }))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (p, s) = self.wrap(row)?;
+            out.insert(p, s);
+        }
+        Ok(out)
+    }
+
+    /// Number of rows in a tree table (`local`, `remote` or `synced`).
+    pub fn count(&self, table: &str) -> Result<u64> {
+        let sql = match table {
+            "local" => "SELECT COUNT(*) FROM local",
+            "remote" => "SELECT COUNT(*) FROM remote",
+            "synced" => "SELECT COUNT(*) FROM synced",
+            "dirty" => "SELECT COUNT(*) FROM dirty",
+            _ => return Ok(0),
+        };
+        self.wrap(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+    }
+
+    /// Files and bytes in the synced tree.
+    pub fn synced_totals(&self) -> Result<(u64, u64)> {
+        self.wrap(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM synced WHERE folder = 0",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        ))
+    }
+
+    /// The dirty keys, in order.
+    pub fn dirty(&self) -> Result<Vec<Key>> {
+        let mut st = self.wrap(self.conn.prepare("SELECT key FROM dirty ORDER BY key"))?;
+        let rows = self.wrap(st.query_map([], |r| r.get(0)))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+
+    /// Forget dirty marks for keys (they were planned and nothing was left to do).
+    pub fn clear_dirty(&mut self, keys: &[Key]) -> Result<()> {
+        let path = self.path.clone();
+        let wrap = |source| IndexError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for k in keys {
+            tx.execute("DELETE FROM dirty WHERE key = ?1", [k])
+                .map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// Mark every key of every tree dirty (after a rebuild or a settings change).
+    pub fn mark_all_dirty(&mut self) -> Result<()> {
+        self.wrap(self.conn.execute_batch(
+            "INSERT OR IGNORE INTO dirty SELECT key FROM local; INSERT OR IGNORE INTO dirty SELECT key FROM remote; INSERT OR IGNORE INTO dirty SELECT key FROM synced;",
+        ))
+    }
+
+    /// Load the rows of `keys` from all three trees into `trees`.
+    pub fn load_keys(&self, keys: &BTreeSet<Key>, trees: &mut Trees) -> Result<()> {
+        let mut l = self.wrap(
+            self.conn
+                .prepare_cached(&format!("SELECT {LOCAL_COLS} FROM local WHERE key = ?1")),
+        )?;
+        let mut r = self.wrap(
+            self.conn
+                .prepare_cached(&format!("SELECT {REMOTE_COLS} FROM remote WHERE key = ?1")),
+        )?;
+        let mut s = self.wrap(
+            self.conn
+                .prepare_cached(&format!("SELECT {SYNCED_COLS} FROM synced WHERE key = ?1")),
+        )?;
+        for k in keys {
+            if let Some((k, n)) = self.wrap(l.query_row([k], local_row).optional())? {
+                trees.local.insert(k, n);
+            }
+            if let Some((k, n)) = self.wrap(r.query_row([k], remote_row).optional())? {
+                trees.remote.insert(k, n);
+            }
+            if let Some((k, n)) = self.wrap(s.query_row([k], synced_row).optional())? {
+                trees.synced.insert(k, n);
+            }
+        }
+        Ok(())
+    }
+
+    /// Load everything at and below `key` in all three trees.
+    pub fn load_subtree(&self, key: &str, trees: &mut Trees) -> Result<()> {
+        let end = subtree_end(key);
+        let below = format!("{key}/");
+        let (lo, hi): (&str, &str) = if key.is_empty() {
+            ("", "\u{10ffff}")
+        } else {
+            (&below, &end)
+        };
+        let mut keys = BTreeSet::new();
+        keys.insert(key.to_string());
+        for table in ["local", "remote", "synced"] {
+            let mut st = self.wrap(self.conn.prepare_cached(&format!(
+                "SELECT key FROM {table} WHERE key > ?1 AND key < ?2"
+            )))?;
+            let rows = self.wrap(st.query_map(params![lo, hi], |r| r.get::<_, String>(0)))?;
+            for row in rows {
+                keys.insert(self.wrap(row)?);
+            }
+        }
+        self.load_keys(&keys, trees)
+    }
+
+    /// The synced key holding this inode, if any.
+    pub fn synced_by_inode(&self, inode: u64) -> Result<Option<Key>> {
+        self.wrap(
+            self.conn
+                .prepare_cached("SELECT key FROM synced WHERE inode = ?1 LIMIT 1")
+                .and_then(|mut s| s.query_row([inode as i64], |r| r.get(0)).optional()),
+        )
+    }
+
+    /// The synced key holding this Dropbox id, if any.
+    pub fn synced_by_id(&self, id: &str) -> Result<Option<Key>> {
+        self.wrap(
+            self.conn
+                .prepare_cached("SELECT key FROM synced WHERE id = ?1 LIMIT 1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional()),
+        )
+    }
+
+    /// The local node at a key.
+    pub fn local(&self, key: &str) -> Result<Option<LocalNode>> {
+        self.wrap(
+            self.conn
+                .prepare_cached(&format!("SELECT {LOCAL_COLS} FROM local WHERE key = ?1"))
+                .and_then(|mut s| s.query_row([key], local_row).optional()),
+        )
+        .map(|o| o.map(|(_, n)| n))
+    }
+
+    /// The remote node at a key.
+    pub fn remote(&self, key: &str) -> Result<Option<RemoteNode>> {
+        self.wrap(
+            self.conn
+                .prepare_cached(&format!("SELECT {REMOTE_COLS} FROM remote WHERE key = ?1"))
+                .and_then(|mut s| s.query_row([key], remote_row).optional()),
+        )
+        .map(|o| o.map(|(_, n)| n))
+    }
+
+    /// The synced node at a key.
+    pub fn synced(&self, key: &str) -> Result<Option<SyncedNode>> {
+        self.wrap(
+            self.conn
+                .prepare_cached(&format!("SELECT {SYNCED_COLS} FROM synced WHERE key = ?1"))
+                .and_then(|mut s| s.query_row([key], synced_row).optional()),
+        )
+        .map(|o| o.map(|(_, n)| n))
+    }
+
+    /// Every remote key (for a full relisting after a cursor reset).
+    pub fn remote_keys(&self) -> Result<BTreeSet<Key>> {
+        let mut st = self.wrap(self.conn.prepare("SELECT key FROM remote"))?;
+        let rows = self.wrap(st.query_map([], |r| r.get(0)))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+
+    /// All three trees in full (small pairs, tests and the restore preview).
+    pub fn load_all(&self) -> Result<Trees> {
+        let mut t = Trees::default();
+        let mut st = self.wrap(
+            self.conn
+                .prepare(&format!("SELECT {LOCAL_COLS} FROM local")),
+        )?;
+        for row in self.wrap(st.query_map([], local_row))? {
+            let (k, n) = self.wrap(row)?;
+            t.local.insert(k, n);
+        }
+        let mut st = self.wrap(
+            self.conn
+                .prepare(&format!("SELECT {REMOTE_COLS} FROM remote")),
+        )?;
+        for row in self.wrap(st.query_map([], remote_row))? {
+            let (k, n) = self.wrap(row)?;
+            t.remote.insert(k, n);
+        }
+        let mut st = self.wrap(
+            self.conn
+                .prepare(&format!("SELECT {SYNCED_COLS} FROM synced")),
+        )?;
+        for row in self.wrap(st.query_map([], synced_row))? {
+            let (k, n) = self.wrap(row)?;
+            t.synced.insert(k, n);
+        }
+        Ok(t)
+    }
+
+    /// Forget the three trees and the cursor (rebuild-index, restore reset).
+    pub fn reset_trees(&mut self) -> Result<()> {
+        self.wrap(self.conn.execute_batch(
+            "BEGIN; DELETE FROM local; DELETE FROM remote; DELETE FROM synced; DELETE FROM dirty; DELETE FROM sessions;
+             DELETE FROM meta WHERE k IN ('cursor'); COMMIT;",
+        ))
+    }
+
+    // ---- upload sessions
+
+    /// The stored session for a key.
+    pub fn session(&self, key: &str) -> Result<Option<StoredSession>> {
+        self.wrap(
+            self.conn
+                .prepare_cached("SELECT session_id, offset, size, mtime_ns, inode, created FROM sessions WHERE key = ?1")
+                .and_then(|mut s| {
+                    s.query_row([key], |r| {
+                        Ok(StoredSession {
+                            session_id: r.get(0)?,
+                            offset: r.get::<_, i64>(1)? as u64,
+                            size: r.get::<_, i64>(2)? as u64,
+                            mtime_ns: r.get(3)?,
+                            inode: r.get::<_, i64>(4)? as u64,
+                            created: r.get(5)?,
+                        })
+                    })
+                    .optional()
+                }),
+        )
+    }
+
+    /// Store a session's progress.
+    pub fn save_session(&mut self, key: &str, s: &StoredSession) -> Result<()> {
+        self.wrap(
+            self.conn
+                .prepare_cached("INSERT OR REPLACE INTO sessions (key, session_id, offset, size, mtime_ns, inode, created) VALUES (?1,?2,?3,?4,?5,?6,?7)")
+                .and_then(|mut st| st.execute(params![key, s.session_id, s.offset as i64, s.size as i64, s.mtime_ns, s.inode as i64, s.created]))
+                .map(|_| ()),
+        )
+    }
+
+    /// Forget a session.
+    pub fn drop_session(&mut self, key: &str) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute("DELETE FROM sessions WHERE key = ?1", [key])
+                .map(|_| ()),
+        )
+    }
+
+    // ---- issues, conflicts, history
+
+    /// Record (or refresh) a per-file issue.
+    pub fn set_issue(&mut self, path: &str, code: &str, message: &str, now: i64) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute(
+                    "INSERT INTO issues (path, code, message, since) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(path) DO UPDATE SET code = excluded.code, message = excluded.message",
+                    params![path, code, message, now],
+                )
+                .map(|_| ()),
+        )
+    }
+
+    /// Clear the issue of a path.
+    pub fn clear_issue(&mut self, path: &str) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute("DELETE FROM issues WHERE path = ?1", [path])
+                .map(|_| ()),
+        )
+    }
+
+    /// Clear every issue with one of these codes (before a fresh scan re-reports them).
+    pub fn clear_issues_with_codes(&mut self, codes: &[&str]) -> Result<()> {
+        for c in codes {
+            self.wrap(
+                self.conn
+                    .execute("DELETE FROM issues WHERE code = ?1", [c])
+                    .map(|_| ()),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Current issues.
+    pub fn issues(&self) -> Result<Vec<Issue>> {
+        let mut st = self.wrap(
+            self.conn
+                .prepare("SELECT path, code, message, since FROM issues ORDER BY path"),
+        )?;
+        let rows = self.wrap(st.query_map([], |r| {
+            Ok(Issue {
+                path: r.get(0)?,
+                code: r.get(1)?,
+                message: r.get(2)?,
+                since: r.get(3)?,
+            })
+        }))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+
+    /// Record a conflict.
+    pub fn add_conflict(
+        &mut self,
+        at: i64,
+        path: &str,
+        copy_path: &str,
+        kind: &str,
+    ) -> Result<i64> {
+        self.wrap(self.conn.execute(
+            "INSERT INTO conflicts (at, path, copy_path, kind) VALUES (?1, ?2, ?3, ?4)",
+            params![at, path, copy_path, kind],
+        ))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Conflicts (unresolved first, newest first).
+    pub fn conflicts(&self, include_resolved: bool) -> Result<Vec<ConflictRecord>> {
+        let sql = if include_resolved {
+            "SELECT id, at, path, copy_path, kind, resolved FROM conflicts ORDER BY resolved, at DESC, id DESC"
+        } else {
+            "SELECT id, at, path, copy_path, kind, resolved FROM conflicts WHERE resolved = 0 ORDER BY at DESC, id DESC"
+        };
+        let mut st = self.wrap(self.conn.prepare(sql))?;
+        let rows = self.wrap(st.query_map([], |r| {
+            Ok(ConflictRecord {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                path: r.get(2)?,
+                copy_path: r.get(3)?,
+                kind: r.get(4)?,
+                resolved: r.get(5)?,
+            })
+        }))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+
+    /// Mark a conflict resolved.
+    pub fn resolve_conflict(&mut self, id: i64) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute("UPDATE conflicts SET resolved = 1 WHERE id = ?1", [id])
+                .map(|_| ()),
+        )
+    }
+
+    /// Recent history, newest first.
+    pub fn history(&self, limit: usize, search: Option<&str>) -> Result<Vec<HistoryEntry>> {
+        let pattern = format!("%{}%", search.unwrap_or(""));
+        let mut st = self.wrap(self.conn.prepare("SELECT at, action, path, size FROM history WHERE path LIKE ?1 ORDER BY id DESC LIMIT ?2"))?;
+        let rows = self.wrap(st.query_map(params![pattern, limit as i64], |r| {
+            Ok(HistoryEntry {
+                at: r.get(0)?,
+                action: r.get(1)?,
+                path: r.get(2)?,
+                size: r.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+            })
+        }))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+
+    /// Drop history older than `before` (seconds since the epoch).
+    pub fn prune_history(&mut self, before: i64) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute("DELETE FROM history WHERE at < ?1", [before])
+                .map(|_| ()),
+        )
+    }
+
+    /// SQLite's own consistency check (`PRAGMA integrity_check`): `ok` or the problems.
+    pub fn integrity_check(&self) -> Result<String> {
+        let mut st = self.wrap(self.conn.prepare("PRAGMA integrity_check"))?;
+        let rows = self.wrap(st.query_map([], |r| r.get::<_, String>(0)))?;
+        let lines: Vec<String> = rows.map(|r| self.wrap(r)).collect::<Result<_>>()?;
+        Ok(lines.join("\n"))
+    }
+
+    /// Count of synced files per top-level folder (for the restore preview and status).
+    pub fn synced_files(&self) -> Result<BTreeMap<Key, SyncedNode>> {
+        let mut st = self.wrap(
+            self.conn
+                .prepare(&format!("SELECT {SYNCED_COLS} FROM synced")),
+        )?;
+        let rows = self.wrap(st.query_map([], synced_row))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lf(path: &str, inode: u64, data: &[u8]) -> LocalNode {
+        LocalNode {
+            path: path.into(),
+            inode,
+            kind: LocalKind::File {
+                size: data.len() as u64,
+                mtime_ns: 5,
+                hash: ContentHash::of(data),
+            },
+        }
+    }
+
+    #[test]
+    fn edits_round_trip_and_mark_keys_dirty() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+        let r = RemoteNode {
+            path: "/A".into(),
+            id: "id:a".into(),
+            kind: RemoteKind::File {
+                rev: "r1".into(),
+                size: 1,
+                hash: ContentHash::of(b"x"),
+            },
+        };
+        let l = lf("/A", 7, b"x");
+        let mut b = ix.batch().unwrap();
+        b.edits(&[
+            Edit::PutLocal("/a".into(), l.clone()),
+            Edit::PutRemote("/a".into(), r.clone()),
+            Edit::PutSynced("/a".into(), SyncedNode::merged(&l, &r)),
+        ])
+        .unwrap();
+        b.commit().unwrap();
+        assert_eq!(ix.dirty().unwrap(), vec!["/a".to_string()]);
+        let all = ix.load_all().unwrap();
+        assert_eq!(all.local["/a"], l);
+        assert_eq!(all.remote["/a"], r);
+        assert_eq!(ix.synced_by_inode(7).unwrap().as_deref(), Some("/a"));
+        assert_eq!(ix.synced_by_id("id:a").unwrap().as_deref(), Some("/a"));
+        ix.clear_dirty(&["/a".into()]).unwrap();
+        assert!(ix.dirty().unwrap().is_empty());
+    }
+
+    #[test]
+    fn subtrees_are_exact_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+        let mut b = ix.batch().unwrap();
+        for p in ["/a", "/a b", "/a/x", "/a/y/z", "/ab"] {
+            b.put_local(&sync_core::path::key(p), &lf(p, 1, b""))
+                .unwrap();
+        }
+        b.commit().unwrap();
+        let mut t = Trees::default();
+        ix.load_subtree("/a", &mut t).unwrap();
+        assert_eq!(
+            t.local.keys().cloned().collect::<Vec<_>>(),
+            ["/a", "/a/x", "/a/y/z"]
+        );
+        let mut b = ix.batch().unwrap();
+        b.delete_local_subtree("/a").unwrap();
+        b.commit().unwrap();
+        assert_eq!(
+            ix.load_all()
+                .unwrap()
+                .local
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>(),
+            ["/a b", "/ab"]
+        );
+        assert_eq!(ix.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn reopening_keeps_state_and_migrations_are_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("i.db");
+        {
+            let mut ix = Index::open(&p).unwrap();
+            ix.set_meta("cursor", "c1").unwrap();
+        }
+        let ix = Index::open(&p).unwrap();
+        assert_eq!(ix.meta("cursor").unwrap().as_deref(), Some("c1"));
+    }
+}

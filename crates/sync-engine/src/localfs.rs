@@ -1,0 +1,131 @@
+//! Careful local file operations: the pair's private temp folder, renames that never
+//! replace, the re-check of a file against what was observed, and deletion to the trash.
+//!
+//! Temporary files live in `<root>/.nuvosync/tmp/` — on the same file system as the target
+//! (so the final rename is atomic) but outside every synced folder, so a partial download is
+//! never visible where the user looks.
+
+use crate::index::Sig;
+use crate::rules::STATE_DIR;
+use crate::scan::sig_of;
+use std::io;
+use std::path::{Path, PathBuf};
+use sync_core::{LocalKind, LocalNode};
+
+/// The absolute path of a pair-relative display path.
+pub fn abs(root: &Path, rel: &str) -> PathBuf {
+    root.join(rel.trim_start_matches('/'))
+}
+
+/// The pair's private folder, created on demand.
+pub fn state_dir(root: &Path) -> io::Result<PathBuf> {
+    let d = root.join(STATE_DIR);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// A fresh temp file path in the pair's private temp folder.
+pub fn temp_path(root: &Path) -> io::Result<PathBuf> {
+    let dir = state_dir(root)?.join("tmp");
+    std::fs::create_dir_all(&dir)?;
+    let n: u64 = rand::random();
+    Ok(dir.join(format!("dl-{n:016x}.part")))
+}
+
+/// Remove leftovers of interrupted transfers.
+pub fn clean_temp(root: &Path) {
+    if let Ok(rd) = std::fs::read_dir(root.join(STATE_DIR).join("tmp")) {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Rename `from` to `to`, failing with `AlreadyExists` rather than replacing anything.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        from,
+        rustix::fs::CWD,
+        to,
+        rustix::fs::RenameFlags::NOREPLACE,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Create the parent folders of `path` (existing ones are fine; a file in the way is an error).
+pub fn ensure_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(p) => std::fs::create_dir_all(p),
+        None => Ok(()),
+    }
+}
+
+/// Does the entry at `path` still match the observed node (same kind, inode, size, mtime)?
+pub fn matches(path: &Path, node: &LocalNode) -> bool {
+    let Ok(md) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let sig = sig_of(&md);
+    match &node.kind {
+        LocalKind::Folder => sig.folder && sig.inode == node.inode,
+        LocalKind::File { size, mtime_ns, .. } => {
+            !sig.folder && sig.inode == node.inode && sig.size == *size && sig.mtime_ns == *mtime_ns
+        }
+    }
+}
+
+/// The signature of what is at `path` now, if anything.
+pub fn current_sig(path: &Path) -> Option<Sig> {
+    std::fs::symlink_metadata(path).ok().map(|md| sig_of(&md))
+}
+
+/// Move `path` to the OS trash (when `os_trash`); where there is none (or it refuses), into
+/// `<root>/.nuvosync/trash/<stamp>/` — never delete outright.
+pub fn to_trash(root: &Path, rel: &str, stamp: &str, os_trash: bool) -> io::Result<()> {
+    let path = abs(root, rel);
+    if os_trash && trash::delete(&path).is_ok() {
+        return Ok(());
+    }
+    let dest = state_dir(root)?
+        .join("trash")
+        .join(stamp)
+        .join(rel.trim_start_matches('/'));
+    ensure_parent(&dest)?;
+    let mut target = dest.clone();
+    let mut n = 1;
+    while target.exists() {
+        n += 1;
+        target = PathBuf::from(format!("{}.{n}", dest.display()));
+    }
+    std::fs::rename(&path, &target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noreplace_refuses_to_clobber() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), b"a").unwrap();
+        std::fs::write(d.path().join("b"), b"b").unwrap();
+        let e = rename_noreplace(&d.path().join("a"), &d.path().join("b")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(d.path().join("b")).unwrap(), b"b");
+        rename_noreplace(&d.path().join("a"), &d.path().join("c")).unwrap();
+    }
+
+    #[test]
+    fn trash_fallback_keeps_the_data() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("x/y")).unwrap();
+        std::fs::write(d.path().join("x/y/f"), b"keep me").unwrap();
+        to_trash(d.path(), "/x", "stamp", false).unwrap();
+        assert!(!d.path().join("x").exists());
+        assert_eq!(
+            std::fs::read(d.path().join(".nuvosync/trash/stamp/x/y/f")).unwrap(),
+            b"keep me"
+        );
+    }
+}

@@ -1,0 +1,874 @@
+//! One sync pair: a local folder and `/<Org>/<Space>/<Instance>` in the app folder.
+//!
+//! [`Pair`] observes both sides into the index (scanner, remote feed), plans with the pure
+//! planner over the keys whose observations changed, checks the guards, and carries the plan
+//! out ([`crate::exec`]), round after round until the three trees agree. Every completed
+//! operation is recorded in one index transaction, so it can stop at any moment.
+
+use crate::events::{Event, Events, PairState};
+use crate::index::{Index, IndexError, Issue, Sig};
+use crate::marker::{self, Marker, Verdict};
+use crate::remote::{Remote, RemoteRoot};
+use crate::rules::Rules;
+use crate::scan::{ScanError, Scanner, resolve_clashes};
+use nuvosync_dropbox::Error as DbxError;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use sync_core::path::{is_within, key};
+use sync_core::{Key, LocalNode, Plan, Settings, Trees};
+use thiserror::Error;
+
+/// What a pair syncs.
+#[derive(Clone, Debug)]
+pub struct PairSpec {
+    /// Name (unique among pairs).
+    pub name: String,
+    /// The local folder.
+    pub local_root: PathBuf,
+    /// The Dropbox folder (`/Org/Space/Instance`, relative to the app folder).
+    pub remote_root: String,
+    /// Excluded folders (relative display paths).
+    pub excluded: Vec<String>,
+    /// The index database file.
+    pub index_path: PathBuf,
+}
+
+/// Knobs of the engine.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// This machine's name (conflicted copies).
+    pub host: String,
+    /// Concurrent transfers.
+    pub transfers: usize,
+    /// Threads hashing during scans.
+    pub hash_threads: usize,
+    /// Chunk size of upload sessions.
+    pub chunk_size: usize,
+    /// Files up to this size go in one request.
+    pub single_request_limit: usize,
+    /// With at least this many small uploads in a round, commit them with `finish_batch`.
+    pub batch_threshold: usize,
+    /// Mass-delete guard: pause when a plan deletes more than this share of either side...
+    pub mass_delete_ratio: f64,
+    /// ...and more than this many files.
+    pub mass_delete_floor: u64,
+    /// Use the OS trash for local deletes (else `<root>/.nuvosync/trash`).
+    pub os_trash: bool,
+    /// Give up a key for this run after this many failures.
+    pub max_failures: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Tuning {
+            host: hostname(),
+            transfers: 32,
+            hash_threads: cores.max(2),
+            chunk_size: 16 * 1024 * 1024,
+            single_request_limit: 8 * 1024 * 1024,
+            batch_threshold: 4,
+            mass_delete_ratio: 0.5,
+            mass_delete_floor: 50,
+            os_trash: std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none(),
+            max_failures: 3,
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "this computer".into())
+}
+
+/// Why sync stopped and waits for the user.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PauseReason {
+    /// The local folder is missing (unmounted?).
+    MissingRoot {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A plan would delete much of one side.
+    MassDelete {
+        /// `local` or `remote`.
+        side: String,
+        /// Files that would be deleted.
+        count: u64,
+        /// Files there now.
+        total: u64,
+    },
+    /// The folder holds an older state than nuvosync last synced: a snapshot was restored.
+    RestoreDetected {
+        /// Marker generation found, if any.
+        found: Option<u64>,
+        /// Generation expected.
+        expected: u64,
+    },
+    /// Dropbox lists nothing where the index knows files.
+    EmptyRemote {
+        /// Files the index knows.
+        known: u64,
+    },
+    /// The user paused.
+    User,
+}
+
+impl std::fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PauseReason::MissingRoot { path } => write!(
+                f,
+                "the local folder {} is missing — if it is on a drive or network share, mount it; nothing is deleted while it is gone",
+                path.display()
+            ),
+            PauseReason::MassDelete { side, count, total } => {
+                let here = if side == "local" {
+                    "this computer"
+                } else {
+                    "Dropbox"
+                };
+                write!(
+                    f,
+                    "this sync would delete {count} of {total} files on {here} — if that is intended, run `nuvosync resume --confirm-deletes` (or confirm in the app); otherwise restore the missing files"
+                )
+            }
+            PauseReason::RestoreDetected { .. } => write!(
+                f,
+                "the local folder holds an older state than nuvosync last synced (a snapshot was restored?) — run `nuvosync restore --plan` to see what would change and `nuvosync restore --apply` to make the restored files the authority, or `nuvosync restore --continue` if this was not a restore"
+            ),
+            PauseReason::EmptyRemote { known } => write!(
+                f,
+                "Dropbox shows the folder empty but {known} files were synced — check the folder on dropbox.com; if it was emptied on purpose, run `nuvosync resume --confirm-deletes`"
+            ),
+            PauseReason::User => write!(f, "paused — run `nuvosync resume` to continue"),
+        }
+    }
+}
+
+/// A sync run failed or stopped.
+#[derive(Debug, Error)]
+pub enum SyncError {
+    /// A guard paused the pair.
+    #[error("{0}")]
+    Paused(PauseReason),
+    /// Dropbox failed (after retries).
+    #[error("{0}")]
+    Remote(#[from] DbxError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Local IO failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was attempted.
+        what: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Rounds kept producing work.
+    #[error(
+        "sync did not settle after {0} rounds — something keeps changing the files; see `nuvosync status`"
+    )]
+    NoProgress(usize),
+}
+
+impl From<ScanError> for SyncError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::MissingRoot(path) => SyncError::Paused(PauseReason::MissingRoot { path }),
+        }
+    }
+}
+
+/// What a sync run did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Report {
+    /// Files uploaded.
+    pub uploaded: u64,
+    /// Files downloaded.
+    pub downloaded: u64,
+    /// Deleted on Dropbox.
+    pub deleted_remote: u64,
+    /// Deleted locally (to the trash).
+    pub deleted_local: u64,
+    /// Moves and renames.
+    pub moved: u64,
+    /// Folders created.
+    pub folders: u64,
+    /// Conflicts (both versions kept).
+    pub conflicts: u64,
+    /// Planning rounds.
+    pub rounds: u64,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Files that could not be synced, with why.
+    pub failed: Vec<Issue>,
+    /// Everything currently wrong with single files.
+    pub issues: Vec<Issue>,
+}
+
+/// Counters shared with the executor.
+#[derive(Default, Debug)]
+pub struct Counters {
+    /// See [`Report`].
+    pub uploaded: AtomicU64,
+    /// See [`Report`].
+    pub downloaded: AtomicU64,
+    /// See [`Report`].
+    pub deleted_remote: AtomicU64,
+    /// See [`Report`].
+    pub deleted_local: AtomicU64,
+    /// See [`Report`].
+    pub moved: AtomicU64,
+    /// See [`Report`].
+    pub folders: AtomicU64,
+    /// See [`Report`].
+    pub conflicts: AtomicU64,
+    /// See [`Report`].
+    pub bytes: AtomicU64,
+}
+
+/// One pair.
+pub struct Pair {
+    /// What it syncs.
+    pub spec: PairSpec,
+    /// Knobs.
+    pub tuning: Tuning,
+    pub(crate) index: Mutex<Index>,
+    pub(crate) remote: Arc<dyn Remote>,
+    pub(crate) root: RemoteRoot,
+    pub(crate) rules: RwLock<Rules>,
+    pub(crate) clashes: Mutex<Vec<LocalNode>>,
+    pub(crate) failures: Mutex<HashMap<Key, u32>>,
+    /// One commit at a time per account (shared by the pairs of an account).
+    pub(crate) commit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Events for front ends.
+    pub events: Events,
+    pub(crate) counters: Counters,
+    /// Deletions beyond the guard were confirmed for the next run.
+    pub(crate) deletes_confirmed: AtomicBool,
+    pub(crate) pair_id: Mutex<Option<String>>,
+    pub(crate) unstable: Mutex<Vec<String>>,
+    /// Large uploads hold a chunk in memory each: only a few at a time.
+    pub(crate) large_uploads: tokio::sync::Semaphore,
+}
+
+/// Run blocking work without stalling other tasks of a multi-threaded runtime.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Does the index lock; a poisoned lock (a panic elsewhere) still yields the index.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Today (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    nuvosync_dropbox::client::timestamp(now())[..10].to_string()
+}
+
+impl Pair {
+    /// Open a pair (its index is created on first use).
+    pub fn open(
+        spec: PairSpec,
+        tuning: Tuning,
+        remote: Arc<dyn Remote>,
+        commit_lock: Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<Pair, SyncError> {
+        let index = Index::open(&spec.index_path)?;
+        let (rules, problems) = Rules::load(&spec.local_root, &spec.excluded);
+        for p in problems {
+            tracing::warn!(pair = %spec.name, "{p}");
+        }
+        let pair_id = index.meta("pair_id")?;
+        Ok(Pair {
+            root: RemoteRoot::new(&spec.remote_root),
+            spec,
+            tuning,
+            index: Mutex::new(index),
+            remote,
+            rules: RwLock::new(rules),
+            clashes: Mutex::new(vec![]),
+            failures: Mutex::new(HashMap::new()),
+            commit_lock,
+            events: Events::default(),
+            counters: Counters::default(),
+            deletes_confirmed: AtomicBool::new(false),
+            pair_id: Mutex::new(pair_id),
+            unstable: Mutex::new(vec![]),
+            large_uploads: tokio::sync::Semaphore::new(2),
+        })
+    }
+
+    /// The local folder.
+    pub fn root(&self) -> &Path {
+        &self.spec.local_root
+    }
+
+    /// The Dropbox root.
+    pub fn remote_root(&self) -> &RemoteRoot {
+        &self.root
+    }
+
+    /// The Dropbox client.
+    pub fn remote(&self) -> &Arc<dyn Remote> {
+        &self.remote
+    }
+
+    /// Run `f` with the index.
+    pub fn with_index<T>(&self, f: impl FnOnce(&mut Index) -> T) -> T {
+        f(&mut lock(&self.index))
+    }
+
+    /// Approve deletions beyond the mass-delete guard (and an empty Dropbox listing) once.
+    pub fn confirm_deletes(&self) {
+        self.deletes_confirmed.store(true, Ordering::SeqCst);
+    }
+
+    /// Reload `.nuvosyncignore` and the exclusions.
+    pub fn reload_rules(&self, excluded: &[String]) {
+        let (rules, problems) = Rules::load(&self.spec.local_root, excluded);
+        for p in problems {
+            tracing::warn!(pair = %self.spec.name, "{p}");
+        }
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Rules {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    // ------------------------------------------------------------ guards
+
+    /// Check that the local folder is there and is the state nuvosync last synced.
+    pub fn check_folder(&self) -> Result<(), SyncError> {
+        let root = self.root();
+        if !root.is_dir() {
+            return Err(SyncError::Paused(PauseReason::MissingRoot {
+                path: root.to_path_buf(),
+            }));
+        }
+        let (expected, pending) = {
+            let ix = lock(&self.index);
+            (
+                ix.meta("generation")?.and_then(|g| g.parse().ok()),
+                ix.meta("pending_generation")?.and_then(|g| g.parse().ok()),
+            )
+        };
+        let found = marker::read(root);
+        let pair_id = lock(&self.pair_id).clone();
+        match marker::verdict(found.as_ref(), pair_id.as_deref(), expected, pending) {
+            Verdict::Fresh | Verdict::Consistent => Ok(()),
+            Verdict::Restored { found, expected } => {
+                Err(SyncError::Paused(PauseReason::RestoreDetected {
+                    found,
+                    expected,
+                }))
+            }
+        }
+    }
+
+    /// Record that the folder's state moved on: marker and index generation + 1.
+    pub(crate) fn bump_generation(&self) -> Result<(), SyncError> {
+        let mut ix = lock(&self.index);
+        let current: u64 = ix
+            .meta("generation")?
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0);
+        let pair_id = {
+            let mut id = lock(&self.pair_id);
+            if id.is_none() {
+                let fresh = format!(
+                    "{:016x}{:016x}",
+                    rand::random::<u64>(),
+                    rand::random::<u64>()
+                );
+                ix.set_meta("pair_id", &fresh)?;
+                *id = Some(fresh);
+            }
+            id.clone().unwrap_or_default()
+        };
+        let next = current + 1;
+        ix.set_meta("pending_generation", &next.to_string())?;
+        marker::write(
+            self.root(),
+            &Marker {
+                pair_id,
+                generation: next,
+            },
+        )
+        .map_err(|source| SyncError::Io {
+            what: "writing the pair marker".into(),
+            source,
+        })?;
+        ix.set_meta("generation", &next.to_string())?;
+        ix.del_meta("pending_generation")?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ observing
+
+    /// Scan the local folder (or some paths in it) into the index. Returns whether anything changed.
+    pub async fn scan(&self, scopes: &[String]) -> Result<bool, SyncError> {
+        let root = self.spec.local_root.clone();
+        let rules = self.rules();
+        let threads = self.tuning.hash_threads;
+        let prev: HashMap<String, Sig> = {
+            let ix = lock(&self.index);
+            let all = ix.local_sigs()?;
+            if scopes.is_empty() {
+                all
+            } else {
+                all.into_iter()
+                    .filter(|(p, _)| scopes.iter().any(|s| is_within(&key(p), &key(s))))
+                    .collect()
+            }
+        };
+        let scopes_owned = scopes.to_vec();
+        let result = {
+            let index = &self.index;
+            let reuse = |k: &str, sig: &Sig| -> Option<sync_core::ContentHash> {
+                let ix = lock(index);
+                let node = ix.local(k).ok()??;
+                match node.kind {
+                    sync_core::LocalKind::File {
+                        size,
+                        mtime_ns,
+                        hash,
+                    } if node.inode == sig.inode
+                        && size == sig.size
+                        && mtime_ns == sig.mtime_ns =>
+                    {
+                        Some(hash)
+                    }
+                    _ => None,
+                }
+            };
+            blocking(|| {
+                Scanner {
+                    root: &root,
+                    rules: &rules,
+                    threads,
+                }
+                .scan(&scopes_owned, &prev, &reuse)
+            })?
+        };
+        let whole = scopes.is_empty();
+        let mut ix = lock(&self.index);
+        let (owners, clashes) = {
+            let hint = |k: &str| -> Option<String> {
+                ix.synced(k)
+                    .ok()
+                    .flatten()
+                    .map(|s| s.path)
+                    .or_else(|| ix.local(k).ok().flatten().map(|l| l.path))
+            };
+            let exists = |p: &str| {
+                std::fs::symlink_metadata(crate::localfs::abs(&root, p)).is_ok()
+                    && !result.gone.iter().any(|g| g == p)
+            };
+            resolve_clashes(result.found, &hint, &exists)
+        };
+        let owner_keys: BTreeSet<&str> = owners.iter().map(|f| f.key.as_str()).collect();
+        let changed = !owners.is_empty() || !result.gone.is_empty();
+        let mut b = ix.batch()?;
+        for g in &result.gone {
+            let k = key(g);
+            if !owner_keys.contains(k.as_str()) {
+                b.delete_local_subtree(&k)?;
+            }
+        }
+        for f in &owners {
+            b.put_local(&f.key, &f.node)?;
+        }
+        b.commit()?;
+        if whole {
+            ix.clear_issues_with_codes(&[
+                "bad_name",
+                "symlink",
+                "special_file",
+                "unreadable",
+                "clash",
+            ])?;
+        }
+        let t = now();
+        for i in &result.issues {
+            ix.set_issue(&i.path, i.code, &i.message, t)?;
+        }
+        for c in &clashes {
+            ix.set_issue(&c.path, "clash", "another file here has the same name except for upper/lower case or accents, which Dropbox cannot keep apart; it is renamed with \"(case conflict)\"", t)?;
+        }
+        drop(ix);
+        let mut cl = lock(&self.clashes);
+        if whole {
+            *cl = clashes;
+        } else {
+            cl.retain(|c| !scopes.iter().any(|s| is_within(&key(&c.path), &key(s))));
+            cl.extend(clashes);
+        }
+        drop(cl);
+        if !result.unstable.is_empty() {
+            tracing::debug!(pair = %self.spec.name, files = result.unstable.len(), "files still being written; they are picked up when they settle");
+        }
+        *lock(&self.unstable) = result.unstable;
+        tracing::debug!(pair = %self.spec.name, entries = result.entries, hashed = result.hashed, "scanned");
+        Ok(changed)
+    }
+
+    /// Files that were being written during the last scan (to look at again shortly).
+    pub fn unstable(&self) -> Vec<String> {
+        lock(&self.unstable).clone()
+    }
+
+    /// Fetch remote changes into the index. Returns whether anything changed.
+    pub async fn pull(&self) -> Result<bool, SyncError> {
+        let cursor = lock(&self.index).meta("cursor")?;
+        match cursor {
+            Some(c) => match self.pull_from(c).await {
+                Err(SyncError::Remote(DbxError::CursorReset)) => {
+                    tracing::info!(pair = %self.spec.name, "Dropbox reset the change cursor; listing the folder again");
+                    lock(&self.index).del_meta("cursor")?;
+                    self.full_listing().await
+                }
+                other => other,
+            },
+            None => self.full_listing().await,
+        }
+    }
+
+    async fn pull_from(&self, mut cursor: String) -> Result<bool, SyncError> {
+        let mut changed = false;
+        loop {
+            let page = self.remote.list_continue(&cursor).await?;
+            changed |= !page.entries.is_empty();
+            self.apply_page(&page.entries, &page.cursor, None)?;
+            cursor = page.cursor;
+            if !page.has_more {
+                return Ok(changed);
+            }
+        }
+    }
+
+    async fn full_listing(&self) -> Result<bool, SyncError> {
+        let first = match self.remote.list_folder(&self.root.path).await {
+            Ok(p) => p,
+            Err(DbxError::NotFound) => {
+                // A new pair: make its folder on Dropbox.
+                if let Err(e) = self.remote.create_folder(&self.root.path).await {
+                    if !matches!(e, DbxError::Conflict(_)) {
+                        return Err(e.into());
+                    }
+                }
+                self.remote.list_folder(&self.root.path).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let known_before = lock(&self.index).count("synced")?;
+        let mut seen: BTreeSet<Key> = BTreeSet::new();
+        let mut page = first;
+        let mut entries = 0usize;
+        loop {
+            entries += page
+                .entries
+                .iter()
+                .filter(|e| self.root.node(e).is_some())
+                .count();
+            // The cursor is stored only once the whole listing is in, so an interrupted listing
+            // starts over rather than leaving rows unseen.
+            self.apply_page(&page.entries, &page.cursor, Some(&mut seen))?;
+            if !page.has_more {
+                break;
+            }
+            page = self.remote.list_continue(&page.cursor).await?;
+        }
+        if entries == 0 && known_before > 0 && !self.deletes_confirmed.load(Ordering::SeqCst) {
+            lock(&self.index).del_meta("cursor")?;
+            return Err(SyncError::Paused(PauseReason::EmptyRemote {
+                known: known_before,
+            }));
+        }
+        // Rows not seen in a full listing are gone.
+        let mut ix = lock(&self.index);
+        let stale: Vec<Key> = ix
+            .remote_keys()?
+            .into_iter()
+            .filter(|k| !seen.contains(k))
+            .collect();
+        let mut b = ix.batch()?;
+        for k in &stale {
+            b.delete_remote_subtree(k)?;
+        }
+        b.set_meta("cursor", &page.cursor)?;
+        b.commit()?;
+        Ok(true)
+    }
+
+    fn apply_page(
+        &self,
+        entries: &[nuvosync_dropbox::Entry],
+        cursor: &str,
+        seen: Option<&mut BTreeSet<Key>>,
+    ) -> Result<(), SyncError> {
+        let mut ix = lock(&self.index);
+        let mut b = ix.batch()?;
+        let mut seen = seen;
+        for e in entries {
+            match e {
+                nuvosync_dropbox::Entry::Deleted { path_display, .. } => {
+                    if let Some(rel) = self.root.relative(path_display) {
+                        b.delete_remote_subtree(&key(&rel))?;
+                    }
+                }
+                other => {
+                    if let Some((k, node)) = self.root.node(other) {
+                        b.put_remote(&k, &node)?;
+                        if let Some(s) = seen.as_deref_mut() {
+                            s.insert(k);
+                        }
+                    }
+                }
+            }
+        }
+        if seen.is_none() {
+            b.set_meta("cursor", cursor)?;
+        }
+        b.commit()?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ planning
+
+    /// Load the trees for the dirty keys (and move partners) and plan.
+    pub fn plan(&self) -> Result<(Trees, Plan, Vec<Key>), SyncError> {
+        let rules = self.rules();
+        let given_up: BTreeSet<Key> = lock(&self.failures)
+            .iter()
+            .filter(|(_, n)| **n >= self.tuning.max_failures)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let ix = lock(&self.index);
+        let dirty = ix.dirty()?;
+        let mut keys: BTreeSet<Key> = dirty
+            .iter()
+            .filter(|k| !given_up.iter().any(|g| is_within(k, g)))
+            .cloned()
+            .collect();
+        let mut trees = Trees::default();
+        ix.load_keys(&keys, &mut trees)?;
+        // Move partners: where a new local inode or remote id was synced before.
+        let mut extra = BTreeSet::new();
+        for (k, l) in &trees.local {
+            if !trees.synced.contains_key(k) {
+                if let Some(sk) = ix.synced_by_inode(l.inode)? {
+                    extra.insert(sk);
+                }
+            }
+        }
+        for (k, r) in &trees.remote {
+            if !trees.synced.contains_key(k) {
+                if let Some(sk) = ix.synced_by_id(&r.id)? {
+                    extra.insert(sk);
+                }
+            }
+        }
+        extra.retain(|k| !keys.contains(k));
+        ix.load_keys(&extra, &mut trees)?;
+        keys.extend(extra);
+        drop(ix);
+        // What the rules skip is not planned on either side.
+        trees.local.retain(|_, n| !rules.skips_path(&n.path));
+        trees.remote.retain(|_, n| !rules.skips_path(&n.path));
+        trees.synced.retain(|_, n| !rules.skips_path(&n.path));
+        trees.clashes = lock(&self.clashes)
+            .iter()
+            .filter(|c| !rules.skips_path(&c.path))
+            .cloned()
+            .collect();
+        let settings = Settings {
+            host: self.tuning.host.clone(),
+            date: today(),
+            excluded: rules.excluded().to_vec(),
+        };
+        let plan = sync_core::plan(&trees, &settings);
+        Ok((trees, plan, keys.into_iter().collect()))
+    }
+
+    /// The mass-delete guard: files a plan deletes on each side against what is there.
+    pub fn check_deletes(&self, plan: &Plan) -> Result<(), SyncError> {
+        if self.deletes_confirmed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let ix = lock(&self.index);
+        let count_files = |k: &str| -> Result<u64, SyncError> {
+            let mut t = Trees::default();
+            ix.load_subtree(k, &mut t)?;
+            Ok(t.synced.values().filter(|s| !s.is_folder()).count().max(1) as u64)
+        };
+        let (total, _) = ix.synced_totals()?;
+        let mut local = 0;
+        let mut remote = 0;
+        for op in &plan.ops {
+            match op {
+                sync_core::Op::DeleteLocal { key, .. } => local += count_files(key)?,
+                sync_core::Op::DeleteRemote { key, .. } => remote += count_files(key)?,
+                _ => {}
+            }
+        }
+        for (side, n) in [("local", local), ("remote", remote)] {
+            if n > self.tuning.mass_delete_floor
+                && (n as f64) > self.tuning.mass_delete_ratio * total as f64
+            {
+                return Err(SyncError::Paused(PauseReason::MassDelete {
+                    side: side.into(),
+                    count: n,
+                    total,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ the loop
+
+    /// Converge once: observe both sides, then plan and execute until nothing is left.
+    pub async fn sync_once(&self) -> Result<Report, SyncError> {
+        self.check_folder()?;
+        crate::localfs::clean_temp(self.root());
+        lock(&self.failures).clear();
+        self.events.send(Event::State {
+            pair: self.spec.name.clone(),
+            state: PairState::Syncing,
+        });
+        self.scan(&[]).await?;
+        self.pull().await?;
+        let mut rounds = 0u64;
+        let mut quiet = 0;
+        loop {
+            rounds += 1;
+            if rounds > 500 {
+                return Err(SyncError::NoProgress(rounds as usize));
+            }
+            let (_, plan, considered) = self.plan()?;
+            if plan.is_empty() {
+                lock(&self.index).clear_dirty(&considered)?;
+                // Settle: anything that changed while we worked?
+                quiet += 1;
+                let unstable = self.unstable();
+                if !unstable.is_empty() && quiet <= 10 {
+                    // Files were being written: give them a moment, then look again.
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    self.scan(&unstable).await?;
+                    continue;
+                }
+                let local = self.scan(&[]).await?;
+                let remote = self.pull().await?;
+                if (!local && !remote) || quiet > 3 {
+                    let (_, again, considered) = self.plan()?;
+                    if again.is_empty() {
+                        lock(&self.index).clear_dirty(&considered)?;
+                        break;
+                    }
+                }
+                continue;
+            }
+            quiet = 0;
+            self.check_deletes(&plan)?;
+            let executed = crate::exec::execute(self, plan).await;
+            if executed.changed {
+                self.bump_generation()?;
+            }
+            if let Some(e) = executed.fatal {
+                return Err(e);
+            }
+            self.pull().await?;
+        }
+        self.deletes_confirmed.store(false, Ordering::SeqCst);
+        if lock(&self.index).meta("generation")?.is_none() {
+            self.bump_generation()?;
+        }
+        let report = self.report(rounds)?;
+        self.events.send(Event::State {
+            pair: self.spec.name.clone(),
+            state: PairState::UpToDate,
+        });
+        Ok(report)
+    }
+
+    fn report(&self, rounds: u64) -> Result<Report, SyncError> {
+        let c = &self.counters;
+        let ix = lock(&self.index);
+        let issues = ix.issues()?;
+        let given_up: BTreeSet<Key> = lock(&self.failures)
+            .iter()
+            .filter(|(_, n)| **n >= self.tuning.max_failures)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let failed = issues
+            .iter()
+            .filter(|i| given_up.contains(&key(&i.path)))
+            .cloned()
+            .collect();
+        Ok(Report {
+            uploaded: c.uploaded.load(Ordering::Relaxed),
+            downloaded: c.downloaded.load(Ordering::Relaxed),
+            deleted_remote: c.deleted_remote.load(Ordering::Relaxed),
+            deleted_local: c.deleted_local.load(Ordering::Relaxed),
+            moved: c.moved.load(Ordering::Relaxed),
+            folders: c.folders.load(Ordering::Relaxed),
+            conflicts: c.conflicts.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            rounds,
+            failed,
+            issues,
+        })
+    }
+
+    /// Record a failure of an operation on `key`; after `max_failures` the key is left alone
+    /// for this run and the issue stays in status.
+    pub(crate) fn note_failure(
+        &self,
+        key: &str,
+        path: &str,
+        code: &str,
+        message: &str,
+        counts: bool,
+    ) {
+        if counts {
+            let mut f = lock(&self.failures);
+            *f.entry(key.to_string()).or_insert(0) += 1;
+        }
+        let _ = lock(&self.index).set_issue(path, code, message, now());
+        self.events.send(Event::FileError {
+            pair: self.spec.name.clone(),
+            path: path.to_string(),
+            message: message.to_string(),
+        });
+    }
+}

@@ -1,0 +1,241 @@
+//! The remote side as the engine sees it: a small trait over the Dropbox calls it makes
+//! (so tests can wrap it with faults and crash points), and the mapping between Dropbox
+//! paths and the pair's relative paths under `/<Organization>/<Space>/<Instance>`.
+
+use bytes::Bytes;
+use nuvosync_dropbox::{
+    Account, Client, Commit, Entry, Error, FileEntry, FolderEntry, Page, SpaceUsage,
+};
+use std::future::Future;
+use std::pin::Pin;
+use sync_core::path::key;
+use sync_core::{RemoteKind, RemoteNode};
+
+/// A boxed future of a Dropbox call.
+pub type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
+/// A streaming download body.
+pub type Body = Box<dyn futures_util::AsyncRead + Send + Unpin>;
+
+/// The Dropbox calls the engine makes.
+pub trait Remote: Send + Sync {
+    /// First page of a recursive listing.
+    fn list_folder<'a>(&'a self, path: &'a str) -> Call<'a, Page>;
+    /// Next page after a cursor.
+    fn list_continue<'a>(&'a self, cursor: &'a str) -> Call<'a, Page>;
+    /// A cursor at "now".
+    fn latest_cursor<'a>(&'a self, path: &'a str) -> Call<'a, String>;
+    /// Wait for changes after a cursor: (changes, backoff seconds).
+    fn longpoll<'a>(&'a self, cursor: &'a str, timeout_secs: u64) -> Call<'a, (bool, Option<u64>)>;
+    /// Metadata of a path.
+    fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>>;
+    /// Start a download.
+    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)>;
+    /// Upload in one request.
+    fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry>;
+    /// Start a session.
+    fn session_start(&self, data: Bytes, close: bool) -> Call<'_, String>;
+    /// Append to a session.
+    fn session_append<'a>(
+        &'a self,
+        session: &'a str,
+        offset: u64,
+        data: Bytes,
+        close: bool,
+    ) -> Call<'a, ()>;
+    /// Finish a session with a commit.
+    fn session_finish<'a>(
+        &'a self,
+        session: &'a str,
+        offset: u64,
+        commit: &'a Commit,
+        data: Bytes,
+    ) -> Call<'a, FileEntry>;
+    /// Commit closed sessions together.
+    fn finish_batch<'a>(
+        &'a self,
+        entries: &'a [(String, u64, Commit)],
+    ) -> Call<'a, Vec<Result<FileEntry, Error>>>;
+    /// Create a folder.
+    fn create_folder<'a>(&'a self, path: &'a str) -> Call<'a, FolderEntry>;
+    /// Delete (a file only if still at `parent_rev`).
+    fn delete<'a>(&'a self, path: &'a str, parent_rev: Option<&'a str>) -> Call<'a, Entry>;
+    /// Move.
+    fn move_entry<'a>(&'a self, from: &'a str, to: &'a str) -> Call<'a, Entry>;
+    /// Revisions, newest first.
+    fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>>;
+    /// Restore a revision.
+    fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry>;
+    /// Who is linked.
+    fn account(&self) -> Call<'_, Account>;
+    /// Space usage.
+    fn space_usage(&self) -> Call<'_, SpaceUsage>;
+}
+
+impl Remote for Client {
+    fn list_folder<'a>(&'a self, path: &'a str) -> Call<'a, Page> {
+        Box::pin(Client::list_folder(self, path, true, None))
+    }
+    fn list_continue<'a>(&'a self, cursor: &'a str) -> Call<'a, Page> {
+        Box::pin(Client::list_continue(self, cursor))
+    }
+    fn latest_cursor<'a>(&'a self, path: &'a str) -> Call<'a, String> {
+        Box::pin(Client::latest_cursor(self, path, true))
+    }
+    fn longpoll<'a>(&'a self, cursor: &'a str, timeout_secs: u64) -> Call<'a, (bool, Option<u64>)> {
+        Box::pin(Client::longpoll(self, cursor, timeout_secs))
+    }
+    fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>> {
+        Box::pin(Client::get_metadata(self, path, false))
+    }
+    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
+        Box::pin(async move {
+            let (meta, _len, body) = Client::download(self, path).await?;
+            Ok((meta, body))
+        })
+    }
+    fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
+        Box::pin(Client::upload(self, commit, data))
+    }
+    fn session_start(&self, data: Bytes, close: bool) -> Call<'_, String> {
+        Box::pin(Client::session_start(self, data, close))
+    }
+    fn session_append<'a>(
+        &'a self,
+        session: &'a str,
+        offset: u64,
+        data: Bytes,
+        close: bool,
+    ) -> Call<'a, ()> {
+        Box::pin(Client::session_append(self, session, offset, data, close))
+    }
+    fn session_finish<'a>(
+        &'a self,
+        session: &'a str,
+        offset: u64,
+        commit: &'a Commit,
+        data: Bytes,
+    ) -> Call<'a, FileEntry> {
+        Box::pin(Client::session_finish(self, session, offset, commit, data))
+    }
+    fn finish_batch<'a>(
+        &'a self,
+        entries: &'a [(String, u64, Commit)],
+    ) -> Call<'a, Vec<Result<FileEntry, Error>>> {
+        Box::pin(Client::finish_batch(self, entries))
+    }
+    fn create_folder<'a>(&'a self, path: &'a str) -> Call<'a, FolderEntry> {
+        Box::pin(Client::create_folder(self, path))
+    }
+    fn delete<'a>(&'a self, path: &'a str, parent_rev: Option<&'a str>) -> Call<'a, Entry> {
+        Box::pin(Client::delete(self, path, parent_rev))
+    }
+    fn move_entry<'a>(&'a self, from: &'a str, to: &'a str) -> Call<'a, Entry> {
+        Box::pin(Client::move_entry(self, from, to))
+    }
+    fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>> {
+        Box::pin(Client::list_revisions(self, path, limit))
+    }
+    fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry> {
+        Box::pin(Client::restore(self, path, rev))
+    }
+    fn account(&self) -> Call<'_, Account> {
+        Box::pin(Client::account(self))
+    }
+    fn space_usage(&self) -> Call<'_, SpaceUsage> {
+        Box::pin(Client::space_usage(self))
+    }
+}
+
+/// The pair's folder on Dropbox, `/<Organization>/<Space>/<Instance>` (in the app folder).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteRoot {
+    /// Display path, e.g. `/Acme/Research/Instance 1`.
+    pub path: String,
+    depth: usize,
+    key: String,
+}
+
+impl RemoteRoot {
+    /// A root from its display path (`/` or `""` is the app folder itself).
+    pub fn new(path: &str) -> Self {
+        let t = path.trim_matches('/');
+        let path = if t.is_empty() {
+            String::new()
+        } else {
+            format!("/{t}")
+        };
+        RemoteRoot {
+            depth: path.matches('/').count(),
+            key: key(&path),
+            path,
+        }
+    }
+
+    /// The Dropbox path of a pair-relative path.
+    pub fn dropbox_path(&self, rel: &str) -> String {
+        format!("{}{rel}", self.path)
+    }
+
+    /// The pair-relative path of a Dropbox display path: `None` if outside the root,
+    /// `Some("")` for the root itself.
+    pub fn relative(&self, path_display: &str) -> Option<String> {
+        let k = key(path_display);
+        if !sync_core::path::is_within(&k, &self.key) {
+            return None;
+        }
+        let comps: Vec<&str> = path_display.split('/').skip(1 + self.depth).collect();
+        if comps.is_empty() {
+            Some(String::new())
+        } else {
+            Some(format!("/{}", comps.join("/")))
+        }
+    }
+
+    /// The node an entry describes, relative to the root (`None` for deletions, the root
+    /// itself and entries outside).
+    pub fn node(&self, e: &Entry) -> Option<(String, RemoteNode)> {
+        let rel = self.relative(e.path_display())?;
+        if rel.is_empty() {
+            return None;
+        }
+        let node = match e {
+            Entry::File(f) => RemoteNode {
+                path: rel.clone(),
+                id: f.id.clone(),
+                kind: RemoteKind::File {
+                    rev: f.rev.clone(),
+                    size: f.size,
+                    hash: f.content_hash,
+                },
+            },
+            Entry::Folder(d) => RemoteNode {
+                path: rel.clone(),
+                id: d.id.clone(),
+                kind: RemoteKind::Folder,
+            },
+            Entry::Deleted { .. } => return None,
+        };
+        Some((key(&rel), node))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_under_the_instance_folder() {
+        let r = RemoteRoot::new("/Acme/Research/Inst");
+        assert_eq!(r.dropbox_path("/a/b.txt"), "/Acme/Research/Inst/a/b.txt");
+        assert_eq!(
+            r.relative("/acme/RESEARCH/inst/A/b.txt").as_deref(),
+            Some("/A/b.txt")
+        );
+        assert_eq!(r.relative("/Acme/Research/Inst").as_deref(), Some(""));
+        assert_eq!(r.relative("/Acme/Research/Inst2/x"), None);
+        let app = RemoteRoot::new("/");
+        assert_eq!(app.dropbox_path("/x"), "/x");
+        assert_eq!(app.relative("/x").as_deref(), Some("/x"));
+    }
+}

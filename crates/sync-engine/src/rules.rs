@@ -1,0 +1,129 @@
+//! What is never synced: nuvosync's own folder, names Dropbox refuses, temporary files of
+//! editors and office suites, the patterns of `.nuvosyncignore` (gitignore syntax, matched
+//! case-insensitively, at the pair's root) and the folders excluded by selective sync.
+//!
+//! The same rules apply to both sides: a remote file that matches is never downloaded, so it
+//! can never look "deleted locally".
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use std::path::Path;
+use sync_core::Key;
+use sync_core::path::{DISALLOWED_NAMES, is_temporary, is_within, key};
+
+/// The ignore file at the pair's root.
+pub const IGNORE_FILE: &str = ".nuvosyncignore";
+/// nuvosync's own folder at the pair's root (marker, temp files); never synced.
+pub const STATE_DIR: &str = ".nuvosync";
+
+/// The rules of one pair.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    excluded: Vec<Key>,
+    patterns: Option<Gitignore>,
+}
+
+impl Rules {
+    /// Rules with these excluded folders (relative display paths) and no ignore file.
+    pub fn new(excluded: &[String]) -> Self {
+        Rules {
+            excluded: excluded.iter().map(|e| key(&normalize(e))).collect(),
+            patterns: None,
+        }
+    }
+
+    /// Rules with the `.nuvosyncignore` at `root` (if any). A malformed line is reported.
+    pub fn load(root: &Path, excluded: &[String]) -> (Self, Vec<String>) {
+        let mut rules = Rules::new(excluded);
+        let mut problems = vec![];
+        let file = root.join(IGNORE_FILE);
+        if file.exists() {
+            let mut b = GitignoreBuilder::new(root);
+            b.case_insensitive(true).ok();
+            if let Some(e) = b.add(&file) {
+                problems.push(format!("{IGNORE_FILE}: {e}"));
+            }
+            match b.build() {
+                Ok(g) => rules.patterns = Some(g),
+                Err(e) => problems.push(format!("{IGNORE_FILE}: {e}")),
+            }
+        }
+        (rules, problems)
+    }
+
+    /// Excluded folder keys.
+    pub fn excluded(&self) -> &[Key] {
+        &self.excluded
+    }
+
+    /// A name never synced, wherever it is.
+    pub fn ignores_name(&self, name: &str) -> bool {
+        is_temporary(name)
+            || DISALLOWED_NAMES.contains(&name.to_lowercase().as_str())
+            || name == IGNORE_FILE
+    }
+
+    /// A relative display path (`/a/b`) that is not synced, with everything below it.
+    pub fn skips_path(&self, rel: &str) -> bool {
+        if rel.is_empty() {
+            return false;
+        }
+        if is_within(rel, &format!("/{STATE_DIR}")) {
+            return true;
+        }
+        let k = key(rel);
+        if self.excluded.iter().any(|e| is_within(&k, e)) {
+            return true;
+        }
+        if rel
+            .split('/')
+            .any(|c| !c.is_empty() && self.ignores_name(c))
+        {
+            return true;
+        }
+        match &self.patterns {
+            Some(g) => {
+                g.matched_path_or_any_parents(rel.trim_start_matches('/'), false)
+                    .is_ignore()
+                    || g.matched_path_or_any_parents(rel.trim_start_matches('/'), true)
+                        .is_ignore()
+            }
+            None => false,
+        }
+    }
+}
+
+fn normalize(p: &str) -> String {
+    let t = p.trim_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_folder_temp_files_and_exclusions_are_skipped() {
+        let r = Rules::new(&["Big Data/".into()]);
+        assert!(r.skips_path("/.nuvosync/marker"));
+        assert!(r.skips_path("/big data/x.bin"));
+        assert!(!r.skips_path("/big"));
+        assert!(r.skips_path("/docs/~$report.docx"));
+        assert!(r.skips_path("/docs/Thumbs.db"));
+        assert!(!r.skips_path("/docs/report.docx"));
+    }
+
+    #[test]
+    fn ignore_file_patterns_match_case_insensitively() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(IGNORE_FILE), "*.log\nbuild/\n").unwrap();
+        let (r, problems) = Rules::load(dir.path(), &[]);
+        assert!(problems.is_empty());
+        assert!(r.skips_path("/run.LOG"));
+        assert!(r.skips_path("/src/build/out.o"));
+        assert!(!r.skips_path("/src/main.rs"));
+    }
+}

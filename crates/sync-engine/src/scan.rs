@@ -1,0 +1,545 @@
+//! The local scanner: a parallel `lstat` walk of the pair's folder (or part of it) that
+//! hashes only files whose size, mtime or inode changed since the last scan.
+//!
+//! It never follows symlinks and never records what it cannot sync (symlinks, FIFOs,
+//! sockets, devices, names Dropbox refuses, non-UTF-8 names): those become [`ScanIssue`]s.
+//! A folder it cannot read is not taken as emptied — its previous contents are kept — and a
+//! file that changes while it is hashed is left for the next scan.
+
+use crate::index::Sig;
+use crate::rules::Rules;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use sync_core::path::{NameProblem, check_os_name, is_within, key};
+use sync_core::{ContentHash, ContentHasher, Key, LocalKind, LocalNode};
+
+/// A local node found new or changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Its key.
+    pub key: Key,
+    /// The node.
+    pub node: LocalNode,
+}
+
+/// Something the scanner skipped, to be shown to the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanIssue {
+    /// Relative display path (lossy for non-UTF-8 names).
+    pub path: String,
+    /// Machine code.
+    pub code: &'static str,
+    /// What and what to do.
+    pub message: String,
+}
+
+/// The result of a scan.
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    /// New or changed nodes.
+    pub found: Vec<Found>,
+    /// Display paths that were known and are gone.
+    pub gone: Vec<String>,
+    /// Nodes whose name clashes with another on Dropbox (case or Unicode form only).
+    pub clashes: Vec<LocalNode>,
+    /// Skipped entries.
+    pub issues: Vec<ScanIssue>,
+    /// Files still being written (left for the next scan).
+    pub unstable: Vec<String>,
+    /// Entries examined.
+    pub entries: u64,
+    /// Files hashed.
+    pub hashed: u64,
+    /// Bytes hashed.
+    pub hashed_bytes: u64,
+}
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The pair's folder is missing or not a folder (unmounted, moved, deleted).
+    #[error(
+        "the local folder {0} is missing or not a folder — if it is on a drive that is not mounted, mount it; sync is paused until it is back"
+    )]
+    MissingRoot(PathBuf),
+}
+
+/// Scan settings.
+pub struct Scanner<'a> {
+    /// The pair's folder.
+    pub root: &'a Path,
+    /// Ignore and exclusion rules.
+    pub rules: &'a Rules,
+    /// Hashing threads.
+    pub threads: usize,
+}
+
+/// A walked entry before hashing.
+struct Seen {
+    rel: String,
+    sig: Sig,
+}
+
+/// Modification time in ns.
+pub fn mtime_ns(md: &std::fs::Metadata) -> i64 {
+    md.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(md.mtime_nsec())
+}
+
+/// The signature of a file-system entry.
+pub fn sig_of(md: &std::fs::Metadata) -> Sig {
+    Sig {
+        folder: md.is_dir(),
+        inode: md.ino(),
+        size: if md.is_dir() { 0 } else { md.len() },
+        mtime_ns: mtime_ns(md),
+    }
+}
+
+/// Hash a file, checking it did not change while being read. `None` if it changed.
+pub fn hash_file(path: &Path, expect: &Sig) -> std::io::Result<Option<ContentHash>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = ContentHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let after = sig_of(&f.metadata()?);
+    if after != *expect || h.len() != expect.size {
+        return Ok(None);
+    }
+    Ok(Some(h.finish()))
+}
+
+impl Scanner<'_> {
+    /// Scan `scopes` (relative display paths; empty = the whole folder) against `prev`, the
+    /// signatures the index holds for those scopes. `reuse` answers "is there a stored hash
+    /// for this key with this signature" (a case-only rename need not be hashed again).
+    pub fn scan(
+        &self,
+        scopes: &[String],
+        prev: &HashMap<String, Sig>,
+        reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
+    ) -> Result<ScanResult, ScanError> {
+        let root_md = std::fs::metadata(self.root)
+            .map_err(|_| ScanError::MissingRoot(self.root.to_path_buf()))?;
+        if !root_md.is_dir() {
+            return Err(ScanError::MissingRoot(self.root.to_path_buf()));
+        }
+        let whole = scopes.is_empty() || scopes.iter().any(|s| s.is_empty());
+        let scopes: Vec<String> = if whole {
+            vec![String::new()]
+        } else {
+            scopes.to_vec()
+        };
+        let seen: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+        let issues: Mutex<Vec<ScanIssue>> = Mutex::new(Vec::new());
+        let unreadable: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        for scope in &scopes {
+            self.walk(scope, &seen, &issues, &unreadable);
+        }
+        let seen = seen.into_inner().unwrap_or_default();
+        let mut issues = issues.into_inner().unwrap_or_default();
+        let unreadable = unreadable.into_inner().unwrap_or_default();
+
+        // Gone: known before, inside a scope, not seen now, and not inside an unreadable folder.
+        let seen_paths: HashSet<&str> = seen.iter().map(|s| s.rel.as_str()).collect();
+        let gone: Vec<String> = prev
+            .keys()
+            .filter(|p| scopes.iter().any(|s| is_within(p, s)))
+            .filter(|p| !seen_paths.contains(p.as_str()))
+            .filter(|p| !unreadable.iter().any(|u| is_within(p, u)))
+            .filter(|p| !self.rules.skips_path(p))
+            .cloned()
+            .collect();
+
+        // What needs a hash (or is a new/changed folder).
+        let mut candidates: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| prev.get(&s.rel) != Some(&s.sig))
+            .collect();
+        candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let queue: Mutex<std::vec::IntoIter<&Seen>> = Mutex::new(candidates.clone().into_iter());
+        let results: Mutex<Vec<(String, Result<LocalNode, String>)>> = Mutex::new(Vec::new());
+        let hashed = std::sync::atomic::AtomicU64::new(0);
+        let hashed_bytes = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..self.threads.max(1) {
+                sc.spawn(|| {
+                    loop {
+                        let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                            break;
+                        };
+                        let node = if s.sig.folder {
+                            Ok(LocalNode {
+                                path: s.rel.clone(),
+                                inode: s.sig.inode,
+                                kind: LocalKind::Folder,
+                            })
+                        } else {
+                            let k = key(&s.rel);
+                            let hash = match reuse(&k, &s.sig) {
+                                Some(h) => Ok(Some(h)),
+                                None => {
+                                    hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    hashed_bytes.fetch_add(
+                                        s.sig.size,
+                                        std::sync::atomic::Ordering::Relaxed,
+                                    );
+                                    hash_file(
+                                        &self.root.join(s.rel.trim_start_matches('/')),
+                                        &s.sig,
+                                    )
+                                }
+                            };
+                            match hash {
+                                Ok(Some(hash)) => Ok(LocalNode {
+                                    path: s.rel.clone(),
+                                    inode: s.sig.inode,
+                                    kind: LocalKind::File {
+                                        size: s.sig.size,
+                                        mtime_ns: s.sig.mtime_ns,
+                                        hash,
+                                    },
+                                }),
+                                Ok(None) => Err("unstable".to_string()),
+                                Err(e) => Err(e.to_string()),
+                            }
+                        };
+                        if let Ok(mut r) = results.lock() {
+                            r.push((s.rel.clone(), node));
+                        }
+                    }
+                });
+            }
+        });
+        let mut out = ScanResult {
+            gone,
+            entries: seen.len() as u64,
+            hashed: hashed.into_inner(),
+            hashed_bytes: hashed_bytes.into_inner(),
+            ..ScanResult::default()
+        };
+        let mut found: Vec<Found> = Vec::new();
+        for (rel, r) in results.into_inner().unwrap_or_default() {
+            match r {
+                Ok(node) => found.push(Found { key: key(&rel), node }),
+                Err(e) if e == "unstable" => out.unstable.push(rel),
+                Err(e) => issues.push(ScanIssue {
+                    message: format!("cannot read this file ({e}) — check its permissions; it is not synced until it can be read"),
+                    path: rel,
+                    code: "unreadable",
+                }),
+            }
+        }
+        found.sort_by(|a, b| a.node.path.cmp(&b.node.path));
+        out.found = found;
+        out.issues = issues;
+        Ok(out)
+    }
+
+    fn walk(
+        &self,
+        scope: &str,
+        seen: &Mutex<Vec<Seen>>,
+        issues: &Mutex<Vec<ScanIssue>>,
+        unreadable: &Mutex<Vec<String>>,
+    ) {
+        let start = self.root.join(scope.trim_start_matches('/'));
+        let md = match std::fs::symlink_metadata(&start) {
+            Ok(md) => md,
+            Err(_) => return, // gone: reported through `gone`
+        };
+        if !scope.is_empty() {
+            if let Some(s) = self.classify(scope, &md, issues) {
+                let folder = s.sig.folder;
+                if let Ok(mut v) = seen.lock() {
+                    v.push(s);
+                }
+                if !folder {
+                    return;
+                }
+            } else {
+                return;
+            }
+        }
+        let root = self.root.to_path_buf();
+        let rules = self.rules.clone();
+        let mut builder = ignore::WalkBuilder::new(&start);
+        builder
+            .hidden(false)
+            .parents(false)
+            .ignore(false)
+            .git_ignore(false)
+            .git_global(false)
+            .git_exclude(false)
+            .follow_links(false)
+            .same_file_system(false)
+            .threads(self.threads.max(2))
+            .filter_entry(move |e| {
+                let rel = e
+                    .path()
+                    .strip_prefix(&root)
+                    .map(|p| format!("/{}", p.to_string_lossy()))
+                    .unwrap_or_default();
+                !rules.skips_path(&rel)
+            });
+        builder.build_parallel().run(|| {
+            Box::new(|entry| {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(err) => {
+                        let path = err_path(&err).map(|p| self.rel(&p)).unwrap_or_default();
+                        if let Ok(mut u) = unreadable.lock() {
+                            u.push(path.clone());
+                        }
+                        if let Ok(mut v) = issues.lock() {
+                            v.push(ScanIssue { path, code: "unreadable", message: format!("cannot read this folder ({err}) — check its permissions; its contents are kept as they were") });
+                        }
+                        return ignore::WalkState::Continue;
+                    }
+                };
+                if entry.depth() == 0 {
+                    return ignore::WalkState::Continue;
+                }
+                let rel = self.rel(entry.path());
+                let md = match entry.path().symlink_metadata() {
+                    Ok(md) => md,
+                    Err(_) => return ignore::WalkState::Continue, // vanished meanwhile
+                };
+                match self.classify(&rel, &md, issues) {
+                    Some(s) => {
+                        if let Ok(mut v) = seen.lock() {
+                            v.push(s);
+                        }
+                        ignore::WalkState::Continue
+                    }
+                    None => ignore::WalkState::Skip,
+                }
+            })
+        });
+    }
+
+    fn rel(&self, p: &Path) -> String {
+        p.strip_prefix(self.root)
+            .map(|r| format!("/{}", r.to_string_lossy()))
+            .unwrap_or_default()
+    }
+
+    /// Decide whether an entry is synced; report it if not.
+    fn classify(
+        &self,
+        rel: &str,
+        md: &std::fs::Metadata,
+        issues: &Mutex<Vec<ScanIssue>>,
+    ) -> Option<Seen> {
+        let report = |code: &'static str, message: String| {
+            if let Ok(mut v) = issues.lock() {
+                v.push(ScanIssue {
+                    path: rel.to_string(),
+                    code,
+                    message,
+                });
+            }
+        };
+        let os_name = std::path::Path::new(rel)
+            .file_name()
+            .unwrap_or_default()
+            .to_os_string();
+        let raw_name_ok = self.root.join(rel.trim_start_matches('/'));
+        // A lossy path means the real name was not UTF-8.
+        let real_name = raw_name_ok
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or(os_name);
+        if rel.contains('\u{FFFD}') {
+            report("bad_name", NameProblem::NotUtf8.to_string());
+            return None;
+        }
+        let name = match check_os_name(&real_name) {
+            Ok(n) => n.to_string(),
+            Err(NameProblem::Disallowed) => return None, // desktop.ini & co stay local silently
+            Err(p) => {
+                report("bad_name", p.to_string());
+                return None;
+            }
+        };
+        if self.rules.ignores_name(&name) {
+            return None;
+        }
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            report("symlink", "symbolic links are not synced (Dropbox cannot store them); the link stays local only".into());
+            return None;
+        }
+        if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
+            report(
+                "special_file",
+                "special files (pipes, sockets, devices) are not synced; it stays local only"
+                    .into(),
+            );
+            return None;
+        }
+        if !(ft.is_file() || ft.is_dir()) {
+            return None;
+        }
+        Some(Seen {
+            rel: rel.to_string(),
+            sig: sig_of(md),
+        })
+    }
+}
+
+fn err_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            err_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+/// Split found nodes into those that own their key and those that clash with another local
+/// name that maps to the same Dropbox path. `owner_hint(key)` names the path that should keep
+/// a key (the one already synced, else the one already indexed); `exists(path)` tells
+/// whether an indexed path is still on disk.
+pub fn resolve_clashes(
+    found: Vec<Found>,
+    owner_hint: &dyn Fn(&str) -> Option<String>,
+    exists: &dyn Fn(&str) -> bool,
+) -> (Vec<Found>, Vec<LocalNode>) {
+    let mut by_key: HashMap<Key, Vec<Found>> = HashMap::new();
+    for f in found {
+        by_key.entry(f.key.clone()).or_default().push(f);
+    }
+    let mut owners = Vec::new();
+    let mut clashes = Vec::new();
+    for (k, mut group) in by_key {
+        let hint = owner_hint(&k);
+        // The indexed owner of this key is still on disk under another name: every new one clashes.
+        if let Some(h) = &hint {
+            if !group.iter().any(|f| &f.node.path == h) && exists(h) {
+                clashes.extend(group.into_iter().map(|f| f.node));
+                continue;
+            }
+        }
+        group.sort_by(|a, b| {
+            let ah = hint.as_deref() == Some(a.node.path.as_str());
+            let bh = hint.as_deref() == Some(b.node.path.as_str());
+            bh.cmp(&ah).then_with(|| a.node.path.cmp(&b.node.path))
+        });
+        let mut it = group.into_iter();
+        if let Some(first) = it.next() {
+            owners.push(first);
+        }
+        clashes.extend(it.map(|f| f.node));
+    }
+    owners.sort_by(|a, b| a.key.cmp(&b.key));
+    (owners, clashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules::new(&[])
+    }
+
+    fn scan(root: &Path, prev: &HashMap<String, Sig>) -> ScanResult {
+        let r = rules();
+        Scanner {
+            root,
+            rules: &r,
+            threads: 2,
+        }
+        .scan(&[], prev, &|_, _| None)
+        .unwrap()
+    }
+
+    #[test]
+    fn finds_files_and_skips_what_cannot_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/x.txt"), b"hello").unwrap();
+        std::fs::write(root.join("desktop.ini"), b"").unwrap();
+        std::fs::write(root.join("~$lock.docx"), b"").unwrap();
+        std::fs::write(root.join("trailing "), b"").unwrap();
+        std::os::unix::fs::symlink("a", root.join("link")).unwrap();
+        std::fs::create_dir_all(root.join(".nuvosync")).unwrap();
+        std::fs::write(root.join(".nuvosync/marker"), b"").unwrap();
+        let r = scan(root, &HashMap::new());
+        let paths: Vec<_> = r.found.iter().map(|f| f.node.path.as_str()).collect();
+        assert_eq!(paths, ["/a", "/a/b", "/a/b/x.txt"]);
+        assert_eq!(r.found[2].node.hash(), Some(ContentHash::of(b"hello")));
+        let mut codes: Vec<_> = r.issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        codes.sort();
+        assert_eq!(codes, [("/link", "symlink"), ("/trailing ", "bad_name")]);
+    }
+
+    #[test]
+    fn unchanged_files_are_not_hashed_again_and_gone_ones_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("keep"), b"k").unwrap();
+        std::fs::write(root.join("gone"), b"g").unwrap();
+        let first = scan(root, &HashMap::new());
+        let prev: HashMap<String, Sig> = first
+            .found
+            .iter()
+            .map(|f| {
+                (
+                    f.node.path.clone(),
+                    sig_of(
+                        &std::fs::symlink_metadata(root.join(f.node.path.trim_start_matches('/')))
+                            .unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        std::fs::remove_file(root.join("gone")).unwrap();
+        let second = scan(root, &prev);
+        assert!(second.found.is_empty());
+        assert_eq!(second.hashed, 0);
+        assert_eq!(second.gone, ["/gone"]);
+    }
+
+    #[test]
+    fn clashing_names_keep_the_synced_one() {
+        let n = |p: &str| Found {
+            key: key(p),
+            node: LocalNode {
+                path: p.into(),
+                inode: 1,
+                kind: LocalKind::Folder,
+            },
+        };
+        let (owners, clashes) = resolve_clashes(
+            vec![n("/A.txt"), n("/a.txt")],
+            &|_| Some("/a.txt".into()),
+            &|_| true,
+        );
+        assert_eq!(owners[0].node.path, "/a.txt");
+        assert_eq!(clashes[0].path, "/A.txt");
+        // The indexed owner still exists under its name: the newcomer clashes.
+        let (owners, clashes) =
+            resolve_clashes(vec![n("/README")], &|_| Some("/readme".into()), &|_| true);
+        assert!(owners.is_empty());
+        assert_eq!(clashes[0].path, "/README");
+        // A case-only rename: the old name is gone, the new one takes the key.
+        let (owners, _) =
+            resolve_clashes(vec![n("/README")], &|_| Some("/readme".into()), &|_| false);
+        assert_eq!(owners[0].node.path, "/README");
+    }
+}
