@@ -266,3 +266,49 @@ def test_finish_batch_v1_and_check(dbx, root, sdk):
 def test_finish_batch_check_with_unknown_job(dbx, sdk):
     err = api_error(sdk, dbx.files_upload_session_finish_batch_check, "dbjid:not-a-job")
     assert err.is_invalid_async_job_id()
+
+
+def test_start_batch_and_append_batch(dbx, root, sdk):
+    res = dbx.files_upload_session_start_batch(3)
+    sids = res.session_ids
+    assert len(sids) == 3 and len(set(sids)) == 3
+    datas = [b"alpha", b"", b"gamma" * 1000]
+    entries = [
+        sdk.files.UploadSessionAppendBatchArgEntry(cursor(sdk, sid, 0), len(d), close=True) for sid, d in zip(sids, datas)
+    ]
+    out = dbx.files_upload_session_append_batch(b"".join(datas), entries)
+    assert [e.is_success() for e in out.entries] == [True, True, True]
+    finish = [
+        sdk.files.UploadSessionFinishArg(cursor=cursor(sdk, sid, len(d)), commit=commit(sdk, f"{root}/ab{i}"))
+        for i, (sid, d) in enumerate(zip(sids, datas))
+    ]
+    done = dbx.files_upload_session_finish_batch_v2(finish)
+    assert [e.get_success().content_hash for e in done.entries] == [content_hash(d) for d in datas]
+
+
+def test_append_batch_errors(dbx, sdk):
+    sid = dbx.files_upload_session_start_batch(1).session_ids[0]
+    # Lengths that do not add up to the body.
+    err = api_error(
+        sdk, dbx.files_upload_session_append_batch, b"abc", [sdk.files.UploadSessionAppendBatchArgEntry(cursor(sdk, sid, 0), 5)]
+    )
+    assert err.is_length_mismatch()
+    err = api_error(
+        sdk,
+        dbx.files_upload_session_append_batch,
+        b"abc",
+        [sdk.files.UploadSessionAppendBatchArgEntry(cursor(sdk, sid, 0), 3)],
+        content_hash="5" * 64,
+    )
+    assert err.is_content_hash_mismatch()
+    # Per-entry failures: a wrong offset, an unknown session.
+    out = dbx.files_upload_session_append_batch(
+        b"abcdef",
+        [
+            sdk.files.UploadSessionAppendBatchArgEntry(cursor(sdk, sid, 9), 3),
+            sdk.files.UploadSessionAppendBatchArgEntry(cursor(sdk, "pid_upload_session:none", 0), 3),
+        ],
+    )
+    e0, e1 = out.entries
+    assert e0.is_failure() and e0.get_failure().get_incorrect_offset().correct_offset == 0
+    assert e1.is_failure() and e1.get_failure().is_not_found()

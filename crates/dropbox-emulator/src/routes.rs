@@ -59,7 +59,9 @@ pub fn route_info(name: &str) -> Option<RouteInfo> {
         "files/upload" => (Upload, true, true),
         "files/upload_session/start"
         | "files/upload_session/append_v2"
-        | "files/upload_session/append" => (Upload, true, false),
+        | "files/upload_session/append"
+        | "files/upload_session/append_batch" => (Upload, true, false),
+        "files/upload_session/start_batch" => (Rpc, true, false),
         "files/upload_session/finish" => (Upload, true, true),
         "files/upload_session/finish_batch_v2" | "files/upload_session/finish_batch" => {
             (Rpc, true, true)
@@ -420,6 +422,8 @@ pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         "files/download" => download(emu, call),
         "files/upload" => upload(emu, call),
         "files/upload_session/start" => session_start(emu, call),
+        "files/upload_session/start_batch" => session_start_batch(emu, call),
+        "files/upload_session/append_batch" => session_append_batch(emu, call),
         "files/upload_session/append_v2" | "files/upload_session/append" => {
             session_append(emu, call)
         }
@@ -839,22 +843,33 @@ fn upload(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     to_json(wire::file_metadata(&node, &call.scope))
 }
 
-/// Keep `data` in a new closed upload session of `account`; returns the session id.
-fn park_in_session(emu: &Emulator, account: &Account, data: &Bytes) -> String {
+/// A new upload session of `account` holding `data`; returns its id.
+fn new_session(
+    emu: &Emulator,
+    account: &Account,
+    concurrent: bool,
+    data: &[u8],
+    closed: bool,
+) -> String {
     let id = emu.random_token("pid_upload_session:");
     let session = Session {
         account: account.name.clone(),
-        concurrent: false,
+        concurrent,
         data: data.to_vec(),
         parts: Default::default(),
         offset: data.len() as u64,
-        closed: true,
+        closed,
         created: emu.now(),
     };
     emu.sessions
         .lock()
         .insert(id.clone(), Arc::new(parking_lot::Mutex::new(session)));
     id
+}
+
+/// Keep `data` in a new closed upload session of `account`; returns the session id.
+fn park_in_session(emu: &Emulator, account: &Account, data: &Bytes) -> String {
+    new_session(emu, account, false, data, true)
 }
 
 fn session_start(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
@@ -878,20 +893,25 @@ fn session_start(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     }
     check_hash(&arg.content_hash, &call.body)
         .map_err(|_| ApiError::route(files::UploadSessionStartError::ContentHashMismatch))?;
-    let id = emu.random_token("pid_upload_session:");
-    let session = Session {
-        account: account.name.clone(),
-        concurrent,
-        data: call.body.to_vec(),
-        parts: Default::default(),
-        offset: call.body.len() as u64,
-        closed: arg.close,
-        created: emu.now(),
-    };
-    emu.sessions
-        .lock()
-        .insert(id.clone(), Arc::new(parking_lot::Mutex::new(session)));
+    let id = new_session(emu, account, concurrent, &call.body, arg.close);
     to_json(files::UploadSessionStartResult::new(id))
+}
+
+fn session_start_batch(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
+    let arg: files::UploadSessionStartBatchArg = decode(call)?;
+    if !(1..=1000).contains(&arg.num_sessions) {
+        return Err(ApiError::bad_arg(
+            &call.route,
+            "request body: num_sessions",
+            format!("{} is not within range 1..1000", arg.num_sessions),
+        ));
+    }
+    let account = call.account()?;
+    let concurrent = matches!(arg.session_type, Some(files::UploadSessionType::Concurrent));
+    let ids = (0..arg.num_sessions)
+        .map(|_| new_session(emu, account, concurrent, &[], false))
+        .collect();
+    to_json(files::UploadSessionStartBatchResult::new(ids))
 }
 
 /// Find a live session of this account.
@@ -927,35 +947,100 @@ fn session_append(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     if call.body.len() as u64 > MAX_PAYLOAD {
         return Err(ApiError::route(E::PayloadTooLarge));
     }
-    let session = find_session(emu, account, &cursor.session_id)
-        .ok_or_else(|| ApiError::route(E::NotFound))?;
+    check_hash(&content_hash, &call.body).map_err(|_| ApiError::route(E::ContentHashMismatch))?;
+    append_one(emu, account, &cursor, close, &call.body).map_err(ApiError::route)?;
+    Ok(Reply::Json(Value::Null))
+}
+
+/// Append `data` at `cursor` to one of `account`'s sessions (for append, append_v2 and
+/// append_batch). Only session-level errors come back; the call-level ones (payload size,
+/// content hash) are checked by the caller.
+fn append_one(
+    emu: &Emulator,
+    account: &Account,
+    cursor: &files::UploadSessionCursor,
+    close: bool,
+    data: &Bytes,
+) -> Result<(), files::UploadSessionAppendError> {
+    use files::UploadSessionAppendError as E;
+    let session = find_session(emu, account, &cursor.session_id).ok_or(E::NotFound)?;
     let mut s = session.lock();
     if s.closed {
-        return Err(ApiError::route(E::Closed));
+        return Err(E::Closed);
     }
-    check_hash(&content_hash, &call.body).map_err(|_| ApiError::route(E::ContentHashMismatch))?;
-    let len = call.body.len() as u64;
+    let len = data.len() as u64;
     if s.concurrent {
         if cursor.offset % CONCURRENT_ALIGN != 0 {
-            return Err(ApiError::route(E::ConcurrentSessionInvalidOffset));
+            return Err(E::ConcurrentSessionInvalidOffset);
         }
         if !close && len % CONCURRENT_ALIGN != 0 {
-            return Err(ApiError::route(E::ConcurrentSessionInvalidDataSize));
+            return Err(E::ConcurrentSessionInvalidDataSize);
         }
-        s.parts.insert(cursor.offset, call.body.clone());
+        s.parts.insert(cursor.offset, data.clone());
     } else {
         if cursor.offset != s.offset {
-            return Err(ApiError::route(E::IncorrectOffset(
-                files::UploadSessionOffsetError::new(s.offset),
+            return Err(E::IncorrectOffset(files::UploadSessionOffsetError::new(
+                s.offset,
             )));
         }
-        s.data.extend_from_slice(&call.body);
+        s.data.extend_from_slice(data);
         s.offset += len;
     }
     if close {
         s.closed = true;
     }
-    Ok(Reply::Json(Value::Null))
+    Ok(())
+}
+
+fn session_append_batch(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
+    let arg: files::UploadSessionAppendBatchArg = decode(call)?;
+    if arg.entries.len() > 1000 {
+        return Err(ApiError::bad_arg(
+            &call.route,
+            "HTTP header \"Dropbox-API-Arg\": entries",
+            "list has more than 1000 items",
+        ));
+    }
+    let account = call.account()?;
+    use files::UploadSessionAppendBatchEntryError as EE;
+    use files::UploadSessionAppendBatchError as E;
+    if call.body.len() as u64 > MAX_PAYLOAD {
+        return Err(ApiError::route(E::PayloadTooLarge));
+    }
+    check_hash(&arg.content_hash, &call.body)
+        .map_err(|_| ApiError::route(E::ContentHashMismatch))?;
+    let total = arg
+        .entries
+        .iter()
+        .try_fold(0u64, |sum, e| sum.checked_add(e.length));
+    if total != Some(call.body.len() as u64) {
+        return Err(ApiError::route(E::LengthMismatch));
+    }
+    let mut at = 0usize;
+    let entries = arg
+        .entries
+        .iter()
+        .map(|e| {
+            let data = call.body.slice(at..at + e.length as usize);
+            at += e.length as usize;
+            match append_one(emu, account, &e.cursor, e.close, &data) {
+                Ok(()) => files::UploadSessionAppendBatchResultEntry::Success,
+                Err(err) => files::UploadSessionAppendBatchResultEntry::Failure(match err {
+                    files::UploadSessionAppendError::IncorrectOffset(o) => EE::IncorrectOffset(o),
+                    files::UploadSessionAppendError::Closed => EE::Closed,
+                    files::UploadSessionAppendError::TooLarge => EE::TooLarge,
+                    files::UploadSessionAppendError::ConcurrentSessionInvalidOffset => {
+                        EE::ConcurrentSessionInvalidOffset
+                    }
+                    files::UploadSessionAppendError::ConcurrentSessionInvalidDataSize => {
+                        EE::ConcurrentSessionInvalidDataSize
+                    }
+                    _ => EE::NotFound,
+                }),
+            }
+        })
+        .collect();
+    to_json(files::UploadSessionAppendBatchResult::new(entries))
 }
 
 /// Assemble a session's data for a finish at `offset` with a final `tail`.
@@ -1532,6 +1617,39 @@ mod tests {
             panic!("the commit retry failed")
         };
         assert_eq!(md["size"], 6);
+    }
+
+    #[test]
+    fn append_batch_splits_the_body_by_length() {
+        let emu = emulator();
+        let full = Scope::full();
+        let c = call(
+            &emu,
+            "files/upload_session/start_batch",
+            json!({"num_sessions": 2}),
+            &full,
+        );
+        let Ok(Reply::Json(r)) = handle(&emu, &c) else {
+            panic!("start_batch failed")
+        };
+        let (a, b) = (r["session_ids"][0].clone(), r["session_ids"][1].clone());
+        let entries = json!({"entries": [
+            {"cursor": {"session_id": a, "offset": 0}, "length": 2, "close": true},
+            {"cursor": {"session_id": b, "offset": 0}, "length": 3},
+        ]});
+        let mut c = call(&emu, "files/upload_session/append_batch", entries, &full);
+        c.body = Bytes::from_static(b"xxyyy");
+        let Ok(Reply::Json(r)) = handle(&emu, &c) else {
+            panic!("append_batch failed")
+        };
+        assert_eq!(
+            r["entries"],
+            json!([{".tag": "success"}, {".tag": "success"}])
+        );
+        c.body = Bytes::from_static(b"xxyy");
+        assert!(
+            matches!(handle(&emu, &c), Err(ApiError::Route(e)) if e[".tag"] == "length_mismatch")
+        );
     }
 
     #[test]

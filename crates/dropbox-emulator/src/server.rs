@@ -545,6 +545,9 @@ fn upload_too_large(route: &str) -> ApiError {
         "files/upload_session/finish" => {
             ApiError::route(files::UploadSessionFinishError::PayloadTooLarge)
         }
+        "files/upload_session/append_batch" => {
+            ApiError::route(files::UploadSessionAppendBatchError::PayloadTooLarge)
+        }
         _ => ApiError::route(files::UploadSessionAppendError::PayloadTooLarge),
     }
 }
