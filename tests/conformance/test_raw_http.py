@@ -302,3 +302,24 @@ def test_content_hash_header_argument(raw, emu, root):
     assert r.status_code == 200
     r = upload(raw, emu, json.dumps({"path": f"{root}/h2.txt", "content_hash": content_hash(b"abd")}), b"abc")
     assert r.status_code == 409 and r.json()["error"][".tag"] == "content_hash_mismatch"
+
+
+def test_http_1_0_over_tls(emu):
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=emu.ca_file)
+    ctx.set_alpn_protocols(["http/1.0"])
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as raw_sock:
+        with ctx.wrap_socket(raw_sock, server_hostname="127.0.0.1") as s:
+            body = b"null"
+            s.sendall(
+                b"POST /2/users/get_space_usage HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                + f"Authorization: Bearer {ALICE_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    assert b'"used"' in reply
