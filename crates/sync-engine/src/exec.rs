@@ -1106,11 +1106,37 @@ fn move_local(
     ))
 }
 
+/// A name next to `path` that is free on disk and in every tree: the planner saw only part
+/// of the trees, so its suggestion may be taken.
+fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> String {
+    let taken = |rel: &str| {
+        let k = key(rel);
+        let ix = lock(&pair.index);
+        std::fs::symlink_metadata(abs(pair.root(), rel)).is_ok()
+            || ix.local(&k).ok().flatten().is_some()
+            || ix.remote(&k).ok().flatten().is_some()
+            || ix.synced(&k).ok().flatten().is_some()
+    };
+    if !taken(suggested) {
+        return suggested.to_string();
+    }
+    let dir = parent(suggested).to_string();
+    (2..10_000)
+        .map(|n| format!("{dir}/{}", make(n)))
+        .find(|p| !taken(p))
+        .unwrap_or_else(|| suggested.to_string())
+}
+
 fn set_aside(pair: &Pair, key: String, local: LocalNode, to_path: String) -> Result<Done, Fail> {
     let src = abs(pair.root(), &local.path);
     if !matches(&src, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
+    let original = name(&local.path).to_string();
+    let (host, date) = (pair.tuning.host.clone(), crate::pair::today());
+    let to_path = free_name(pair, &to_path, |n| {
+        sync_core::path::conflicted_copy_name(&original, &host, &date, n)
+    });
     rename_noreplace(&src, &abs(pair.root(), &to_path)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Fail::Stale(Some(to_path.clone()))
@@ -1150,6 +1176,11 @@ fn rename_clash(
     if !matches(&src, &local) {
         return Err(Fail::Stale(Some(parent(&local.path).to_string())));
     }
+    let original = name(&local.path).to_string();
+    let unicode = reason == sync_core::ClashReason::Unicode;
+    let to_path = free_name(pair, &to_path, |n| {
+        sync_core::path::clash_name(&original, unicode, n)
+    });
     rename_noreplace(&src, &abs(pair.root(), &to_path))
         .map_err(|e| io_fail("cannot rename the clashing name", e))?;
     let kind = match reason {

@@ -240,6 +240,24 @@ pub struct Counters {
     pub bytes: AtomicU64,
 }
 
+impl Counters {
+    /// Start counting from zero.
+    pub fn reset(&self) {
+        for c in [
+            &self.uploaded,
+            &self.downloaded,
+            &self.deleted_remote,
+            &self.deleted_local,
+            &self.moved,
+            &self.folders,
+            &self.conflicts,
+            &self.bytes,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// One pair.
 pub struct Pair {
     /// What it syncs.
@@ -762,6 +780,7 @@ impl Pair {
         self.check_folder()?;
         crate::localfs::clean_temp(self.root());
         lock(&self.failures).clear();
+        self.counters.reset();
         self.events.send(Event::State {
             pair: self.spec.name.clone(),
             state: PairState::Syncing,
@@ -799,6 +818,10 @@ impl Pair {
                 continue;
             }
             quiet = 0;
+            if std::env::var_os("NUVOSYNC_TRACE_PLANS").is_some() {
+                eprintln!("[{}] round {rounds}: {:?}", self.spec.name, plan.ops);
+            }
+            tracing::debug!(pair = %self.spec.name, round = rounds, ops = plan.ops.len(), "executing a plan");
             self.check_deletes(&plan)?;
             let executed = crate::exec::execute(self, plan).await;
             if executed.changed {

@@ -1,0 +1,178 @@
+//! Shared fixtures: an in-process emulator over HTTPS, pairs on temp folders, and a second
+//! Dropbox client acting as a co-author.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use bytes::Bytes;
+use dropbox_emulator::{Config, TestServer};
+use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Entry, Secret};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use sync_core::ContentHash;
+use sync_engine::{Pair, PairSpec, Remote, Tuning};
+
+/// The pair's folder on Dropbox in every test.
+pub const ROOT: &str = "/Acme/Research/Inst";
+
+pub struct World {
+    pub server: TestServer,
+    pub dir: tempfile::TempDir,
+    pub commit_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let config = Config {
+            accounts: vec![("ada".into(), "tok-ada".into())],
+            ..Config::default()
+        };
+        World {
+            server: TestServer::start(config, true).await.unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+            commit_lock: Arc::default(),
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        let mut e = Endpoints::single(&self.server.url).unwrap();
+        e.ca_file = self.server.ca_file.clone();
+        Client::new(
+            e,
+            Credential::Either {
+                token: Secret::new("tok-ada"),
+                app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+            },
+        )
+        .unwrap()
+    }
+
+    /// A local folder for a pair.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    pub fn tuning() -> Tuning {
+        Tuning {
+            host: "testhost".into(),
+            os_trash: false,
+            ..Tuning::default()
+        }
+    }
+
+    /// A pair syncing `local` with [`ROOT`], its index in the world's state dir.
+    pub fn pair(&self, name: &str, local: &Path) -> Pair {
+        self.pair_with(name, local, Self::tuning(), Arc::new(self.client()))
+    }
+
+    pub fn pair_with(
+        &self,
+        name: &str,
+        local: &Path,
+        tuning: Tuning,
+        remote: Arc<dyn Remote>,
+    ) -> Pair {
+        let spec = PairSpec {
+            name: name.into(),
+            local_root: local.to_path_buf(),
+            remote_root: ROOT.into(),
+            excluded: vec![],
+            index_path: self.dir.path().join("state").join(format!("{name}.db")),
+        };
+        Pair::open(spec, tuning, remote, self.commit_lock.clone()).unwrap()
+    }
+
+    /// Every file under ROOT on Dropbox: relative path → content hash (folders: None).
+    pub fn remote_tree(&self) -> BTreeMap<String, Option<ContentHash>> {
+        let acct = self.server.emulator.account("ada").unwrap();
+        let ns = acct.ns.lock();
+        let prefix = format!("/apps/nuvolos.cloud{}", ROOT.to_lowercase());
+        ns.nodes
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{prefix}/")))
+            .map(|(_, n)| {
+                let rel = n.display.split('/').skip(6).collect::<Vec<_>>().join("/");
+                (format!("/{rel}"), n.file().map(|f| f.hash))
+            })
+            .collect()
+    }
+
+    /// Upload as another client.
+    pub async fn put(&self, rel: &str, data: &[u8]) -> nuvosync_dropbox::FileEntry {
+        let c = self.client();
+        let path = format!("{ROOT}{rel}");
+        let commit = Commit {
+            path,
+            mode: nuvosync_dropbox::WriteMode::Overwrite,
+            autorename: false,
+            strict_conflict: false,
+            client_modified: None,
+        };
+        c.upload(&commit, Bytes::copy_from_slice(data))
+            .await
+            .unwrap()
+    }
+
+    pub async fn remove(&self, rel: &str) {
+        self.client()
+            .delete(&format!("{ROOT}{rel}"), None)
+            .await
+            .unwrap();
+    }
+
+    pub async fn mv(&self, from: &str, to: &str) -> Entry {
+        self.client()
+            .move_entry(&format!("{ROOT}{from}"), &format!("{ROOT}{to}"))
+            .await
+            .unwrap()
+    }
+}
+
+/// Every file and folder under a local folder (outside `.nuvosync`): path → hash (folders: None).
+pub fn local_tree(root: &Path) -> BTreeMap<String, Option<ContentHash>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = format!("/{}", p.strip_prefix(root).unwrap().to_string_lossy());
+            if rel == "/.nuvosync" || rel.starts_with("/.nuvosync/") {
+                continue;
+            }
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                stack.push(p);
+                out.insert(rel, None);
+            } else if ft.is_file() {
+                out.insert(rel, Some(ContentHash::of(&std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    out
+}
+
+pub fn write(root: &Path, rel: &str, data: &[u8]) {
+    let p = root.join(rel.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+pub fn h(data: &[u8]) -> Option<ContentHash> {
+    Some(ContentHash::of(data))
+}
+
+/// Case-insensitive view of a tree (Dropbox's), for comparing with a local one.
+pub fn folded(t: &BTreeMap<String, Option<ContentHash>>) -> BTreeMap<String, Option<ContentHash>> {
+    t.iter()
+        .map(|(k, v)| (sync_core::path::key(k), *v))
+        .collect()
+}
+
+/// Assert local and remote trees are the same (case-insensitively).
+pub fn assert_same(w: &World, root: &Path) {
+    let l = folded(&local_tree(root));
+    let r = folded(&w.remote_tree());
+    assert_eq!(l, r, "local and Dropbox differ");
+}

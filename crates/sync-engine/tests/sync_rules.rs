@@ -1,0 +1,356 @@
+//! Every sync rule, end to end: the real engine against the in-process emulator over HTTPS.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::MetadataExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_uploads_a_tree_and_a_second_pair_downloads_it() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/notes.txt", b"hello");
+    write(&a, "/data/2026/run1.csv", b"1,2,3");
+    std::fs::create_dir_all(a.join("empty/dir")).unwrap();
+    let pair = w.pair("a", &a);
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!(report.uploaded, 2);
+    assert_same(&w, &a);
+    assert_eq!(
+        w.remote_tree().get("/empty/dir"),
+        Some(&None),
+        "empty folders are created too"
+    );
+
+    let b = w.folder("b");
+    let report = w.pair("b", &b).sync_once().await.unwrap();
+    assert_eq!(report.downloaded, 2);
+    assert_eq!(local_tree(&a), local_tree(&b));
+    // A second run has nothing to do.
+    let again = pair.sync_once().await.unwrap();
+    assert_eq!((again.uploaded, again.downloaded), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sided_edits_propagate_both_ways() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/f.txt", b"v1");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    write(&a, "/f.txt", b"v2 local");
+    pair.sync_once().await.unwrap();
+    assert_eq!(w.remote_tree()["/f.txt"], h(b"v2 local"));
+    w.put("/f.txt", b"v3 remote").await;
+    pair.sync_once().await.unwrap();
+    assert_eq!(std::fs::read(a.join("f.txt")).unwrap(), b"v3 remote");
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_content_on_both_sides_is_recorded_without_transfer() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/same.txt", b"identical");
+    w.put("/same.txt", b"identical").await;
+    let report = w.pair("a", &a).sync_once().await.unwrap();
+    assert_eq!(
+        (report.uploaded, report.downloaded, report.conflicts),
+        (0, 0, 0)
+    );
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_keeps_both_versions_on_both_sides() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/report.docx", b"base");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    write(&a, "/report.docx", b"mine");
+    w.put("/report.docx", b"theirs").await;
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!(report.conflicts, 1);
+    let today = sync_engine::pair::today();
+    let copy = format!("/report (conflicted copy from testhost {today}).docx");
+    let local = local_tree(&a);
+    assert_eq!(
+        local["/report.docx"],
+        h(b"theirs"),
+        "Dropbox's version keeps the name"
+    );
+    assert_eq!(
+        local[&copy],
+        h(b"mine"),
+        "the local version is kept as a conflicted copy"
+    );
+    assert_same(&w, &a);
+    let conflicts = pair.with_index(|ix| ix.conflicts(false).unwrap());
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].copy_path, copy);
+
+    // A second conflict on the same day is numbered.
+    write(&a, "/report.docx", b"mine again");
+    w.put("/report.docx", b"theirs again").await;
+    pair.sync_once().await.unwrap();
+    let numbered = format!("/report (conflicted copy from testhost {today} 2).docx");
+    assert_eq!(local_tree(&a)[&numbered], h(b"mine again"));
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_beats_a_delete_on_either_side() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/keep-local.txt", b"1");
+    write(&a, "/keep-remote.txt", b"1");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    // Deleted on Dropbox, edited here: the edit comes back to Dropbox.
+    w.remove("/keep-local.txt").await;
+    write(&a, "/keep-local.txt", b"edited here");
+    // Deleted here, edited on Dropbox: the edit comes back here.
+    std::fs::remove_file(a.join("keep-remote.txt")).unwrap();
+    w.put("/keep-remote.txt", b"edited there").await;
+    pair.sync_once().await.unwrap();
+    assert_eq!(w.remote_tree()["/keep-local.txt"], h(b"edited here"));
+    assert_eq!(
+        std::fs::read(a.join("keep-remote.txt")).unwrap(),
+        b"edited there"
+    );
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_propagate_and_local_deletes_go_to_the_trash() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/dir/x.txt", b"x");
+    write(&a, "/y.txt", b"y");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    std::fs::remove_dir_all(a.join("dir")).unwrap();
+    pair.sync_once().await.unwrap();
+    assert!(!w.remote_tree().contains_key("/dir/x.txt"));
+    w.remove("/y.txt").await;
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!(report.deleted_local, 1);
+    assert!(!a.join("y.txt").exists());
+    assert_eq!(
+        std::fs::read(
+            a.join(".nuvosync/trash")
+                .read_dir()
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+                .join("y.txt")
+        )
+        .unwrap(),
+        b"y"
+    );
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renames_and_folder_moves_are_moves_also_between_runs() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    for i in 0..5 {
+        write(
+            &a,
+            &format!("/project/src/f{i}.rs"),
+            format!("fn f{i}() {{}}").as_bytes(),
+        );
+    }
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    let id_before = w
+        .client()
+        .get_metadata(&format!("{ROOT}/project/src/f0.rs"), false)
+        .await
+        .unwrap();
+    // Offline (engine not running): rename the folder and a file.
+    std::fs::rename(a.join("project"), a.join("Project 2")).unwrap();
+    std::fs::rename(
+        a.join("Project 2/src/f1.rs"),
+        a.join("Project 2/f1-moved.rs"),
+    )
+    .unwrap();
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!(report.uploaded, 0, "moves are not re-uploads");
+    assert!(report.moved >= 2, "{report:?}");
+    let id_after = w
+        .client()
+        .get_metadata(&format!("{ROOT}/Project 2/src/f0.rs"), false)
+        .await
+        .unwrap();
+    let id = |e: Option<nuvosync_dropbox::Entry>| match e {
+        Some(nuvosync_dropbox::Entry::File(f)) => f.id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        id(id_before),
+        id(id_after),
+        "a folder move keeps the Dropbox ids"
+    );
+    assert_same(&w, &a);
+
+    // A move on Dropbox is a rename here (same inode).
+    let inode = std::fs::metadata(a.join("Project 2/src/f2.rs"))
+        .unwrap()
+        .ino();
+    w.mv("/Project 2/src/f2.rs", "/Project 2/f2-remote.rs")
+        .await;
+    pair.sync_once().await.unwrap();
+    assert_eq!(
+        std::fs::metadata(a.join("Project 2/f2-remote.rs"))
+            .unwrap()
+            .ino(),
+        inode
+    );
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_only_renames_go_through_in_two_steps() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/readme.md", b"# hi");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    std::fs::rename(a.join("readme.md"), a.join("README.md")).unwrap();
+    pair.sync_once().await.unwrap();
+    assert!(
+        w.remote_tree().contains_key("/README.md"),
+        "{:?}",
+        w.remote_tree()
+    );
+    assert!(!w.remote_tree().contains_key("/readme.md"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_names_that_clash_on_dropbox_are_renamed_not_merged() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/Data.csv", b"upper");
+    write(&a, "/data.csv", b"lower");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    let local = local_tree(&a);
+    assert_eq!(local.len(), 2);
+    assert!(
+        local.keys().any(|k| k.contains("(case conflict)")),
+        "{local:?}"
+    );
+    let remote = w.remote_tree();
+    let mut contents: Vec<_> = remote.values().cloned().collect();
+    contents.sort();
+    let mut want = vec![h(b"upper"), h(b"lower")];
+    want.sort();
+    assert_eq!(contents, want, "both versions reach Dropbox");
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_on_one_account_converge() {
+    let w = World::new().await;
+    let (a, b) = (w.folder("a"), w.folder("b"));
+    let (pa, pb) = (w.pair("a", &a), w.pair("b", &b));
+    write(&a, "/from-a.txt", b"a");
+    write(&b, "/from-b.txt", b"b");
+    write(&a, "/shared.txt", b"a's");
+    write(&b, "/shared.txt", b"b's");
+    for _ in 0..2 {
+        pa.sync_once().await.unwrap();
+        pb.sync_once().await.unwrap();
+    }
+    assert_eq!(local_tree(&a), local_tree(&b));
+    assert_same(&w, &a);
+    assert_eq!(local_tree(&a).len(), 4, "{:?}", local_tree(&a));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_cannot_be_synced_is_reported_and_left_alone() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/ok.txt", b"ok");
+    write(&a, "/desktop.ini", b"[x]");
+    write(&a, "/trailing ", b"t");
+    write(&a, "/~$lock.docx", b"l");
+    std::os::unix::fs::symlink("ok.txt", a.join("link")).unwrap();
+    write(&a, "/.nuvosyncignore", b"*.tmp\n");
+    write(&a, "/scratch.TMP", b"s");
+    let pair = w.pair("a", &a);
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!(
+        w.remote_tree().keys().cloned().collect::<Vec<_>>(),
+        ["/ok.txt"]
+    );
+    let codes: Vec<_> = report
+        .issues
+        .iter()
+        .map(|i| (i.path.as_str(), i.code.as_str()))
+        .collect();
+    assert!(codes.contains(&("/link", "symlink")), "{codes:?}");
+    assert!(codes.contains(&("/trailing ", "bad_name")), "{codes:?}");
+    assert!(
+        a.join("desktop.ini").exists() && a.join("scratch.TMP").exists(),
+        "skipped files stay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_folder_pauses_instead_of_deleting() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/x.txt", b"x");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    std::fs::rename(&a, w.dir.path().join("unmounted")).unwrap();
+    let err = pair.sync_once().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        w.remote_tree()["/x.txt"],
+        h(b"x"),
+        "nothing deleted on Dropbox"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mass_delete_pauses_until_confirmed() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    for i in 0..60 {
+        write(&a, &format!("/f{i}.txt"), format!("{i}").as_bytes());
+    }
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    for i in 0..60 {
+        std::fs::remove_file(a.join(format!("f{i}.txt"))).unwrap();
+    }
+    let err = pair.sync_once().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sync_engine::SyncError::Paused(sync_engine::PauseReason::MassDelete { count: 60, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        w.remote_tree().len(),
+        60,
+        "nothing deleted before confirmation"
+    );
+    pair.confirm_deletes();
+    pair.sync_once().await.unwrap();
+    assert!(w.remote_tree().is_empty());
+}
