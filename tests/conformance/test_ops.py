@@ -259,3 +259,11 @@ def test_restore(dbx, root, sdk):
     assert dbx.files_download(f"{root}/r.txt")[1].content == b"new"
     err = api_error(sdk, dbx.files_restore, f"{root}/r.txt", "0123456789abcdef")
     assert err.is_invalid_revision()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_v1_delete_returns_plain_metadata(dbx, root, sdk):
+    up = dbx.files_upload(b"x", f"{root}/v1.txt")
+    md = dbx.files_delete(f"{root}/v1.txt")
+    assert isinstance(md, sdk.files.FileMetadata) and md.id == up.id
+    assert not exists(dbx, sdk, f"{root}/v1.txt")

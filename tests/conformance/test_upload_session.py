@@ -312,3 +312,14 @@ def test_append_batch_errors(dbx, sdk):
     e0, e1 = out.entries
     assert e0.is_failure() and e0.get_failure().get_incorrect_offset().correct_offset == 0
     assert e1.is_failure() and e1.get_failure().is_not_found()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_v1_append(dbx, root, sdk):
+    sid = dbx.files_upload_session_start(b"one ").session_id
+    assert dbx.files_upload_session_append(b"two ", sid, 4) is None
+    with pytest.raises(sdk.exceptions.ApiError) as e:
+        dbx.files_upload_session_append(b"two ", sid, 4)
+    assert e.value.error.is_incorrect_offset() and e.value.error.get_incorrect_offset().correct_offset == 8
+    md = dbx.files_upload_session_finish(b"three", cursor(sdk, sid, 8), commit(sdk, f"{root}/v1.txt"))
+    assert dbx.files_download(md.path_lower)[1].content == b"one two three"

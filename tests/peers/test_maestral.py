@@ -225,6 +225,26 @@ def test_listing_through_maestral(maestral):
         assert name in out, out
 
 
+def test_maestral_used_the_expected_routes(maestral):
+    routes = maestral.emu.admin("GET", "stats")["routes"]
+    for r in [
+        "users/get_current_account",
+        "users/get_space_usage",
+        "files/list_folder",
+        "files/list_folder/continue",
+        "files/list_folder/longpoll",
+        "files/get_metadata",
+        "files/upload",
+        "files/upload_session/start",
+        "files/download",
+        "files/list_revisions",
+        "files/restore",
+    ]:
+        assert routes.get(r), (r, routes)
+    assert routes.get("files/move_v2") or routes.get("files/move_batch_v2"), routes
+    assert routes.get("files/delete_v2") or routes.get("files/delete_batch"), routes
+
+
 def test_no_sync_errors_were_logged(maestral):
     maestral.wait_idle(what="the end")
     s = maestral.status()

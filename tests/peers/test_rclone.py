@@ -90,6 +90,10 @@ def test_copy_up_and_down_with_batch_mode_sync(emu, rclone, tmp_path):
     out, _ = rclone("hashsum", "dropbox", "dbx:up")
     sums = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in out.splitlines() if line.strip()}
     assert sums == {rel: content_hash(data) for rel, data in files.items()}
+    # Batch mode: data through upload sessions, commits in batches.
+    routes = emu.admin("GET", "stats")["routes"]
+    assert routes.get("files/upload_session/start") and routes.get("files/upload_session/append_v2"), routes
+    assert routes.get("files/upload_session/finish_batch_v2") or routes.get("files/upload_session/finish_batch"), routes
     # And back down.
     dst = tmp_path / "down"
     rclone("copy", "dbx:up", str(dst), "--transfers", "8", "-v")

@@ -5,7 +5,7 @@
 //! - `POST /admin/clock` `{"advance_secs": N}`
 //! - `POST /admin/expire_tokens` — every short-lived access token expires now
 //! - `POST /admin/reset_cursors` `{"account": NAME}` — every cursor of the account gets `reset`
-//! - `GET /admin/stats` — request, byte and fault counters
+//! - `GET /admin/stats` — request, byte and fault counters, and calls per route
 //! - `GET /admin/tree?account=NAME` — every file and folder with rev and content hash
 
 use crate::faults::Faults;

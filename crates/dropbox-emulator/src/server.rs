@@ -280,6 +280,7 @@ async fn api_inner(
             ApiError::UnknownRoute(format!("Unknown API function: \"{route}\"")).into_response(),
         );
     };
+    emu.stats.count_route(&route);
     let method_ok = parts.method == Method::POST
         || (info.style == Style::Download && parts.method == Method::GET);
     if !method_ok {

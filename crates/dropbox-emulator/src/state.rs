@@ -176,6 +176,17 @@ pub struct Stats {
     pub bytes_out: AtomicU64,
     /// Faults injected.
     pub faults: AtomicU64,
+    /// Calls per API route (`files/upload` → n), whatever their outcome.
+    pub routes: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    /// Count one call of `route`.
+    pub fn count_route(&self, route: &str) {
+        if let Ok(mut routes) = self.routes.lock() {
+            *routes.entry(route.to_string()).or_default() += 1;
+        }
+    }
 }
 
 /// One record of the persistence log.
