@@ -1,1 +1,42 @@
-fn main() {}
+//! `nuvosync`: the command line and headless daemon.
+//!
+//! Argument parsing and printing only; every command is one call into `nuvosync_api`.
+//! Exit codes: 0 done (in sync), 2 usage, 3 paused by a guard (stderr says why and what to
+//! do), 4 synced except for some files (listed), 1 any other error (stderr says what to do).
+
+mod cli;
+mod demo;
+
+use clap::Parser;
+
+fn main() {
+    let args = cli::Cli::parse();
+    let filter = std::env::var("NUVOSYNC_LOG")
+        .ok()
+        .unwrap_or_else(|| match args.verbose {
+            // The Dropbox SDK logs every API error it returns; we report them ourselves.
+            0 => "warn,dropbox_sdk=off".into(),
+            1 => "info,dropbox_sdk=off".into(),
+            2 => "debug,dropbox_sdk=off".into(),
+            _ => "trace".into(),
+        });
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()),
+        )
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nuvosync: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(cli::run(args));
+    std::process::exit(code);
+}

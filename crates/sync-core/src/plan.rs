@@ -660,9 +660,9 @@ impl Planner<'_> {
                 (Option::None, Some(r)) => self.take_remote(k, r, Option::None),
                 (Some(l), Option::None) => self.take_local(k, l, Option::None),
                 (Some(l), Some(r)) => {
-                    if l.is_folder() && r.is_folder() {
-                        self.ops.push(Op::Agree { key: k.to_string() });
-                    } else if !l.is_folder() && !r.is_folder() && l.hash() == r.hash() {
+                    let agree = (l.is_folder() && r.is_folder())
+                        || (!l.is_folder() && !r.is_folder() && l.hash() == r.hash());
+                    if agree {
                         self.ops.push(Op::Agree { key: k.to_string() });
                     } else {
                         self.set_aside(k, l);

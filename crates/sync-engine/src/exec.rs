@@ -606,33 +606,35 @@ async fn upload_session(
     }
 }
 
+/// An upload sent as a closed session: (key, local node, base rev, session id and length).
+type Staged = (Key, LocalNode, Option<String>, Result<(String, u64), Fail>);
+
 /// Many small files: each is sent as a closed session, then committed together.
 async fn upload_batch(pair: &Pair, ops: Vec<Op>) -> Vec<(Key, String, Result<Done, Fail>)> {
-    let staged: Vec<(Key, LocalNode, Option<String>, Result<(String, u64), Fail>)> =
-        futures_util::stream::iter(ops)
-            .filter_map(|op| async move {
-                match op {
-                    Op::Upload { key, local, base } => Some((key, local, base)),
-                    _ => None,
-                }
-            })
-            .map(|(key, local, base)| async move {
-                let staged = async {
-                    let data = crate::pair::blocking(|| read_checked(pair, &local))?;
-                    let len = data.len() as u64;
-                    let id = pair
-                        .remote
-                        .session_start(data, true)
-                        .await
-                        .map_err(from_dbx)?;
-                    Ok((id, len))
-                }
-                .await;
-                (key, local, base, staged)
-            })
-            .buffer_unordered(pair.tuning.transfers.max(1))
-            .collect()
+    let staged: Vec<Staged> = futures_util::stream::iter(ops)
+        .filter_map(|op| async move {
+            match op {
+                Op::Upload { key, local, base } => Some((key, local, base)),
+                _ => None,
+            }
+        })
+        .map(|(key, local, base)| async move {
+            let staged = async {
+                let data = crate::pair::blocking(|| read_checked(pair, &local))?;
+                let len = data.len() as u64;
+                let id = pair
+                    .remote
+                    .session_start(data, true)
+                    .await
+                    .map_err(from_dbx)?;
+                Ok((id, len))
+            }
             .await;
+            (key, local, base, staged)
+        })
+        .buffer_unordered(pair.tuning.transfers.max(1))
+        .collect()
+        .await;
     let mut out = vec![];
     let mut ready = vec![];
     for (key, local, base, s) in staged {

@@ -174,10 +174,7 @@ impl Scanner<'_> {
         std::thread::scope(|sc| {
             for _ in 0..self.threads.max(1) {
                 sc.spawn(|| {
-                    loop {
-                        let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) else {
-                            break;
-                        };
+                    while let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) {
                         let node = if s.sig.folder {
                             Ok(LocalNode {
                                 path: s.rel.clone(),

@@ -1,0 +1,244 @@
+//! Where nuvosync keeps things, and its configuration file.
+//!
+//! - config: `~/.config/nuvosync/config.toml` (`--config-dir`, `NUVOSYNC_CONFIG_DIR`)
+//! - state: `~/.local/share/nuvosync/` — one index per pair in `pairs/`, logs, and the token
+//!   file when no keyring is available (`--state-dir`, `NUVOSYNC_STATE_DIR`)
+//! - runtime: `$XDG_RUNTIME_DIR/nuvosync/` — the control socket (else under the state dir)
+//!
+//! The configuration never holds a secret.
+
+use crate::error::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The directories of one nuvosync profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// Configuration.
+    pub config_dir: PathBuf,
+    /// Indexes, logs, token file.
+    pub state_dir: PathBuf,
+    /// Control socket.
+    pub runtime_dir: PathBuf,
+}
+
+impl Paths {
+    /// Resolve from flags, then environment, then the XDG defaults.
+    pub fn resolve(
+        config_dir: Option<PathBuf>,
+        state_dir: Option<PathBuf>,
+    ) -> Result<Paths, ApiError> {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let dirs = directories::ProjectDirs::from("", "", "nuvosync");
+        let config_dir = config_dir
+            .or_else(|| env("NUVOSYNC_CONFIG_DIR"))
+            .or_else(|| dirs.as_ref().map(|d| d.config_dir().to_path_buf()))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Io,
+                    "cannot find a home directory for the configuration — pass --config-dir",
+                )
+            })?;
+        let state_dir = state_dir
+            .or_else(|| env("NUVOSYNC_STATE_DIR"))
+            .or_else(|| dirs.as_ref().map(|d| d.data_local_dir().to_path_buf()))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Io,
+                    "cannot find a home directory for nuvosync's state — pass --state-dir",
+                )
+            })?;
+        // With an explicit state dir, keep the socket with it so profiles never collide.
+        let runtime_dir = if env("NUVOSYNC_STATE_DIR").is_some()
+            || std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        {
+            state_dir.join("run")
+        } else {
+            dirs.as_ref()
+                .and_then(|d| d.runtime_dir().map(Path::to_path_buf))
+                .unwrap_or_else(|| state_dir.join("run"))
+        };
+        Ok(Paths {
+            config_dir,
+            state_dir,
+            runtime_dir,
+        })
+    }
+
+    /// Everything under one folder (tests, the demo).
+    pub fn under(dir: &Path) -> Paths {
+        Paths {
+            config_dir: dir.join("config"),
+            state_dir: dir.join("state"),
+            runtime_dir: dir.join("run"),
+        }
+    }
+
+    /// The configuration file.
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+
+    /// The index of a pair.
+    pub fn index_file(&self, pair: &str) -> PathBuf {
+        self.state_dir.join("pairs").join(format!("{pair}.db"))
+    }
+
+    /// The control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.runtime_dir.join("nuvosync.sock")
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_rescan() -> u64 {
+    60
+}
+
+/// One sync pair in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairConfig {
+    /// Unique name.
+    pub name: String,
+    /// The local folder.
+    pub local: PathBuf,
+    /// Organization (first level in the app folder).
+    pub organization: String,
+    /// Space (second level).
+    pub space: String,
+    /// Instance (third level).
+    pub instance: String,
+    /// Watch the folder for changes (off for folders where file events never arrive).
+    #[serde(default = "default_true")]
+    pub watch: bool,
+    /// Seconds between full rescans (for changes no event announces).
+    #[serde(default = "default_rescan")]
+    pub rescan_interval_secs: u64,
+    /// Folders excluded from sync (relative paths).
+    #[serde(default)]
+    pub excluded: Vec<String>,
+    /// Paused by the user.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl PairConfig {
+    /// The pair's folder on Dropbox, relative to the app folder.
+    pub fn remote_root(&self) -> String {
+        format!("/{}/{}/{}", self.organization, self.space, self.instance)
+    }
+}
+
+/// How chatty desktop notifications are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Errors, conflicts, guards, restores and batched "N files synced".
+    #[default]
+    All,
+    /// Only what needs the user: errors, conflicts, guards, restores.
+    Attention,
+    /// Nothing.
+    Off,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Dropbox app key (an app-folder app); default nuvosync's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_key: Option<String>,
+    /// Notification level.
+    #[serde(default)]
+    pub notifications: NotifyLevel,
+    /// Upload limit in bytes per second (0 = none).
+    #[serde(default)]
+    pub upload_limit: u64,
+    /// Download limit in bytes per second (0 = none).
+    #[serde(default)]
+    pub download_limit: u64,
+    /// Start at login.
+    #[serde(default)]
+    pub autostart: bool,
+    /// Pairs.
+    #[serde(default, rename = "pair")]
+    pub pairs: Vec<PairConfig>,
+}
+
+impl Config {
+    /// Load the configuration (an absent file is an empty configuration).
+    pub fn load(paths: &Paths) -> Result<Config, ApiError> {
+        let file = paths.config_file();
+        match std::fs::read_to_string(&file) {
+            Ok(s) => toml::from_str(&s).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("{} is not valid: {e} — fix or remove it", file.display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(ApiError::new(
+                ErrorCode::Io,
+                format!("cannot read {}: {e}", file.display()),
+            )),
+        }
+    }
+
+    /// Save atomically.
+    pub fn save(&self, paths: &Paths) -> Result<(), ApiError> {
+        let file = paths.config_file();
+        let io = |e: std::io::Error| {
+            ApiError::new(
+                ErrorCode::Io,
+                format!("cannot write {}: {e}", file.display()),
+            )
+        };
+        std::fs::create_dir_all(&paths.config_dir).map_err(io)?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let tmp = file.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &file).map_err(io)
+    }
+
+    /// A pair by name.
+    pub fn pair(&self, name: &str) -> Option<&PairConfig> {
+        self.pairs.iter().find(|p| p.name == name)
+    }
+
+    /// The app key in use.
+    pub fn app_key(&self) -> String {
+        self.app_key
+            .clone()
+            .or_else(|| std::env::var("NUVOSYNC_APP_KEY").ok())
+            .unwrap_or_else(|| nuvosync_dropbox::DEFAULT_APP_KEY.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_and_defaults_fill_in() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        assert_eq!(Config::load(&paths).unwrap(), Config::default());
+        let text = "[[pair]]\nname = \"lab\"\nlocal = \"/data/lab\"\norganization = \"Acme\"\nspace = \"Research\"\ninstance = \"Main\"\n";
+        std::fs::create_dir_all(&paths.config_dir).unwrap();
+        std::fs::write(paths.config_file(), text).unwrap();
+        let c = Config::load(&paths).unwrap();
+        assert!(c.pairs[0].watch);
+        assert_eq!(c.pairs[0].rescan_interval_secs, 60);
+        assert_eq!(c.pairs[0].remote_root(), "/Acme/Research/Main");
+        c.save(&paths).unwrap();
+        assert_eq!(Config::load(&paths).unwrap(), c);
+    }
+}

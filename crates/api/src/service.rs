@@ -1,0 +1,458 @@
+//! The commands. A [`Service`] owns the configuration, the Dropbox client and the open pairs;
+//! every front end calls these methods (directly, or through the control socket).
+
+use crate::config::{Config, PairConfig, Paths};
+use crate::error::{ApiError, ErrorCode};
+use nuvosync_dropbox::store::TokenStore;
+use nuvosync_dropbox::{Client, Credential, Endpoints, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use sync_engine::{Pair, PairSpec, Report, Tuning};
+
+/// A request to add a pair.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AddPair {
+    /// The local folder (created if missing).
+    pub local: PathBuf,
+    /// Organization.
+    pub organization: String,
+    /// Space.
+    pub space: String,
+    /// Instance.
+    pub instance: String,
+    /// Name (default: from the instance).
+    pub name: Option<String>,
+    /// Watch for file events.
+    pub watch: bool,
+    /// Seconds between rescans.
+    pub rescan_interval_secs: Option<u64>,
+    /// Excluded folders.
+    pub excluded: Vec<String>,
+}
+
+/// What one pair's `sync --once` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairSync {
+    /// Pair name.
+    pub pair: String,
+    /// The report, when it ran to the end.
+    pub report: Option<Report>,
+    /// The error, when it did not.
+    pub error: Option<ApiError>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The nuvosync service of one profile.
+pub struct Service {
+    paths: Paths,
+    config: Mutex<Config>,
+    endpoints: Endpoints,
+    client: Mutex<Option<Arc<Client>>>,
+    commit_lock: Arc<tokio::sync::Mutex<()>>,
+    pairs: Mutex<HashMap<String, Arc<Pair>>>,
+    tuning: Tuning,
+    credential_override: Mutex<Option<Credential>>,
+}
+
+fn valid_pair_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !n.starts_with('.')
+}
+
+/// A pair name from an instance name: lower case, runs of other characters as `-`.
+pub fn name_from(instance: &str) -> String {
+    let mut out = String::new();
+    for c in instance.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let t = out.trim_matches('-').to_string();
+    if t.is_empty() { "pair".into() } else { t }
+}
+
+impl Service {
+    /// Open the service of a profile, talking to the Dropbox of the environment
+    /// (`NUVOSYNC_DROPBOX_URL`, `NUVOSYNC_CA_FILE`).
+    pub fn open(paths: Paths) -> Result<Service, ApiError> {
+        let endpoints = Endpoints::from_env().map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!("NUVOSYNC_DROPBOX_URL is not a URL: {e}"),
+            )
+        })?;
+        Self::with_endpoints(paths, endpoints, Tuning::default())
+    }
+
+    /// Open with explicit endpoints and tuning (tests, the demo).
+    pub fn with_endpoints(
+        paths: Paths,
+        endpoints: Endpoints,
+        tuning: Tuning,
+    ) -> Result<Service, ApiError> {
+        let config = Config::load(&paths)?;
+        Ok(Service {
+            paths,
+            config: Mutex::new(config),
+            endpoints,
+            client: Mutex::new(None),
+            commit_lock: Arc::default(),
+            pairs: Mutex::new(HashMap::new()),
+            tuning,
+            credential_override: Mutex::new(None),
+        })
+    }
+
+    /// The profile's directories.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The endpoints in use.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// A copy of the configuration.
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    /// Change and save the configuration.
+    pub fn update_config(
+        &self,
+        f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
+    ) -> Result<Config, ApiError> {
+        let mut c = lock(&self.config);
+        let mut next = c.clone();
+        f(&mut next)?;
+        next.save(&self.paths)?;
+        *c = next.clone();
+        Ok(next)
+    }
+
+    /// The token store of this profile.
+    pub fn token_store(&self) -> TokenStore {
+        TokenStore::new(&self.paths.state_dir)
+    }
+
+    /// Use this credential instead of the environment or the token store (the demo).
+    pub fn set_credential(&self, c: Credential) {
+        *lock(&self.credential_override) = Some(c);
+        *lock(&self.client) = None;
+    }
+
+    /// The credential to use: `NUVOSYNC_TOKEN`, else the linked account.
+    pub fn credential(&self) -> Result<Credential, ApiError> {
+        if let Some(c) = lock(&self.credential_override).clone() {
+            return Ok(c);
+        }
+        let app_key = self.config().app_key();
+        if let Some(t) = std::env::var("NUVOSYNC_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+        {
+            return Ok(Credential::Either {
+                token: Secret::new(t),
+                app_key,
+            });
+        }
+        match self.token_store().load()? {
+            Some(link) => Ok(Credential::Refresh {
+                refresh_token: link.refresh_token,
+                app_key: link.app_key,
+            }),
+            None => Err(ApiError::new(
+                ErrorCode::NotLinked,
+                "no Dropbox account is linked — run `nuvosync link` (or set NUVOSYNC_TOKEN)",
+            )),
+        }
+    }
+
+    /// The Dropbox client (made on first use).
+    pub fn client(&self) -> Result<Arc<Client>, ApiError> {
+        let mut c = lock(&self.client);
+        if let Some(client) = &*c {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(Client::new(self.endpoints.clone(), self.credential()?)?);
+        *c = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Forget the client (after linking or unlinking).
+    pub fn reset_client(&self) {
+        *lock(&self.client) = None;
+        lock(&self.pairs).clear();
+    }
+
+    /// The configured pairs.
+    pub fn pairs(&self) -> Vec<PairConfig> {
+        self.config().pairs
+    }
+
+    /// Add a pair.
+    pub fn add_pair(&self, req: AddPair) -> Result<PairConfig, ApiError> {
+        let bad = |m: String| ApiError::new(ErrorCode::InvalidArgument, m);
+        for (what, v) in [
+            ("organization", &req.organization),
+            ("space", &req.space),
+            ("instance", &req.instance),
+        ] {
+            if v.trim().is_empty() {
+                return Err(bad(format!(
+                    "the {what} name is empty — give --{} NAME",
+                    &what[..if what == "organization" {
+                        3
+                    } else {
+                        what.len()
+                    }]
+                )));
+            }
+            sync_core::path::check_name(v).map_err(|p| {
+                bad(format!(
+                    "the {what} name {v:?} cannot be a Dropbox folder: {p}"
+                ))
+            })?;
+        }
+        let name = req.name.clone().unwrap_or_else(|| name_from(&req.instance));
+        if !valid_pair_name(&name) {
+            return Err(bad(format!(
+                "the pair name {name:?} may use only letters, digits, '-', '_' and '.' — choose another with --name"
+            )));
+        }
+        let local = if req.local.is_absolute() {
+            req.local.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&req.local))
+                .unwrap_or(req.local.clone())
+        };
+        std::fs::create_dir_all(&local).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Io,
+                format!("cannot create the folder {}: {e}", local.display()),
+            )
+        })?;
+        let local = local.canonicalize().unwrap_or(local);
+        if !local.is_dir() {
+            return Err(bad(format!("{} is not a folder", local.display())));
+        }
+        let pair = PairConfig {
+            name: name.clone(),
+            local: local.clone(),
+            organization: req.organization.trim().to_string(),
+            space: req.space.trim().to_string(),
+            instance: req.instance.trim().to_string(),
+            watch: req.watch,
+            rescan_interval_secs: req.rescan_interval_secs.unwrap_or(60).max(1),
+            excluded: req.excluded.clone(),
+            paused: false,
+        };
+        self.update_config(|c| {
+            if c.pair(&name).is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    format!("a pair named {name:?} exists — choose another with --name"),
+                ));
+            }
+            for other in &c.pairs {
+                if local.starts_with(&other.local) || other.local.starts_with(&local) {
+                    return Err(bad(format!(
+                        "{} overlaps the folder of pair {:?} ({}) — pairs need separate folders",
+                        local.display(),
+                        other.name,
+                        other.local.display()
+                    )));
+                }
+                let (a, b) = (
+                    sync_core::path::key(&pair.remote_root()),
+                    sync_core::path::key(&other.remote_root()),
+                );
+                if sync_core::path::is_within(&a, &b) || sync_core::path::is_within(&b, &a) {
+                    return Err(bad(format!(
+                        "{} overlaps the Dropbox folder of pair {:?} ({})",
+                        pair.remote_root(),
+                        other.name,
+                        other.remote_root()
+                    )));
+                }
+            }
+            c.pairs.push(pair.clone());
+            Ok(())
+        })?;
+        Ok(pair)
+    }
+
+    /// Remove a pair (its files stay where they are, on both sides).
+    pub fn remove_pair(&self, name: &str) -> Result<(), ApiError> {
+        self.update_config(|c| {
+            let before = c.pairs.len();
+            c.pairs.retain(|p| p.name != name);
+            if c.pairs.len() == before {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no pair named {name:?} — see `nuvosync pair list`"),
+                ));
+            }
+            Ok(())
+        })?;
+        lock(&self.pairs).remove(name);
+        let index = self.paths.index_file(name);
+        for f in [
+            index.clone(),
+            index.with_extension("db-wal"),
+            index.with_extension("db-shm"),
+        ] {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(())
+    }
+
+    /// The engine of a pair (opened on first use).
+    pub fn pair(&self, name: &str) -> Result<Arc<Pair>, ApiError> {
+        if let Some(p) = lock(&self.pairs).get(name) {
+            return Ok(p.clone());
+        }
+        let cfg = self.config().pair(name).cloned().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("no pair named {name:?} — see `nuvosync pair list`"),
+            )
+        })?;
+        let client = self.client()?;
+        let spec = PairSpec {
+            name: cfg.name.clone(),
+            local_root: cfg.local.clone(),
+            remote_root: cfg.remote_root(),
+            excluded: cfg.excluded.clone(),
+            index_path: self.paths.index_file(&cfg.name),
+        };
+        let pair = Arc::new(Pair::open(
+            spec,
+            self.tuning.clone(),
+            client,
+            self.commit_lock.clone(),
+        )?);
+        lock(&self.pairs).insert(name.to_string(), pair.clone());
+        Ok(pair)
+    }
+
+    /// Converge the named pair, or every pair. Each pair's outcome is reported separately.
+    pub async fn sync_once(
+        &self,
+        name: Option<&str>,
+        confirm_deletes: bool,
+    ) -> Result<Vec<PairSync>, ApiError> {
+        let names: Vec<String> = match name {
+            Some(n) => vec![
+                self.config()
+                    .pair(n)
+                    .map(|p| p.name.clone())
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::NotFound,
+                            format!("no pair named {n:?} — see `nuvosync pair list`"),
+                        )
+                    })?,
+            ],
+            None => self.pairs().into_iter().map(|p| p.name).collect(),
+        };
+        if names.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                "no pairs are configured — add one with `nuvosync pair add --local DIR --org O --space S --instance I`",
+            ));
+        }
+        let mut out = vec![];
+        for n in names {
+            let pair = self.pair(&n)?;
+            if confirm_deletes {
+                pair.confirm_deletes();
+            }
+            match pair.sync_once().await {
+                Ok(report) => out.push(PairSync {
+                    pair: n,
+                    report: Some(report),
+                    error: None,
+                }),
+                Err(e) => out.push(PairSync {
+                    pair: n,
+                    report: None,
+                    error: Some(e.into()),
+                }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_names_come_from_instances() {
+        assert_eq!(name_from("Instance 1 (test)"), "instance-1-test");
+        assert_eq!(name_from("ÄÖ"), "pair");
+        assert!(valid_pair_name("lab-1.a_b"));
+        assert!(!valid_pair_name("../x"));
+    }
+
+    #[test]
+    fn pairs_are_validated_and_may_not_overlap() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Service::with_endpoints(
+            Paths::under(d.path()),
+            Endpoints::dropbox(),
+            Tuning::default(),
+        )
+        .unwrap();
+        let req = |local: &str, inst: &str| AddPair {
+            local: d.path().join(local),
+            organization: "Acme".into(),
+            space: "R".into(),
+            instance: inst.into(),
+            watch: true,
+            ..AddPair::default()
+        };
+        let p = s.add_pair(req("one", "Main")).unwrap();
+        assert_eq!(p.name, "main");
+        assert!(d.path().join("one").is_dir(), "the folder is created");
+        assert_eq!(
+            s.add_pair(req("two", "Main")).unwrap_err().code,
+            ErrorCode::AlreadyExists
+        );
+        assert_eq!(
+            s.add_pair(req("one/sub", "Other")).unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            s.add_pair(req("three", "desktop.ini")).unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
+        // Survives a restart.
+        let again = Service::with_endpoints(
+            Paths::under(d.path()),
+            Endpoints::dropbox(),
+            Tuning::default(),
+        )
+        .unwrap();
+        assert_eq!(again.pairs().len(), 1);
+        again.remove_pair("main").unwrap();
+        assert_eq!(
+            again.remove_pair("main").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+    }
+}
