@@ -112,3 +112,20 @@ def test_path_root_header(client, sdk, full_dbx):
     with pytest.raises(sdk.exceptions.PathRootError) as e:
         bad.files_list_folder("")
     assert e.value.error.is_invalid_root()
+
+
+def test_an_edited_cursor_does_not_leave_the_app_folder(dbx, full_dbx, root, sdk):
+    """Cursors are opaque: one edited to list the whole account is refused, not served."""
+    import base64
+    import json as _json
+
+    full_dbx.files_upload(b"secret", f"/cursor-secret-{root[1:]}.txt")
+    dbx.files_upload(b"x", f"{root}/x.txt")
+    _, cursor = list_all(dbx, root, recursive=True)
+    assert cursor.startswith("AAE")
+    raw = cursor[3:] + "=" * (-len(cursor[3:]) % 4)
+    fields = _json.loads(base64.urlsafe_b64decode(raw))
+    for forged in ({**fields, "p": ""}, {**fields, "p": "/apps"}, {**fields, "q": 0, "p": "", "k": ""}):
+        token = "AAE" + base64.urlsafe_b64encode(_json.dumps(forged).encode()).decode().rstrip("=")
+        with pytest.raises(sdk.exceptions.BadInputError):
+            dbx.files_list_folder_continue(token)
