@@ -216,3 +216,15 @@ def test_5xx_on_a_large_upload_is_seen_not_a_reset(dbx, root, faults, sdk):
     faults(p_server_error=1.0)
     with pytest.raises(sdk.exceptions.InternalServerError):
         dbx.files_upload_session_start(b"\0" * (24 * 1024 * 1024))
+
+
+def test_bandwidth_cap(dbx, root, faults):
+    data = b"\1" * (1024 * 1024)
+    faults(bandwidth_bytes_per_sec=1024 * 1024)
+    start = time.monotonic()
+    dbx.files_upload(data, f"{root}/slow.bin")
+    up = time.monotonic() - start
+    start = time.monotonic()
+    assert dbx.files_download(f"{root}/slow.bin")[1].content == data
+    down = time.monotonic() - start
+    assert up >= 0.8 and down >= 0.8, (up, down)

@@ -69,6 +69,11 @@ def test_app_folder_jail(dbx, full_dbx, root, sdk, emu):
     assert tag_chain(api_error(sdk, dbx.files_move_v2, out.id, f"{root}/stolen.txt"))[0] == "from_lookup"
     assert tag_chain(api_error(sdk, dbx.files_copy_v2, out.id, f"{root}/stolen.txt"))[0] == "from_lookup"
     assert tag_chain(api_error(sdk, dbx.files_list_revisions, out.id, mode=sdk.files.ListRevisionsMode.id))[0] == "path"
+    assert tag_chain(api_error(sdk, dbx.files_list_folder, out.id))[0] == "path"
+    assert tag_chain(api_error(sdk, dbx.files_delete_v2, out.id))[0] == "path_lookup"
+    with pytest.raises(sdk.exceptions.ApiError):
+        dbx.files_upload(b"overwrite?", out.id, mode=sdk.files.WriteMode.overwrite)
+    assert full_dbx.files_download(outside)[1].content == b"outside"
     # ...and not with dot-dot.
     err = api_error(sdk, dbx.files_get_metadata, f"/../../{outside[1:]}")
     assert tag_chain(err) == ["path", "malformed_path"]
