@@ -291,3 +291,54 @@ def test_expired_token_on_a_large_upload_is_refreshed(emu, client, root, sdk):
     data = os.urandom(24 * 1024 * 1024)
     md = d.files_upload(data, f"{root}/after-expiry.bin")
     assert md.size == len(data) and d._oauth2_access_token != old
+
+
+def code_from_consent(raw, emu, flow):
+    r = consent(raw, emu, flow.start())
+    page = FormParser()
+    page.feed(r.text)
+    return page.code.strip()
+
+
+def test_online_access_has_no_refresh_token(emu, raw, sdk, client):
+    flow = sdk.DropboxOAuth2FlowNoRedirect(APP_KEY, use_pkce=True, token_access_type="online")
+    result = flow.finish(code_from_consent(raw, emu, flow))
+    assert result.refresh_token == ""
+    assert client(result.access_token).users_get_space_usage().used >= 0
+
+
+def test_authorization_code_expires(emu, raw, sdk):
+    import requests
+
+    flow = sdk.DropboxOAuth2FlowNoRedirect(APP_KEY, use_pkce=True)
+    code = code_from_consent(raw, emu, flow)
+    emu.admin("POST", "clock", {"advance_secs": 601})
+    try:
+        with pytest.raises(requests.HTTPError) as e:
+            flow.finish(code)
+        assert e.value.response.json()["error"] == "invalid_grant"
+    finally:
+        emu.admin("POST", "clock", {"advance_secs": -601})
+
+
+def test_redirect_uri_must_match_at_exchange(emu, raw, sdk):
+    import requests
+
+    session = {}
+    flow = sdk.DropboxOAuth2Flow(
+        APP_KEY, redirect_uri="http://127.0.0.1:5000/a", session=session, csrf_token_session_key="csrf", use_pkce=True
+    )
+    r = consent(raw, emu, flow.start())
+    params = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["Location"]).query).items()}
+    flow.redirect_uri = "http://127.0.0.1:5000/other"
+    with pytest.raises(requests.HTTPError) as e:
+        flow.finish(params)
+    assert e.value.response.json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_is_bound_to_its_app_key(emu, raw, sdk, client):
+    flow = sdk.DropboxOAuth2FlowNoRedirect(APP_KEY, use_pkce=True, token_access_type="offline")
+    result = flow.finish(code_from_consent(raw, emu, flow))
+    with pytest.raises(sdk.exceptions.AuthError):
+        client(oauth2_refresh_token=result.refresh_token, app_key="some-other-app").users_get_current_account()
+    assert client(oauth2_refresh_token=result.refresh_token, app_key=APP_KEY).users_get_current_account()
