@@ -239,3 +239,107 @@ mod tests {
         assert_eq!(app.relative("/x").as_deref(), Some("/x"));
     }
 }
+
+/// Decides, before each call (by name, e.g. `session_append`), whether it fails.
+pub type Hook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
+
+/// A [`Remote`] that asks a hook before every call and fails the call when told to — for
+/// crash and fault injection in tests and simulations.
+pub struct Hooked {
+    inner: std::sync::Arc<dyn Remote>,
+    hook: Hook,
+}
+
+impl Hooked {
+    /// Wrap `inner`.
+    pub fn new(inner: std::sync::Arc<dyn Remote>, hook: Hook) -> Self {
+        Hooked { inner, hook }
+    }
+
+    fn gate<'a, T: Send + 'a>(
+        &'a self,
+        name: &str,
+        call: impl FnOnce() -> Call<'a, T>,
+    ) -> Call<'a, T> {
+        match (self.hook)(name) {
+            Some(e) => Box::pin(async move { Err(e) }),
+            None => call(),
+        }
+    }
+}
+
+impl Remote for Hooked {
+    fn list_folder<'a>(&'a self, path: &'a str) -> Call<'a, Page> {
+        self.gate("list_folder", || self.inner.list_folder(path))
+    }
+    fn list_continue<'a>(&'a self, cursor: &'a str) -> Call<'a, Page> {
+        self.gate("list_continue", || self.inner.list_continue(cursor))
+    }
+    fn latest_cursor<'a>(&'a self, path: &'a str) -> Call<'a, String> {
+        self.gate("latest_cursor", || self.inner.latest_cursor(path))
+    }
+    fn longpoll<'a>(&'a self, cursor: &'a str, timeout_secs: u64) -> Call<'a, (bool, Option<u64>)> {
+        self.gate("longpoll", || self.inner.longpoll(cursor, timeout_secs))
+    }
+    fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>> {
+        self.gate("get_metadata", || self.inner.get_metadata(path))
+    }
+    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
+        self.gate("download", || self.inner.download(path))
+    }
+    fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
+        self.gate("upload", || self.inner.upload(commit, data))
+    }
+    fn session_start(&self, data: Bytes, close: bool) -> Call<'_, String> {
+        self.gate("session_start", || self.inner.session_start(data, close))
+    }
+    fn session_append<'a>(
+        &'a self,
+        session: &'a str,
+        offset: u64,
+        data: Bytes,
+        close: bool,
+    ) -> Call<'a, ()> {
+        self.gate("session_append", || {
+            self.inner.session_append(session, offset, data, close)
+        })
+    }
+    fn session_finish<'a>(
+        &'a self,
+        session: &'a str,
+        offset: u64,
+        commit: &'a Commit,
+        data: Bytes,
+    ) -> Call<'a, FileEntry> {
+        self.gate("session_finish", || {
+            self.inner.session_finish(session, offset, commit, data)
+        })
+    }
+    fn finish_batch<'a>(
+        &'a self,
+        entries: &'a [(String, u64, Commit)],
+    ) -> Call<'a, Vec<Result<FileEntry, Error>>> {
+        self.gate("finish_batch", || self.inner.finish_batch(entries))
+    }
+    fn create_folder<'a>(&'a self, path: &'a str) -> Call<'a, FolderEntry> {
+        self.gate("create_folder", || self.inner.create_folder(path))
+    }
+    fn delete<'a>(&'a self, path: &'a str, parent_rev: Option<&'a str>) -> Call<'a, Entry> {
+        self.gate("delete", || self.inner.delete(path, parent_rev))
+    }
+    fn move_entry<'a>(&'a self, from: &'a str, to: &'a str) -> Call<'a, Entry> {
+        self.gate("move_entry", || self.inner.move_entry(from, to))
+    }
+    fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>> {
+        self.gate("list_revisions", || self.inner.list_revisions(path, limit))
+    }
+    fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry> {
+        self.gate("restore", || self.inner.restore(path, rev))
+    }
+    fn account(&self) -> Call<'_, Account> {
+        self.gate("account", || self.inner.account())
+    }
+    fn space_usage(&self) -> Call<'_, SpaceUsage> {
+        self.gate("space_usage", || self.inner.space_usage())
+    }
+}
