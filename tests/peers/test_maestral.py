@@ -219,6 +219,39 @@ def test_revisions_diff_and_restore(maestral):
     maestral.wait_idle(what="restore")
 
 
+def test_conflicting_edits_keep_both_versions(maestral):
+    """An edit on each side while the daemon is paused: after resuming, both versions
+    exist on both sides (one of them as a conflicted copy) and nothing is lost."""
+    path = maestral.dropbox / "papers" / "conflict.txt"
+    path.write_bytes(b"base\n")
+    wait_for(lambda: "/papers/conflict.txt" in maestral.tree(), 60, what="the base version")
+    maestral.wait_idle(what="base version")
+    base = maestral.tree()["/papers/conflict.txt"]
+    maestral.cli("pause")
+    try:
+        maestral.api(
+            "files/upload",
+            {"path": "/papers/conflict.txt", "mode": {".tag": "update", "update": base["rev"]}},
+            data=b"remote edit\n",
+        )
+        path.write_bytes(b"local edit\n")
+    finally:
+        maestral.cli("resume")
+
+    def both_versions():
+        hashes = {e.get("content_hash") for p, e in maestral.tree().items() if p.startswith("/papers/conflict")}
+        return {content_hash(b"remote edit\n"), content_hash(b"local edit\n")} <= hashes
+
+    wait_for(both_versions, 60, what="both versions on the emulator")
+    maestral.wait_idle(what="conflict")
+    local = sorted(p.name for p in (maestral.dropbox / "papers").iterdir() if p.name.startswith("conflict"))
+    assert len(local) == 2, local
+    contents = {(maestral.dropbox / "papers" / n).read_bytes() for n in local}
+    assert contents == {b"remote edit\n", b"local edit\n"}
+    remote = sorted(p for p in maestral.tree() if p.startswith("/papers/conflict"))
+    assert [p.rsplit("/", 1)[1] for p in remote] == local
+
+
 def test_listing_through_maestral(maestral):
     out = maestral.cli("ls", "-l", "/")
     for name in ("Apps", "papers", "big.bin"):
