@@ -6,6 +6,7 @@
 //! - [`exec`]: carries out plans safely; [`localfs`]: careful local file operations.
 //! - [`pair`]: one pair's observe → plan → execute loop and its guards; [`marker`]: snapshot
 //!   restore detection.
+//! - [`runner`]: continuous sync (watcher, longpoll, rescans).
 //! - [`events`]: what front ends hear.
 
 pub mod events;
@@ -16,8 +17,10 @@ pub mod marker;
 pub mod pair;
 pub mod remote;
 pub mod rules;
+pub mod runner;
 pub mod scan;
 
 pub use events::{Event, Events, PairState};
 pub use pair::{Pair, PairSpec, PauseReason, Report, SyncError, Tuning};
 pub use remote::{Remote, RemoteRoot};
+pub use runner::{RunOptions, RunStatus, Runner};

@@ -281,7 +281,12 @@ pub struct Pair {
     pub(crate) unstable: Mutex<Vec<String>>,
     /// Large uploads hold a chunk in memory each: only a few at a time.
     pub(crate) large_uploads: tokio::sync::Semaphore,
+    /// Deletions of the last minutes: (when, local side, files).
+    pub(crate) recent_deletes: Mutex<Vec<(std::time::Instant, bool, u64)>>,
 }
+
+/// Deletions within this window count together for the mass-delete guard.
+pub const DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Run blocking work without stalling other tasks of a multi-threaded runtime.
 pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -341,6 +346,7 @@ impl Pair {
             pair_id: Mutex::new(pair_id),
             unstable: Mutex::new(vec![]),
             large_uploads: tokio::sync::Semaphore::new(2),
+            recent_deletes: Mutex::new(vec![]),
         })
     }
 
@@ -738,9 +744,15 @@ impl Pair {
         Ok((trees, plan, keys.into_iter().collect()))
     }
 
-    /// The mass-delete guard: files a plan deletes on each side against what is there.
+    /// The mass-delete guard: files a plan deletes on each side, plus what was deleted in the
+    /// last [`DELETE_WINDOW`] (so a mass delete arriving in pieces still counts as one),
+    /// against what is there.
     pub fn check_deletes(&self, plan: &Plan) -> Result<(), SyncError> {
+        let mut window = lock(&self.recent_deletes);
+        let cutoff = std::time::Instant::now() - DELETE_WINDOW;
+        window.retain(|(t, _, _)| *t >= cutoff);
         if self.deletes_confirmed.load(Ordering::SeqCst) {
+            window.clear();
             return Ok(());
         }
         let ix = lock(&self.index);
@@ -759,34 +771,57 @@ impl Pair {
                 _ => {}
             }
         }
-        for (side, n) in [("local", local), ("remote", remote)] {
-            if n > self.tuning.mass_delete_floor
-                && (n as f64) > self.tuning.mass_delete_ratio * total as f64
+        drop(ix);
+        let earlier = |side: bool| {
+            window
+                .iter()
+                .filter(|(_, s, _)| *s == side)
+                .map(|(_, _, n)| n)
+                .sum::<u64>()
+        };
+        for (side, n, is_local) in [("local", local, true), ("remote", remote, false)] {
+            if n == 0 {
+                continue;
+            }
+            let burst = n + earlier(is_local);
+            // Against what was there before the burst began.
+            let base = total + earlier(is_local);
+            if burst > self.tuning.mass_delete_floor
+                && (burst as f64) > self.tuning.mass_delete_ratio * base as f64
             {
                 return Err(SyncError::Paused(PauseReason::MassDelete {
                     side: side.into(),
-                    count: n,
-                    total,
+                    count: burst,
+                    total: base,
                 }));
             }
+        }
+        let now = std::time::Instant::now();
+        if local > 0 {
+            window.push((now, true, local));
+        }
+        if remote > 0 {
+            window.push((now, false, remote));
         }
         Ok(())
     }
 
     // ------------------------------------------------------------ the loop
 
-    /// Converge once: observe both sides, then plan and execute until nothing is left.
-    pub async fn sync_once(&self) -> Result<Report, SyncError> {
+    /// Get ready for a run: the folder must be there (and not a restored snapshot); leftovers
+    /// of interrupted downloads go; counters and failures start afresh.
+    pub fn begin(&self) -> Result<(), SyncError> {
         self.check_folder()?;
         crate::localfs::clean_temp(self.root());
         lock(&self.failures).clear();
         self.counters.reset();
-        self.events.send(Event::State {
-            pair: self.spec.name.clone(),
-            state: PairState::Syncing,
-        });
-        self.scan(&[]).await?;
-        self.pull().await?;
+        Ok(())
+    }
+
+    /// Plan and execute until nothing is left. With `settle`, a full rescan and a pull at the
+    /// end make sure nothing changed meanwhile (one-shot runs); otherwise the watcher and the
+    /// longpoll report later changes. Returns the number of rounds.
+    pub async fn converge(&self, settle: bool) -> Result<u64, SyncError> {
         let mut rounds = 0u64;
         let mut quiet = 0;
         loop {
@@ -797,16 +832,15 @@ impl Pair {
             let (_, plan, considered) = self.plan()?;
             if plan.is_empty() {
                 lock(&self.index).clear_dirty(&considered)?;
-                // Settle: anything that changed while we worked?
                 quiet += 1;
                 let unstable = self.unstable();
                 if !unstable.is_empty() && quiet <= 10 {
                     // Files were being written: give them a moment, then look again.
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                     self.scan(&unstable).await?;
                     continue;
                 }
-                let local = self.scan(&[]).await?;
+                let local = if settle { self.scan(&[]).await? } else { false };
                 let remote = self.pull().await?;
                 if (!local && !remote) || quiet > 3 {
                     let (_, again, considered) = self.plan()?;
@@ -836,6 +870,19 @@ impl Pair {
         if lock(&self.index).meta("generation")?.is_none() {
             self.bump_generation()?;
         }
+        Ok(rounds)
+    }
+
+    /// Converge once: observe both sides, then plan and execute until nothing is left.
+    pub async fn sync_once(&self) -> Result<Report, SyncError> {
+        self.begin()?;
+        self.events.send(Event::State {
+            pair: self.spec.name.clone(),
+            state: PairState::Syncing,
+        });
+        self.scan(&[]).await?;
+        self.pull().await?;
+        let rounds = self.converge(true).await?;
         let report = self.report(rounds)?;
         self.events.send(Event::State {
             pair: self.spec.name.clone(),
@@ -844,7 +891,8 @@ impl Pair {
         Ok(report)
     }
 
-    fn report(&self, rounds: u64) -> Result<Report, SyncError> {
+    /// What the current run did so far.
+    pub fn report(&self, rounds: u64) -> Result<Report, SyncError> {
         let c = &self.counters;
         let ix = lock(&self.index);
         let issues = ix.issues()?;

@@ -1,0 +1,181 @@
+//! Continuous sync: changes on either side show up on the other by themselves — through
+//! file events, Dropbox's longpoll, or (with watching off) the periodic rescan.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sync_engine::{RunOptions, Runner};
+
+async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_flow_both_ways_while_running() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let runner = Runner::spawn(
+        Arc::new(w.pair("a", &a)),
+        RunOptions {
+            longpoll_secs: 30,
+            ..RunOptions::default()
+        },
+    );
+    eventually("first sync", Duration::from_secs(10), || {
+        runner.status().last_sync.is_some()
+    })
+    .await;
+
+    write(&a, "/new.txt", b"made here");
+    let up = eventually(
+        "a local file reaches Dropbox",
+        Duration::from_secs(10),
+        || w.remote_tree().get("/new.txt") == Some(&h(b"made here")),
+    )
+    .await;
+    w.put("/remote.txt", b"made there").await;
+    let down = eventually(
+        "a Dropbox file reaches the disk",
+        Duration::from_secs(10),
+        || a.join("remote.txt").exists(),
+    )
+    .await;
+    assert_eq!(std::fs::read(a.join("remote.txt")).unwrap(), b"made there");
+    eprintln!("local → Dropbox {up:?}, Dropbox → local {down:?}");
+
+    std::fs::rename(a.join("new.txt"), a.join("renamed.txt")).unwrap();
+    eventually("a rename reaches Dropbox", Duration::from_secs(10), || {
+        w.remote_tree().contains_key("/renamed.txt") && !w.remote_tree().contains_key("/new.txt")
+    })
+    .await;
+    std::fs::remove_file(a.join("remote.txt")).unwrap();
+    eventually("a delete reaches Dropbox", Duration::from_secs(10), || {
+        !w.remote_tree().contains_key("/remote.txt")
+    })
+    .await;
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let opts = RunOptions {
+        watch: false,
+        rescan_interval: Duration::from_secs(2),
+        longpoll_secs: 30,
+        paused: false,
+    };
+    let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
+    eventually("first sync", Duration::from_secs(10), || {
+        runner.status().last_sync.is_some()
+    })
+    .await;
+    assert!(!runner.status().watching);
+    // Another host on a network file system writes a file: no event reaches us.
+    write(&a, "/from-another-host.dat", b"nfs");
+    let t = eventually("the rescan picks it up", Duration::from_secs(8), || {
+        w.remote_tree().contains_key("/from-another-host.dat")
+    })
+    .await;
+    assert!(
+        t <= Duration::from_secs(5),
+        "within the rescan interval: {t:?}"
+    );
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_stops_transfers_and_resume_catches_up() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let runner = Runner::spawn(
+        Arc::new(w.pair("a", &a)),
+        RunOptions {
+            longpoll_secs: 30,
+            ..RunOptions::default()
+        },
+    );
+    eventually("first sync", Duration::from_secs(10), || {
+        runner.status().last_sync.is_some()
+    })
+    .await;
+    runner.pause();
+    write(&a, "/while-paused.txt", b"p");
+    w.put("/remote-while-paused.txt", b"r").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !w.remote_tree().contains_key("/while-paused.txt"),
+        "nothing moves while paused"
+    );
+    assert!(!a.join("remote-while-paused.txt").exists());
+    runner.resume(false);
+    eventually("resume catches up", Duration::from_secs(10), || {
+        w.remote_tree().contains_key("/while-paused.txt")
+            && a.join("remote-while-paused.txt").exists()
+    })
+    .await;
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_pauses_the_running_pair_until_resumed_with_confirmation() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    for i in 0..70 {
+        write(&a, &format!("/data/f{i}"), b"x");
+    }
+    for i in 0..60 {
+        write(&a, &format!("/more/g{i}"), b"y");
+    }
+    let runner = Runner::spawn(
+        Arc::new(w.pair("a", &a)),
+        RunOptions {
+            longpoll_secs: 30,
+            ..RunOptions::default()
+        },
+    );
+    eventually("first sync", Duration::from_secs(20), || {
+        w.remote_tree().len() == 132 && runner.status().last_sync.is_some()
+    })
+    .await;
+    // Someone deletes the folder on dropbox.com.
+    w.remove("/data").await;
+    eventually("the guard pauses", Duration::from_secs(10), || {
+        runner.status().code.as_deref() == Some("mass_delete")
+    })
+    .await;
+    assert_eq!(local_tree(&a).len(), 132, "nothing deleted locally");
+    runner.resume(true);
+    eventually(
+        "confirmed deletes go ahead",
+        Duration::from_secs(10),
+        || !a.join("data").exists(),
+    )
+    .await;
+    // Deletions trickling in one by one are counted together: at most the guard's floor
+    // goes before it pauses.
+    for i in 0..60 {
+        w.remove(&format!("/more/g{i}")).await;
+    }
+    eventually("the guard pauses again", Duration::from_secs(10), || {
+        runner.status().code.as_deref() == Some("mass_delete")
+    })
+    .await;
+    let left = local_tree(&a).len();
+    assert!(
+        left >= 60 - 50,
+        "at most 50 files went before the pause, {} are left",
+        left
+    );
+    runner.stop().await;
+}
