@@ -220,26 +220,6 @@ impl RemoteRoot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_map_under_the_instance_folder() {
-        let r = RemoteRoot::new("/Acme/Research/Inst");
-        assert_eq!(r.dropbox_path("/a/b.txt"), "/Acme/Research/Inst/a/b.txt");
-        assert_eq!(
-            r.relative("/acme/RESEARCH/inst/A/b.txt").as_deref(),
-            Some("/A/b.txt")
-        );
-        assert_eq!(r.relative("/Acme/Research/Inst").as_deref(), Some(""));
-        assert_eq!(r.relative("/Acme/Research/Inst2/x"), None);
-        let app = RemoteRoot::new("/");
-        assert_eq!(app.dropbox_path("/x"), "/x");
-        assert_eq!(app.relative("/x").as_deref(), Some("/x"));
-    }
-}
-
 /// Decides, before each call (by name, e.g. `session_append`), whether it fails.
 pub type Hook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
 
@@ -341,5 +321,25 @@ impl Remote for Hooked {
     }
     fn space_usage(&self) -> Call<'_, SpaceUsage> {
         self.gate("space_usage", || self.inner.space_usage())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_under_the_instance_folder() {
+        let r = RemoteRoot::new("/Acme/Research/Inst");
+        assert_eq!(r.dropbox_path("/a/b.txt"), "/Acme/Research/Inst/a/b.txt");
+        assert_eq!(
+            r.relative("/acme/RESEARCH/inst/A/b.txt").as_deref(),
+            Some("/A/b.txt")
+        );
+        assert_eq!(r.relative("/Acme/Research/Inst").as_deref(), Some(""));
+        assert_eq!(r.relative("/Acme/Research/Inst2/x"), None);
+        let app = RemoteRoot::new("/");
+        assert_eq!(app.dropbox_path("/x"), "/x");
+        assert_eq!(app.relative("/x").as_deref(), Some("/x"));
     }
 }
