@@ -228,3 +228,22 @@ def test_bandwidth_cap(dbx, root, faults):
     assert dbx.files_download(f"{root}/slow.bin")[1].content == data
     down = time.monotonic() - start
     assert up >= 0.8 and down >= 0.8, (up, down)
+
+
+def test_reset_after_commit_loses_only_the_answer(dbx, root, faults, sdk):
+    """A dropped connection after the work is done: the upload happened, so a retry
+    with the same content is a no-op that keeps the rev."""
+    faults(p_reset=1.0)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        dbx.files_upload(b"committed", f"{root}/lost-answer.txt")
+    faults(p_reset=0.0)
+    md = dbx.files_get_metadata(f"{root}/lost-answer.txt")
+    again = dbx.files_upload(b"committed", f"{root}/lost-answer.txt")
+    assert again.rev == md.rev
+
+
+def test_reset_mid_download(dbx, root, faults):
+    dbx.files_upload(b"z" * 200_000, f"{root}/cut.bin")
+    faults(p_reset=1.0)
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        dbx.files_download(f"{root}/cut.bin")[1].content
