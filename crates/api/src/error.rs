@@ -1,10 +1,11 @@
 //! Errors at the API boundary: a stable machine code and a message for people. Front ends
 //! branch on the code, never on the text.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Machine-readable error codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Bad input (a flag, a path, a name).
@@ -34,7 +35,7 @@ pub enum ErrorCode {
 }
 
 /// An API error.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     /// Machine code.

@@ -3,12 +3,18 @@
 //!
 //! - [`config`]: where things live (XDG paths, overrides) and the TOML configuration.
 //! - [`error`]: errors as `{code, message}`, with the message saying what to do next.
+//! - [`dto`]: the types front ends see (with generated TypeScript twins).
 //! - [`service`]: the commands.
 
 pub mod config;
+pub mod daemon;
+pub mod dto;
 pub mod error;
+pub mod restore;
 pub mod service;
+pub mod socket;
 
 pub use config::{Config, PairConfig, Paths};
+pub use daemon::Daemon;
 pub use error::{ApiError, ErrorCode};
 pub use service::Service;

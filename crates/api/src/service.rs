@@ -57,6 +57,7 @@ pub struct Service {
     pairs: Mutex<HashMap<String, Arc<Pair>>>,
     tuning: Tuning,
     credential_override: Mutex<Option<Credential>>,
+    events: sync_engine::Events,
 }
 
 fn valid_pair_name(n: &str) -> bool {
@@ -110,7 +111,18 @@ impl Service {
             pairs: Mutex::new(HashMap::new()),
             tuning,
             credential_override: Mutex::new(None),
+            events: sync_engine::Events::default(),
         })
+    }
+
+    /// The event channel every pair reports into.
+    pub fn events(&self) -> &sync_engine::Events {
+        &self.events
+    }
+
+    /// Forget an opened pair (its index is reopened on next use).
+    pub fn forget_pair(&self, name: &str) {
+        lock(&self.pairs).remove(name);
     }
 
     /// The profile's directories.

@@ -22,6 +22,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 /// Override with the `app_key` setting for another registered app.
 pub const DEFAULT_APP_KEY: &str = "nuvosync-desktop";
 
+/// The app folder of nuvosync's app key (`Apps/nuvolos.cloud` in the user's Dropbox).
+pub const APP_FOLDER: &str = "nuvolos.cloud";
+
 /// Refresh this long before an access token expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 

@@ -14,7 +14,7 @@ pub mod error;
 pub mod store;
 pub mod transport;
 
-pub use auth::{Credential, DEFAULT_APP_KEY, LinkSession, Secret};
+pub use auth::{APP_FOLDER, Credential, DEFAULT_APP_KEY, LinkSession, Secret};
 pub use client::{
     Account, Client, Commit, Entry, FileEntry, FolderEntry, Page, SpaceUsage, WriteMode,
 };

@@ -324,6 +324,17 @@ impl Pair {
         remote: Arc<dyn Remote>,
         commit_lock: Arc<tokio::sync::Mutex<()>>,
     ) -> Result<Pair, SyncError> {
+        Self::open_with_events(spec, tuning, remote, commit_lock, Events::default())
+    }
+
+    /// Open a pair that reports into a shared event channel.
+    pub fn open_with_events(
+        spec: PairSpec,
+        tuning: Tuning,
+        remote: Arc<dyn Remote>,
+        commit_lock: Arc<tokio::sync::Mutex<()>>,
+        events: Events,
+    ) -> Result<Pair, SyncError> {
         let index = Index::open(&spec.index_path)?;
         let (rules, problems) = Rules::load(&spec.local_root, &spec.excluded);
         for p in problems {
@@ -340,7 +351,7 @@ impl Pair {
             clashes: Mutex::new(vec![]),
             failures: Mutex::new(HashMap::new()),
             commit_lock,
-            events: Events::default(),
+            events,
             counters: Counters::default(),
             deletes_confirmed: AtomicBool::new(false),
             pair_id: Mutex::new(pair_id),

@@ -1,0 +1,288 @@
+//! The guided restore of a snapshot: the restored local folder becomes the authority, and
+//! Dropbox's newer state is kept aside, never deleted.
+//!
+//! 1. **Preview** ([`plan`]): a fresh look at both sides — which Dropbox files the restored
+//!    versions replace, which Dropbox files leave the instance folder, which restored files
+//!    are new to Dropbox.
+//! 2. **Apply** ([`apply`]): move Dropbox's instance folder aside to
+//!    `<Instance> (before restore YYYY-MM-DD HH.MM)` next to it, reset the pair's state, and
+//!    sync with the restored files as the authority. Each step is recorded first, so an
+//!    interrupted restore resumes where it stopped.
+//! 3. Or **continue normally** ([`continue_normally`]) when it was not a restore — after
+//!    [`continue_preview`] has shown what normal sync would then overwrite or delete.
+
+use crate::dto::{RestoreItemDto, RestorePlanDto, RestoreResultDto};
+use crate::error::{ApiError, ErrorCode};
+use crate::service::Service;
+use std::collections::{BTreeMap, HashMap};
+use sync_core::{ContentHash, Op};
+use sync_engine::scan::Scanner;
+
+const IN_PROGRESS: &str = "restore_backup";
+
+struct Sides {
+    local: BTreeMap<String, (String, u64, ContentHash)>,
+    remote: BTreeMap<String, (String, u64, ContentHash)>,
+}
+
+fn invalid(msg: String) -> ApiError {
+    ApiError::new(ErrorCode::InvalidArgument, msg)
+}
+
+async fn look(service: &Service, pair: &str) -> Result<Sides, ApiError> {
+    let p = service.pair(pair)?;
+    let root = p.root().to_path_buf();
+    if !root.is_dir() {
+        return Err(ApiError::new(
+            ErrorCode::Paused,
+            format!(
+                "the local folder {} is missing — mount or restore it first",
+                root.display()
+            ),
+        ));
+    }
+    let rules = p.rules();
+    let threads = p.tuning.hash_threads;
+    let scanned = tokio::task::spawn_blocking(move || {
+        Scanner {
+            root: &root,
+            rules: &rules,
+            threads,
+        }
+        .scan(&[], &HashMap::new(), &|_, _| None)
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+    .map_err(|e| ApiError::new(ErrorCode::Paused, e.to_string()))?;
+    let mut local = BTreeMap::new();
+    for f in scanned.found {
+        if let sync_core::LocalKind::File { size, hash, .. } = f.node.kind {
+            local.insert(f.key, (f.node.path, size, hash));
+        }
+    }
+    let mut remote = BTreeMap::new();
+    let rroot = p.remote_root().clone();
+    match p.remote().list_folder(&rroot.path).await {
+        Ok(mut page) => loop {
+            for e in &page.entries {
+                if let Some((k, n)) = rroot.node(e) {
+                    if let sync_core::RemoteKind::File { size, hash, .. } = n.kind {
+                        remote.insert(k, (n.path, size, hash));
+                    }
+                }
+            }
+            if !page.has_more {
+                break;
+            }
+            page = p.remote().list_continue(&page.cursor).await?;
+        },
+        Err(nuvosync_dropbox::Error::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Sides { local, remote })
+}
+
+/// The backup folder's path (next to the instance folder).
+fn backup_path(service: &Service, pair: &str, stamp: &str) -> Result<String, ApiError> {
+    let cfg = service
+        .config()
+        .pair(pair)
+        .cloned()
+        .ok_or_else(|| invalid(format!("no pair named {pair:?}")))?;
+    Ok(format!(
+        "/{}/{}/{} (before restore {stamp})",
+        cfg.organization, cfg.space, cfg.instance
+    ))
+}
+
+fn stamp() -> String {
+    // YYYY-MM-DD HH.MM (UTC)
+    let t = nuvosync_dropbox::client::timestamp(sync_engine::pair::now());
+    format!("{} {}", &t[..10], t[11..16].replace(':', "."))
+}
+
+/// Was a restore detected for this pair?
+fn detected(service: &Service, pair: &str) -> Result<bool, ApiError> {
+    let p = service.pair(pair)?;
+    Ok(matches!(
+        p.check_folder(),
+        Err(sync_engine::SyncError::Paused(
+            sync_engine::PauseReason::RestoreDetected { .. }
+        ))
+    ))
+}
+
+/// Preview a restore.
+pub async fn plan(service: &Service, pair: &str) -> Result<RestorePlanDto, ApiError> {
+    let sides = look(service, pair).await?;
+    let mut dto = RestorePlanDto {
+        pair: pair.to_string(),
+        detected: detected(service, pair)?,
+        replaced: vec![],
+        removed: vec![],
+        uploaded: vec![],
+        unchanged: 0,
+        backup_folder: backup_path(service, pair, &stamp())?,
+    };
+    for (k, (path, size, hash)) in &sides.local {
+        match sides.remote.get(k) {
+            Some((_, _, h)) if h == hash => dto.unchanged += 1,
+            Some(_) => dto.replaced.push(RestoreItemDto {
+                path: path.clone(),
+                size: Some(*size),
+            }),
+            None => dto.uploaded.push(RestoreItemDto {
+                path: path.clone(),
+                size: Some(*size),
+            }),
+        }
+    }
+    for (k, (path, size, _)) in &sides.remote {
+        if !sides.local.contains_key(k) {
+            dto.removed.push(RestoreItemDto {
+                path: path.clone(),
+                size: Some(*size),
+            });
+        }
+    }
+    Ok(dto)
+}
+
+/// Apply a restore (the pair must not be running). Resumable.
+pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, ApiError> {
+    let p = service.pair(pair)?;
+    if !p.root().is_dir() {
+        return Err(ApiError::new(
+            ErrorCode::Paused,
+            format!(
+                "the local folder {} is missing — mount or restore it first",
+                p.root().display()
+            ),
+        ));
+    }
+    // 1. Decide the backup name once, and record it before touching anything.
+    let backup = match p.with_index(|ix| ix.meta(IN_PROGRESS))? {
+        Some(b) => b,
+        None => {
+            let b = backup_path(service, pair, &stamp())?;
+            p.with_index(|ix| ix.set_meta(IN_PROGRESS, &b))?;
+            b
+        }
+    };
+    // 2. Move Dropbox's instance folder aside (already done if resuming).
+    let root = p.remote_root().path.clone();
+    match p.remote().move_entry(&root, &backup).await {
+        Ok(_) => tracing::info!(pair, backup = %backup, "Dropbox's instance folder moved aside"),
+        Err(nuvosync_dropbox::Error::NotFound) => {} // moved before an interruption, or never existed
+        Err(nuvosync_dropbox::Error::Conflict(_)) => {
+            // The backup name exists: a resumed restore that already moved it, if the root is gone.
+            if p.remote().get_metadata(&root).await?.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::Dropbox,
+                    format!(
+                        "both {root} and the backup {backup} exist on Dropbox — move one of them on dropbox.com, then run the restore again"
+                    ),
+                ));
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // 3. Forget what was synced: the restored folder is the new truth.
+    p.with_index(|ix| -> Result<(), ApiError> {
+        ix.reset_trees()?;
+        ix.del_meta("generation")?;
+        ix.del_meta("pending_generation")?;
+        Ok(())
+    })?;
+    service.forget_pair(pair);
+    // 4. Upload the restored state.
+    let p = service.pair(pair)?;
+    let report = p.sync_once().await?;
+    p.with_index(|ix| ix.del_meta(IN_PROGRESS))?;
+    let url =
+        service
+            .endpoints()
+            .web_url(&format!("/Apps/{}{}", nuvosync_dropbox::APP_FOLDER, backup));
+    Ok(RestoreResultDto {
+        pair: pair.to_string(),
+        backup_folder: backup,
+        backup_url: url,
+        uploaded: report.uploaded,
+    })
+}
+
+/// What normal sync would do to Dropbox if this was not a restore.
+pub async fn continue_preview(service: &Service, pair: &str) -> Result<RestorePlanDto, ApiError> {
+    let p = service.pair(pair)?;
+    p.scan(&[]).await?;
+    p.pull().await?;
+    let (trees, plan, _) = p.plan()?;
+    let mut dto = RestorePlanDto {
+        pair: pair.to_string(),
+        detected: detected(service, pair)?,
+        replaced: vec![],
+        removed: vec![],
+        uploaded: vec![],
+        unchanged: 0,
+        backup_folder: String::new(),
+    };
+    for op in plan.ops {
+        match op {
+            Op::Upload {
+                local,
+                base: Some(_),
+                ..
+            } => dto.replaced.push(RestoreItemDto {
+                size: sync_engine_size(&local),
+                path: local.path,
+            }),
+            Op::Upload {
+                local, base: None, ..
+            } => dto.uploaded.push(RestoreItemDto {
+                size: sync_engine_size(&local),
+                path: local.path,
+            }),
+            Op::DeleteRemote { key, remote } => {
+                let files = trees
+                    .synced
+                    .range(key.clone()..)
+                    .take_while(|(k, _)| sync_core::path::is_within(k, &key))
+                    .count();
+                dto.removed.push(RestoreItemDto {
+                    path: remote.path,
+                    size: Some(files as u64),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(dto)
+}
+
+fn sync_engine_size(l: &sync_core::LocalNode) -> Option<u64> {
+    match l.kind {
+        sync_core::LocalKind::File { size, .. } => Some(size),
+        sync_core::LocalKind::Folder => None,
+    }
+}
+
+/// "This was not a restore": accept the folder's marker and sync normally.
+pub fn continue_normally(service: &Service, pair: &str) -> Result<(), ApiError> {
+    let p = service.pair(pair)?;
+    let m = sync_engine::marker::read(p.root());
+    p.with_index(|ix| -> Result<(), ApiError> {
+        match m {
+            Some(m) => {
+                ix.set_meta("generation", &m.generation.to_string())?;
+                ix.set_meta("pair_id", &m.pair_id)?;
+            }
+            None => {
+                ix.del_meta("generation")?;
+            }
+        }
+        ix.del_meta("pending_generation")?;
+        Ok(())
+    })?;
+    service.forget_pair(pair);
+    Ok(())
+}
