@@ -1,6 +1,7 @@
 //! The commands of the `nuvosync` binary: parse, call the API, print.
 
 use clap::{Args, Parser, Subcommand};
+use nuvosync_api::dto::Command as Cmd;
 use nuvosync_api::service::{AddPair, PairSync};
 use nuvosync_api::{ApiError, Paths, Service};
 use std::path::PathBuf;
@@ -32,9 +33,91 @@ pub enum Command {
     Sync(SyncArgs),
     /// Run the built-in Dropbox emulator with a demo pair (no account needed).
     Demo(demo::DemoArgs),
+    /// Run every pair continuously in the foreground (control socket for the other commands).
+    Daemon,
+    /// Show what is going on.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause one pair (or all).
+    Pause {
+        /// Pair name (all if absent).
+        pair: Option<String>,
+    },
+    /// Resume one pair (or all).
+    Resume {
+        /// Pair name (all if absent).
+        pair: Option<String>,
+        /// Let the deletions a guard held back go ahead (check them first with `status`).
+        #[arg(long)]
+        confirm_deletes: bool,
+    },
+    /// Live transfers and recent history.
+    Activity {
+        /// Print the history and exit instead of following live progress.
+        #[arg(long)]
+        no_follow: bool,
+        /// Only history entries whose path contains this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Conflicts (both versions were kept).
+    Conflicts {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Also resolved ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Resolve a conflict: keep-mine, keep-theirs or keep-both.
+    Resolve(control::ResolveArgs),
+    /// The sync status of one file.
+    Filestatus {
+        /// The file.
+        path: String,
+    },
+    /// Folders excluded from sync (selective sync).
+    #[command(subcommand)]
+    Excluded(control::ExcludedCommand),
+    /// Forget a pair's index and rebuild it from both sides (content decides; nothing is lost).
+    RebuildIndex {
+        /// The pair.
+        #[arg(long)]
+        pair: Option<String>,
+    },
+    /// Stop the daemon.
+    Stop,
+    /// Settings.
+    #[command(subcommand)]
+    Settings(control::SettingsCommand),
+    /// Start the daemon at login (a systemd user unit).
+    Autostart {
+        /// enable or disable
+        #[arg(value_parser = ["enable", "disable"])]
+        action: String,
+    },
+    /// Link a Dropbox account (the app gets only Apps/nuvolos.cloud).
+    Link {
+        /// Print the address and read the code from the terminal (SSH sessions).
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Unlink: revoke nuvosync's access (local files stay).
+    Unlink,
+    /// The linked account.
+    Account {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recover from a restored snapshot of a pair's folder.
+    Restore(control::RestoreArgs),
 }
 
-use crate::demo;
+use crate::{control, demo};
 
 /// `pair ...`
 #[derive(Subcommand, Debug)]
@@ -121,6 +204,63 @@ pub async fn run(cli: Cli) -> i32 {
             Ok(()) => 0,
             Err(e) => fail(&e),
         },
+        Command::Daemon => control::daemon(&cli).await,
+        Command::Status { json } => control::status(&cli, *json).await,
+        Command::Pause { pair } => {
+            control::simple(&cli, Cmd::Pause { pair: pair.clone() }, "paused").await
+        }
+        Command::Resume {
+            pair,
+            confirm_deletes,
+        } => {
+            control::simple(
+                &cli,
+                Cmd::Resume {
+                    pair: pair.clone(),
+                    confirm_deletes: *confirm_deletes,
+                },
+                "resumed",
+            )
+            .await
+        }
+        Command::Activity { no_follow, search } => {
+            control::activity(&cli, !no_follow, search.clone()).await
+        }
+        Command::Conflicts { json, all } => control::conflicts(&cli, *json, *all).await,
+        Command::Resolve(a) => control::resolve(&cli, a).await,
+        Command::Filestatus { path } => control::filestatus(&cli, path).await,
+        Command::Excluded(c) => control::excluded(&cli, c).await,
+        Command::RebuildIndex { pair } => match pair.clone().or_else(|| {
+            service(&cli)
+                .ok()
+                .and_then(|s| (s.pairs().len() == 1).then(|| s.pairs()[0].name.clone()))
+        }) {
+            Some(pair) => {
+                control::simple(
+                    &cli,
+                    Cmd::RebuildIndex { pair },
+                    "the index is being rebuilt",
+                )
+                .await
+            }
+            None => fail(&ApiError::new(
+                nuvosync_api::ErrorCode::InvalidArgument,
+                "say which pair with --pair NAME",
+            )),
+        },
+        Command::Stop => control::simple(&cli, Cmd::Stop, "stopping").await,
+        Command::Settings(c) => control::settings(&cli, c).await,
+        Command::Autostart { action } => control::autostart(&cli, action == "enable"),
+        Command::Link { no_browser } => control::link(&cli, *no_browser).await,
+        Command::Unlink => match control::call(&cli, Cmd::Unlink, true).await {
+            Ok(_) => {
+                println!("unlinked: nuvosync's access was revoked; your files stay where they are");
+                0
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Account { json } => control::account(&cli, *json).await,
+        Command::Restore(a) => control::restore(&cli, a).await,
         Command::Sync(args) => {
             if !args.once {
                 eprintln!(
@@ -238,6 +378,15 @@ pub fn print_sync(results: &[PairSync], json: bool) -> i32 {
 }
 
 async fn sync_once(s: &Service, args: &SyncArgs) -> i32 {
+    if nuvosync_api::socket::Client::connect(&s.paths().socket())
+        .await
+        .is_ok()
+    {
+        eprintln!(
+            "nuvosync: the daemon is running and syncs continuously — see `nuvosync status` (or stop it with `nuvosync stop` first)"
+        );
+        return 1;
+    }
     match s
         .sync_once(args.pair.as_deref(), args.confirm_deletes)
         .await

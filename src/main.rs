@@ -5,6 +5,7 @@
 //! do), 4 synced except for some files (listed), 1 any other error (stderr says what to do).
 
 mod cli;
+mod control;
 mod demo;
 
 use clap::Parser;

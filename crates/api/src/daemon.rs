@@ -38,6 +38,8 @@ pub struct Daemon {
     snoozed_until: Mutex<Option<i64>>,
     stop: Notify,
     stopped: AtomicBool,
+    /// Runs the pairs (false: answers one-shot commands only).
+    runs_pairs: bool,
 }
 
 fn state_dto(s: &PairState) -> StateDto {
@@ -65,6 +67,17 @@ fn severity(s: StateDto) -> u8 {
 impl Daemon {
     /// Start: a runner for every pair (when an account is linked) and the event stream.
     pub async fn start(service: Arc<Service>) -> Arc<Daemon> {
+        let d = Self::make(service, true);
+        d.start_runners().await;
+        d
+    }
+
+    /// The command handler without running any pair (one-shot CLI commands without a daemon).
+    pub fn idle(service: Arc<Service>) -> Arc<Daemon> {
+        Self::make(service, false)
+    }
+
+    fn make(service: Arc<Service>, runs_pairs: bool) -> Arc<Daemon> {
         let (events, _) = broadcast::channel(4096);
         let d = Arc::new(Daemon {
             service,
@@ -76,10 +89,10 @@ impl Daemon {
             snoozed_until: Mutex::new(None),
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
+            runs_pairs,
         });
         let rx = d.service.events().subscribe();
         tokio::spawn(Self::forward(Arc::downgrade(&d), rx));
-        d.start_runners().await;
         d
     }
 
@@ -193,7 +206,7 @@ impl Daemon {
     }
 
     async fn start_runners(&self) {
-        if self.service.credential().is_err() {
+        if !self.runs_pairs || self.service.credential().is_err() {
             return;
         }
         for p in self.service.pairs() {
@@ -202,6 +215,9 @@ impl Daemon {
     }
 
     async fn start_runner(&self, name: &str) {
+        if !self.runs_pairs {
+            return;
+        }
         let Some(cfg) = self.service.config().pair(name).cloned() else {
             return;
         };
@@ -357,7 +373,7 @@ impl Daemon {
                 json(())
             }
             Command::Account => json(self.account().await?),
-            Command::LinkStart => json(self.link_start().await?),
+            Command::LinkStart { loopback } => json(self.link_start(loopback).await?),
             Command::LinkFinish { redirect } => json(self.link_finish(&redirect).await?),
             Command::LinkWait { timeout_secs } => json(self.link_wait(timeout_secs).await?),
             Command::Unlink => json(self.unlink().await?),
@@ -903,11 +919,12 @@ impl Daemon {
         Ok(dto)
     }
 
-    async fn link_start(&self) -> Result<LinkStartDto, ApiError> {
+    async fn link_start(&self, loopback: bool) -> Result<LinkStartDto, ApiError> {
         let endpoints = self.service.endpoints().clone();
         let http = nuvosync_dropbox::transport::http_client(&endpoints, false)?;
         let session =
-            LinkSession::start(&endpoints, &self.service.config().app_key(), http, true).await?;
+            LinkSession::start(&endpoints, &self.service.config().app_key(), http, loopback)
+                .await?;
         let dto = LinkStartDto {
             authorize_url: session.authorize_url.clone(),
             redirect_uri: session.redirect_uri().map(str::to_string),

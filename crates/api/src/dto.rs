@@ -572,7 +572,11 @@ pub enum Command {
     /// The linked account.
     Account,
     /// Start linking a Dropbox account.
-    LinkStart,
+    LinkStart {
+        /// Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
+        #[serde(default = "yes")]
+        loopback: bool,
+    },
     /// Finish linking with the redirect URL the browser came back to (or a pasted code).
     LinkFinish {
         /// Redirect URL or code.
@@ -610,6 +614,10 @@ pub enum Command {
     Subscribe,
     /// Stop the daemon.
     Stop,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The TypeScript declarations of every DTO, as `(file name, content)`.

@@ -1,0 +1,903 @@
+//! The commands that talk to the service: through the daemon's control socket when it runs,
+//! in-process for the few that need no running engine (link, unlink, account, restore).
+
+use crate::cli::{Cli, fail};
+use clap::{Args, Subcommand, ValueEnum};
+use nuvosync_api::dto::*;
+use nuvosync_api::socket::Client;
+use nuvosync_api::{ApiError, Daemon, ErrorCode, Paths, Service};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+/// `resolve`
+#[derive(Args, Debug)]
+pub struct ResolveArgs {
+    /// Conflict id (from `nuvosync conflicts`).
+    pub id: i64,
+    /// How to resolve it.
+    #[arg(value_enum)]
+    pub choice: Choice,
+    /// The pair (needed when there are several).
+    #[arg(long)]
+    pub pair: Option<String>,
+}
+
+/// A resolution.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Choice {
+    /// Keep this computer's version under the original name.
+    KeepMine,
+    /// Keep Dropbox's version; this computer's copy goes to the trash.
+    KeepTheirs,
+    /// Keep both files.
+    KeepBoth,
+}
+
+/// `excluded ...`
+#[derive(Subcommand, Debug)]
+pub enum ExcludedCommand {
+    /// List excluded folders.
+    List {
+        /// The pair.
+        #[arg(long)]
+        pair: Option<String>,
+    },
+    /// Exclude a folder (its local copy stays, it is no longer synced).
+    Add {
+        /// Folder, relative to the pair's folder.
+        path: String,
+        /// The pair.
+        #[arg(long)]
+        pair: Option<String>,
+    },
+    /// Sync a folder again.
+    Remove {
+        /// Folder, relative to the pair's folder.
+        path: String,
+        /// The pair.
+        #[arg(long)]
+        pair: Option<String>,
+    },
+}
+
+/// `settings ...`
+#[derive(Subcommand, Debug)]
+pub enum SettingsCommand {
+    /// Show the settings.
+    Get {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a setting: notifications (all|attention|off), snooze (minutes), upload-limit,
+    /// download-limit (bytes/s, 0 = none), autostart (true|false).
+    Set {
+        /// Setting.
+        key: String,
+        /// Value.
+        value: String,
+    },
+}
+
+/// `restore`
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Preview what a restore would change.
+    #[arg(long, conflicts_with_all = ["apply", "continue_"])]
+    pub plan: bool,
+    /// Make the restored local files the authority (Dropbox's folder is kept as a dated backup).
+    #[arg(long, conflicts_with = "continue_")]
+    pub apply: bool,
+    /// It was not a restore: continue syncing normally (shows what that overwrites; needs --yes).
+    #[arg(long = "continue")]
+    pub continue_: bool,
+    /// Confirm `--continue`.
+    #[arg(long)]
+    pub yes: bool,
+    /// The pair (needed when there are several).
+    #[arg(long)]
+    pub pair: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn paths(cli: &Cli) -> Result<Paths, ApiError> {
+    Paths::resolve(cli.config_dir.clone(), cli.state_dir.clone())
+}
+
+/// Send a command to the daemon; if `local` and no daemon runs, handle it in-process.
+pub async fn call(cli: &Cli, cmd: Command, local: bool) -> Result<serde_json::Value, ApiError> {
+    let paths = paths(cli)?;
+    match Client::connect(&paths.socket()).await {
+        Ok(mut c) => c.call(cmd).await,
+        Err(e) if local && e.code == ErrorCode::NoDaemon => {
+            let d = Daemon::idle(Arc::new(Service::open(paths)?));
+            d.handle(cmd).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn call_as<T: serde::de::DeserializeOwned>(
+    cli: &Cli,
+    cmd: Command,
+    local: bool,
+) -> Result<T, ApiError> {
+    let v = call(cli, cmd, local).await?;
+    serde_json::from_value(v)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("unexpected answer: {e}")))
+}
+
+/// The pair a command is about: the one given, or the only one.
+async fn one_pair(cli: &Cli, pair: &Option<String>) -> Result<String, ApiError> {
+    if let Some(p) = pair {
+        return Ok(p.clone());
+    }
+    let pairs = Service::open(paths(cli)?)?.pairs();
+    match pairs.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "no pairs are configured — add one with `nuvosync pair add`",
+        )),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "there are several pairs — say which with --pair NAME",
+        )),
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+fn when(t: Option<i64>) -> String {
+    match t {
+        None => "never".into(),
+        Some(t) => {
+            let ago = sync_engine::pair::now() - t;
+            match ago {
+                ..=5 => "just now".into(),
+                6..=119 => format!("{ago} s ago"),
+                120..=7199 => format!("{} min ago", ago / 60),
+                _ => nuvosync_dropbox::client::timestamp(t)
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
+            }
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// `status`
+pub async fn status(cli: &Cli, json: bool) -> i32 {
+    let s: StatusDto = match call_as(cli, Command::Status, false).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&s);
+        return 0;
+    }
+    println!("nuvosync: {}", s.summary);
+    if let Some(a) = &s.account {
+        println!(
+            "linked as {} ({} of {} used)",
+            a.email,
+            human_bytes(a.used),
+            human_bytes(a.allocated)
+        );
+    }
+    for p in &s.pairs {
+        println!(
+            "{}: {:?} — last sync {}, {} files ({}), {} pending — {} ↔ Dropbox {}",
+            p.name,
+            p.state,
+            when(p.last_sync),
+            p.files,
+            human_bytes(p.bytes),
+            p.pending,
+            p.local,
+            p.remote_path
+        );
+        if let Some(m) = &p.message {
+            println!("  {m}");
+        }
+        if let Some(w) = &p.watch_problem {
+            println!("  {w}");
+        }
+        if p.conflicts > 0 {
+            println!(
+                "  {} unresolved conflicts — see `nuvosync conflicts`",
+                p.conflicts
+            );
+        }
+        for i in &p.issues {
+            println!("  {}: {}", i.path, i.message);
+        }
+    }
+    for t in &s.transfers {
+        println!(
+            "  {} {} {}/{}",
+            t.direction,
+            t.path,
+            human_bytes(t.done),
+            human_bytes(t.total)
+        );
+    }
+    0
+}
+
+/// Commands that print nothing but "done".
+pub async fn simple(cli: &Cli, cmd: Command, done: &str) -> i32 {
+    match call(cli, cmd, false).await {
+        Ok(_) => {
+            println!("{done}");
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `activity`
+pub async fn activity(cli: &Cli, follow: bool, search: Option<String>) -> i32 {
+    let a: ActivityDto = match call_as(
+        cli,
+        Command::Activity {
+            search,
+            limit: Some(20),
+        },
+        false,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    for h in a.history.iter().rev() {
+        println!(
+            "{}  {:<8} {:<40} {}",
+            when(Some(h.at)),
+            h.pair,
+            h.action,
+            h.path
+        );
+    }
+    if !follow {
+        return 0;
+    }
+    let paths = match paths(cli) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let mut events = match Client::connect(&paths.socket()).await {
+        Ok(c) => match c.subscribe().await {
+            Ok(ev) => ev,
+            Err(e) => return fail(&e),
+        },
+        Err(e) => return fail(&e),
+    };
+    let tty = std::io::stdout().is_terminal();
+    while let Some(e) = events.next().await {
+        match e {
+            EventDto::Progress { transfer: t } => {
+                let pct = if t.total > 0 {
+                    t.done * 100 / t.total
+                } else {
+                    100
+                };
+                let bar: String = (0..30)
+                    .map(|i| if i * 100 / 30 < pct { '█' } else { '░' })
+                    .collect();
+                let eta = t
+                    .eta_secs
+                    .map(|s| format!(" {s:.0} s left"))
+                    .unwrap_or_default();
+                if tty {
+                    print!(
+                        "\r{} {bar} {pct:>3}% {}/s{eta} {}\x1b[K",
+                        t.direction,
+                        human_bytes(t.bytes_per_sec as u64),
+                        t.path
+                    );
+                    let _ = std::io::stdout().flush();
+                } else {
+                    println!("{} {pct}% {}", t.direction, t.path);
+                }
+            }
+            EventDto::Synced { pair, path, action } => {
+                if tty {
+                    print!("\r\x1b[K");
+                }
+                println!("{pair}: {action} {path}");
+            }
+            EventDto::Conflict {
+                pair,
+                path,
+                copy_path,
+            } => println!("{pair}: conflict on {path}: both kept (yours as {copy_path})"),
+            EventDto::FileError {
+                pair,
+                path,
+                message,
+            } => println!("{pair}: {path}: {message}"),
+            EventDto::Paused { pair, message, .. } => println!("{pair}: paused: {message}"),
+            EventDto::State { pair, state } => println!("{pair}: {state:?}"),
+            EventDto::Link { linked } => println!("{}", if linked { "linked" } else { "unlinked" }),
+        }
+    }
+    0
+}
+
+/// `conflicts`
+pub async fn conflicts(cli: &Cli, json: bool, all: bool) -> i32 {
+    let list: Vec<ConflictDto> = match call_as(
+        cli,
+        Command::Conflicts {
+            include_resolved: all,
+        },
+        false,
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&list);
+        return 0;
+    }
+    if list.is_empty() {
+        println!("no conflicts");
+    }
+    for c in list {
+        let size = |v: &VersionDto| v.size.map(human_bytes).unwrap_or_else(|| "gone".into());
+        println!(
+            "#{} [{}] {} ({}):",
+            c.id,
+            c.pair,
+            when(Some(c.at)),
+            if c.resolved { "resolved" } else { &c.kind }
+        );
+        println!(
+            "  Dropbox's version: {} ({})",
+            c.theirs.path,
+            size(&c.theirs)
+        );
+        println!("  your version:      {} ({})", c.mine.path, size(&c.mine));
+    }
+    0
+}
+
+/// `resolve`
+pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
+    let pair = match &a.pair {
+        Some(p) => p.clone(),
+        None => {
+            let list: Vec<ConflictDto> = match call_as(
+                cli,
+                Command::Conflicts {
+                    include_resolved: false,
+                },
+                false,
+            )
+            .await
+            {
+                Ok(l) => l,
+                Err(e) => return fail(&e),
+            };
+            let pairs: std::collections::BTreeSet<String> = list
+                .iter()
+                .filter(|c| c.id == a.id)
+                .map(|c| c.pair.clone())
+                .collect();
+            match pairs.len() {
+                1 => pairs.into_iter().next().unwrap_or_default(),
+                0 => {
+                    return fail(&ApiError::new(
+                        ErrorCode::NotFound,
+                        format!(
+                            "no unresolved conflict #{} — see `nuvosync conflicts`",
+                            a.id
+                        ),
+                    ));
+                }
+                _ => {
+                    return fail(&ApiError::new(
+                        ErrorCode::InvalidArgument,
+                        "that id exists in several pairs — add --pair NAME",
+                    ));
+                }
+            }
+        }
+    };
+    let choice = match a.choice {
+        Choice::KeepMine => Resolution::KeepMine,
+        Choice::KeepTheirs => Resolution::KeepTheirs,
+        Choice::KeepBoth => Resolution::KeepBoth,
+    };
+    simple(
+        cli,
+        Command::Resolve {
+            pair,
+            id: a.id,
+            choice,
+        },
+        "resolved",
+    )
+    .await
+}
+
+/// `filestatus`
+pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
+    let abs = std::path::Path::new(path);
+    let abs = if abs.is_absolute() {
+        abs.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(abs))
+            .unwrap_or_else(|_| abs.to_path_buf())
+    };
+    match call_as::<FileStatusDto>(
+        cli,
+        Command::FileStatus {
+            path: abs.display().to_string(),
+        },
+        false,
+    )
+    .await
+    {
+        Ok(s) => {
+            println!("{}", s.status.replace('_', " "));
+            if let Some(m) = s.message {
+                eprintln!("{m}");
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `excluded`
+pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
+    let (pair, c) = match cmd {
+        ExcludedCommand::List { pair } => (pair, None),
+        ExcludedCommand::Add { path, pair } => (pair, Some((path.clone(), true))),
+        ExcludedCommand::Remove { path, pair } => (pair, Some((path.clone(), false))),
+    };
+    let pair = match one_pair(cli, pair).await {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let cmd = match c {
+        None => Command::ExcludedList { pair },
+        Some((path, true)) => Command::ExcludedAdd { pair, path },
+        Some((path, false)) => Command::ExcludedRemove { pair, path },
+    };
+    match call_as::<Vec<String>>(cli, cmd, false).await {
+        Ok(list) => {
+            if list.is_empty() {
+                println!("nothing is excluded");
+            }
+            for p in list {
+                println!("{p}");
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `settings`
+pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
+    let result = match cmd {
+        SettingsCommand::Get { .. } => {
+            call_as::<SettingsDto>(cli, Command::SettingsGet, false).await
+        }
+        SettingsCommand::Set { key, value } => {
+            let bad = || {
+                ApiError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("{value:?} is not a valid value for {key}"),
+                )
+            };
+            let num = || value.parse::<u64>().map_err(|_| bad());
+            let mut patch = SettingsPatch::default();
+            let r = match key.as_str() {
+                "notifications" => {
+                    patch.notifications = Some(value.clone());
+                    Ok(())
+                }
+                "snooze" => num().map(|n| patch.snooze_minutes = Some(n)),
+                "upload-limit" => num().map(|n| patch.upload_limit = Some(n)),
+                "download-limit" => num().map(|n| patch.download_limit = Some(n)),
+                "autostart" => value
+                    .parse::<bool>()
+                    .map(|b| patch.autostart = Some(b))
+                    .map_err(|_| bad()),
+                _ => Err(ApiError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart"
+                    ),
+                )),
+            };
+            match r {
+                Ok(()) => call_as::<SettingsDto>(cli, Command::SettingsSet { patch }, false).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(s) => {
+            if matches!(cmd, SettingsCommand::Get { json: true }) {
+                print_json(&s);
+            } else {
+                println!(
+                    "notifications: {}{}",
+                    s.notifications,
+                    s.snoozed_until
+                        .map(|t| format!(" (snoozed until {})", when(Some(t))))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "upload limit: {}",
+                    if s.upload_limit == 0 {
+                        "none".into()
+                    } else {
+                        format!("{}/s", human_bytes(s.upload_limit))
+                    }
+                );
+                println!(
+                    "download limit: {}",
+                    if s.download_limit == 0 {
+                        "none".into()
+                    } else {
+                        format!("{}/s", human_bytes(s.download_limit))
+                    }
+                );
+                println!("autostart: {}", s.autostart);
+                for p in s.pairs {
+                    println!(
+                        "pair {}: watch {}, rescan every {} s, excluded {:?}",
+                        p.name, p.watch, p.rescan_interval_secs, p.excluded
+                    );
+                }
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `link`
+pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
+    let start: LinkStartDto = match call_as(
+        cli,
+        Command::LinkStart {
+            loopback: !no_browser,
+        },
+        true,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    println!(
+        "Link nuvosync to your Dropbox (it gets only its own folder, Apps/nuvolos.cloud). Open:\n\n  {}\n",
+        start.authorize_url
+    );
+    let account: Result<AccountDto, ApiError> = if no_browser {
+        print!("Then paste the code Dropbox shows you: ");
+        let _ = std::io::stdout().flush();
+        let mut code = String::new();
+        if std::io::stdin().read_line(&mut code).is_err() || code.trim().is_empty() {
+            return fail(&ApiError::new(
+                ErrorCode::InvalidArgument,
+                "no code given — run `nuvosync link --no-browser` again",
+            ));
+        }
+        call_as(
+            cli,
+            Command::LinkFinish {
+                redirect: code.trim().to_string(),
+            },
+            true,
+        )
+        .await
+    } else {
+        let opened = std::process::Command::new("xdg-open")
+            .arg(&start.authorize_url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !opened {
+            println!(
+                "(no browser could be opened here — open the address above yourself, or use `nuvosync link --no-browser` on a machine without a desktop)"
+            );
+        }
+        println!("Waiting for you to allow access in the browser…");
+        call_as(cli, Command::LinkWait { timeout_secs: 600 }, true).await
+    };
+    match account {
+        Ok(a) => {
+            println!("Linked as {} ({}).", a.display_name, a.email);
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `account`
+pub async fn account(cli: &Cli, json: bool) -> i32 {
+    match call_as::<AccountDto>(cli, Command::Account, true).await {
+        Ok(a) => {
+            if json {
+                print_json(&a);
+            } else {
+                println!(
+                    "{} ({})\n{}\n{} of {} used",
+                    a.display_name,
+                    a.email,
+                    a.account_id,
+                    human_bytes(a.used),
+                    human_bytes(a.allocated)
+                );
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `restore`
+pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
+    let pair = match one_pair(cli, &a.pair).await {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let show = |p: &RestorePlanDto, continuing: bool| {
+        if a.json {
+            print_json(p);
+            return;
+        }
+        if p.detected {
+            println!("A restored snapshot was detected in pair {}.", p.pair);
+        }
+        let list = |title: &str, items: &[RestoreItemDto]| {
+            println!("{title}: {}", items.len());
+            for i in items.iter().take(50) {
+                println!("  {}", i.path);
+            }
+            if items.len() > 50 {
+                println!("  … and {} more", items.len() - 50);
+            }
+        };
+        if continuing {
+            list(
+                "Dropbox files that normal sync would overwrite with the local versions",
+                &p.replaced,
+            );
+            list(
+                "Dropbox files or folders that normal sync would delete (they stay in Dropbox's history)",
+                &p.removed,
+            );
+            list("Local files that would be uploaded", &p.uploaded);
+        } else {
+            list("Dropbox files the restored versions replace", &p.replaced);
+            list("Dropbox files that leave the instance folder", &p.removed);
+            list("Restored files to upload", &p.uploaded);
+            println!("Unchanged: {}", p.unchanged);
+            println!(
+                "Nothing is deleted: Dropbox's current folder is moved to {}",
+                p.backup_folder
+            );
+        }
+    };
+    if a.continue_ {
+        let preview: RestorePlanDto = match call_as(
+            cli,
+            Command::RestoreContinuePreview { pair: pair.clone() },
+            true,
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        show(&preview, true);
+        if !a.yes {
+            eprintln!(
+                "This treats the folder as if it was not restored. Run again with --yes to continue syncing normally."
+            );
+            return 2;
+        }
+        return simple(
+            cli,
+            Command::RestoreContinue { pair },
+            "continuing normally",
+        )
+        .await;
+    }
+    if a.apply {
+        return match call_as::<RestoreResultDto>(cli, Command::RestoreApply { pair }, true).await {
+            Ok(r) => {
+                if a.json {
+                    print_json(&r);
+                } else {
+                    println!(
+                        "Restored: Dropbox's instance folder now holds the restored files ({} uploaded).",
+                        r.uploaded
+                    );
+                    println!(
+                        "Its former content is kept in {} ({})",
+                        r.backup_folder, r.backup_url
+                    );
+                }
+                0
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    match call_as::<RestorePlanDto>(cli, Command::RestorePlan { pair }, true).await {
+        Ok(p) => {
+            show(&p, false);
+            if !a.json {
+                println!(
+                    "Apply with `nuvosync restore --apply`{}.",
+                    a.pair
+                        .as_ref()
+                        .map(|p| format!(" --pair {p}"))
+                        .unwrap_or_default()
+                );
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `autostart enable|disable`: a systemd user unit running the daemon (Type=notify).
+pub fn autostart(cli: &Cli, enable: bool) -> i32 {
+    let Some(home) = std::env::var_os("HOME") else {
+        return fail(&ApiError::new(ErrorCode::Io, "HOME is not set"));
+    };
+    let dir = std::env::var_os("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(&home).join(".config"))
+        .join("systemd/user");
+    let unit = dir.join("nuvosync.service");
+    let systemctl = |args: &[&str]| {
+        std::process::Command::new("systemctl")
+            .arg("--user")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !enable {
+        systemctl(&["disable", "--now", "nuvosync.service"]);
+        let _ = std::fs::remove_file(&unit);
+        println!("autostart disabled ({} removed)", unit.display());
+        return 0;
+    }
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "nuvosync".into());
+    let mut args = String::new();
+    if let Some(d) = &cli.config_dir {
+        args.push_str(&format!(" --config-dir '{}'", d.display()));
+    }
+    if let Some(d) = &cli.state_dir {
+        args.push_str(&format!(" --state-dir '{}'", d.display()));
+    }
+    let text = format!(
+        "[Unit]\nDescription=nuvosync: two-way Dropbox sync\nAfter=network-online.target\n\n[Service]\nType=notify\nExecStart='{exe}'{args} daemon\nRestart=on-failure\nRestartSec=10\nWatchdogSec=60\n\n[Install]\nWantedBy=default.target\n"
+    );
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&unit, text)) {
+        return fail(&ApiError::new(
+            ErrorCode::Io,
+            format!("cannot write {}: {e}", unit.display()),
+        ));
+    }
+    if systemctl(&["daemon-reload"]) && systemctl(&["enable", "nuvosync.service"]) {
+        println!(
+            "autostart enabled: {} (start it now with `systemctl --user start nuvosync`)",
+            unit.display()
+        );
+    } else {
+        println!(
+            "wrote {}; enable it with `systemctl --user daemon-reload && systemctl --user enable --now nuvosync`",
+            unit.display()
+        );
+    }
+    0
+}
+
+/// `daemon`: run every pair continuously, serve the control socket, stop on SIGTERM/SIGINT or
+/// `nuvosync stop`.
+pub async fn daemon(cli: &Cli) -> i32 {
+    let paths = match paths(cli) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let listener = match nuvosync_api::socket::bind(&paths.socket()).await {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let service = match Service::open(paths.clone()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = service.credential() {
+        eprintln!("nuvosync: {e}; pairs start once an account is linked");
+    }
+    let daemon = Daemon::start(service).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(nuvosync_api::socket::serve(
+        listener,
+        daemon.clone(),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    let _ = sd_notify::notify(
+        false,
+        &[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status("syncing"),
+        ],
+    );
+    let mut usec = 0u64;
+    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_micros(usec / 2)).await;
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            }
+        });
+    }
+    tracing::info!(
+        "nuvosync daemon running; control socket {}",
+        paths.socket().display()
+    );
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(&ApiError::new(
+                ErrorCode::Io,
+                format!("cannot handle signals: {e}"),
+            ));
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        _ = daemon.stopped() => tracing::info!("stop requested"),
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(());
+    daemon.shutdown().await;
+    let _ = server.await;
+    let _ = std::fs::remove_file(paths.socket());
+    0
+}
