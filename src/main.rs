@@ -7,6 +7,7 @@
 mod cli;
 mod control;
 mod demo;
+mod web;
 
 use clap::Parser;
 

@@ -456,16 +456,25 @@ impl Planner<'_> {
         self.blocked.insert(to.to_string());
     }
 
-    /// True if anything strictly below `k` changed on the remote side.
+    /// True if anything strictly below `k` was created or edited on the remote side.
     fn remote_subtree_changed(&self, k: &str) -> bool {
-        self.below(k)
-            .any(|c| remote_change(self.t.remote.get(&c), self.t.synced.get(&c)) != Change::None)
+        // Only edits count: a deletion inside agrees with deleting the whole folder.
+        self.below(k).any(|c| {
+            !matches!(
+                remote_change(self.t.remote.get(&c), self.t.synced.get(&c)),
+                Change::None | Change::Deleted
+            )
+        })
     }
 
-    /// True if anything strictly below `k` changed on the local side.
+    /// True if anything strictly below `k` was created or edited on the local side.
     fn local_subtree_changed(&self, k: &str) -> bool {
-        self.below(k)
-            .any(|c| local_change(self.t.local.get(&c), self.t.synced.get(&c)) != Change::None)
+        self.below(k).any(|c| {
+            !matches!(
+                local_change(self.t.local.get(&c), self.t.synced.get(&c)),
+                Change::None | Change::Deleted
+            )
+        })
     }
 
     fn below<'b>(&'b self, k: &'b str) -> impl Iterator<Item = Key> + 'b {

@@ -21,12 +21,7 @@ use sync_core::{Op, Settings, Trees, plan};
 
 /// Scenarios that fail because the planner breaks the rule they describe (file stems). A
 /// scenario listed here that passes fails the test, so the list cannot go stale.
-const KNOWN_FAILURES: &[&str] = &[
-    // A delete inside a folder counts as "the subtree changed" and turns a one-sided kind
-    // change into a conflict (plan.rs, `remote_subtree_changed` / `local_subtree_changed`).
-    "folder_replaced_by_file_locally_with_only_deletes_inside_remotely_is_no_conflict",
-    "folder_replaced_by_file_remotely_with_only_deletes_inside_locally_is_no_conflict",
-];
+const KNOWN_FAILURES: &[&str] = &[];
 
 /// Seeds for shuffling the operations of each round; every one must reach the `[result]`.
 const SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8];
