@@ -546,7 +546,7 @@ impl Daemon {
                 }));
             }
         }
-        history.sort_by(|a, b| b.at.cmp(&a.at));
+        history.sort_by_key(|h| std::cmp::Reverse(h.at));
         history.truncate(limit);
         let transfers = lock(&self.transfers)
             .values()
