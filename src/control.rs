@@ -22,8 +22,9 @@ pub struct ResolveArgs {
     pub pair: Option<String>,
 }
 
-/// A resolution.
+/// A resolution (the CLI spells them keep-mine, keep-theirs, keep-both).
 #[derive(Clone, Copy, Debug, ValueEnum)]
+#[allow(clippy::enum_variant_names)] // the words users type
 pub enum Choice {
     /// Keep this computer's version under the original name.
     KeepMine,
@@ -297,11 +298,7 @@ pub async fn activity(cli: &Cli, follow: bool, search: Option<String>) -> i32 {
     while let Some(e) = events.next().await {
         match e {
             EventDto::Progress { transfer: t } => {
-                let pct = if t.total > 0 {
-                    t.done * 100 / t.total
-                } else {
-                    100
-                };
+                let pct = (t.done * 100).checked_div(t.total).unwrap_or(100);
                 let bar: String = (0..30)
                     .map(|i| if i * 100 / 30 < pct { '█' } else { '░' })
                     .collect();
