@@ -28,6 +28,17 @@ pub struct DemoArgs {
     /// Latency the emulator adds to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Start without a linked account: link through the UI or `nuvosync link` (the emulator's
+    /// consent page signs in as the demo account).
+    #[arg(long)]
+    pub unlinked: bool,
+}
+
+/// A client of the demo account (to seed and show the emulator, whether or not nuvosync is linked).
+fn dropbox_client(server: &TestServer) -> anyhow::Result<nuvosync_dropbox::Client> {
+    let mut endpoints = Endpoints::single(&server.url)?;
+    endpoints.ca_file = server.ca_file.clone();
+    Ok(nuvosync_dropbox::Client::new(endpoints, Credential::Either { token: Secret::new("demo-token"), app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into() })?)
 }
 
 /// Run the demo; returns the exit code.
@@ -96,8 +107,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
             ..AddPair::default()
         })?;
         // A co-author's file, already on Dropbox.
-        service
-            .client()?
+        let seed = dropbox_client(&server)?;
+        seed
             .upload(
                 &Commit {
                     path: "/Demo Org/Demo Space/Demo Instance/From Dropbox.txt".into(),
