@@ -373,34 +373,42 @@ impl LinkSession {
     }
 
     fn code_from_redirect(&self, redirect: &str) -> Result<String, Error> {
-        let url = url::Url::parse(redirect)
-            .or_else(|_| url::Url::parse(&format!("http://127.0.0.1{redirect}")))
-            .map_err(|_| {
-                Error::Auth(AuthProblem::Other(
-                    "the sign-in redirect is not a URL".into(),
-                ))
-            })?;
+        match self.parse_redirect(redirect) {
+            Callback::Code(c) => Ok(c),
+            Callback::Denied(why) | Callback::Foreign(why) => {
+                Err(Error::Auth(AuthProblem::Other(why)))
+            }
+        }
+    }
+
+    /// Classify a redirect: a code for this sign-in, a refusal for this sign-in (the user
+    /// said no), or something that does not belong to this sign-in.
+    fn parse_redirect(&self, redirect: &str) -> Callback {
+        let parsed = url::Url::parse(redirect)
+            .or_else(|_| url::Url::parse(&format!("http://127.0.0.1{redirect}")));
+        let Ok(url) = parsed else {
+            return Callback::Foreign("the sign-in redirect is not a URL".into());
+        };
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        if q.get("state").map(String::as_str) != Some(self.state.secret().as_str()) {
+            return Callback::Foreign(
+                "the sign-in reply did not match this sign-in (state mismatch); it was ignored"
+                    .into(),
+            );
+        }
         if let Some(err) = q.get("error") {
             let why = q
                 .get("error_description")
                 .cloned()
                 .unwrap_or_else(|| err.clone());
-            return Err(Error::Auth(AuthProblem::Other(format!(
-                "Dropbox sign-in was not completed: {why}"
-            ))));
+            return Callback::Denied(format!(
+                "Dropbox sign-in was not completed: {why} — run `nuvosync link` to try again"
+            ));
         }
-        if q.get("state").map(String::as_str) != Some(self.state.secret().as_str()) {
-            return Err(Error::Auth(AuthProblem::Other(
-                "the sign-in reply did not match this sign-in (state mismatch); it was ignored"
-                    .into(),
-            )));
+        match q.get("code") {
+            Some(c) => Callback::Code(c.clone()),
+            None => Callback::Foreign("the sign-in reply carried no code".into()),
         }
-        q.get("code").cloned().ok_or_else(|| {
-            Error::Auth(AuthProblem::Other(
-                "the sign-in reply carried no code".into(),
-            ))
-        })
     }
 
     /// Wait (up to `timeout`) for the browser to come back to the loopback listener. Replies
@@ -434,14 +442,20 @@ impl LinkSession {
             }
             let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
             let result = if target.starts_with("/callback") {
-                self.code_from_redirect(&target)
+                self.parse_redirect(&target)
             } else {
-                Err(Error::Auth(AuthProblem::Other(
-                    "not the sign-in callback".into(),
-                )))
+                Callback::Foreign("not the sign-in callback".into())
             };
             match result {
-                Ok(code) => {
+                Callback::Denied(why) => {
+                    let page = format!(
+                        "<!doctype html><title>nuvosync</title><h1>Not linked</h1><p>{}</p>",
+                        html_escape(&why)
+                    );
+                    let _ = respond(&mut stream, "200 OK", &page).await;
+                    return Err(Error::Auth(AuthProblem::Other(why)));
+                }
+                Callback::Code(code) => {
                     let outcome = self.finish_with_code(&code).await;
                     let page = match &outcome {
                         Ok(_) => "<!doctype html><title>nuvosync</title><h1>nuvosync is linked to your Dropbox.</h1><p>You can close this window.</p>".to_string(),
@@ -459,21 +473,27 @@ impl LinkSession {
                     .await;
                     return outcome;
                 }
-                Err(e) => {
-                    tracing::warn!("refused a sign-in callback: {e}");
-                    let _ = respond(
-                        &mut stream,
-                        "400 Bad Request",
-                        &format!(
-                            "<!doctype html><h1>Refused</h1><p>{}</p>",
-                            html_escape(&e.to_string())
-                        ),
-                    )
-                    .await;
+                Callback::Foreign(why) => {
+                    tracing::warn!("refused a sign-in callback: {why}");
+                    let page = format!(
+                        "<!doctype html><h1>Refused</h1><p>{}</p>",
+                        html_escape(&why)
+                    );
+                    let _ = respond(&mut stream, "400 Bad Request", &page).await;
                 }
             }
         }
     }
+}
+
+/// What came back to the redirect listener.
+enum Callback {
+    /// A code for this sign-in.
+    Code(String),
+    /// This sign-in was refused by the user or Dropbox.
+    Denied(String),
+    /// Not for this sign-in (forged, stale, malformed).
+    Foreign(String),
 }
 
 fn html_escape(s: &str) -> String {

@@ -1,0 +1,251 @@
+//! Linking a Dropbox account end to end against the emulator's `/oauth2/authorize` and
+//! `/oauth2/token`: the consent page driven over HTTP, the loopback redirect, refresh on
+//! expiry, revoke on unlink, and every way a sign-in must be refused.
+
+use dropbox_emulator::{Config, TestServer};
+use nuvosync_api::dto::{AccountDto, Command, LinkStartDto};
+use nuvosync_api::{Daemon, ErrorCode, Paths, Service};
+use nuvosync_dropbox::Endpoints;
+use std::sync::Arc;
+
+struct Setup {
+    server: TestServer,
+    _dir: tempfile::TempDir,
+    daemon: Arc<Daemon>,
+    http: reqwest::Client,
+}
+
+async fn setup(token_lifetime: u64) -> Setup {
+    let config = Config {
+        accounts: vec![("ada".into(), "tok-ada".into())],
+        token_lifetime_secs: token_lifetime,
+        ..Config::default()
+    };
+    let server = TestServer::start(config, true).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Endpoints::single(&server.url).unwrap();
+    e.ca_file = server.ca_file.clone();
+    // SAFETY-free: the variable only makes the token store skip the OS keyring.
+    let service = Arc::new(
+        Service::with_endpoints(Paths::under(dir.path()), e, sync_engine::Tuning::default())
+            .unwrap(),
+    );
+    let daemon = Daemon::idle(service);
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(server.ca_file.as_ref().unwrap()).unwrap())
+            .unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Setup {
+        server,
+        _dir: dir,
+        daemon,
+        http,
+    }
+}
+
+/// The user allows access on the consent page; returns the redirect Dropbox sends back.
+async fn consent(s: &Setup, authorize_url: &str, decision: &str) -> String {
+    let page = s.http.get(authorize_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("id=\"allow\""),
+        "a consent page with an Allow button"
+    );
+    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    form.push(("account".into(), "ada".into()));
+    form.push(("decision".into(), decision.into()));
+    let resp = s
+        .http
+        .post(format!("{}/oauth2/authorize", s.server.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+async fn start(s: &Setup) -> LinkStartDto {
+    serde_json::from_value(
+        s.daemon
+            .handle(Command::LinkStart { loopback: true })
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_link_through_the_consent_page_and_the_loopback_redirect() {
+    let s = setup(14_400).await;
+    assert_eq!(
+        s.daemon.service().credential().unwrap_err().code,
+        ErrorCode::NotLinked
+    );
+    let link = start(&s).await;
+    assert!(link.authorize_url.contains("code_challenge_method=S256"));
+    assert!(link.authorize_url.contains("token_access_type=offline"));
+    let redirect = link.redirect_uri.clone().unwrap();
+    assert!(redirect.starts_with("http://127.0.0.1:"));
+    let waiter = {
+        let d = s.daemon.clone();
+        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
+    };
+    let back = consent(&s, &link.authorize_url, "allow").await;
+    assert!(back.starts_with(&redirect), "{back}");
+    // The browser follows the redirect to the loopback listener.
+    let page = reqwest::get(&back).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let account: AccountDto = serde_json::from_value(waiter.await.unwrap().unwrap()).unwrap();
+    assert_eq!(account.email, "ada@example.com");
+    // The listener accepted exactly one callback and is gone.
+    assert!(
+        reqwest::get(&back).await.is_err(),
+        "a second callback is refused"
+    );
+    // The stored refresh token now works for the whole service.
+    assert!(s.daemon.service().credential().is_ok());
+    let again: AccountDto =
+        serde_json::from_value(s.daemon.handle(Command::Account).await.unwrap()).unwrap();
+    assert_eq!(again.account_id, account.account_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_with_the_wrong_state_is_refused_and_the_right_one_still_works() {
+    let s = setup(14_400).await;
+    let link = start(&s).await;
+    let waiter = {
+        let d = s.daemon.clone();
+        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
+    };
+    let back = consent(&s, &link.authorize_url, "allow").await;
+    let forged = back.replace("state=", "state=forged");
+    let r = reqwest::get(&forged).await.unwrap();
+    assert_eq!(
+        r.status(),
+        400,
+        "a reply that does not match this sign-in is refused"
+    );
+    assert!(r.text().await.unwrap().contains("state mismatch"));
+    assert_eq!(reqwest::get(&back).await.unwrap().status(), 200);
+    waiter.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly() {
+    let s = setup(14_400).await;
+    // Denied.
+    let link = start(&s).await;
+    let waiter = {
+        let d = s.daemon.clone();
+        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
+    };
+    let back = consent(&s, &link.authorize_url, "deny").await;
+    let _ = reqwest::get(&back).await;
+    let err = waiter.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::Auth);
+    assert!(err.message.contains("not completed"), "{}", err.message);
+
+    // A code replayed after a successful exchange is refused, and it revokes the first grant.
+    let link = start(&s).await;
+    let waiter = {
+        let d = s.daemon.clone();
+        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
+    };
+    let back = consent(&s, &link.authorize_url, "allow").await;
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    reqwest::get(&back).await.unwrap();
+    waiter.await.unwrap().unwrap();
+    let replay = s
+        .http
+        .post(format!("{}/oauth2/token", s.server.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", nuvosync_dropbox::DEFAULT_APP_KEY),
+            ("code_verifier", "x".repeat(50).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    assert!(replay.text().await.unwrap().contains("invalid_grant"));
+
+    // A code exchanged by another sign-in (different verifier and redirect) fails cleanly.
+    let first = start(&s).await;
+    let back = consent(&s, &first.authorize_url, "allow").await;
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let _second = start(&s).await; // replaces the session in progress: another verifier
+    let err = s
+        .daemon
+        .handle(Command::LinkFinish { redirect: code })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Auth);
+    assert!(
+        err.message.contains("did not accept the sign-in code"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_are_refreshed_on_expiry_and_unlink_revokes_the_grant() {
+    let s = setup(14_400).await;
+    let link = start(&s).await;
+    let waiter = {
+        let d = s.daemon.clone();
+        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
+    };
+    let back = consent(&s, &link.authorize_url, "allow").await;
+    reqwest::get(&back).await.unwrap();
+    waiter.await.unwrap().unwrap();
+    let client = s.daemon.service().client().unwrap();
+    client.account().await.unwrap();
+    let before = client.transport().authorizer().refresh_count();
+    // Every access token expires at once (as after hours of sleep): the next call refreshes once.
+    let now = s.server.emulator.now();
+    for g in s.server.emulator.tokens.lock().access.values_mut() {
+        if g.expires_at.is_some() {
+            g.expires_at = Some(now - 1);
+        }
+    }
+    client.account().await.unwrap();
+    assert_eq!(client.transport().authorizer().refresh_count(), before + 1);
+
+    let refresh_tokens_before = s.server.emulator.tokens.lock().refresh.len();
+    s.daemon.handle(Command::Unlink).await.unwrap();
+    assert_eq!(
+        s.server.emulator.tokens.lock().refresh.len(),
+        refresh_tokens_before - 1,
+        "the refresh token was revoked on Dropbox"
+    );
+    assert_eq!(
+        s.daemon.service().credential().unwrap_err().code,
+        ErrorCode::NotLinked
+    );
+    let err = client.account().await.unwrap_err();
+    assert!(err.is_auth(), "the old client can no longer act: {err}");
+    assert!(err.to_string().contains("nuvosync link"));
+}
