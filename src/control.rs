@@ -107,17 +107,50 @@ fn paths(cli: &Cli) -> Result<Paths, ApiError> {
     Paths::resolve(cli.config_dir.clone(), cli.state_dir.clone())
 }
 
+/// Where commands go: the daemon's socket, or (for the commands that need no running
+/// engine) the service in this process.
+pub enum Conn {
+    /// The running daemon.
+    Socket(Client),
+    /// In-process.
+    Local(Arc<Daemon>),
+}
+
+impl Conn {
+    /// Connect to the daemon; if `local` and none runs, work in-process.
+    pub async fn open(cli: &Cli, local: bool) -> Result<Conn, ApiError> {
+        let paths = paths(cli)?;
+        match Client::connect(&paths.socket()).await {
+            Ok(c) => Ok(Conn::Socket(c)),
+            Err(e) if local && e.code == ErrorCode::NoDaemon => {
+                Ok(Conn::Local(Daemon::idle(Arc::new(Service::open(paths)?))))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send one command.
+    pub async fn call(&mut self, cmd: Command) -> Result<serde_json::Value, ApiError> {
+        match self {
+            Conn::Socket(c) => c.call(cmd).await,
+            Conn::Local(d) => d.handle(cmd).await,
+        }
+    }
+
+    /// Send one command and decode the answer.
+    pub async fn call_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        cmd: Command,
+    ) -> Result<T, ApiError> {
+        let v = self.call(cmd).await?;
+        serde_json::from_value(v)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("unexpected answer: {e}")))
+    }
+}
+
 /// Send a command to the daemon; if `local` and no daemon runs, handle it in-process.
 pub async fn call(cli: &Cli, cmd: Command, local: bool) -> Result<serde_json::Value, ApiError> {
-    let paths = paths(cli)?;
-    match Client::connect(&paths.socket()).await {
-        Ok(mut c) => c.call(cmd).await,
-        Err(e) if local && e.code == ErrorCode::NoDaemon => {
-            let d = Daemon::idle(Arc::new(Service::open(paths)?));
-            d.handle(cmd).await
-        }
-        Err(e) => Err(e),
-    }
+    Conn::open(cli, local).await?.call(cmd).await
 }
 
 async fn call_as<T: serde::de::DeserializeOwned>(
@@ -125,9 +158,7 @@ async fn call_as<T: serde::de::DeserializeOwned>(
     cmd: Command,
     local: bool,
 ) -> Result<T, ApiError> {
-    let v = call(cli, cmd, local).await?;
-    serde_json::from_value(v)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("unexpected answer: {e}")))
+    Conn::open(cli, local).await?.call_as(cmd).await
 }
 
 /// The pair a command is about: the one given, or the only one.
@@ -585,14 +616,16 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
 
 /// `link`
 pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
-    let start: LinkStartDto = match call_as(
-        cli,
-        Command::LinkStart {
+    // One connection for the whole sign-in: it holds the sign-in in progress.
+    let mut conn = match Conn::open(cli, true).await {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let start: LinkStartDto = match conn
+        .call_as(Command::LinkStart {
             loopback: !no_browser,
-        },
-        true,
-    )
-    .await
+        })
+        .await
     {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -611,13 +644,9 @@ pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
                 "no code given — run `nuvosync link --no-browser` again",
             ));
         }
-        call_as(
-            cli,
-            Command::LinkFinish {
-                redirect: code.trim().to_string(),
-            },
-            true,
-        )
+        conn.call_as(Command::LinkFinish {
+            redirect: code.trim().to_string(),
+        })
         .await
     } else {
         let opened = std::process::Command::new("xdg-open")
@@ -633,7 +662,7 @@ pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
             );
         }
         println!("Waiting for you to allow access in the browser…");
-        call_as(cli, Command::LinkWait { timeout_secs: 600 }, true).await
+        conn.call_as(Command::LinkWait { timeout_secs: 600 }).await
     };
     match account {
         Ok(a) => {

@@ -38,7 +38,13 @@ pub struct DemoArgs {
 fn dropbox_client(server: &TestServer) -> anyhow::Result<nuvosync_dropbox::Client> {
     let mut endpoints = Endpoints::single(&server.url)?;
     endpoints.ca_file = server.ca_file.clone();
-    Ok(nuvosync_dropbox::Client::new(endpoints, Credential::Either { token: Secret::new("demo-token"), app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into() })?)
+    Ok(nuvosync_dropbox::Client::new(
+        endpoints,
+        Credential::Either {
+            token: Secret::new("demo-token"),
+            app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+        },
+    )?)
 }
 
 /// Run the demo; returns the exit code.
@@ -108,18 +114,17 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         })?;
         // A co-author's file, already on Dropbox.
         let seed = dropbox_client(&server)?;
-        seed
-            .upload(
-                &Commit {
-                    path: "/Demo Org/Demo Space/Demo Instance/From Dropbox.txt".into(),
-                    mode: nuvosync_dropbox::WriteMode::Overwrite,
-                    autorename: false,
-                    strict_conflict: false,
-                    client_modified: None,
-                },
-                bytes::Bytes::from_static(b"This file was uploaded to Dropbox by a co-author.\n"),
-            )
-            .await?;
+        seed.upload(
+            &Commit {
+                path: "/Demo Org/Demo Space/Demo Instance/From Dropbox.txt".into(),
+                mode: nuvosync_dropbox::WriteMode::Overwrite,
+                autorename: false,
+                strict_conflict: false,
+                client_modified: None,
+            },
+            bytes::Bytes::from_static(b"This file was uploaded to Dropbox by a co-author.\n"),
+        )
+        .await?;
     }
 
     if args.once {

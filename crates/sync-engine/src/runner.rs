@@ -166,12 +166,17 @@ impl Runner {
         self.control.wake.notify_one();
     }
 
-    /// Stop and wait for the current step to end.
+    /// Stop: the current step gets a few seconds to finish; then it is abandoned, which is
+    /// safe at any point (downloads land only by an atomic rename, upload sessions resume, and
+    /// what was not recorded is planned again at the next start).
     pub async fn stop(mut self) {
         self.control.stop.store(true, Ordering::SeqCst);
         self.control.wake.notify_one();
-        if let Some(t) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
+        if let Some(mut t) = self.task.take() {
+            if tokio::time::timeout(STOP_GRACE, &mut t).await.is_err() {
+                t.abort();
+                let _ = t.await;
+            }
         }
     }
 }
@@ -180,8 +185,14 @@ impl Drop for Runner {
     fn drop(&mut self) {
         self.control.stop.store(true, Ordering::SeqCst);
         self.control.wake.notify_one();
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
     }
 }
+
+/// How long a stopping pair may take to finish its current step.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// The hint for a full inotify watch table.
 pub const WATCH_LIMIT_HINT: &str = "the system's limit of file watches (inotify) is reached, so changes here are found by periodic rescans only — raise it with `sudo sysctl fs.inotify.max_user_watches=524288` (and put `fs.inotify.max_user_watches=524288` in /etc/sysctl.d/90-nuvosync.conf to keep it)";

@@ -1,0 +1,199 @@
+//! No secret ever leaks: link with the real binary (`link --no-browser`, the code pasted),
+//! sync with trace logging, show the account, unlink — then no token and no code appears in
+//! any output, log line, configuration or state file. The token file is mode 0600.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+/// Drive the consent page without a redirect URI: Dropbox shows the code.
+async fn code_for(p: &Profile, authorize_url: &str) -> String {
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(p.server.ca_file.as_ref().unwrap()).unwrap())
+            .unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    form.push(("account".into(), "ada".into()));
+    form.push(("decision".into(), "allow".into()));
+    let page = http
+        .post(format!("{}/oauth2/authorize", p.server.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start =
+        page.find("<code id=\"code\">").expect("the code page") + "<code id=\"code\">".len();
+    page[start..].split('<').next().unwrap().to_string()
+}
+
+fn all_text_under(dir: &std::path::Path, skip: &[&str]) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else if !skip.iter().any(|s| p.ends_with(s)) {
+                if let Ok(data) = std::fs::read(&p) {
+                    out.push((p.display().to_string(), data));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_codes_appear_nowhere() {
+    let p = Profile::new(false).await;
+    let mut transcript: Vec<u8> = vec![];
+
+    // Link, pasting the code.
+    let mut link = p
+        .cmd(&["-vvv", "link", "--no-browser"])
+        .env("NUVOSYNC_LOG", "trace")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(link.stdout.take().unwrap());
+    let mut url = String::new();
+    while !url.contains("/oauth2/authorize") {
+        url.clear();
+        assert!(
+            stdout.read_line(&mut url).unwrap() > 0,
+            "link printed no address"
+        );
+        transcript.extend_from_slice(url.as_bytes());
+    }
+    let code = code_for(&p, url.trim()).await;
+    writeln!(link.stdin.take().unwrap(), "{code}").unwrap();
+    let out = link.wait_with_output().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+    transcript.extend_from_slice(rest.as_bytes());
+    transcript.extend_from_slice(&out.stderr);
+    assert!(
+        out.status.success(),
+        "link failed: {rest}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rest.contains("Linked as"), "{rest}");
+
+    // The token file (no keyring here) is the owner's only.
+    let creds = p.state_dir().join("credentials.json");
+    assert_eq!(
+        std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Sync with trace logging, and look at the account.
+    p.add_pair(&[]);
+    std::fs::create_dir_all(p.local()).unwrap();
+    std::fs::write(p.local().join("secret-free.txt"), b"data").unwrap();
+    for args in [
+        vec!["-vvv", "sync", "--once"],
+        vec!["account"],
+        vec!["account", "--json"],
+        vec!["pair", "list", "--json"],
+    ] {
+        let out = p.cmd(&args).env("NUVOSYNC_LOG", "trace").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        transcript.extend_from_slice(&out.stdout);
+        transcript.extend_from_slice(&out.stderr);
+    }
+    assert_eq!(p.remote_files().len(), 1);
+
+    // Every secret the emulator handed out for this account, and the code.
+    let mut secrets: Vec<String> = vec![code.clone()];
+    {
+        let tokens = p.server.emulator.tokens.lock();
+        secrets.extend(
+            tokens
+                .access
+                .iter()
+                .filter(|(_, g)| g.account == "ada" && g.expires_at.is_some())
+                .map(|(t, _)| t.clone()),
+        );
+        secrets.extend(
+            tokens
+                .refresh
+                .keys()
+                .filter(|t| t.as_str() != "tok-ada")
+                .cloned(),
+        );
+    }
+    assert!(
+        secrets.len() >= 3,
+        "a code, an access token and a refresh token at least: {}",
+        secrets.len()
+    );
+
+    // While linked, only the token file holds the refresh token.
+    for (file, data) in all_text_under(p.dir.path(), &["credentials.json"]) {
+        for s in &secrets {
+            assert!(
+                !String::from_utf8_lossy(&data).contains(s.as_str()),
+                "a secret is in {file}"
+            );
+        }
+    }
+
+    let out = p
+        .cmd(&["-vvv", "unlink"])
+        .env("NUVOSYNC_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    transcript.extend_from_slice(&out.stdout);
+    transcript.extend_from_slice(&out.stderr);
+    assert!(!creds.exists(), "unlink removes the stored token");
+    assert_eq!(
+        p.local().join("secret-free.txt").exists(),
+        true,
+        "unlink keeps the files"
+    );
+
+    let text = String::from_utf8_lossy(&transcript);
+    assert!(text.len() > 1000, "trace logging produced output");
+    for s in &secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret appeared in the output or logs"
+        );
+    }
+    for (file, data) in all_text_under(p.dir.path(), &[]) {
+        for s in &secrets {
+            assert!(
+                !String::from_utf8_lossy(&data).contains(s.as_str()),
+                "a secret is in {file} after unlink"
+            );
+        }
+    }
+}
