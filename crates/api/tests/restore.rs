@@ -1,0 +1,354 @@
+//! The hazard the original system warned about, reproduced: a snapshot of the folder is
+//! restored after newer edits were synced. nuvosync must stop before Dropbox's newer copies
+//! overwrite anything, and the guided restore must make Dropbox equal the snapshot while
+//! keeping every replaced or removed Dropbox version in a backup folder.
+
+use bytes::Bytes;
+use dropbox_emulator::{Config, TestServer};
+use nuvosync_api::dto::{Command, RestorePlanDto, RestoreResultDto};
+use nuvosync_api::service::AddPair;
+use nuvosync_api::{Daemon, ErrorCode, Paths, Service};
+use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Secret, WriteMode};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+const ROOT: &str = "/Acme/Research/Lab";
+
+struct Setup {
+    server: TestServer,
+    dir: tempfile::TempDir,
+    daemon: Arc<Daemon>,
+    local: std::path::PathBuf,
+}
+
+fn endpoints(server: &TestServer) -> Endpoints {
+    let mut e = Endpoints::single(&server.url).unwrap();
+    e.ca_file = server.ca_file.clone();
+    e
+}
+
+async fn setup() -> Setup {
+    let server = TestServer::start(
+        Config {
+            accounts: vec![("ada".into(), "tok-ada".into())],
+            ..Config::default()
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tuning = sync_engine::Tuning {
+        os_trash: false,
+        host: "lab-pc".into(),
+        ..sync_engine::Tuning::default()
+    };
+    let service = Arc::new(
+        Service::with_endpoints(Paths::under(dir.path()), endpoints(&server), tuning).unwrap(),
+    );
+    service.set_credential(Credential::Either {
+        token: Secret::new("tok-ada"),
+        app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+    });
+    let local = dir.path().join("lab");
+    service
+        .add_pair(AddPair {
+            local: local.clone(),
+            organization: "Acme".into(),
+            space: "Research".into(),
+            instance: "Lab".into(),
+            name: Some("lab".into()),
+            watch: true,
+            ..AddPair::default()
+        })
+        .unwrap();
+    let daemon = Daemon::idle(service);
+    Setup {
+        server,
+        dir,
+        daemon,
+        local,
+    }
+}
+
+fn colleague(s: &Setup) -> Client {
+    Client::new(
+        endpoints(&s.server),
+        Credential::Access(Secret::new("tok-ada")),
+    )
+    .unwrap()
+}
+
+async fn upload(s: &Setup, rel: &str, data: &[u8]) {
+    let commit = Commit {
+        path: format!("{ROOT}{rel}"),
+        mode: WriteMode::Overwrite,
+        autorename: false,
+        strict_conflict: false,
+        client_modified: None,
+    };
+    colleague(s)
+        .upload(&commit, Bytes::copy_from_slice(data))
+        .await
+        .unwrap();
+}
+
+/// Files (path → content) under a Dropbox folder of the app folder.
+fn dropbox(s: &Setup, folder: &str) -> BTreeMap<String, Vec<u8>> {
+    let acct = s.server.emulator.account("ada").unwrap();
+    let ns = acct.ns.lock();
+    let prefix = format!("/apps/nuvolos.cloud{}/", folder.to_lowercase());
+    ns.nodes
+        .iter()
+        .filter(|(k, n)| k.starts_with(&prefix) && n.file().is_some())
+        .map(|(_, n)| {
+            (
+                n.display[prefix.len() - 1..].to_string(),
+                s.server
+                    .emulator
+                    .blob(&n.file().unwrap().hash)
+                    .unwrap()
+                    .to_vec(),
+            )
+        })
+        .collect()
+}
+
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walk(root) {
+        let rel = format!("/{}", e.strip_prefix(root).unwrap().to_string_lossy());
+        if !rel.starts_with("/.nuvosync") && e.is_file() {
+            out.insert(rel, std::fs::read(&e).unwrap());
+        }
+    }
+    out
+}
+
+fn walk(d: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(d).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+async fn sync(s: &Setup) -> Result<(), nuvosync_api::ApiError> {
+    let results = s.daemon.service().sync_once(Some("lab"), false).await?;
+    match &results[0].error {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    }
+}
+
+/// Sync, snapshot, newer edits on both sides, restore the snapshot (optionally without its
+/// marker folder). Returns the snapshot's files and Dropbox's files just before the restore.
+async fn hazard(
+    s: &Setup,
+    drop_marker: bool,
+) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, Vec<u8>>) {
+    std::fs::create_dir_all(s.local.join("results")).unwrap();
+    std::fs::write(s.local.join("analysis.py"), b"v1 analysis").unwrap();
+    std::fs::write(s.local.join("results/table.csv"), b"v1 table").unwrap();
+    std::fs::write(s.local.join("notes.md"), b"v1 notes").unwrap();
+    sync(s).await.unwrap();
+
+    let snapshot = s.dir.path().join("snapshot");
+    copy_tree(&s.local, &snapshot);
+    if drop_marker {
+        std::fs::remove_dir_all(snapshot.join(".nuvosync")).unwrap();
+    }
+    let snap_files = files(&snapshot);
+
+    // Newer work, synced: an edit here, an edit by a colleague, a delete, a new file.
+    std::fs::write(s.local.join("analysis.py"), b"v2 analysis (newer, local)").unwrap();
+    upload(s, "/results/table.csv", b"v2 table (newer, colleague)").await;
+    std::fs::remove_file(s.local.join("notes.md")).unwrap();
+    std::fs::write(s.local.join("later.txt"), b"written after the snapshot").unwrap();
+    sync(s).await.unwrap();
+    let before = dropbox(s, ROOT);
+    assert_eq!(before["/results/table.csv"], b"v2 table (newer, colleague)");
+    assert!(!before.contains_key("/notes.md"));
+
+    // The snapshot comes back.
+    std::fs::remove_dir_all(&s.local).unwrap();
+    copy_tree(&snapshot, &s.local);
+    (snap_files, before)
+}
+
+async fn check_paused_and_untouched(
+    s: &Setup,
+    snap: &BTreeMap<String, Vec<u8>>,
+    before: &BTreeMap<String, Vec<u8>>,
+) {
+    let err = sync(s).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Paused, "{}", err.message);
+    assert!(
+        err.message.contains("nuvosync restore"),
+        "the message names the way out: {}",
+        err.message
+    );
+    assert_eq!(
+        &files(&s.local),
+        snap,
+        "not one restored file was overwritten or deleted"
+    );
+    assert_eq!(&dropbox(s, ROOT), before, "nothing changed on Dropbox");
+    // Status says so too.
+    let plan: RestorePlanDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestorePlan { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(plan.detected);
+    let paths = |v: &[nuvosync_api::dto::RestoreItemDto]| {
+        v.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        paths(&plan.replaced),
+        ["/analysis.py", "/results/table.csv"],
+        "the restored versions replace these"
+    );
+    assert_eq!(
+        paths(&plan.removed),
+        ["/later.txt"],
+        "these leave the instance folder"
+    );
+    assert_eq!(
+        paths(&plan.uploaded),
+        ["/notes.md"],
+        "these come back from the snapshot"
+    );
+    assert!(
+        plan.backup_folder
+            .starts_with("/Acme/Research/Lab (before restore "),
+        "{}",
+        plan.backup_folder
+    );
+}
+
+async fn apply_and_check(
+    s: &Setup,
+    snap: &BTreeMap<String, Vec<u8>>,
+    before: &BTreeMap<String, Vec<u8>>,
+) {
+    let r: RestoreResultDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestoreApply { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        &dropbox(s, ROOT),
+        snap,
+        "Dropbox's instance folder equals the snapshot"
+    );
+    assert_eq!(&files(&s.local), snap, "and so does the local folder");
+    let backup = dropbox(s, &r.backup_folder);
+    assert_eq!(
+        &backup, before,
+        "every replaced or removed Dropbox version is in the backup folder"
+    );
+    assert!(
+        r.backup_url.contains("before%20restore"),
+        "{}",
+        r.backup_url
+    );
+    // Back to normal: the next sync is quiet and a new edit flows.
+    sync(s).await.unwrap();
+    std::fs::write(s.local.join("after.txt"), b"after the restore").unwrap();
+    sync(s).await.unwrap();
+    assert_eq!(dropbox(s, ROOT)["/after.txt"], b"after the restore");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_snapshot_is_detected_and_the_guided_restore_keeps_everything() {
+    let s = setup().await;
+    let (snap, before) = hazard(&s, false).await;
+    check_paused_and_untouched(&s, &snap, &before).await;
+    apply_and_check(&s, &snap, &before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_without_the_marker_folder_is_detected_too() {
+    let s = setup().await;
+    let (snap, before) = hazard(&s, true).await;
+    check_paused_and_untouched(&s, &snap, &before).await;
+    apply_and_check(&s, &snap, &before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_a_restore_continues_normally_after_showing_what_it_overwrites() {
+    let s = setup().await;
+    let (_snap, _before) = hazard(&s, false).await;
+    assert_eq!(sync(&s).await.unwrap_err().code, ErrorCode::Paused);
+    let preview: RestorePlanDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestoreContinuePreview { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let replaced: Vec<_> = preview.replaced.iter().map(|i| i.path.as_str()).collect();
+    assert!(
+        replaced.contains(&"/analysis.py"),
+        "the preview shows Dropbox versions normal sync would overwrite: {replaced:?}"
+    );
+    s.daemon
+        .handle(Command::RestoreContinue { pair: "lab".into() })
+        .await
+        .unwrap();
+    sync(&s).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_restore_resumes() {
+    let s = setup().await;
+    let (snap, before) = hazard(&s, false).await;
+    // The first step (moving Dropbox's folder aside) happened, then the process died.
+    let plan: RestorePlanDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestorePlan { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let pair = s.daemon.service().pair("lab").unwrap();
+    pair.with_index(|ix| ix.set_meta("restore_backup", &plan.backup_folder))
+        .unwrap();
+    colleague(&s)
+        .move_entry(ROOT, &plan.backup_folder)
+        .await
+        .unwrap();
+    let r: RestoreResultDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestoreApply { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r.backup_folder, plan.backup_folder);
+    assert_eq!(dropbox(&s, ROOT), snap);
+    assert_eq!(dropbox(&s, &r.backup_folder), before);
+}
