@@ -13,12 +13,11 @@ export function formatBytes(n: number | null | undefined): string {
     u++;
   }
   // One decimal below 10 ("1.5 KB"), none above ("12 MB"); never "10.0" or "1024 KB".
-  let text = v < 10 ? v.toFixed(1) : Math.round(v).toString();
+  let text = v < 9.95 ? v.toFixed(1) : Math.round(v).toString();
   if (text === '1024' && u < UNITS.length - 1) {
-    text = '1.0';
+    text = '1.0'; // 1023.7 KB reads better as 1.0 MB
     u++;
   }
-  if (text.endsWith('.0') && v >= 9.95) text = text.slice(0, -2);
   return `${text} ${UNITS[u]}`;
 }
 

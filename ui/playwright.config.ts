@@ -1,0 +1,35 @@
+import { defineConfig } from '@playwright/test';
+
+// Browser tests: Debian's Chromium driven by Playwright (never a downloaded browser), one
+// `nuvosync demo` per test. Serial: each test runs a daemon, an emulator and a browser, and
+// these machines have two cores.
+export default defineConfig({
+  testDir: 'e2e',
+  testMatch: process.env.EXPLORE ? 'explore.spec.ts' : /^(?!explore).*\.spec\.ts$/,
+  workers: 1,
+  fullyParallel: false,
+  timeout: 180_000,
+  expect: { timeout: 30_000 },
+  retries: 0,
+  outputDir: '../test-artifacts/playwright',
+  reporter: [['list'], ['./e2e/summary-reporter.ts']],
+  use: {
+    browserName: 'chromium',
+    headless: true,
+    viewport: { width: 900, height: 650 },
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+    trace: 'off',
+    screenshot: 'only-on-failure',
+  },
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { RestorePlanDto } from '../bindings/RestorePlanDto';
+import { CONTINUE_STEPS, RESTORE_STEPS, backupName, continueGroups, continueIsDestructive, restoreGroups, stepLabel } from './restore';
+
+const plan: RestorePlanDto = {
+  pair: 'demo',
+  detected: true,
+  replaced: [
+    { path: '/z.txt', size: 2048 },
+    { path: '/a.txt', size: 1024 },
+  ],
+  removed: [],
+  uploaded: [{ path: '/new.txt', size: 10 }],
+  unchanged: 4,
+  backup_folder: '/Org/Space/Inst (before restore 2026-11-27 11.48)',
+};
+
+describe('restore preview groups', () => {
+  it('puts non-empty groups first, keeping their order, with entries sorted by path', () => {
+    const g = restoreGroups(plan);
+    expect(g.map((x) => x.key)).toEqual(['replaced', 'uploaded', 'removed']);
+    expect(g[0].items.map((i) => i.path)).toEqual(['/a.txt', '/z.txt']);
+  });
+  it('sums sizes and says so', () => {
+    const g = restoreGroups(plan);
+    expect(g[0].size).toBe(3072);
+    expect(g[0].summary).toBe('2 files, 3.0 KB');
+    expect(g[2].summary).toBe('0 files, 0 B');
+  });
+  it('names the backup folder in the explanation', () => {
+    expect(restoreGroups(plan)[0].explain).toContain('Inst (before restore 2026-11-27 11.48)');
+  });
+  it('does not change the plan it was given', () => {
+    restoreGroups(plan);
+    expect(plan.replaced[0].path).toBe('/z.txt');
+  });
+});
+
+describe('continue-normally groups', () => {
+  const cont: RestorePlanDto = { ...plan, replaced: [], uploaded: [], removed: [{ path: '/old', size: 3 }, { path: '/x.txt', size: 1 }] };
+  it('counts files inside deleted folders', () => {
+    const removed = continueGroups(cont).find((g) => g.key === 'removed')!;
+    expect(removed.summary).toBe('4 files');
+    expect(removed.title).toMatch(/Deleted on Dropbox/);
+  });
+  it('is destructive when Dropbox loses or replaces something', () => {
+    expect(continueIsDestructive(cont)).toBe(true);
+    expect(continueIsDestructive({ ...cont, removed: [] })).toBe(false);
+    expect(continueIsDestructive({ ...cont, removed: [], replaced: [{ path: '/a', size: 1 }] })).toBe(true);
+  });
+});
+
+describe('wizard steps', () => {
+  it('numbers the steps of each path', () => {
+    expect(stepLabel('explain')).toBe(`Step 1 of ${RESTORE_STEPS.length}`);
+    expect(stepLabel('result')).toBe('Step 5 of 5');
+    expect(stepLabel('continue_preview')).toBe(`Step 2 of ${CONTINUE_STEPS.length}`);
+  });
+  it('takes the last component of the backup path', () => {
+    expect(backupName(plan.backup_folder)).toBe('Inst (before restore 2026-11-27 11.48)');
+    expect(backupName('')).toBe('');
+  });
+});

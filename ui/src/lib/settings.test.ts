@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { SettingsDto } from '../bindings/SettingsDto';
+import { draftOf, newPairProblems, normaliseExcluded, normaliseFolder, pairPatch, rescanProblem, settingsPatch, snoozePatch } from './settings';
+
+const saved: SettingsDto = {
+  notifications: 'all',
+  snoozed_until: null,
+  upload_limit: 0,
+  download_limit: 0,
+  autostart: false,
+  pairs: [
+    { name: 'demo', local: '/l', organization: 'O', space: 'S', instance: 'I', watch: true, rescan_interval_secs: 30, excluded: [], ignore_patterns: '' },
+    { name: 'other', local: '/m', organization: 'O', space: 'S', instance: 'J', watch: true, rescan_interval_secs: 60, excluded: ['/a'], ignore_patterns: '*.tmp\n' },
+  ],
+};
+
+describe('settingsPatch', () => {
+  it('is null when nothing changed', () => {
+    expect(settingsPatch(saved, draftOf(saved))).toBeNull();
+  });
+  it('sends only what changed, with null for the rest', () => {
+    const d = draftOf(saved);
+    d.notifications = 'attention';
+    d.upload_limit = 1024;
+    d.pairs[0].rescan_interval_secs = 120;
+    d.pairs[0].watch = false;
+    expect(settingsPatch(saved, d)).toEqual({
+      notifications: 'attention',
+      snooze_minutes: null,
+      upload_limit: 1024,
+      download_limit: null,
+      autostart: null,
+      pairs: [{ name: 'demo', watch: false, rescan_interval_secs: 120, excluded: null, ignore_patterns: null }],
+    });
+  });
+  it('replaces excluded folders and ignore patterns whole', () => {
+    const d = draftOf(saved);
+    d.pairs[1].excluded = ['/a', 'b/c/'];
+    d.pairs[1].ignore_patterns = '';
+    expect(settingsPatch(saved, d)?.pairs).toEqual([
+      { name: 'other', watch: null, rescan_interval_secs: null, excluded: ['/a', '/b/c'], ignore_patterns: '' },
+    ]);
+  });
+  it('does not copy the draft by reference', () => {
+    const d = draftOf(saved);
+    d.pairs[0].excluded.push('/x');
+    expect(saved.pairs[0].excluded).toEqual([]);
+  });
+  it('ignores an exclusion that only differs in spelling of slashes', () => {
+    const b = saved.pairs[1];
+    expect(pairPatch(b, { ...b, excluded: ['a/'] })).toBeNull();
+  });
+  it('skips pairs it does not know (added elsewhere)', () => {
+    const d = draftOf(saved);
+    d.pairs.push({ ...d.pairs[0], name: 'new', watch: false });
+    expect(settingsPatch(saved, d)).toBeNull();
+  });
+  it('snoozes without touching anything else', () => {
+    expect(snoozePatch(60)).toEqual({ notifications: null, snooze_minutes: 60, upload_limit: null, download_limit: null, autostart: null, pairs: [] });
+    expect(snoozePatch(-5).snooze_minutes).toBe(0);
+  });
+});
+
+describe('folders and fields', () => {
+  it('normalises excluded folders as the daemon stores them', () => {
+    expect(normaliseFolder('data/raw/')).toBe('/data/raw');
+    expect(normaliseFolder(' /data//raw ')).toBe('/data/raw');
+    expect(normaliseFolder('.\\win\\path')).toBe('/win/path');
+    expect(normaliseFolder('../outside')).toBe('');
+    expect(normaliseFolder('/')).toBe('');
+  });
+  it('drops duplicates regardless of case', () => {
+    expect(normaliseExcluded(['/Data', 'data/', '/x', ''])).toEqual(['/Data', '/x']);
+  });
+  it('checks rescan intervals', () => {
+    expect(rescanProblem(30)).toBeNull();
+    expect(rescanProblem('45')).toBeNull();
+    expect(rescanProblem(0)).toMatch(/at least 1/);
+    expect(rescanProblem(1.5)).toMatch(/whole/);
+    expect(rescanProblem(null)).toMatch(/whole/);
+    expect(rescanProblem(10 ** 7)).toMatch(/one week/);
+  });
+  it('checks a new pair', () => {
+    expect(newPairProblems({ local: '/home/me/lab', organization: 'A', space: 'B', instance: 'C' })).toEqual({});
+    const p = newPairProblems({ local: 'lab', organization: '', space: 'a/b', instance: ' ' });
+    expect(Object.keys(p).sort()).toEqual(['instance', 'local', 'organization', 'space']);
+  });
+});
