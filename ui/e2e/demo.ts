@@ -48,7 +48,7 @@ export class Demo {
     const args = ['demo', '--dir', dir, '--ui', '127.0.0.1:0', '--ui-dir', UI_DIST];
     if (opts.unlinked) args.push('--unlinked');
     if (opts.latencyMs) args.push('--latency-ms', String(opts.latencyMs));
-    const env = { ...process.env, NUVOSYNC_NO_OS_TRASH: '1', RUST_LOG: process.env.RUST_LOG ?? 'info' };
+    const env: Record<string, string | undefined> = { ...process.env, NUVOSYNC_NO_OS_TRASH: '1', RUST_LOG: process.env.RUST_LOG ?? 'info' };
     delete env.NUVOSYNC_TOKEN; // the demo decides the account, not the environment
     const child = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const log: string[] = [];

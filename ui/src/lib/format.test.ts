@@ -71,7 +71,8 @@ describe('speed, duration and ETA', () => {
 
 describe('times', () => {
   it('formats a local date and time', () => {
-    expect(formatDateTime(local(2026, 1, 2, 3, 4))).toBe('2026-01-02 03:04');
+    expect(formatDateTime(local(2026, 1, 2, 3, 4, 5))).toBe('2026-01-02 03:04');
+    expect(formatDateTime(local(2026, 1, 2, 3, 4, 5), true)).toBe('2026-01-02 03:04:05');
   });
   it('says how long ago, coarser as it gets older', () => {
     const now = local(2026, 11, 27, 15, 0);

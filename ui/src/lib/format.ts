@@ -62,10 +62,11 @@ export function percent(done: number, total: number): number {
 
 const pad = (n: number) => n.toString().padStart(2, '0');
 
-/** "2026-11-27 14:05" in local time, from seconds since the epoch. */
-export function formatDateTime(epochSecs: number): string {
+/** "2026-11-27 14:05" (or "…14:05:09" with seconds) in local time, from seconds since the epoch. */
+export function formatDateTime(epochSecs: number, seconds = false): string {
   const d = new Date(epochSecs * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const base = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return seconds ? `${base}:${pad(d.getSeconds())}` : base;
 }
 
 /** Relative time: "just now", "5 min ago", "3 h ago", "yesterday 14:05", else the date. */
@@ -89,9 +90,9 @@ export function formatAgo(epochSecs: number | null | undefined, nowSecs: number)
 }
 
 /** Dropbox's ISO times ("2026-11-27T10:00:00Z") as local "2026-11-27 11:00"; the text itself if unparsable. */
-export function formatIso(iso: string): string {
+export function formatIso(iso: string, seconds = false): string {
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? iso : formatDateTime(t / 1000);
+  return Number.isNaN(t) ? iso : formatDateTime(t / 1000, seconds);
 }
 
 /** "1 file", "3 files". */

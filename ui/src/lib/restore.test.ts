@@ -25,7 +25,7 @@ describe('restore preview groups', () => {
     const g = restoreGroups(plan);
     expect(g[0].size).toBe(3072);
     expect(g[0].summary).toBe('2 files, 3.0 KB');
-    expect(g[2].summary).toBe('0 files, 0 B');
+    expect(g[2].summary).toBe('none');
   });
   it('names the backup folder in the explanation', () => {
     expect(restoreGroups(plan)[0].explain).toContain('Inst (before restore 2026-11-27 11.48)');

@@ -20,7 +20,7 @@ export function restoreGroups(plan: RestorePlanDto): PlanGroup[] {
   const backupName = plan.backup_folder.split('/').pop() ?? plan.backup_folder;
   return orderGroups([
     group('replaced', 'Replaced on Dropbox', `Dropbox has a different version; the restored version replaces it (Dropbox’s stays in “${backupName}”).`, plan.replaced, 'bytes'),
-    group('removed', 'Leave the Dropbox folder', `These exist only on Dropbox; they move with the backup to “${backupName}” — nothing is deleted.`, plan.removed, 'bytes'),
+    group('removed', 'Kept only in the backup', `These exist only on Dropbox; they stay in “${backupName}” — nothing is deleted.`, plan.removed, 'bytes'),
     group('uploaded', 'Uploaded', 'Restored files Dropbox does not have yet.', plan.uploaded, 'bytes'),
   ]);
 }
@@ -42,7 +42,7 @@ function group(key: PlanGroup['key'], title: string, explain: string, items: Res
   const sortedItems = [...items].sort((a, b) => a.path.localeCompare(b.path));
   const size = items.reduce((s, i) => s + (i.size ?? 0), 0);
   const count = unit === 'files' ? items.reduce((s, i) => s + Math.max(1, i.size ?? 1), 0) : items.length;
-  const summary = unit === 'files' ? plural(count, 'file') : `${plural(items.length, 'file')}, ${formatBytes(size)}`;
+  const summary = items.length === 0 ? 'none' : unit === 'files' ? plural(count, 'file') : `${plural(items.length, 'file')}, ${formatBytes(size)}`;
   return { key, title, explain, items: sortedItems, size, summary };
 }
 

@@ -1,0 +1,74 @@
+// Settings round-trip: change them in the form, save, reload the page, and find them kept
+// (and the daemon agreeing).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, openUi, shot, test } from './fixtures';
+
+interface Settings {
+  notifications: string;
+  upload_limit: number;
+  download_limit: number;
+  autostart: boolean;
+  pairs: { name: string; watch: boolean; rescan_interval_secs: number; excluded: string[]; ignore_patterns: string }[];
+}
+
+test('settings: changes survive a reload', async ({ page, demo }) => {
+  await openUi(page, demo, 'settings');
+  const pair = page.getByTestId('pair-settings-demo');
+  await expect(pair.getByTestId('rescan')).toHaveValue('30');
+  await expect(page.getByTestId('settings-save')).toBeDisabled();
+
+  await pair.getByTestId('rescan').fill('45');
+  await pair.getByTestId('watch').uncheck();
+  await pair.getByTestId('excluded-input').fill('data/raw/');
+  await pair.getByTestId('excluded-add').click();
+  await expect(pair.getByTestId('excluded-item')).toHaveText([/\/data\/raw/]);
+  await pair.getByTestId('ignore').fill('*.tmp\n.cache/\n');
+  await page.getByTestId('notifications-attention').check();
+  await page.getByTestId('upload-limit').fill('512');
+  await page.getByTestId('autostart').check();
+  await expect(page.getByTestId('settings-dirty')).toHaveText('Unsaved changes');
+  await shot(page, 'settings');
+
+  // An impossible interval is refused before it reaches the daemon.
+  await pair.getByTestId('rescan').fill('0');
+  await expect(page.getByTestId('settings-save')).toBeDisabled();
+  await pair.getByTestId('rescan').fill('45');
+
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('settings-dirty')).toHaveText('All changes saved');
+  await expect(page.getByTestId('notice')).toHaveText('Settings saved');
+
+  await page.reload();
+  await expect(pair.getByTestId('rescan')).toHaveValue('45');
+  await expect(pair.getByTestId('watch')).not.toBeChecked();
+  await expect(pair.getByTestId('excluded-item')).toHaveText([/\/data\/raw/]);
+  await expect(pair.getByTestId('ignore')).toHaveValue('*.tmp\n.cache/\n');
+  await expect(page.getByTestId('notifications-attention')).toBeChecked();
+  await expect(page.getByTestId('upload-limit')).toHaveValue('512');
+  await expect(page.getByTestId('autostart')).toBeChecked();
+  await expect(page.getByTestId('settings-save')).toBeDisabled();
+
+  // The daemon has them too, and the ignore patterns are in the folder's .nuvosyncignore.
+  const s = await demo.call<Settings>({ cmd: 'settings_get' });
+  expect(s).toMatchObject({ notifications: 'attention', upload_limit: 512 * 1024, autostart: true });
+  expect(s.pairs[0]).toMatchObject({ watch: false, rescan_interval_secs: 45, excluded: ['/data/raw'], ignore_patterns: '*.tmp\n.cache/\n' });
+  expect(readFileSync(join(demo.info.local, '.nuvosyncignore'), 'utf8')).toBe('*.tmp\n.cache/\n');
+
+  // The status view reflects the pair's new settings.
+  await openUi(page, demo, 'status');
+  await expect(page.getByTestId('pair-demo')).toBeVisible();
+
+  // Removing the exclusion and snoozing round-trip as well.
+  await openUi(page, demo, 'settings');
+  await pair.getByRole('button', { name: 'Sync /data/raw again' }).click();
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('settings-dirty')).toHaveText('All changes saved');
+  await page.getByTestId('snooze-60').click();
+  await expect(page.getByTestId('snoozed-until')).toBeVisible();
+  await page.reload();
+  await expect(pair.getByTestId('excluded-item')).toHaveCount(0);
+  await expect(page.getByTestId('snoozed-until')).toBeVisible();
+  await page.getByTestId('snooze-end').click();
+  await expect(page.getByTestId('snooze-60')).toBeVisible();
+});
