@@ -65,12 +65,19 @@ impl Default for Tuning {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        // Knobs for tests and tuning: chunk size of upload sessions, and concurrent transfers.
+        let env = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|v| *v > 0)
+        };
         Tuning {
             host: hostname(),
-            transfers: 32,
+            transfers: env("NUVOSYNC_TRANSFERS").unwrap_or(32),
             hash_threads: cores.max(2),
-            chunk_size: 16 * 1024 * 1024,
-            single_request_limit: 8 * 1024 * 1024,
+            chunk_size: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(16 * 1024 * 1024),
+            single_request_limit: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(8 * 1024 * 1024),
             batch_threshold: 4,
             mass_delete_ratio: 0.5,
             mass_delete_floor: 50,

@@ -223,17 +223,32 @@ impl RemoteRoot {
 /// Decides, before each call (by name, e.g. `session_append`), whether it fails.
 pub type Hook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
 
+/// Decides, after a call went through (by name), whether its answer is lost — the work is
+/// done on Dropbox but the caller sees an error, as when a process dies right after a request.
+pub type AfterHook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
+
 /// A [`Remote`] that asks a hook before every call and fails the call when told to — for
 /// crash and fault injection in tests and simulations.
 pub struct Hooked {
     inner: std::sync::Arc<dyn Remote>,
     hook: Hook,
+    after: Option<AfterHook>,
 }
 
 impl Hooked {
     /// Wrap `inner`.
     pub fn new(inner: std::sync::Arc<dyn Remote>, hook: Hook) -> Self {
-        Hooked { inner, hook }
+        Hooked {
+            inner,
+            hook,
+            after: None,
+        }
+    }
+
+    /// Also lose answers after the fact.
+    pub fn with_after(mut self, after: AfterHook) -> Self {
+        self.after = Some(after);
+        self
     }
 
     fn gate<'a, T: Send + 'a>(
@@ -241,9 +256,22 @@ impl Hooked {
         name: &str,
         call: impl FnOnce() -> Call<'a, T>,
     ) -> Call<'a, T> {
-        match (self.hook)(name) {
-            Some(e) => Box::pin(async move { Err(e) }),
-            None => call(),
+        if let Some(e) = (self.hook)(name) {
+            return Box::pin(async move { Err(e) });
+        }
+        let fut = call();
+        match &self.after {
+            None => fut,
+            Some(after) => {
+                let name = name.to_string();
+                Box::pin(async move {
+                    let r = fut.await;
+                    match (r, after(&name)) {
+                        (Ok(_), Some(e)) => Err(e),
+                        (r, _) => r,
+                    }
+                })
+            }
         }
     }
 }
