@@ -66,8 +66,7 @@ impl Profile {
 
     /// Run to completion, capturing output.
     pub fn run(&self, args: &[&str]) -> Output {
-        let out = self.cmd(args).stdin(Stdio::null()).output().unwrap();
-        out
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
     }
 
     /// Run and require success; returns stdout.
