@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use sync_core::ContentHash;
 use sync_engine::remote::Hooked;
-use sync_engine::{Pair, PauseReason, SyncError, Tuning};
+use sync_engine::{PauseReason, SyncError, Tuning};
 
 const NAMES: &[&str] = &[
     "a.txt",
@@ -60,7 +60,6 @@ static STATS: Stats = Stats {
 struct Machine {
     name: String,
     root: PathBuf,
-    pair: Option<Pair>,
 }
 
 struct Sim {
@@ -113,7 +112,6 @@ impl Sim {
             .map(|n| Machine {
                 name: n.to_string(),
                 root: w.folder(n),
-                pair: None,
             })
             .collect();
         Sim {
