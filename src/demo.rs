@@ -3,12 +3,9 @@
 //! with `--ui`, the web UI in a browser. Everything lives in one folder; nothing is needed.
 
 use clap::Args;
-use dropbox_emulator::{Config, TestServer};
-use nuvosync_api::service::AddPair;
-use nuvosync_api::{Daemon, Paths, Service};
-use nuvosync_dropbox::{Commit, Credential, Endpoints, Secret};
+use nuvosync_api::Daemon;
+use nuvosync_api::demo::{DEMO_ROOT, DemoOptions};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// `demo`
 #[derive(Args, Debug)]
@@ -34,19 +31,6 @@ pub struct DemoArgs {
     pub unlinked: bool,
 }
 
-/// A client of the demo account (to seed and show the emulator, whether or not nuvosync is linked).
-fn dropbox_client(server: &TestServer) -> anyhow::Result<nuvosync_dropbox::Client> {
-    let mut endpoints = Endpoints::single(&server.url)?;
-    endpoints.ca_file = server.ca_file.clone();
-    Ok(nuvosync_dropbox::Client::new(
-        endpoints,
-        Credential::Either {
-            token: Secret::new("demo-token"),
-            app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
-        },
-    )?)
-}
-
 /// Run the demo; returns the exit code.
 pub async fn run(args: &DemoArgs) -> i32 {
     match demo(args).await {
@@ -59,95 +43,30 @@ pub async fn run(args: &DemoArgs) -> i32 {
 }
 
 async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("nuvosync-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let dir = dir.canonicalize()?;
-    // The emulator keeps its state next to the demo, so a second run continues the first.
-    let admin_token = format!("admin-{:016x}", rand::random::<u64>());
-    let config = Config {
-        accounts: vec![("demo".into(), "demo-token".into())],
-        data_dir: Some(dir.join("emulator")),
-        admin_token: Some(admin_token.clone()),
-        faults: dropbox_emulator::Faults {
-            latency_ms: args.latency_ms,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
-    let server = TestServer::start(config, true).await?;
-    let mut endpoints = Endpoints::single(&server.url)?;
-    endpoints.ca_file = server.ca_file.clone();
-    let paths = Paths::under(&dir);
-    let service = Arc::new(Service::with_endpoints(
-        paths.clone(),
-        endpoints,
-        sync_engine::Tuning::default(),
-    )?);
-    service.set_credential(Credential::Either {
-        token: Secret::new("demo-token"),
-        app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
-    });
-
-    let local = dir.join("Instance");
-    if service.config().pair("demo").is_none() {
-        std::fs::create_dir_all(local.join("notebooks"))?;
-        std::fs::write(
-            local.join("README.md"),
-            "# Demo instance\n\nFiles here are mirrored to Dropbox.\n",
-        )?;
-        std::fs::write(
-            local.join("notebooks/analysis.py"),
-            "print('hello from nuvosync')\n",
-        )?;
-        service.add_pair(AddPair {
-            local: local.clone(),
-            organization: "Demo Org".into(),
-            space: "Demo Space".into(),
-            instance: "Demo Instance".into(),
-            name: Some("demo".into()),
-            watch: true,
-            rescan_interval_secs: Some(30),
-            ..AddPair::default()
-        })?;
-        // A co-author's file, already on Dropbox.
-        let seed = dropbox_client(&server)?;
-        seed.upload(
-            &Commit {
-                path: "/Demo Org/Demo Space/Demo Instance/From Dropbox.txt".into(),
-                mode: nuvosync_dropbox::WriteMode::Overwrite,
-                autorename: false,
-                strict_conflict: false,
-                client_modified: None,
-            },
-            bytes::Bytes::from_static(b"This file was uploaded to Dropbox by a co-author.\n"),
-        )
-        .await?;
-    }
-
+    let demo = nuvosync_api::demo::start(DemoOptions {
+        dir: args.dir.clone(),
+        latency_ms: args.latency_ms,
+        unlinked: args.unlinked,
+    })
+    .await?;
     if args.once {
         println!(
             "Dropbox emulator on {} (demo account, app folder Apps/nuvolos.cloud)",
-            server.url
+            demo.server.url
         );
-        println!("Local folder: {}", local.display());
-        let results = service.sync_once(Some("demo"), false).await?;
+        println!("Local folder: {}", demo.local.display());
+        let results = demo.service.sync_once(Some("demo"), false).await?;
         let code = crate::cli::print_sync(&results, false);
-        let page = service
-            .client()?
-            .list_folder("/Demo Org/Demo Space/Demo Instance", true, None)
-            .await?;
-        println!("On Dropbox (Apps/nuvolos.cloud/Demo Org/Demo Space/Demo Instance):");
+        let page = demo.dropbox()?.list_folder(DEMO_ROOT, true, None).await?;
+        println!("On Dropbox (Apps/nuvolos.cloud{DEMO_ROOT}):");
         for e in page.entries {
             println!("  {}", e.path_display());
         }
         return Ok(code);
     }
 
-    let listener = nuvosync_api::socket::bind(&paths.socket()).await?;
-    let daemon = Daemon::start(service.clone()).await;
+    let listener = nuvosync_api::socket::bind(&demo.paths.socket()).await?;
+    let daemon = Daemon::start(demo.service.clone()).await;
     tokio::spawn(nuvosync_api::socket::serve(
         listener,
         daemon.clone(),
@@ -166,21 +85,12 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         ui_url = Some(url);
     }
     // One line for scripts and tests, then words for people.
-    let ready = serde_json::json!({
-        "emulator": server.url,
-        "ca_file": server.ca_file,
-        "admin_token": admin_token,
-        "token": "demo-token",
-        "local": local,
-        "config_dir": paths.config_dir,
-        "state_dir": paths.state_dir,
-        "ui": ui_url,
-    });
-    println!("{ready}");
+    println!("{}", demo.ready_line(ui_url.as_deref()));
+    let (local, paths) = (&demo.local, &demo.paths);
     eprintln!(
         "nuvosync demo: syncing {} with Dropbox (emulated at {}) — Ctrl-C to stop",
         local.display(),
-        server.url
+        demo.server.url
     );
     eprintln!(
         "  try: echo hi > '{}/hello.txt'   then   nuvosync --config-dir '{}' --state-dir '{}' status",
@@ -198,6 +108,6 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         _ = daemon.stopped() => {},
     }
     daemon.shutdown().await;
-    let _ = std::fs::remove_file(paths.socket());
+    let _ = std::fs::remove_file(demo.paths.socket());
     Ok(0)
 }

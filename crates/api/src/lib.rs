@@ -8,6 +8,8 @@
 
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod dto;
 pub mod error;
 pub mod restore;
