@@ -1,5 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
+// E2E_VIEWPORT=400x500 runs the same tests at the tray window's size.
+const [vw, vh] = (process.env.E2E_VIEWPORT ?? '900x650').split('x').map(Number);
+
 // Browser tests: Debian's Chromium driven by Playwright (never a downloaded browser), one
 // `nuvosync demo` per test. Serial: each test runs a daemon, an emulator and a browser, and
 // these machines have two cores.
@@ -16,7 +19,7 @@ export default defineConfig({
   use: {
     browserName: 'chromium',
     headless: true,
-    viewport: { width: 900, height: 650 },
+    viewport: { width: vw, height: vh },
     launchOptions: {
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
       args: [

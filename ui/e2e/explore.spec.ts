@@ -5,6 +5,21 @@ import { Demo } from './demo';
 test('explore', async ({ page }) => {
   const demo = await Demo.start({ unlinked: !!process.env.UNLINKED });
   try {
+    if (process.env.KEYS) {
+      await page.goto(demo.view(process.env.KEYS));
+      await page.waitForTimeout(1500);
+      for (let i = 0; i < 30; i++) {
+        await page.keyboard.press('Tab');
+        const d = await page.evaluate(() => {
+          const e = document.activeElement as HTMLElement | null;
+          if (!e) return 'none';
+          const cs = getComputedStyle(e);
+          return `${e.tagName} ${e.getAttribute('data-testid') ?? ''} "${(e.textContent ?? '').trim().slice(0, 30)}" outline=${cs.outlineStyle}/${cs.outlineWidth}`;
+        });
+        console.log(i, d);
+      }
+      return;
+    }
     if (process.env.PROBE) {
       await demo.until('up', async () => (await demo.pairState()).state === 'up_to_date');
       await demo.call({ cmd: 'pause', args: { pair: 'demo' } });

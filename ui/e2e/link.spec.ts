@@ -36,3 +36,17 @@ test('link: consent in the opened page, then linked as demo@example.com and up t
   const after = await demo.call<{ linked: boolean }>({ cmd: 'status' });
   expect(after.linked).toBe(true);
 });
+
+test('link: a denied consent is shown plainly and can be tried again', async ({ page, context, demo }) => {
+  await openUi(page, demo, 'link');
+  const consentOpened = context.waitForEvent('page');
+  await page.getByTestId('link-start').click();
+  const consent = await consentOpened;
+  await consent.locator('#deny').click();
+  await consent.close();
+  await expect(page.getByTestId('link-error')).toBeVisible();
+  await expect(page.getByTestId('link-error')).not.toBeEmpty();
+  await expect(page.getByTestId('link-start')).toHaveText('Try again');
+  await shot(page, 'link-error');
+  expect((await demo.call<{ linked: boolean }>({ cmd: 'status' })).linked).toBe(false);
+});
