@@ -998,7 +998,7 @@ impl Daemon {
             }
         }
         self.service.token_store().delete()?;
-        self.service.reset_client();
+        self.service.forget_credential();
         *lock(&self.account) = None;
         let _ = self.events.send(EventDto::Link { linked: false });
         Ok(())

@@ -12,9 +12,11 @@ pub mod daemon;
 pub mod demo;
 pub mod dto;
 pub mod error;
+pub mod notify;
 pub mod restore;
 pub mod service;
 pub mod socket;
+pub mod tray;
 
 pub use config::{Config, PairConfig, Paths};
 pub use daemon::Daemon;

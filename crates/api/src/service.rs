@@ -202,6 +202,12 @@ impl Service {
         Ok(client)
     }
 
+    /// Forget every credential held here (unlink): the override and the client.
+    pub fn forget_credential(&self) {
+        *lock(&self.credential_override) = None;
+        self.reset_client();
+    }
+
     /// Forget the client (after linking or unlinking).
     pub fn reset_client(&self) {
         *lock(&self.client) = None;

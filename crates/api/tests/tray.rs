@@ -1,0 +1,148 @@
+//! The tray follows the engine: its model is computed from the same status the tray app
+//! reads, so each engine state shows its own icon, status line and toggles.
+
+use dropbox_emulator::{Config, Faults, TestServer};
+use nuvosync_api::dto::{Command, Resolution, StatusDto};
+use nuvosync_api::service::AddPair;
+use nuvosync_api::tray::TrayModel;
+use nuvosync_api::{Daemon, Paths, Service};
+use nuvosync_dropbox::{Credential, Endpoints, Secret};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn tray(d: &Daemon) -> TrayModel {
+    let s: StatusDto = d.status().await.unwrap();
+    TrayModel::from_status(&s)
+}
+
+async fn wait_icon(d: &Daemon, icon: &str) -> TrayModel {
+    for _ in 0..400 {
+        let t = tray(d).await;
+        if t.icon == icon {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the tray never showed {icon}; it shows {:?}", tray(d).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_shows_each_engine_state() {
+    let server = TestServer::start(
+        Config {
+            accounts: vec![("ada".into(), "tok-ada".into())],
+            ..Config::default()
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Endpoints::single(&server.url).unwrap();
+    e.ca_file = server.ca_file.clone();
+    let tuning = sync_engine::Tuning {
+        os_trash: false,
+        host: "lab".into(),
+        ..sync_engine::Tuning::default()
+    };
+    let service = Arc::new(Service::with_endpoints(Paths::under(dir.path()), e, tuning).unwrap());
+    service.set_credential(Credential::Either {
+        token: Secret::new("tok-ada"),
+        app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+    });
+    let local = dir.path().join("lab");
+    service
+        .add_pair(AddPair {
+            local: local.clone(),
+            organization: "A".into(),
+            space: "B".into(),
+            instance: "C".into(),
+            name: Some("lab".into()),
+            watch: true,
+            ..AddPair::default()
+        })
+        .unwrap();
+    std::fs::write(local.join("f.txt"), b"v1").unwrap();
+    let d = Daemon::start(service).await;
+
+    let t = wait_icon(&d, "up_to_date").await;
+    assert_eq!(t.status_line, "nuvosync: Up to date");
+    assert_eq!(t.pause_label, "Pause syncing");
+    assert_eq!(t.link_label, "Unlink Dropbox");
+    assert!(
+        t.web_url
+            .unwrap()
+            .ends_with("/home/Apps/nuvolos.cloud/A/B/C")
+    );
+
+    d.handle(Command::Pause { pair: None }).await.unwrap();
+    let t = wait_icon(&d, "paused").await;
+    assert_eq!(t.pause_label, "Resume syncing");
+    d.handle(Command::Resume {
+        pair: None,
+        confirm_deletes: false,
+    })
+    .await
+    .unwrap();
+    wait_icon(&d, "up_to_date").await;
+
+    // A conflict needs attention until it is resolved.
+    d.handle(Command::Pause { pair: None }).await.unwrap();
+    std::fs::write(local.join("f.txt"), b"mine").unwrap();
+    let client = d.service().client().unwrap();
+    let commit = nuvosync_dropbox::Commit {
+        path: "/A/B/C/f.txt".into(),
+        mode: nuvosync_dropbox::WriteMode::Overwrite,
+        autorename: false,
+        strict_conflict: false,
+        client_modified: None,
+    };
+    client
+        .upload(&commit, bytes::Bytes::from_static(b"theirs"))
+        .await
+        .unwrap();
+    d.handle(Command::Resume {
+        pair: None,
+        confirm_deletes: false,
+    })
+    .await
+    .unwrap();
+    let t = wait_icon(&d, "attention").await;
+    assert!(t.status_line.contains("conflict"), "{}", t.status_line);
+    let conflicts: Vec<nuvosync_api::dto::ConflictDto> = serde_json::from_value(
+        d.handle(Command::Conflicts {
+            include_resolved: false,
+        })
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    d.handle(Command::Resolve {
+        pair: "lab".into(),
+        id: conflicts[0].id,
+        choice: Resolution::KeepBoth,
+    })
+    .await
+    .unwrap();
+    wait_icon(&d, "up_to_date").await;
+
+    // Dropbox unreachable: offline, retrying.
+    *server.emulator.faults.write() = Faults {
+        p_server_error: 1.0,
+        ..Faults::default()
+    };
+    d.handle(Command::SyncNow { pair: None }).await.unwrap();
+    let t = wait_icon(&d, "offline").await;
+    assert!(t.status_line.contains("Offline"), "{}", t.status_line);
+    *server.emulator.faults.write() = Faults::default();
+    d.handle(Command::SyncNow { pair: None }).await.unwrap();
+    wait_icon(&d, "up_to_date").await;
+
+    // Unlinked: an error that says to link again.
+    d.handle(Command::Unlink).await.unwrap();
+    let t = tray(&d).await;
+    assert_eq!(t.icon, "error");
+    assert_eq!(t.link_label, "Link Dropbox…");
+    assert_eq!(t.status_line, "nuvosync: Not linked to Dropbox");
+    d.shutdown().await;
+}
