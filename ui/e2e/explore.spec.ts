@@ -1,4 +1,6 @@
-// Manual exploration (EXPLORE=1 npx playwright test): screenshots of every view at W×H.
+// A tool for people, not a test: `EXPLORE=1 [W=400 H=500] [UNLINKED=1] npx playwright test`
+// saves every view at W×H to /tmp/shot-*.png and prints whether anything scrolls sideways;
+// `KEYS=settings` instead prints the focus order of a view as Tab moves through it.
 import { test } from '@playwright/test';
 import { Demo } from './demo';
 
@@ -17,27 +19,6 @@ test('explore', async ({ page }) => {
           return `${e.tagName} ${e.getAttribute('data-testid') ?? ''} "${(e.textContent ?? '').trim().slice(0, 30)}" outline=${cs.outlineStyle}/${cs.outlineWidth}`;
         });
         console.log(i, d);
-      }
-      return;
-    }
-    if (process.env.PROBE) {
-      await demo.until('up', async () => (await demo.pairState()).state === 'up_to_date');
-      await demo.call({ cmd: 'pause', args: { pair: 'demo' } });
-      console.log('paused', await demo.pairState());
-      await demo.upload('big-dataset.bin', Buffer.alloc(24 * 1024 * 1024, 7));
-      await demo.faults({ bandwidth_bytes_per_sec: 3 * 1024 * 1024 });
-      await new Promise((r) => setTimeout(r, 1500));
-      console.log('still paused?', await demo.pairState());
-      const ui = new URL(demo.info.ui);
-      const es = await fetch(`${ui.origin}/api/events?token=${ui.searchParams.get('token')}`);
-      const reader = es.body!.getReader();
-      void (async () => { for (;;) { const { value, done } = await reader.read(); if (done) break; console.log('SSE', Buffer.from(value).toString().slice(0, 200)); } })();
-      await demo.call({ cmd: 'resume', args: { pair: 'demo', confirm_deletes: false } });
-      const t0 = Date.now();
-      for (let i = 0; i < 30; i++) {
-        const a = await demo.call<{ transfers: unknown[] }>({ cmd: 'activity', args: { search: null, limit: 3 } });
-        console.log(Date.now() - t0, JSON.stringify(a.transfers), (await demo.pairState()).state);
-        await new Promise((r) => setTimeout(r, 500));
       }
       return;
     }
