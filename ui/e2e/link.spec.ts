@@ -1,4 +1,6 @@
 // Linking: from an unlinked daemon, through the emulator's consent page, to a syncing pair.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, openUi, pairCard, shot, test } from './fixtures';
 
 test.use({ demoOptions: { unlinked: true }, ignoreHTTPSErrors: true });
@@ -35,6 +37,16 @@ test('link: consent in the opened page, then linked as demo@example.com and up t
   await expect(pairCard(page).getByTestId('pair-state')).toHaveText('Up to date', { timeout: 60_000 });
   const after = await demo.call<{ linked: boolean }>({ cmd: 'status' });
   expect(after.linked).toBe(true);
+
+  // Unlink from Settings: a confirmation first, then no account; the files stay.
+  await page.getByTestId('nav-settings').click();
+  await expect(page.getByTestId('settings-account-email')).toHaveText('demo@example.com');
+  await page.getByTestId('unlink').click();
+  await page.getByTestId('unlink-confirm').click();
+  await expect(page.getByTestId('settings-account')).toContainText('No account is linked');
+  await expect(page.getByTestId('summary')).toHaveText('Not linked to Dropbox');
+  expect((await demo.call<{ linked: boolean }>({ cmd: 'status' })).linked).toBe(false);
+  expect(existsSync(join(demo.info.local, 'README.md'))).toBe(true);
 });
 
 test('link: a denied consent is shown plainly and can be tried again', async ({ page, context, demo }) => {

@@ -1,6 +1,6 @@
 // Settings round-trip: change them in the form, save, reload the page, and find them kept
 // (and the daemon agreeing).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, openUi, shot, test } from './fixtures';
 
@@ -71,4 +71,54 @@ test('settings: changes survive a reload', async ({ page, demo }) => {
   await expect(page.getByTestId('snoozed-until')).toBeVisible();
   await page.getByTestId('snooze-end').click();
   await expect(page.getByTestId('snooze-60')).toBeVisible();
+});
+
+test('settings: add a folder (with the folder picker) and stop syncing it again', async ({ page, demo }) => {
+  const folder = join(demo.dir, 'Second Instance');
+  await openUi(page, demo, 'settings');
+  await page.getByTestId('add-pair').click();
+  const form = page.getByTestId('add-pair-form');
+  // An incomplete form says what is missing and sends nothing.
+  await form.getByTestId('add-submit').click();
+  await expect(form).toContainText('Choose the local folder.');
+  // The browser transport's folder picker asks for a path.
+  page.once('dialog', (d) => void d.accept(folder));
+  await form.getByTestId('add-pick').click();
+  await expect(form.getByTestId('add-local')).toHaveValue(folder);
+  await form.getByTestId('add-organization').fill('Demo Org');
+  await form.getByTestId('add-space').fill('Demo Space');
+  await form.getByTestId('add-instance').fill('Second Instance');
+  await shot(page, 'settings-add-folder');
+  await form.getByTestId('add-submit').click();
+  await expect(page.getByTestId('pair-settings-second-instance')).toBeVisible();
+  await expect(form).toHaveCount(0);
+
+  // The daemon made the folder and syncs it with /Demo Org/Demo Space/Second Instance.
+  writeFileSync(join(folder, 'hello.txt'), 'hello from the second folder\n');
+  await demo.until('the second folder on Dropbox', async () => {
+    const names = (await demo.listFolder('/Demo Org/Demo Space')).map((e) => e.name);
+    return names.includes('Second Instance') && (await demo.listFolder('/Demo Org/Demo Space/Second Instance')).some((e) => e.name === 'hello.txt');
+  }, 60_000);
+  await page.getByTestId('nav-status').click();
+  await expect(page.getByTestId('pair-second-instance')).toBeVisible();
+
+  // A name that is taken is refused with the daemon's words.
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('add-pair').click();
+  await form.getByTestId('add-local').fill(join(demo.dir, 'Third'));
+  await form.getByTestId('add-organization').fill('Demo Org');
+  await form.getByTestId('add-space').fill('Demo Space');
+  await form.getByTestId('add-instance').fill('Third');
+  await form.getByTestId('add-name').fill('demo');
+  await form.getByTestId('add-submit').click();
+  await expect(form.getByTestId('add-error')).toContainText('exists');
+  await form.getByRole('button', { name: 'Cancel' }).click();
+
+  const second = page.getByTestId('pair-settings-second-instance');
+  await second.getByTestId('remove-pair').click();
+  await second.getByTestId('remove-pair-confirm').click();
+  await expect(second).toHaveCount(0);
+  const s = await demo.call<Settings>({ cmd: 'settings_get' });
+  expect(s.pairs.map((p) => p.name)).toEqual(['demo']);
+  expect(readFileSync(join(folder, 'hello.txt'), 'utf8')).toBe('hello from the second folder\n');
 });
