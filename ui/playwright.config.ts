@@ -17,6 +17,7 @@ export default defineConfig({
   expect: { timeout: 30_000 },
   retries: 0,
   outputDir: '../test-artifacts/playwright',
+  globalSetup: './e2e/global-setup.ts',
   reporter: [['list'], ['./e2e/summary-reporter.ts']],
   use: {
     browserName: 'chromium',

@@ -25,6 +25,7 @@ test('explore', async ({ page }) => {
     const w = Number(process.env.W ?? 900);
     const h = Number(process.env.H ?? 650);
     await page.setViewportSize({ width: w, height: h });
+    if (process.env.DARK) await page.emulateMedia({ colorScheme: 'dark' });
     page.on('console', (m) => console.log('console:', m.text()));
     page.on('pageerror', (e) => console.log('pageerror:', e.message));
     for (const v of ['status', 'activity', 'conflicts', 'settings', 'link']) {
