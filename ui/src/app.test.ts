@@ -35,6 +35,8 @@ function fakeBackend() {
     openPath: async () => {},
     openUrl: async () => {},
     pickFolder: async () => null,
+    openSignIn: async () => {},
+    onNavigate: () => () => {},
   };
   return { backend, sent, answers, push: (e: EventDto) => push(e) };
 }

@@ -1,19 +1,20 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { EventDto } from '../bindings/EventDto';
-import { EVENT_NAME, TauriBackend, type TauriApi } from './tauri';
+import { EVENT_NAME, NAVIGATE_EVENT, TauriBackend, type TauriApi } from './tauri';
 
 function fakeApi(invoke: (cmd: string, args?: Record<string, unknown>) => Promise<unknown>) {
   const handlers: ((e: { payload: unknown }) => void)[] = [];
+  const navigators: ((e: { payload: unknown }) => void)[] = [];
   const unlisten = vi.fn();
   const api: TauriApi = {
     invoke: invoke as TauriApi['invoke'],
     listen: (async (name: string, h: (e: { payload: unknown }) => void) => {
-      expect(name).toBe(EVENT_NAME);
-      handlers.push(h);
+      (name === NAVIGATE_EVENT ? navigators : handlers).push(h);
+      expect([EVENT_NAME, NAVIGATE_EVENT]).toContain(name);
       return unlisten;
     }) as TauriApi['listen'],
   };
-  return { api, handlers, unlisten };
+  return { api, handlers, navigators, unlisten };
 }
 
 describe('TauriBackend', () => {
@@ -53,5 +54,30 @@ describe('TauriBackend', () => {
     stop();
     await new Promise((r) => setTimeout(r, 0));
     expect(f.unlisten).toHaveBeenCalledOnce();
+  });
+  it('opens the sign-in window, or the browser when the shell has none', async () => {
+    const calls: unknown[][] = [];
+    const b = new TauriBackend(
+      fakeApi(async (cmd, args) => {
+        calls.push([cmd, args]);
+        if (cmd === 'open_link_window') throw 'Command open_link_window not found';
+        return null;
+      }).api,
+    );
+    await b.openSignIn('https://consent');
+    expect(calls).toEqual([
+      ['open_link_window', { url: 'https://consent' }],
+      ['open_url', { url: 'https://consent' }],
+    ]);
+  });
+  it('passes on what the shell asks to show', async () => {
+    const f = fakeApi(async () => null);
+    const got: string[] = [];
+    const stop = new TauriBackend(f.api).onNavigate((t) => got.push(t));
+    await Promise.resolve();
+    f.navigators[0]({ payload: 'restore' });
+    f.navigators[0]({ payload: 42 });
+    expect(got).toEqual(['restore']);
+    stop();
   });
 });

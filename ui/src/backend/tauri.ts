@@ -11,6 +11,8 @@ export interface TauriApi {
 }
 
 export const EVENT_NAME = 'nuvosync://event';
+/** The shell asks the UI to show a view (payload: a view name or `restore`). */
+export const NAVIGATE_EVENT = 'nuvosync://navigate';
 
 export class TauriBackend implements Backend {
   readonly kind = 'tauri' as const;
@@ -26,10 +28,21 @@ export class TauriBackend implements Backend {
   }
 
   subscribe(onEvent: (e: EventDto) => void): () => void {
+    return this.listenTo<EventDto>(EVENT_NAME, onEvent);
+  }
+
+  onNavigate(handler: (target: string) => void): () => void {
+    return this.listenTo<string>(NAVIGATE_EVENT, (t) => {
+      if (typeof t === 'string') handler(t);
+    });
+  }
+
+  /** Listen to a Tauri event until the returned function is called (even before `listen` resolved). */
+  private listenTo<T>(name: string, on: (payload: T) => void): () => void {
     let unlisten: (() => void) | null = null;
     let closed = false;
     void this.api
-      .listen<EventDto>(EVENT_NAME, (e) => onEvent(e.payload))
+      .listen<T>(name, (e) => on(e.payload))
       .then((u) => {
         if (closed) u();
         else unlisten = u;
@@ -38,6 +51,16 @@ export class TauriBackend implements Backend {
       closed = true;
       unlisten?.();
     };
+  }
+
+  async openSignIn(url: string): Promise<void> {
+    try {
+      await this.api.invoke('open_link_window', { url });
+    } catch {
+      // An older shell without its own sign-in window: the system browser works as well
+      // (the loopback redirect finishes the link either way).
+      await this.openUrl(url);
+    }
   }
 
   async openPath(path: string): Promise<void> {

@@ -18,6 +18,16 @@ export interface Backend {
   openUrl(url: string): Promise<void>;
   /** Let the user choose a local folder; null when cancelled. */
   pickFolder(): Promise<string | null>;
+  /**
+   * Show Dropbox's consent page for linking: the app's own sign-in window in Tauri
+   * (`open_link_window`, falling back to the browser), a new tab in a browser.
+   */
+  openSignIn(url: string): Promise<void>;
+  /**
+   * Be told when the shell asks the UI to show something (the tray menu's "Restore from a
+   * snapshot…", "Link Dropbox…"): a view name or `restore`. A browser has no shell: never called.
+   */
+  onNavigate(handler: (target: string) => void): () => void;
 }
 
 const CODES: readonly ErrorCode[] = [

@@ -105,6 +105,9 @@ describe('WebBackend helpers', () => {
     const b = new WebBackend('t', { fetch: (() => {}) as unknown as typeof fetch, open, prompt });
     await b.openUrl('https://example.com/x');
     expect(open).toHaveBeenCalledWith('https://example.com/x');
+    await b.openSignIn('https://consent/page');
+    expect(open).toHaveBeenLastCalledWith('https://consent/page');
+    expect(typeof b.onNavigate(() => {})).toBe('function');
     await expect(b.pickFolder()).resolves.toBe('/home/me/lab');
     prompt.mockReturnValueOnce('   ');
     await expect(b.pickFolder()).resolves.toBeNull();

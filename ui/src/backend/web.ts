@@ -95,6 +95,14 @@ export class WebBackend implements Backend {
     this.env.open?.(url);
   }
 
+  async openSignIn(url: string): Promise<void> {
+    this.env.open?.(url);
+  }
+
+  onNavigate(): () => void {
+    return () => {};
+  }
+
   async pickFolder(): Promise<string | null> {
     const p = this.env.prompt?.('The local folder to sync (full path):', '') ?? null;
     const t = p?.trim();
