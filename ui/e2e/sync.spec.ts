@@ -34,7 +34,7 @@ test('sync: local and Dropbox changes reach up to date, with live progress and h
 
   // The large download shows up with a progress bar that moves.
   const row = page.locator('[data-testid="transfer"][data-path="/big-dataset.bin"]');
-  await expect(row).toBeVisible({ timeout: 30_000 });
+  await expect(row, 'a live transfer for the 24 MB download: the daemon must deliver Progress events (/api/events) and list it in `activity`').toBeVisible({ timeout: 30_000 });
   const bar = row.getByTestId('transfer-progress');
   await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 30_000 }).toBeGreaterThan(15);
   await expect(row).toContainText(/MB of 24 MB/);
