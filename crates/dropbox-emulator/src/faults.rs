@@ -1,8 +1,15 @@
-//! Injected faults and conditions: latency, bandwidth, errors, resets, slow longpoll.
+//! Injected faults and conditions: latency, bandwidth, errors, resets, slow longpoll, and
+//! corrupted answers.
 //!
 //! Every random decision is drawn from one seeded generator in request order, so a run
 //! with the same seed and the same request sequence injects the same faults. The settings
 //! can be changed at run time through the admin endpoint.
+//!
+//! A [`Corruption`] spoils the next N successful answers of one route in one way — JSON
+//! that does not parse, a body cut short, bytes that do not match their `content_hash`, or an
+//! entry whose path leads out of the folder listed — so clients can be tested against a
+//! hostile or broken server. Where a corruption needs a choice (which entry, where to cut),
+//! it is drawn from the seeded generator.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -40,6 +47,163 @@ pub struct Faults {
     /// Each write commit holds the account's namespace lock this long (milliseconds); a write
     /// arriving while it is held fails with `too_many_write_operations`, as on Dropbox.
     pub write_lock_ms: u64,
+    /// Answers to spoil, in order of precedence (see [`Corruption`]). A spent entry is removed.
+    pub corrupt: Vec<Corruption>,
+}
+
+/// Spoil the next `count` successful answers of `route` in the way `kind` says.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Corruption {
+    /// The API route (`files/list_folder/continue`), or `*` for any route `kind` applies to.
+    pub route: String,
+    /// How.
+    pub kind: Corrupt,
+    /// How many answers (each answer the corruption applies to counts once).
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Ways to spoil an answer.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Corrupt {
+    /// The JSON result (the body, or a download's `Dropbox-API-Result` header) is cut at a
+    /// seeded point, so it does not parse.
+    MalformedJson,
+    /// The body stops at a seeded point although `Content-Length` promises all of it; the
+    /// connection is then dropped.
+    TruncatedBody,
+    /// A download's bytes differ from its `content_hash` (one seeded byte is flipped); the
+    /// metadata is unchanged. Downloads only.
+    ContentHashMismatch,
+    /// One seeded entry's path gets `..` components that climb out of the folder listed:
+    /// `/a/b/x` → `/a/b/../../../../../../../../../../../../x`.
+    DotDotPath,
+    /// One seeded entry's path, kept under its folder, continues with an empty component and
+    /// an absolute host path: `/a/b/x` → `/a/b//tmp/nuvosync-escape/x` (a client that joins
+    /// it to its local root naively writes to `/tmp`).
+    AbsolutePath,
+    /// One seeded entry's path is moved outside the folder listed: `/a/b/x` →
+    /// `/nuvosync-elsewhere/x`.
+    OutsidePath,
+}
+
+impl Corrupt {
+    /// Whether this corruption can spoil an answer of this shape.
+    pub fn applies(self, download: bool, has_paths: bool) -> bool {
+        match self {
+            Corrupt::MalformedJson | Corrupt::TruncatedBody => true,
+            Corrupt::ContentHashMismatch => download,
+            Corrupt::DotDotPath | Corrupt::AbsolutePath | Corrupt::OutsidePath => has_paths,
+        }
+    }
+
+    /// The path an entry at `path` is given (path kinds only; others return it unchanged).
+    pub fn rewrite_path(self, path: &str) -> String {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        match self {
+            Corrupt::DotDotPath => format!("{parent}/{}{name}", "../".repeat(12)),
+            Corrupt::AbsolutePath => format!("{parent}//tmp/nuvosync-escape/{name}"),
+            Corrupt::OutsidePath => format!("/nuvosync-elsewhere/{name}"),
+            _ => path.to_string(),
+        }
+    }
+}
+
+impl Faults {
+    /// Take one use of the first corruption for `route` that applies to an answer of this
+    /// shape (a download or not; with entry paths or not).
+    pub fn take_corruption(
+        &mut self,
+        route: &str,
+        download: bool,
+        has_paths: bool,
+    ) -> Option<Corrupt> {
+        let i = self.corrupt.iter().position(|c| {
+            c.count > 0
+                && (c.route == route || c.route == "*")
+                && c.kind.applies(download, has_paths)
+        })?;
+        let kind = self.corrupt[i].kind;
+        self.corrupt[i].count -= 1;
+        if self.corrupt[i].count == 0 {
+            self.corrupt.remove(i);
+        }
+        Some(kind)
+    }
+}
+
+/// Rewrite the path of one entry of a JSON answer (a listing's `entries`, a `metadata`
+/// field, or the answer itself): a file entry when there is one, chosen by `pick(n)` among
+/// the `n` candidates. Returns whether an entry was changed.
+pub fn corrupt_entry_path(
+    answer: &mut serde_json::Value,
+    kind: Corrupt,
+    pick: impl FnOnce(u64) -> u64,
+) -> bool {
+    let mut candidates: Vec<&mut serde_json::Value> = entries_of(answer);
+    let files: Vec<usize> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.get("content_hash").is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let pool: Vec<usize> = if files.is_empty() {
+        (0..candidates.len()).collect()
+    } else {
+        files
+    };
+    if pool.is_empty() {
+        return false;
+    }
+    let i = pool[(pick(pool.len() as u64 - 1) as usize).min(pool.len() - 1)];
+    let entry = &mut candidates[i];
+    let Some(display) = entry.get("path_display").and_then(|p| p.as_str()) else {
+        return false;
+    };
+    let display = kind.rewrite_path(display);
+    entry["path_lower"] = serde_json::Value::String(display.to_lowercase());
+    entry["path_display"] = serde_json::Value::String(display);
+    true
+}
+
+/// Whether a JSON answer carries entry paths [`corrupt_entry_path`] can rewrite.
+pub fn has_entry_paths(answer: &mut serde_json::Value) -> bool {
+    entries_of(answer)
+        .iter()
+        .any(|e| e.get("path_display").is_some_and(|p| p.is_string()))
+}
+
+fn entries_of(answer: &mut serde_json::Value) -> Vec<&mut serde_json::Value> {
+    if answer.get("entries").is_some_and(|e| e.is_array()) {
+        return answer["entries"]
+            .as_array_mut()
+            .map(|a| {
+                a.iter_mut()
+                    .map(|e| {
+                        // Batch results wrap their metadata.
+                        if e.get("metadata").is_some() {
+                            &mut e["metadata"]
+                        } else {
+                            e
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    if answer.get("metadata").is_some_and(|m| m.is_object()) {
+        return vec![&mut answer["metadata"]];
+    }
+    if answer.get("path_display").is_some() {
+        return vec![answer];
+    }
+    vec![]
 }
 
 /// The seeded source of fault decisions.
@@ -92,6 +256,81 @@ mod tests {
         assert_ne!(draw(7), draw(8));
         let mut r = FaultRng::new(1);
         assert!(!(0..1000).any(|_| r.chance(0.0)));
+    }
+
+    #[test]
+    fn corruptions_are_used_up_in_order_and_only_where_they_apply() {
+        let mut f: Faults = serde_json::from_str(
+            r#"{"corrupt": [
+                {"route": "files/download", "kind": "content_hash_mismatch", "count": 2},
+                {"route": "*", "kind": "malformed_json"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.corrupt[1].count, 1, "count defaults to one");
+        // A listing is no download: the hash mismatch does not apply, the wildcard does.
+        assert_eq!(
+            f.take_corruption("files/list_folder", false, true),
+            Some(Corrupt::MalformedJson)
+        );
+        assert_eq!(f.take_corruption("files/list_folder", false, true), None);
+        assert_eq!(
+            f.take_corruption("files/download", true, true),
+            Some(Corrupt::ContentHashMismatch)
+        );
+        assert_eq!(
+            f.take_corruption("files/download", true, true),
+            Some(Corrupt::ContentHashMismatch)
+        );
+        assert!(f.corrupt.is_empty(), "spent corruptions are removed");
+        assert!(
+            serde_json::from_str::<Faults>(r#"{"corrupt": [{"route": "x", "kind": "nope"}]}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn path_corruptions_lead_out_of_the_folder() {
+        assert_eq!(
+            Corrupt::DotDotPath.rewrite_path("/A/B/x.txt"),
+            format!("/A/B/{}x.txt", "../".repeat(12))
+        );
+        assert_eq!(
+            Corrupt::AbsolutePath.rewrite_path("/A/B/x.txt"),
+            "/A/B//tmp/nuvosync-escape/x.txt"
+        );
+        assert_eq!(
+            Corrupt::OutsidePath.rewrite_path("/A/B/x.txt"),
+            "/nuvosync-elsewhere/x.txt"
+        );
+        // A listing: the file entry is chosen over the folder, lower-case path follows.
+        let mut page = serde_json::json!({"entries": [
+            {".tag": "folder", "path_display": "/A", "path_lower": "/a"},
+            {".tag": "file", "path_display": "/A/X.txt", "path_lower": "/a/x.txt", "content_hash": "00"}
+        ], "cursor": "c", "has_more": false});
+        assert!(has_entry_paths(&mut page));
+        assert!(corrupt_entry_path(&mut page, Corrupt::OutsidePath, |_| 0));
+        assert_eq!(page["entries"][0]["path_display"], "/A");
+        assert_eq!(
+            page["entries"][1]["path_display"],
+            "/nuvosync-elsewhere/X.txt"
+        );
+        assert_eq!(
+            page["entries"][1]["path_lower"],
+            "/nuvosync-elsewhere/x.txt"
+        );
+        // A single metadata answer, and one without paths.
+        let mut meta = serde_json::json!({"metadata": {"path_display": "/f", "path_lower": "/f"}});
+        assert!(corrupt_entry_path(&mut meta, Corrupt::DotDotPath, |_| 0));
+        assert!(
+            meta["metadata"]["path_display"]
+                .as_str()
+                .unwrap()
+                .contains("..")
+        );
+        let mut none = serde_json::json!({"used": 1});
+        assert!(!has_entry_paths(&mut none));
+        assert!(!corrupt_entry_path(&mut none, Corrupt::DotDotPath, |_| 0));
     }
 
     #[test]

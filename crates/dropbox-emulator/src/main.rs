@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use dropbox_emulator::faults::{Corrupt, Corruption};
 use dropbox_emulator::{Config, Emulator, Faults, serve, tls};
 use std::path::PathBuf;
 
@@ -83,6 +84,31 @@ struct Args {
     /// Hold the namespace write lock this long per commit; concurrent writes then get too_many_write_operations.
     #[arg(long, default_value_t = 0)]
     write_lock_ms: u64,
+    /// Spoil the next N answers of a route, ROUTE:KIND[:N] (repeatable; ROUTE may be `*`). KIND is
+    /// malformed_json, truncated_body, content_hash_mismatch, dot_dot_path, absolute_path or
+    /// outside_path.
+    #[arg(long = "corrupt")]
+    corrupt: Vec<String>,
+}
+
+fn corruption(s: &str) -> anyhow::Result<Corruption> {
+    let mut parts = s.split(':');
+    let (Some(route), Some(kind)) = (parts.next(), parts.next()) else {
+        anyhow::bail!("--corrupt must look like ROUTE:KIND[:N], got {s:?}");
+    };
+    let kind: Corrupt = serde_json::from_value(serde_json::Value::String(kind.into()))
+        .with_context(|| format!("--corrupt {s:?}: unknown KIND {kind:?}"))?;
+    let count = match parts.next() {
+        Some(n) => n
+            .parse()
+            .with_context(|| format!("--corrupt {s:?}: N must be a number"))?,
+        None => 1,
+    };
+    Ok(Corruption {
+        route: route.into(),
+        kind,
+        count,
+    })
 }
 
 fn split_pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -138,6 +164,11 @@ async fn main() -> anyhow::Result<()> {
             longpoll_delay_ms: args.slow_longpoll_ms,
             longpoll_backoff_secs: args.longpoll_backoff,
             write_lock_ms: args.write_lock_ms,
+            corrupt: args
+                .corrupt
+                .iter()
+                .map(|c| corruption(c))
+                .collect::<anyhow::Result<_>>()?,
         },
         ..Config::default()
     };

@@ -4,9 +4,11 @@
 //! to `*.dropboxapi.com` (rclone) reaches the emulator through `HTTPS_PROXY`.
 //!
 //! Faults are applied here, around the routes: latency, bandwidth, 5xx, 429 of both kinds,
-//! route-level write contention, dropped connections, slow longpoll, the namespace lock.
+//! route-level write contention, dropped connections, slow longpoll, the namespace lock, and
+//! corrupted answers ([`crate::faults::Corruption`]).
 
 use crate::cursor::Cursor;
+use crate::faults::Corrupt;
 use crate::routes::{self, Call, MAX_PAYLOAD, Reply, Style};
 use crate::state::{Access, Emulator};
 use crate::wire::{self, ApiError, Body, RateReason, Scope, full};
@@ -494,17 +496,33 @@ async fn api_inner(
     if faults.write_lock_ms > 0 && _guard.is_some() {
         tokio::time::sleep(Duration::from_millis(faults.write_lock_ms)).await;
     }
-    let reply = match result {
+    let mut reply = match result {
         Ok(r) => r,
         Err(e) => return Ok(e.into_response()),
     };
+    // ---- corruption of the answer (the work is done either way)
+    let corrupt = {
+        let (download, has_paths) = match &mut reply {
+            Reply::Json(v) => (false, crate::faults::has_entry_paths(v)),
+            Reply::Download { meta, .. } => (true, crate::faults::has_entry_paths(meta)),
+        };
+        emu.faults
+            .write()
+            .take_corruption(&route, download, has_paths)
+    };
+    if corrupt.is_some() {
+        emu.stats.faults.fetch_add(1, Ordering::Relaxed);
+    }
     match reply {
         Reply::Json(v) => {
             if reset {
                 emu.stats.faults.fetch_add(1, Ordering::Relaxed);
                 return Err(Dropped); // the work is done; the answer is lost
             }
-            Ok(wire::json_response(StatusCode::OK, &v))
+            Ok(match corrupt {
+                None => wire::json_response(StatusCode::OK, &v),
+                Some(kind) => corrupted_json(&emu, kind, v),
+            })
         }
         Reply::Download { meta, data, rev } => Ok(download_response(
             &emu,
@@ -514,7 +532,40 @@ async fn api_inner(
             rev,
             if_none_match,
             reset,
+            corrupt,
         )),
+    }
+}
+
+/// A JSON answer spoiled as `kind` says (see [`Corrupt`]).
+fn corrupted_json(emu: &Arc<Emulator>, kind: Corrupt, mut v: serde_json::Value) -> Response<Body> {
+    let pick = |n: u64| emu.rng.lock().upto(n);
+    match kind {
+        Corrupt::DotDotPath | Corrupt::AbsolutePath | Corrupt::OutsidePath => {
+            crate::faults::corrupt_entry_path(&mut v, kind, pick);
+            wire::json_response(StatusCode::OK, &v)
+        }
+        Corrupt::MalformedJson | Corrupt::TruncatedBody | Corrupt::ContentHashMismatch => {
+            let bytes = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+            let len = bytes.len();
+            // Somewhere strictly inside, so what is sent is never whole.
+            let cut = 1 + pick(len.saturating_sub(2) as u64) as usize;
+            let body = if kind == Corrupt::TruncatedBody {
+                http_body_util::BodyExt::boxed(Streamed::new(emu, bytes, Some(cut.min(len))))
+            } else {
+                full(bytes.slice(..cut.min(len)))
+            };
+            let mut r = Response::new(body);
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if kind == Corrupt::TruncatedBody {
+                r.headers_mut()
+                    .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            r
+        }
     }
 }
 
@@ -711,17 +762,43 @@ fn parse_range(range: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(r)
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the arguments are the request's parts
 fn download_response(
     emu: &Arc<Emulator>,
     call: &Call,
-    meta: serde_json::Value,
+    mut meta: serde_json::Value,
     data: Bytes,
     rev: String,
     if_none_match: Option<String>,
     reset: bool,
+    corrupt: Option<Corrupt>,
 ) -> Response<Body> {
     let etag = format!("W/\"{rev}\"");
-    let meta_json = wire::header_safe_json(&serde_json::to_string(&meta).unwrap_or_default());
+    let pick = |n: u64| emu.rng.lock().upto(n);
+    let mut data = data;
+    match corrupt {
+        Some(Corrupt::ContentHashMismatch) => {
+            let mut spoiled = data.to_vec();
+            match spoiled.len() {
+                0 => spoiled.push(b'!'),
+                n => spoiled[pick(n as u64 - 1) as usize] ^= 0x5a,
+            }
+            data = Bytes::from(spoiled);
+        }
+        Some(k @ (Corrupt::DotDotPath | Corrupt::AbsolutePath | Corrupt::OutsidePath)) => {
+            crate::faults::corrupt_entry_path(&mut meta, k, pick);
+        }
+        _ => {}
+    }
+    let mut meta_json = wire::header_safe_json(&serde_json::to_string(&meta).unwrap_or_default());
+    if corrupt == Some(Corrupt::MalformedJson) {
+        let mut cut =
+            (1 + pick(meta_json.len().saturating_sub(2) as u64) as usize).min(meta_json.len());
+        while !meta_json.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        meta_json.truncate(cut);
+    }
     let mut status = StatusCode::OK;
     let mut slice = data.clone();
     let mut content_range = None;
@@ -756,7 +833,13 @@ fn download_response(
             None => {}
         }
     }
-    let abort_at = if reset { Some(slice.len() / 2) } else { None };
+    let abort_at = if reset {
+        Some(slice.len() / 2)
+    } else if corrupt == Some(Corrupt::TruncatedBody) {
+        Some(pick(slice.len().saturating_sub(1) as u64) as usize)
+    } else {
+        None
+    };
     if reset {
         emu.stats.faults.fetch_add(1, Ordering::Relaxed);
     }
@@ -764,13 +847,7 @@ fn download_response(
         .bytes_out
         .fetch_add(slice.len() as u64, Ordering::Relaxed);
     let len = slice.len();
-    let body = Streamed {
-        data: slice,
-        pos: 0,
-        abort_at,
-        emu: emu.clone(),
-        wait: None,
-    };
+    let body = Streamed::new(emu, slice, abort_at);
     let mut r = Response::new(http_body_util::BodyExt::boxed(body));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -806,6 +883,22 @@ struct Streamed {
     abort_at: Option<usize>,
     emu: Arc<Emulator>,
     wait: Option<(Pin<Box<tokio::time::Sleep>>, usize)>,
+}
+
+impl Streamed {
+    /// A body that sends `data` (paced), stopping with an error at `abort_at`.
+    fn new(emu: &Arc<Emulator>, data: Bytes, abort_at: Option<usize>) -> Self {
+        // Pausing before the first byte lets the head go out first, so that a cut-off body
+        // reaches the client as a body cut short rather than as no answer at all.
+        let wait = abort_at.map(|_| (Box::pin(tokio::time::sleep(Duration::from_millis(5))), 0));
+        Streamed {
+            data,
+            pos: 0,
+            abort_at,
+            emu: emu.clone(),
+            wait,
+        }
+    }
 }
 
 const CHUNK: usize = 256 * 1024;
@@ -908,6 +1001,90 @@ mod tests {
         server.emulator.faults.write().p_write_contention = 1.0;
         let r = upload("tok").await.expect("an answer, not a reset");
         assert_eq!(r.status(), 429);
+    }
+
+    #[tokio::test]
+    async fn corruptions_set_through_admin_spoil_the_next_answers() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            admin_token: Some("adm".into()),
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let upload = client
+            .post(format!("{}/2/files/upload", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/octet-stream")
+            .header("Dropbox-API-Arg", r#"{"path": "/d/f.txt"}"#)
+            .body(b"hello corruption".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(upload.status(), 200);
+        let r = client
+            .post(format!("{}/admin/faults", server.url))
+            .bearer_auth("adm")
+            .body(
+                r#"{"corrupt": [
+                    {"route": "files/list_folder", "kind": "malformed_json"},
+                    {"route": "files/list_folder", "kind": "truncated_body"},
+                    {"route": "files/list_folder", "kind": "dot_dot_path"},
+                    {"route": "files/download", "kind": "content_hash_mismatch"}
+                ]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let list = || {
+            client
+                .post(format!("{}/2/files/list_folder", server.url))
+                .bearer_auth("tok")
+                .header("Content-Type", "application/json")
+                .body(r#"{"path": "/d", "recursive": true}"#)
+                .send()
+        };
+        let body = list().await.unwrap().bytes().await.unwrap();
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&body).is_err(),
+            "malformed: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let r = list().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.bytes().await.is_err(), "the body is cut short");
+        let v: serde_json::Value = list().await.unwrap().json().await.unwrap();
+        let file = v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e[".tag"] == "file")
+            .unwrap();
+        assert_eq!(
+            file["path_display"],
+            format!("/d/{}f.txt", "../".repeat(12))
+        );
+        let whole: serde_json::Value = list().await.unwrap().json().await.unwrap();
+        assert_eq!(whole["entries"][1]["path_display"], "/d/f.txt", "used up");
+        let dl = client
+            .post(format!("{}/2/files/download", server.url))
+            .bearer_auth("tok")
+            .header("Dropbox-API-Arg", r#"{"path": "/d/f.txt"}"#)
+            .send()
+            .await
+            .unwrap();
+        let meta: serde_json::Value =
+            serde_json::from_str(dl.headers()["Dropbox-API-Result"].to_str().unwrap()).unwrap();
+        let data = dl.bytes().await.unwrap();
+        assert_eq!(data.len(), 16);
+        assert_ne!(&data[..], b"hello corruption");
+        assert_ne!(
+            meta["content_hash"].as_str().unwrap(),
+            sync_core::ContentHash::of(&data).to_hex()
+        );
+        assert!(server.emulator.faults.read().corrupt.is_empty());
     }
 
     #[test]
