@@ -112,6 +112,11 @@ pub enum Error {
     /// The network failed.
     #[error("cannot reach Dropbox ({0}) — check the network connection; sync resumes by itself")]
     Network(String),
+    /// Dropbox's answer arrived cut off or garbled, again and again (after retries).
+    #[error(
+        "Dropbox's answer arrived cut off or garbled ({0}) — usually a flaky connection or a proxy that alters traffic; sync retries by itself, and if this persists check the proxy or network"
+    )]
+    Garbled(String),
     /// Dropbox said the request was malformed (a bug on our side).
     #[error("Dropbox rejected the request: {0}")]
     BadRequest(String),
@@ -138,6 +143,7 @@ impl Error {
                 | Error::RateLimited { .. }
                 | Error::Server(_)
                 | Error::Network(_)
+                | Error::Garbled(_)
                 | Error::ContentHashMismatch
         )
     }
@@ -178,6 +184,7 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::Server(_) => "server_error",
             Error::Network(_) => "offline",
+            Error::Garbled(_) => "garbled_answer",
             Error::BadRequest(_) => "bad_request",
             Error::Unexpected(_) => "unexpected",
         }

@@ -2,6 +2,11 @@
 //! connections), endpoints rewritten per [`Endpoints`], an extra CA, fresh access tokens,
 //! and retries with exponential backoff and full jitter for network failures, 5xx and 429
 //! (honouring `Retry-After`, whatever the body's format).
+//!
+//! JSON answers (every route but downloads) are read whole here, so that an answer cut off
+//! midway or garbled on the way (a successful answer that is not JSON, or a download whose
+//! `Dropbox-API-Result` is not) is retried like a network failure instead of surfacing as an
+//! unreadable result. Download bodies stream; the engine checks them against `content_hash`.
 
 use crate::auth::Authorizer;
 use crate::endpoints::Endpoints;
@@ -139,6 +144,11 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// Whether `b` is one whole JSON value.
+fn is_json(b: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok()
+}
+
 fn sdk_err(e: Error) -> dropbox_sdk::Error {
     dropbox_sdk::Error::HttpClient(Box::new(e))
 }
@@ -272,13 +282,42 @@ impl HttpClient for Transport {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
                     let content_length = resp.content_length();
-                    let stream = resp.bytes_stream().map_err(std::io::Error::other);
-                    return Ok(HttpRequestResultRaw {
-                        status,
-                        result_header,
-                        content_length,
-                        body: Box::new(stream.into_async_read()),
-                    });
+                    let answer = match &result_header {
+                        // A download: the result is in the header, the body streams.
+                        Some(h) if status == 200 && !is_json(h.as_bytes()) => {
+                            Err("a download's metadata is not JSON".to_string())
+                        }
+                        Some(_) => {
+                            let stream = resp.bytes_stream().map_err(std::io::Error::other);
+                            Ok(Box::new(stream.into_async_read())
+                                as Box<dyn futures_util::AsyncRead + Send + Unpin>)
+                        }
+                        None => match resp.bytes().await {
+                            Err(e) => Err(format!("the answer was cut off: {e}")),
+                            Ok(b) if status == 200 && !b.is_empty() && !is_json(&b) => {
+                                Err("the answer is not JSON".to_string())
+                            }
+                            Ok(b) => Ok(Box::new(futures_util::io::Cursor::new(b.to_vec()))
+                                as Box<dyn futures_util::AsyncRead + Send + Unpin>),
+                        },
+                    };
+                    match answer {
+                        Ok(body) => {
+                            return Ok(HttpRequestResultRaw {
+                                status,
+                                result_header,
+                                content_length,
+                                body,
+                            });
+                        }
+                        Err(what) => {
+                            failures += 1;
+                            if failures >= self.retry.attempts {
+                                return Err(sdk_err(Error::Garbled(what)));
+                            }
+                            tracing::debug!(attempt = failures, "{what}; retrying");
+                        }
+                    }
                 }
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -314,6 +353,16 @@ impl NoauthClient for Transport {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_whole_json_passes() {
+        assert!(is_json(
+            br#"{"entries": [], "cursor": "c", "has_more": false}"#
+        ));
+        assert!(is_json(b"null"));
+        assert!(!is_json(br#"{"entries": [{"path_display": "/a"#));
+        assert!(!is_json(b"<html>captive portal</html>"));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -189,3 +189,40 @@ async fn expired_tokens_are_refreshed_and_revoked_ones_are_reported() {
     assert!(err.to_string().contains("nuvosync link"));
     assert!(!err.to_string().contains("tok-ada"));
 }
+
+#[tokio::test]
+async fn cut_off_and_garbled_answers_are_retried_and_then_named() {
+    use dropbox_emulator::faults::{Corrupt, Corruption};
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    c.upload(&Commit::strict("/d/a.txt", None), Bytes::from_static(b"a"))
+        .await
+        .unwrap();
+    let spoil = |kind, count| Corruption {
+        route: "files/list_folder".into(),
+        kind,
+        count,
+    };
+    // One of each: the retry gets a whole answer.
+    s.emulator.faults.write().corrupt = vec![
+        spoil(Corrupt::MalformedJson, 1),
+        spoil(Corrupt::TruncatedBody, 1),
+    ];
+    let page = c.list_folder("/d", true, None).await.unwrap();
+    assert_eq!(page.entries.len(), 2, "{page:?}");
+    assert!(s.emulator.faults.read().corrupt.is_empty());
+    // Garbled every time: after the retries, an error that says what it is and what to do.
+    s.emulator.faults.write().corrupt = vec![spoil(Corrupt::MalformedJson, 100)];
+    let err = c.list_folder("/d", true, None).await.unwrap_err();
+    assert!(matches!(err, Error::Garbled(_)), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("proxy"), "{err}");
+    // Downloads: metadata that is not JSON is retried too.
+    s.emulator.faults.write().corrupt = vec![Corruption {
+        route: "files/download".into(),
+        kind: Corrupt::MalformedJson,
+        count: 1,
+    }];
+    let (meta, _, _) = c.download("/d/a.txt").await.unwrap();
+    assert_eq!(meta.content_hash, ContentHash::of(b"a"));
+}
