@@ -99,8 +99,8 @@ export class WebBackend implements Backend {
     this.env.open?.(url);
   }
 
-  onNavigate(): () => void {
-    return () => {};
+  onNavigate(_handler: (target: string) => void): () => void {
+    return () => {}; // a browser tab has no tray menu to ask for views
   }
 
   async pickFolder(): Promise<string | null> {
