@@ -115,6 +115,9 @@ pub enum Command {
     },
     /// Recover from a restored snapshot of a pair's folder.
     Restore(control::RestoreArgs),
+    /// Measurements for the benchmarks.
+    #[command(subcommand, hide = true)]
+    Debug(crate::debug::DebugCommand),
 }
 
 use crate::{control, demo};
@@ -205,6 +208,7 @@ pub async fn run(cli: Cli) -> i32 {
             Err(e) => fail(&e),
         },
         Command::Daemon => control::daemon(&cli).await,
+        Command::Debug(c) => crate::debug::run(c),
         Command::Status { json } => control::status(&cli, *json).await,
         Command::Pause { pair } => {
             control::simple(&cli, Cmd::Pause { pair: pair.clone() }, "paused").await

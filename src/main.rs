@@ -6,6 +6,7 @@
 
 mod cli;
 mod control;
+mod debug;
 mod demo;
 mod web;
 

@@ -1,12 +1,14 @@
 //! `cargo xtask`: the project's task runner (std only, so it builds in seconds).
 //!
 //! - `cargo xtask demo` — the main job: the tray app on the built-in emulator when a display
-//!   is present and the app is built, else the headless `nuvosync demo`.
-//! - `cargo xtask test` — everything CI runs: system packages, formatting, clippy, the Rust
-//!   test suites, the emulator conformance suite (official Python SDK, Maestral, rclone) and
-//!   the UI tests; prints each runner's summary.
-//! - `cargo xtask deps` — install the Debian packages the tests need (as root), or print the
-//!   command to run.
+//!   is present, else the headless `nuvosync demo` (continuous sync; Ctrl-C stops).
+//! - `cargo xtask test` — everything CI runs: system packages, the UI build, formatting,
+//!   clippy, the Rust test suites, the emulator conformance suite (official Python SDK,
+//!   Maestral, rclone), the UI unit and browser tests, the tray app driven through WebDriver;
+//!   then each runner's summary and the reliability summary.
+//! - `cargo xtask deps` — install the Debian packages the build and tests need (as root), or
+//!   print the command to run.
+//! - `cargo xtask bench [ARGS]` — the benchmarks (`bench/run`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,12 +16,28 @@ use std::time::Instant;
 
 /// Debian packages the build and the tests need.
 const DEBIAN_PACKAGES: &[&str] = &[
+    // build
+    "build-essential",
     "pkg-config",
     "libdbus-1-dev",
     "libssl-dev",
+    "libwebkit2gtk-4.1-dev",
+    "libxdo-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "file",
+    // tests
     "python3-venv",
     "rclone",
     "sqlite3",
+    "chromium",
+    "xvfb",
+    "xauth",
+    "dbus-x11",
+    "webkit2gtk-driver",
+    "util-linux",
+    "nodejs",
+    "npm",
 ];
 
 fn root() -> PathBuf {
@@ -46,19 +64,31 @@ fn have(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn run(name: &str, cmd: &mut Command) -> bool {
-    eprintln!("==> {name}: {:?}", cmd);
+/// One stage of the run and how it went.
+struct Stage {
+    name: String,
+    ok: bool,
+    secs: f64,
+}
+
+fn run(stages: &mut Vec<Stage>, name: &str, cmd: &mut Command) -> bool {
+    eprintln!("\n==> {name}");
     let start = Instant::now();
     let ok = cmd
         .current_dir(root())
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
+    let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "==> {name}: {} in {:.0} s",
-        if ok { "ok" } else { "FAILED" },
-        start.elapsed().as_secs_f64()
+        "==> {name}: {} in {secs:.0} s",
+        if ok { "ok" } else { "FAILED" }
     );
+    stages.push(Stage {
+        name: name.to_string(),
+        ok,
+        secs,
+    });
     ok
 }
 
@@ -67,6 +97,10 @@ fn missing_packages() -> Vec<&'static str> {
         .iter()
         .copied()
         .filter(|p| {
+            // Node.js may come from elsewhere than Debian (the machine's own install).
+            if (*p == "nodejs" && have("node")) || (*p == "npm" && have("npm")) {
+                return false;
+            }
             !Command::new("dpkg-query")
                 .args(["-W", "-f=${Status}", p])
                 .output()
@@ -76,7 +110,7 @@ fn missing_packages() -> Vec<&'static str> {
         .collect()
 }
 
-fn deps() -> bool {
+fn deps(stages: &mut Vec<Stage>) -> bool {
     let missing = missing_packages();
     if missing.is_empty() {
         return true;
@@ -97,9 +131,11 @@ fn deps() -> bool {
     }
     let env = [("DEBIAN_FRONTEND", "noninteractive")];
     run(
+        stages,
         "apt-get update",
         Command::new("apt-get").args(["update", "-q"]).envs(env),
     ) && run(
+        stages,
         "apt-get install",
         Command::new("apt-get")
             .args(["install", "-y", "-q", "--no-install-recommends"])
@@ -108,14 +144,41 @@ fn deps() -> bool {
     )
 }
 
+/// Install the UI's packages and build it (the tray app embeds `ui/dist`).
+fn ui_build(stages: &mut Vec<Stage>) -> bool {
+    let ui = root().join("ui");
+    let install = if ui.join("node_modules").is_dir() {
+        true
+    } else {
+        run(
+            stages,
+            "ui: npm ci",
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&ui),
+        )
+    };
+    install
+        && run(
+            stages,
+            "ui: build",
+            Command::new("npm").args(["run", "build"]).current_dir(&ui),
+        )
+}
+
 fn test(args: &[String]) -> bool {
-    let quick = args.iter().any(|a| a == "--rust-only");
-    let mut ok = deps();
+    let rust_only = args.iter().any(|a| a == "--rust-only");
+    let start = Instant::now();
+    let mut stages = vec![];
+    let mut ok = deps(&mut stages);
+    ok &= ui_build(&mut stages);
     ok &= run(
+        &mut stages,
         "format",
         Command::new("cargo").args(["fmt", "--all", "--", "--check"]),
     );
     ok &= run(
+        &mut stages,
         "clippy",
         Command::new("cargo").args([
             "clippy",
@@ -131,36 +194,144 @@ fn test(args: &[String]) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
+    let summary_dir = root().join("target/tmp/summary");
+    let _ = std::fs::remove_dir_all(&summary_dir);
     ok &= if nextest {
         run(
+            &mut stages,
             "rust tests",
-            Command::new("cargo").args([
-                "nextest",
-                "run",
-                "--workspace",
-                "--no-fail-fast",
-                "--final-status-level",
-                "fail",
-            ]),
+            Command::new("cargo")
+                .args([
+                    "nextest",
+                    "run",
+                    "--workspace",
+                    "--no-fail-fast",
+                    "--final-status-level",
+                    "fail",
+                ])
+                .env("NUVOSYNC_KEYRING", "off"),
         )
     } else {
         run(
+            &mut stages,
             "rust tests",
-            Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]),
+            Command::new("cargo")
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .env("NUVOSYNC_KEYRING", "off"),
         )
     };
-    if !quick {
+    if !rust_only {
         ok &= run(
+            &mut stages,
             "emulator conformance (official Python SDK, Maestral, rclone)",
             Command::new("bash").arg("tests/conformance/run"),
         );
+        let ui = root().join("ui");
+        ok &= run(
+            &mut stages,
+            "ui: type check",
+            Command::new("npm").args(["run", "check"]).current_dir(&ui),
+        );
+        ok &= run(
+            &mut stages,
+            "ui: unit tests (Vitest)",
+            Command::new("npm").args(["test"]).current_dir(&ui),
+        );
+        ok &= run(
+            &mut stages,
+            "ui: browser tests (Playwright, Chromium)",
+            Command::new("npm")
+                .args(["run", "e2e"])
+                .current_dir(&ui)
+                .env("NUVOSYNC_BIN", root().join("target/debug/nuvosync")),
+        );
+        if root().join("tests/app/run").exists() {
+            ok &= run(
+                &mut stages,
+                "tray app through WebDriver (tauri-driver, Xvfb)",
+                Command::new("bash").arg("tests/app/run"),
+            );
+        }
     }
-    eprintln!("==> all tests: {}", if ok { "passed" } else { "FAILED" });
+    print_summary(&stages, &summary_dir, start.elapsed().as_secs_f64(), ok);
     ok
 }
 
+/// The one-screen summary: every stage, then what the reliability suites counted.
+fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
+    eprintln!("\n================ summary ================");
+    for s in stages {
+        eprintln!(
+            "  {:<62} {:>6}  {:>5.0} s",
+            s.name,
+            if s.ok { "ok" } else { "FAILED" },
+            s.secs
+        );
+    }
+    let mut totals: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(summary_dir) {
+        for e in rd.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            // Flat JSON objects of counters: {"seeds": 50, ...}
+            for part in text.trim_matches(|c| c == '{' || c == '}').split(',') {
+                if let Some((k, v)) = part.split_once(':') {
+                    if let Ok(n) = v.trim().parse::<u64>() {
+                        *totals
+                            .entry(k.trim().trim_matches('"').to_string())
+                            .or_insert(0) += n;
+                    }
+                }
+            }
+        }
+    }
+    if !totals.is_empty() {
+        let get = |k: &str| totals.get(k).copied().unwrap_or(0);
+        eprintln!(
+            "  reliability: {} seeds, {} engine steps, {} crashes, {} faults injected, {} bad inputs tried, {} versions written, {} versions lost",
+            get("seeds"),
+            get("steps"),
+            get("crashes"),
+            get("faults"),
+            get("bad_inputs"),
+            get("versions"),
+            get("lost")
+        );
+    }
+    eprintln!(
+        "  all tests: {} in {:.0} min",
+        if ok { "passed" } else { "FAILED" },
+        total / 60.0
+    );
+}
+
 fn demo(args: &[String]) -> bool {
+    let mut stages = vec![];
+    let display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if display && deps(&mut stages) && ui_build(&mut stages) {
+        eprintln!("==> a display is present: starting the tray app on the built-in emulator");
+        if run(
+            &mut stages,
+            "tray app (demo)",
+            Command::new("cargo")
+                .args([
+                    "run",
+                    "--quiet",
+                    "--package",
+                    "nuvosync-app",
+                    "--",
+                    "--demo",
+                ])
+                .args(args),
+        ) {
+            return true;
+        }
+        eprintln!("==> the tray app could not run here; falling back to the headless demo");
+    }
     run(
+        &mut stages,
         "demo",
         Command::new("cargo")
             .args(["run", "--quiet", "--package", "nuvosync", "--", "demo"])
@@ -173,9 +344,14 @@ fn main() -> ExitCode {
     let ok = match args.first().map(String::as_str) {
         Some("demo") => demo(&args[1..]),
         Some("test") | Some("ci") => test(&args[1..]),
-        Some("deps") => deps(),
+        Some("deps") => deps(&mut vec![]),
+        Some("bench") => run(
+            &mut vec![],
+            "bench",
+            Command::new("bash").arg("bench/run").args(&args[1..]),
+        ),
         _ => {
-            eprintln!("usage: cargo xtask demo | test [--rust-only] | deps");
+            eprintln!("usage: cargo xtask demo | test [--rust-only] | deps | bench [ARGS]");
             return ExitCode::from(2);
         }
     };

@@ -159,5 +159,10 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, ApiError> {
             )
             .await?;
     }
+    // Where everything is, for scripts that cannot read our stdout (the app under WebDriver).
+    let _ = std::fs::write(
+        demo.dir.join("ready.json"),
+        demo.ready_line(None).to_string(),
+    );
     Ok(demo)
 }

@@ -1,0 +1,177 @@
+"""End-to-end tests of the real tray app: WebKitGTK web view, Tauri IPC, the engine in-process,
+the Dropbox emulator over HTTPS, the local disk. Each test starts its own app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import App, wait_for
+from selenium.webdriver.common.by import By
+
+
+def test_starts_syncing_both_ways(launch):
+    app: App = launch()
+    # Sync starts with the app: the co-author's file arrives, the local demo files go up.
+    wait_for("the overall state to be up to date", lambda: app.attr("overall", "data-state") == "up_to_date", 60)
+    assert "up to date" in app.text("summary").lower()
+    assert (app.local / "From Dropbox.txt").read_bytes() == b"This file was uploaded to Dropbox by a co-author.\n"
+    assert app.dropbox.download("notebooks/analysis.py") == b"print('hello from nuvosync')\n"
+    card = app.find("pair-demo")
+    assert app.find("pair-state", card).text == "Up to date"
+    assert app.find("pair-local", card).text == str(app.local)
+
+    # Local → Dropbox, without pressing anything.
+    (app.local / "from the app test.txt").write_bytes(b"written on this computer\n")
+    wait_for("the new local file on Dropbox", lambda: app.dropbox.download("from the app test.txt") == b"written on this computer\n", 60)
+
+    # Dropbox → local: a co-author's upload.
+    app.dropbox.upload("co-author.txt", b"from a co-author\n")
+    wait_for("the co-author's file locally", lambda: (app.local / "co-author.txt").exists() and (app.local / "co-author.txt").read_bytes() == b"from a co-author\n", 60)
+
+    # The activity view lists both, newest first, with their directions.
+    app.go("activity")
+
+    def listed():
+        items = [e.text for e in app.all("history-item")]
+        return any("co-author.txt" in t for t in items) and any("from the app test.txt" in t for t in items) and items
+
+    items = wait_for("both files in the activity list", listed, 30)
+    assert len(items) >= 4, items
+
+
+def test_pause_and_resume_from_the_window(launch):
+    app = launch()
+    app.wait_synced()
+    app.click("pause")
+    wait_for("the pair to be paused", lambda: app.pair()["state"] == "paused", 20)
+    app.wait("resume")
+    (app.local / "while paused.txt").write_bytes(b"not yet\n")
+    time.sleep(3)  # the watcher fires within a second; a paused pair must not upload
+    assert app.dropbox.download("while paused.txt") is None
+    app.click("resume")
+    wait_for("the paused change to go up after resuming", lambda: app.dropbox.download("while paused.txt") == b"not yet\n", 60)
+    app.wait("pause")
+
+
+def test_link_in_the_app_window(launch):
+    app = launch(unlinked=True)
+    app.wait("not-linked")
+    assert app.call({"cmd": "status"})["linked"] is False
+    main = app.driver.current_window_handle
+    app.go("link")
+    app.click("link-start")
+    app.wait("link-waiting")
+
+    # Dropbox's consent page opens in the app's own sign-in window.
+    handles = wait_for("the sign-in window", lambda: [h for h in app.driver.window_handles if h != main], 20)
+    app.driver.switch_to.window(handles[0])
+    allow = wait_for("the consent page's Allow button", lambda: app.driver.find_element(By.ID, "allow"), 30)
+    assert "nuvolos.cloud" in app.driver.page_source
+    allow.click()
+    app.driver.switch_to.window(main)
+
+    # The window closes by itself; the main window shows the account and sync starts.
+    wait_for("the sign-in window to close", lambda: app.driver.window_handles == [main], 30)
+    linked = app.wait("linked-as", 30)
+    assert "@" in linked.text
+    app.click("link-done")
+    wait_for("the overall state to be up to date", lambda: app.attr("overall", "data-state") == "up_to_date", 60)
+    assert app.dropbox.download("README.md") is not None
+    assert (app.local / "From Dropbox.txt").exists()
+
+
+def test_conflict_is_kept_and_resolved_in_the_window(launch):
+    app = launch()
+    app.wait_synced()
+    app.click("pause")
+    wait_for("the pair to be paused", lambda: app.pair()["state"] == "paused", 20)
+    (app.local / "README.md").write_bytes(b"my edit\n")
+    app.dropbox.upload("README.md", b"their edit\n")
+    app.click("resume")
+
+    # Both versions are kept: theirs under the name, mine as a conflicted copy.
+    badge = app.wait("conflict-badge", 60, "the conflict badge")
+    assert badge.text == "1"
+    copies = wait_for("the conflicted copy locally", lambda: list(app.local.glob("README (conflicted copy from *).md")), 30)
+    assert copies[0].read_bytes() == b"my edit\n"
+    assert (app.local / "README.md").read_bytes() == b"their edit\n"
+
+    app.go("conflicts")
+    card = app.wait("conflict")
+    assert card.get_attribute("data-path") == "/README.md"
+    app.find("keep-mine", card).click()
+    wait_for("the conflict list to empty", lambda: app.all("no-conflicts"), 30)
+    wait_for("my version on Dropbox", lambda: app.dropbox.download("README.md") == b"my edit\n", 60)
+    wait_for("the conflicted copy to be gone everywhere", lambda: not list(app.local.glob("README (conflicted copy*")) and not any("conflicted copy" in n for n in app.dropbox.names()), 60)
+    assert (app.local / "README.md").read_bytes() == b"my edit\n"
+
+
+def test_restore_wizard_in_the_app(launch):
+    app = launch()
+    app.wait_synced()
+    marker = app.local / ".nuvosync" / "marker.json"
+    snapshot_marker = marker.read_bytes()
+    generation = json.loads(snapshot_marker)["generation"]
+    (app.local / "after-snapshot.txt").write_bytes(b"written after the snapshot\n")
+    (app.local / "README.md").write_bytes(b"edited after the snapshot\n")
+    wait_for("the edits on Dropbox", lambda: app.dropbox.download("after-snapshot.txt") is not None and app.dropbox.download("README.md") == b"edited after the snapshot\n", 60)
+    wait_for("the folder's generation to move on", lambda: json.loads(marker.read_bytes())["generation"] > generation and app.pair()["state"] == "up_to_date", 60)
+
+    # Restore the snapshot: the old marker, the old README, no after-snapshot.txt, a file Dropbox never had.
+    marker.write_bytes(snapshot_marker)
+    (app.local / "README.md").write_bytes(b"# Demo instance\n\nFiles here are mirrored to Dropbox.\n")
+    (app.local / "after-snapshot.txt").unlink()
+    (app.local / "only-in-snapshot.txt").write_bytes(b"restored from the snapshot\n")
+    app.call({"cmd": "sync_now", "args": {"pair": None}})
+
+    # Detected: the pair stops and the window offers the wizard; Dropbox is untouched.
+    guidance = app.wait("guidance", 60, "the restore guidance")
+    assert guidance.get_attribute("data-kind") == "restore"
+    assert app.dropbox.download("README.md") == b"edited after the snapshot\n"
+    assert (app.local / "README.md").read_bytes() == b"# Demo instance\n\nFiles here are mirrored to Dropbox.\n"
+    app.click("open-restore")
+    wizard = app.wait("wizard")
+    assert wizard.get_attribute("data-step") == "explain"
+    app.click("wizard-preview")
+    wait_for("the preview", lambda: wizard.get_attribute("data-step") == "preview", 30)
+    assert app.attr("plan-replaced", "data-count") == "1"
+    assert app.attr("plan-removed", "data-count") == "1"
+    assert app.attr("plan-uploaded", "data-count") == "1"
+    assert app.text("backup-folder").startswith("Demo Instance (before restore ")
+    app.click("wizard-next")
+    wait_for("the confirm step", lambda: wizard.get_attribute("data-step") == "confirm", 10)
+    app.click("wizard-apply")
+    wait_for("the result", lambda: wizard.get_attribute("data-step") == "result", 90)
+    backup = app.text("result-backup")
+    assert backup.startswith("Demo Instance (before restore ")
+    app.click("wizard-close")
+
+    # Dropbox: the old folder kept as a backup, the restored files as the instance folder.
+    assert sorted(app.dropbox.names("/Demo Org/Demo Space")) == sorted(["Demo Instance", backup])
+    assert "after-snapshot.txt" in app.dropbox.names(f"/Demo Org/Demo Space/{backup}")
+    assert app.dropbox.download(f"/Demo Org/Demo Space/{backup}/README.md") == b"edited after the snapshot\n"
+    wait_for("the restored files on Dropbox", lambda: app.dropbox.download("only-in-snapshot.txt") == b"restored from the snapshot\n" and app.dropbox.download("README.md") == b"# Demo instance\n\nFiles here are mirrored to Dropbox.\n", 60)
+    assert app.dropbox.download("after-snapshot.txt") is None
+    wait_for("the pair to be up to date", lambda: app.pair()["state"] == "up_to_date", 60)
+    assert not (app.local / "after-snapshot.txt").exists()
+
+
+def test_cli_talks_to_the_running_app(launch):
+    """The app serves the control socket, so the CLI works alongside it."""
+    app = launch()
+    app.wait_synced()
+    cli = Path(__file__).resolve().parents[2] / "target" / "debug" / "nuvosync"
+    if not cli.exists():
+        raise AssertionError(f"no CLI at {cli}: cargo build -p nuvosync")
+    env = {"PATH": "/usr/bin:/bin", "NUVOSYNC_CONFIG_DIR": app.info["config_dir"], "NUVOSYNC_STATE_DIR": app.info["state_dir"], "NUVOSYNC_KEYRING": "off"}
+    out = subprocess.run([str(cli), "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["pairs"][0]["name"] == "demo"
+    out = subprocess.run([str(cli), "pause"], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    # The window follows what the CLI did.
+    app.wait("resume", 20, "the window to show the pair paused")
