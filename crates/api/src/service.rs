@@ -356,11 +356,14 @@ impl Service {
             excluded: cfg.excluded.clone(),
             index_path: self.paths.index_file(&cfg.name),
         };
-        let pair = Arc::new(Pair::open(
+        // Every pair reports into the service's channel: that is what the daemon, the socket's
+        // subscribers, the tray and the UI listen to.
+        let pair = Arc::new(Pair::open_with_events(
             spec,
             self.tuning.clone(),
             client,
             self.commit_lock.clone(),
+            self.events.clone(),
         )?);
         lock(&self.pairs).insert(name.to_string(), pair.clone());
         Ok(pair)

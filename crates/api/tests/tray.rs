@@ -2,7 +2,7 @@
 //! reads, so each engine state shows its own icon, status line and toggles.
 
 use dropbox_emulator::{Config, Faults, TestServer};
-use nuvosync_api::dto::{Command, Resolution, StatusDto};
+use nuvosync_api::dto::{Command, EventDto, Resolution, StatusDto};
 use nuvosync_api::service::AddPair;
 use nuvosync_api::tray::TrayModel;
 use nuvosync_api::{Daemon, Paths, Service};
@@ -64,6 +64,15 @@ async fn the_tray_shows_each_engine_state() {
         .unwrap();
     std::fs::write(local.join("f.txt"), b"v1").unwrap();
     let d = Daemon::start(service).await;
+    // What the tray's notifier and the UI hear: the engine's events, through the daemon.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<EventDto>::new()));
+    let mut rx = d.subscribe();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            log.lock().unwrap().push(e);
+        }
+    });
 
     let t = wait_icon(&d, "up_to_date").await;
     assert_eq!(t.status_line, "nuvosync: Up to date");
@@ -109,6 +118,15 @@ async fn the_tray_shows_each_engine_state() {
     .unwrap();
     let t = wait_icon(&d, "attention").await;
     assert!(t.status_line.contains("conflict"), "{}", t.status_line);
+    {
+        let events = seen.lock().unwrap().clone();
+        let synced = |e: &EventDto| matches!(e, EventDto::Synced { pair, path, .. } if pair == "lab" && path == "/f.txt");
+        let conflict = |e: &EventDto| matches!(e, EventDto::Conflict { pair, path, .. } if pair == "lab" && path == "/f.txt");
+        let paused = |e: &EventDto| matches!(e, EventDto::State { pair, .. } if pair == "lab");
+        assert!(events.iter().any(synced), "no Synced event for /f.txt: {events:?}");
+        assert!(events.iter().any(conflict), "no Conflict event for /f.txt: {events:?}");
+        assert!(events.iter().any(paused), "no State event for the pair: {events:?}");
+    }
     let conflicts: Vec<nuvosync_api::dto::ConflictDto> = serde_json::from_value(
         d.handle(Command::Conflicts {
             include_resolved: false,
