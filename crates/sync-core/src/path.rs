@@ -134,30 +134,51 @@ pub fn split_ext(name: &str) -> (&str, &str) {
 }
 
 /// The name of a conflicted copy: `name (conflicted copy from HOST YYYY-MM-DD).ext`, or with
-/// ` N` before the closing parenthesis when `n > 1`.
+/// ` N` before the closing parenthesis when `n > 1`. The stem is shortened where the result
+/// would pass [`MAX_NAME_BYTES`].
 pub fn conflicted_copy_name(name: &str, host: &str, date: &str, n: u32) -> String {
-    let (stem, ext) = split_ext(name);
-    if n <= 1 {
-        format!("{stem} (conflicted copy from {host} {date}){ext}")
+    let tag = if n <= 1 {
+        format!(" (conflicted copy from {host} {date})")
     } else {
-        format!("{stem} (conflicted copy from {host} {date} {n}){ext}")
-    }
+        format!(" (conflicted copy from {host} {date} {n})")
+    };
+    tagged(name, &tag)
 }
 
 /// The name for a local file whose name clashes with another's on Dropbox (only case or
-/// Unicode form differs): `name (case conflict).ext` or `name (unicode conflict).ext`.
+/// Unicode form differs): `name (case conflict).ext` or `name (unicode conflict).ext`,
+/// shortened like [`conflicted_copy_name`].
 pub fn clash_name(name: &str, unicode: bool, n: u32) -> String {
-    let (stem, ext) = split_ext(name);
     let what = if unicode {
         "unicode conflict"
     } else {
         "case conflict"
     };
-    if n <= 1 {
-        format!("{stem} ({what}){ext}")
+    let tag = if n <= 1 {
+        format!(" ({what})")
     } else {
-        format!("{stem} ({what} {n}){ext}")
+        format!(" ({what} {n})")
+    };
+    tagged(name, &tag)
+}
+
+/// `stem` + `tag` + `.ext`, within [`MAX_NAME_BYTES`]: a long stem loses its end (on a
+/// character boundary, never ending in a space); an extension too long to keep beside the
+/// tag counts as part of the stem.
+fn tagged(name: &str, tag: &str) -> String {
+    let (mut stem, mut ext) = split_ext(name);
+    if ext.len() + tag.len() + 1 > MAX_NAME_BYTES {
+        (stem, ext) = (name, "");
     }
+    let budget = MAX_NAME_BYTES.saturating_sub(tag.len() + ext.len());
+    if stem.len() > budget {
+        let mut end = budget;
+        while !stem.is_char_boundary(end) {
+            end -= 1;
+        }
+        stem = stem[..end].trim_end_matches(' ');
+    }
+    format!("{stem}{tag}{ext}")
 }
 
 /// True if `name` looks like a temporary file of an editor or office suite (never synced).
@@ -230,5 +251,28 @@ mod tests {
                 && is_temporary("~WRL0001.tmp")
         );
         assert!(!is_temporary("report~.txt"));
+    }
+
+    #[test]
+    fn names_made_for_conflicts_stay_within_the_limit() {
+        // A long name whose conflicted copy would pass 255 bytes: the stem gives way.
+        let long = format!("{}.csv", "é".repeat(124)); // 252 bytes
+        let copy = conflicted_copy_name(&long, "lab-pc", "2026-11-27", 2);
+        assert!(copy.len() <= MAX_NAME_BYTES, "{}", copy.len());
+        assert!(check_name(&copy).is_ok());
+        assert!(copy.ends_with(" (conflicted copy from lab-pc 2026-11-27 2).csv"));
+        assert!(copy.starts_with("éé"));
+        let clash = clash_name(&format!("{} x", "a".repeat(253)), true, 1);
+        assert!(
+            clash.len() <= MAX_NAME_BYTES && check_name(&clash).is_ok(),
+            "{clash}"
+        );
+        assert!(clash.ends_with(" (unicode conflict)"));
+        // An extension too long to keep beside the tag is shortened with the rest.
+        let odd = format!("a.{}", "x".repeat(250));
+        let copy = conflicted_copy_name(&odd, "h", "d", 1);
+        assert!(copy.len() <= MAX_NAME_BYTES && copy.ends_with(" (conflicted copy from h d)"));
+        // Short names are untouched.
+        assert_eq!(clash_name("A.txt", false, 2), "A (case conflict 2).txt");
     }
 }
