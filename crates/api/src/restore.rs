@@ -65,7 +65,8 @@ async fn look(service: &Service, pair: &str) -> Result<Sides, ApiError> {
     match p.remote().list_folder(&rroot.path).await {
         Ok(mut page) => loop {
             for e in &page.entries {
-                if let Some((k, n)) = rroot.node(e) {
+                // What cannot be a path in the folder is not restored into it.
+                if let Ok(Some((k, n))) = rroot.node(e) {
                     if let sync_core::RemoteKind::File { size, hash, .. } = n.kind {
                         remote.insert(k, (n.path, size, hash));
                     }

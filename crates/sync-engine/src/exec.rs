@@ -10,13 +10,17 @@
 //! - downloads go to a temp file outside the synced folders, are checked against
 //!   `content_hash`, and renamed into place atomically (never over an unexpected file);
 //! - local deletes go to the trash;
+//! - nothing is read or written outside the pair's folder, nor below a symbolic link in it
+//!   ([`crate::localfs::inside`]); an entry the scanner never syncs (a link, a pipe) where a
+//!   Dropbox item should land *blocks* that item, with an issue saying so, rather than being
+//!   rescanned forever;
 //! - many small files are committed with `upload_session/finish_batch_v2`, one commit at a
 //!   time per account; large files use upload sessions whose progress is stored, so a
 //!   restart resumes where Dropbox says it stopped.
 
 use crate::events::Event;
 use crate::index::StoredSession;
-use crate::localfs::{abs, ensure_parent, matches, rename_noreplace, temp_path, to_trash};
+use crate::localfs::{abs, ensure_parent, inside, matches, rename_noreplace, temp_path, to_trash};
 use crate::pair::{Pair, SyncError, lock, now};
 use crate::scan::sig_of;
 use bytes::Bytes;
@@ -79,21 +83,65 @@ fn from_dbx(e: DbxError) -> Fail {
 }
 
 fn io_fail(what: &str, e: std::io::Error) -> Fail {
-    let hint = match e.kind() {
-        std::io::ErrorKind::PermissionDenied => {
-            " — check the permissions of the file and its folder"
-        }
-        std::io::ErrorKind::StorageFull => " — free some disk space; the file stays as it was",
-        _ => "",
-    };
-    let code = if e.kind() == std::io::ErrorKind::StorageFull {
-        "disk_full"
-    } else {
-        "io"
+    use std::io::ErrorKind as K;
+    let too_long = e.raw_os_error() == Some(rustix::io::Errno::NAMETOOLONG.raw_os_error());
+    let (code, hint) = match e.kind() {
+        K::PermissionDenied => (
+            "permission_denied",
+            " — check the permissions of the file and its folder; it stays as it was",
+        ),
+        K::StorageFull => (
+            "disk_full",
+            " — free some disk space; the file stays as it was",
+        ),
+        K::ReadOnlyFilesystem => (
+            "read_only",
+            " — the folder is on a read-only file system (mounted read-only?); make it writable and sync catches up",
+        ),
+        _ if too_long => (
+            "path_too_long",
+            " — the path is too long for this computer; shorten the names of the folders on Dropbox to sync it",
+        ),
+        _ => ("io", ""),
     };
     Fail::Failed {
         code,
         message: format!("{what}: {e}{hint}"),
+        counts: true,
+    }
+}
+
+/// Where a pair-relative path is on disk, to read or write: inside the pair's folder and
+/// reached through real folders only ([`inside`]); otherwise the operation fails, saying why.
+fn place(pair: &Pair, rel: &str) -> Result<std::path::PathBuf, Fail> {
+    inside(pair.root(), rel).map_err(|e| Fail::Failed {
+        code: "blocked",
+        message: e.to_string(),
+        counts: true,
+    })
+}
+
+/// Something is at `path` where the plan expected nothing. An entry the scanner records
+/// (a file, a folder) is news: rescan and plan again. One it never records (a symbolic link,
+/// a pipe, a socket, a device) would be news forever: it blocks the operation, and says so.
+fn occupied(path: &std::path::Path, rel: &str) -> Fail {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(md) = std::fs::symlink_metadata(path) else {
+        return Fail::Stale(Some(rel.to_string()));
+    };
+    let ft = md.file_type();
+    let what = if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
+        "a special file (pipe, socket or device)"
+    } else {
+        return Fail::Stale(Some(rel.to_string()));
+    };
+    Fail::Failed {
+        code: "blocked",
+        message: format!(
+            "{what} here has the name of an item on Dropbox; it is left alone, so the Dropbox item cannot be synced here — rename or remove it"
+        ),
         counts: true,
     }
 }
@@ -336,7 +384,7 @@ async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
 
 /// Read a file whose content the plan expects, checking it did not change.
 fn read_checked(pair: &Pair, local: &LocalNode) -> Result<Bytes, Fail> {
-    let path = abs(pair.root(), &local.path);
+    let path = place(pair, &local.path)?;
     if !matches(&path, local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
@@ -364,8 +412,28 @@ fn commit_for(pair: &Pair, local: &LocalNode, base: Option<String>) -> Commit {
     }
 }
 
-fn remote_node(pair: &Pair, e: Entry) -> Option<RemoteNode> {
-    pair.root.node(&e).map(|(_, n)| n)
+/// The node of an entry Dropbox answered with (`Stale` if it is not in the pair's folder).
+fn remote_node(pair: &Pair, e: Entry) -> Result<RemoteNode, Fail> {
+    match pair.root.node(&e) {
+        Ok(Some((_, n))) => Ok(n),
+        Ok(None) => Err(Fail::Stale(None)),
+        Err(bad) => Err(bad_remote(bad)),
+    }
+}
+
+/// Dropbox answered with a path that cannot be in the pair's folder: nothing is written for
+/// it, and the operation is tried again (a garbled answer) or left (an odd name).
+fn bad_remote(bad: crate::remote::BadRemotePath) -> Fail {
+    tracing::warn!("{bad}");
+    Fail::Failed {
+        code: if bad.is_garbled() {
+            "garbled_answer"
+        } else {
+            "bad_remote_name"
+        },
+        message: bad.to_string(),
+        counts: true,
+    }
 }
 
 /// A strict upload was refused as a conflict: if Dropbox already has exactly our content
@@ -380,7 +448,7 @@ async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Don
         .map_err(from_dbx)?;
     if let Some(Entry::File(fe)) = &meta {
         if Some(fe.content_hash) == local.hash() {
-            let remote = remote_node(pair, Entry::File(fe.clone())).ok_or(Fail::Stale(None))?;
+            let remote = remote_node(pair, Entry::File(fe.clone()))?;
             pair.counters.uploaded.fetch_add(1, Ordering::Relaxed);
             return Ok(Done::new(
                 Outcome::Uploaded {
@@ -394,9 +462,13 @@ async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Don
             ));
         }
     }
+    let placed = match &meta {
+        Some(e) => pair.root.node(e).map_err(bad_remote)?,
+        None => None,
+    };
     let mut ix = lock(&pair.index);
     let mut b = ix.batch().map_err(|e| Fail::Fatal(e.into()))?;
-    match meta.and_then(|e| pair.root.node(&e)) {
+    match placed {
         Some((k, node)) => b.put_remote(&k, &node),
         None => b.delete_remote_subtree(key),
     }
@@ -407,7 +479,7 @@ async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Don
 
 fn uploaded(pair: &Pair, key: String, local: LocalNode, fe: FileEntry) -> Result<Done, Fail> {
     let size = fe.size;
-    let remote = remote_node(pair, Entry::File(fe)).ok_or(Fail::Stale(None))?;
+    let remote = remote_node(pair, Entry::File(fe))?;
     pair.counters.uploaded.fetch_add(1, Ordering::Relaxed);
     pair.counters.bytes.fetch_add(size, Ordering::Relaxed);
     let path = local.path.clone();
@@ -480,7 +552,7 @@ async fn upload_session(
     local: LocalNode,
     base: Option<String>,
 ) -> Result<Done, Fail> {
-    let path = abs(pair.root(), &local.path);
+    let path = place(pair, &local.path)?;
     let size = file_size(&local);
     let LocalKind::File { mtime_ns, .. } = local.kind else {
         return Err(Fail::Stale(None));
@@ -750,11 +822,11 @@ async fn download(
         Some(l) => l.path.clone(),
         None => local_path_for(pair, &remote.path),
     };
-    let target = abs(pair.root(), &target_rel);
+    let target = place(pair, &target_rel)?;
     match &replace {
         Some(l) if !matches(&target, l) => return Err(Fail::Stale(Some(l.path.clone()))),
         None if std::fs::symlink_metadata(&target).is_ok() => {
-            return Err(Fail::Stale(Some(target_rel)));
+            return Err(occupied(&target, &target_rel));
         }
         _ => {}
     }
@@ -819,7 +891,7 @@ async fn download(
             }
             None => rename_noreplace(&tmp, &target).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Fail::Stale(Some(target_rel.clone()))
+                    occupied(&target, &target_rel)
                 } else {
                     io_fail("cannot move the downloaded file into place", e)
                 }
@@ -868,10 +940,10 @@ fn parse_ts(s: &str) -> Option<i64> {
 
 fn create_local_folder(pair: &Pair, key: String, remote: RemoteNode) -> Result<Done, Fail> {
     let rel = local_path_for(pair, &remote.path);
-    let path = abs(pair.root(), &rel);
+    let path = place(pair, &rel)?;
     match std::fs::symlink_metadata(&path) {
         Ok(md) if md.is_dir() => {}
-        Ok(_) => return Err(Fail::Stale(Some(rel))),
+        Ok(_) => return Err(occupied(&path, &rel)),
         Err(_) => {
             std::fs::create_dir_all(&path).map_err(|e| io_fail("cannot create the folder", e))?
         }
@@ -893,7 +965,7 @@ fn create_local_folder(pair: &Pair, key: String, remote: RemoteNode) -> Result<D
 }
 
 async fn create_remote_folder(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
-    if !matches(&abs(pair.root(), &local.path), &local) {
+    if !matches(&place(pair, &local.path)?, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
     let dbx = pair.root.dropbox_path(&local.path);
@@ -907,7 +979,7 @@ async fn create_remote_folder(pair: &Pair, key: String, local: LocalNode) -> Res
         }
         Err(e) => return Err(from_dbx(e)),
     };
-    let remote = remote_node(pair, entry).ok_or(Fail::Stale(None))?;
+    let remote = remote_node(pair, entry)?;
     pair.counters.folders.fetch_add(1, Ordering::Relaxed);
     let path = local.path.clone();
     Ok(Done::new(
@@ -931,7 +1003,7 @@ async fn delete_remote(pair: &Pair, key: String, remote: RemoteNode) -> Result<D
         let mut page = pair.remote.list_folder(&dbx).await.map_err(from_dbx)?;
         loop {
             for e in &page.entries {
-                if let Some((k, n)) = pair.root.node(e) {
+                if let Some((k, n)) = pair.root.node(e).map_err(bad_remote)? {
                     let same = known
                         .remote
                         .get(&k)
@@ -965,7 +1037,7 @@ async fn delete_remote(pair: &Pair, key: String, remote: RemoteNode) -> Result<D
 }
 
 fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
-    let path = abs(pair.root(), &local.path);
+    let path = place(pair, &local.path)?;
     if !matches(&path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
@@ -1050,7 +1122,7 @@ async fn move_remote(
     } else {
         pair.remote.move_entry(&src, &dst).await.map_err(from_dbx)?
     };
-    let remote = remote_node(pair, entry).ok_or(Fail::Stale(None))?;
+    let remote = remote_node(pair, entry)?;
     pair.counters.moved.fetch_add(1, Ordering::Relaxed);
     Ok(Done::new(
         Outcome::RemoteMoved { from, to, remote },
@@ -1072,8 +1144,8 @@ fn move_local(
     } else {
         local_path_for(pair, &to_path)
     };
-    let src = abs(pair.root(), &from_path);
-    let dst = abs(pair.root(), &target_rel);
+    let src = place(pair, &from_path)?;
+    let dst = place(pair, &target_rel)?;
     let known = lock(&pair.index)
         .local(&from)
         .map_err(|e| Fail::Fatal(e.into()))?;
@@ -1086,12 +1158,12 @@ fn move_local(
         Ok(()) => {}
         // A case-insensitive disk sees the new name as taken by the old one: two steps.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && from == to => {
-            let tmp = abs(pair.root(), &format!("{from_path}.nuvosync-rename"));
+            let tmp = place(pair, &format!("{from_path}.nuvosync-rename"))?;
             rename_noreplace(&src, &tmp).map_err(|e| io_fail("cannot rename", e))?;
             rename_noreplace(&tmp, &dst).map_err(|e| io_fail("cannot rename", e))?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Fail::Stale(Some(target_rel)));
+            return Err(occupied(&dst, &target_rel));
         }
         Err(e) => return Err(io_fail("cannot rename", e)),
     }
@@ -1114,7 +1186,7 @@ fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> Stri
     let taken = |rel: &str| {
         let k = key(rel);
         let ix = lock(&pair.index);
-        std::fs::symlink_metadata(abs(pair.root(), rel)).is_ok()
+        abs(pair.root(), rel).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok())
             || ix.local(&k).ok().flatten().is_some()
             || ix.remote(&k).ok().flatten().is_some()
             || ix.synced(&k).ok().flatten().is_some()
@@ -1130,7 +1202,7 @@ fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> Stri
 }
 
 fn set_aside(pair: &Pair, key: String, local: LocalNode, to_path: String) -> Result<Done, Fail> {
-    let src = abs(pair.root(), &local.path);
+    let src = place(pair, &local.path)?;
     if !matches(&src, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
@@ -1139,7 +1211,7 @@ fn set_aside(pair: &Pair, key: String, local: LocalNode, to_path: String) -> Res
     let to_path = free_name(pair, &to_path, |n| {
         sync_core::path::conflicted_copy_name(&original, &host, &date, n)
     });
-    rename_noreplace(&src, &abs(pair.root(), &to_path)).map_err(|e| {
+    rename_noreplace(&src, &place(pair, &to_path)?).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Fail::Stale(Some(to_path.clone()))
         } else {
@@ -1174,7 +1246,7 @@ fn rename_clash(
     to_path: String,
     reason: sync_core::ClashReason,
 ) -> Result<Done, Fail> {
-    let src = abs(pair.root(), &local.path);
+    let src = place(pair, &local.path)?;
     if !matches(&src, &local) {
         return Err(Fail::Stale(Some(parent(&local.path).to_string())));
     }
@@ -1183,7 +1255,7 @@ fn rename_clash(
     let to_path = free_name(pair, &to_path, |n| {
         sync_core::path::clash_name(&original, unicode, n)
     });
-    rename_noreplace(&src, &abs(pair.root(), &to_path))
+    rename_noreplace(&src, &place(pair, &to_path)?)
         .map_err(|e| io_fail("cannot rename the clashing name", e))?;
     let kind = match reason {
         sync_core::ClashReason::Case => "case",

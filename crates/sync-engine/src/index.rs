@@ -818,6 +818,26 @@ impl Index {
         )
     }
 
+    /// The issue of a path, if any.
+    pub fn issue(&self, path: &str) -> Result<Option<Issue>> {
+        self.wrap(
+            self.conn
+                .query_row(
+                    "SELECT path, code, message, since FROM issues WHERE path = ?1",
+                    [path],
+                    |r| {
+                        Ok(Issue {
+                            path: r.get(0)?,
+                            code: r.get(1)?,
+                            message: r.get(2)?,
+                            since: r.get(3)?,
+                        })
+                    },
+                )
+                .optional(),
+        )
+    }
+
     /// Clear the issue of a path.
     pub fn clear_issue(&mut self, path: &str) -> Result<()> {
         self.wrap(

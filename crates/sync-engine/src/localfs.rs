@@ -4,6 +4,12 @@
 //! Temporary files live in `<root>/.nuvosync/tmp/` — on the same file system as the target
 //! (so the final rename is atomic) but outside every synced folder, so a partial download is
 //! never visible where the user looks.
+//!
+//! Nothing is ever written outside the pair's folder: [`abs`] refuses a relative path that
+//! could climb out of it (remote paths are checked where they enter, in
+//! [`crate::remote::RemoteRoot`]; this is the last line), and [`inside`] also refuses one that
+//! passes through a symbolic link or a file on its way down (the scanner never follows
+//! links, so anything below one is not ours to write).
 
 use crate::index::Sig;
 use crate::rules::STATE_DIR;
@@ -12,9 +18,55 @@ use std::io;
 use std::path::{Path, PathBuf};
 use sync_core::{LocalKind, LocalNode};
 
-/// The absolute path of a pair-relative display path.
-pub fn abs(root: &Path, rel: &str) -> PathBuf {
-    root.join(rel.trim_start_matches('/'))
+/// The absolute path of a pair-relative display path (`/a/b`). A path that is not of that
+/// form — an empty, `.` or `..` component, a NUL — is refused (`InvalidInput`): it could
+/// lead out of the pair's folder.
+pub fn abs(root: &Path, rel: &str) -> io::Result<PathBuf> {
+    let below = rel.strip_prefix('/').unwrap_or(rel);
+    if !rel.is_empty()
+        && (!rel.starts_with('/')
+            || below
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0')))
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing the path {rel:?}: it could lead out of the synced folder"),
+        ));
+    }
+    Ok(root.join(below))
+}
+
+/// [`abs`], and every folder on the way from `root` down to the path that exists is a real
+/// folder — not a symbolic link, not a file — so that what is written there lands inside
+/// the pair's folder. The path itself may be anything (or nothing).
+pub fn inside(root: &Path, rel: &str) -> io::Result<PathBuf> {
+    let path = abs(root, rel)?;
+    let mut at = root.to_path_buf();
+    let comps: Vec<&str> = rel.split('/').skip(1).collect();
+    for c in comps.iter().take(comps.len().saturating_sub(1)) {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(md) if md.is_dir() => {}
+            Ok(md) => {
+                let what = if md.file_type().is_symlink() {
+                    "a symbolic link"
+                } else {
+                    "not a folder"
+                };
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!(
+                        "{} is {what}, so nothing is written below it — replace it with a folder to sync what Dropbox has there",
+                        at.display()
+                    ),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break, // created on the way
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(path)
 }
 
 /// The pair's private folder, created on demand.
@@ -83,7 +135,7 @@ pub fn current_sig(path: &Path) -> Option<Sig> {
 /// Move `path` to the OS trash (when `os_trash`); where there is none (or it refuses), into
 /// `<root>/.nuvosync/trash/<stamp>/` — never delete outright.
 pub fn to_trash(root: &Path, rel: &str, stamp: &str, os_trash: bool) -> io::Result<()> {
-    let path = abs(root, rel);
+    let path = inside(root, rel)?;
     if os_trash && trash::delete(&path).is_ok() {
         return Ok(());
     }
@@ -114,6 +166,38 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(d.path().join("b")).unwrap(), b"b");
         rename_noreplace(&d.path().join("a"), &d.path().join("c")).unwrap();
+    }
+
+    #[test]
+    fn paths_never_lead_out_of_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        assert_eq!(abs(&root, "/a/b").unwrap(), root.join("a/b"));
+        assert_eq!(abs(&root, "").unwrap(), root);
+        for bad in [
+            "/../x",
+            "/a/../../x",
+            "/./x",
+            "//etc/passwd",
+            "/a/",
+            "a/b",
+            "/a\0b",
+        ] {
+            let e = abs(&root, bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
+        // Through a link to elsewhere, or below a file: refused; below a missing folder: fine.
+        std::fs::create_dir_all(d.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("elsewhere"), root.join("link")).unwrap();
+        std::fs::write(root.join("file"), b"f").unwrap();
+        for bad in ["/link/x", "/link/deeper/x", "/file/x"] {
+            let e = inside(&root, bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotADirectory, "{bad}");
+        }
+        assert_eq!(inside(&root, "/link").unwrap(), root.join("link"));
+        assert_eq!(inside(&root, "/a/new/x").unwrap(), root.join("a/new/x"));
+        assert!(to_trash(&root, "/link/x", "s", false).is_err());
     }
 
     #[test]

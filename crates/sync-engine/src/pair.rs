@@ -533,7 +533,7 @@ impl Pair {
                     .or_else(|| ix.local(k).ok().flatten().map(|l| l.path))
             };
             let exists = |p: &str| {
-                std::fs::symlink_metadata(crate::localfs::abs(&root, p)).is_ok()
+                crate::localfs::abs(&root, p).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok())
                     && !result.gone.iter().any(|g| g == p)
             };
             resolve_clashes(result.found, &hint, &exists)
@@ -554,6 +554,7 @@ impl Pair {
         if whole {
             ix.clear_issues_with_codes(&[
                 "bad_name",
+                "not_synced",
                 "symlink",
                 "special_file",
                 "unreadable",
@@ -562,10 +563,26 @@ impl Pair {
         }
         let t = now();
         for i in &result.issues {
+            // "A link blocks a Dropbox file" says more than "a link is not synced".
+            if ix.issue(&i.path)?.is_some_and(|old| old.code == "blocked") {
+                continue;
+            }
             ix.set_issue(&i.path, i.code, &i.message, t)?;
         }
         for c in &clashes {
-            ix.set_issue(&c.path, "clash", "another file here has the same name except for upper/lower case or accents, which Dropbox cannot keep apart; it is renamed with \"(case conflict)\"", t)?;
+            // The same rule as the planner's: names equal but for case clash on case; else on form.
+            let k = key(&c.path);
+            let owner = match owners.iter().find(|o| o.key == k) {
+                Some(o) => Some(o.node.path.clone()),
+                None => ix.local(&k)?.map(|l| l.path),
+            };
+            let unicode = owner.is_some_and(|o| o.to_lowercase() != c.path.to_lowercase());
+            let message = if unicode {
+                "another file here has the same name except for how its accents are encoded (Unicode normalisation), which Dropbox cannot keep apart; it is renamed with \"(unicode conflict)\""
+            } else {
+                "another file here has the same name except for upper/lower case, which Dropbox cannot keep apart; it is renamed with \"(case conflict)\""
+            };
+            ix.set_issue(&c.path, "clash", message, t)?;
         }
         drop(ix);
         let mut cl = lock(&self.clashes);
@@ -633,6 +650,8 @@ impl Pair {
             Err(e) => return Err(e.into()),
         };
         let known_before = lock(&self.index).count("synced")?;
+        // A full listing reports every odd name on Dropbox again.
+        lock(&self.index).clear_issues_with_codes(&["bad_remote_name"])?;
         let mut seen: BTreeSet<Key> = BTreeSet::new();
         let mut page = first;
         let mut entries = 0usize;
@@ -640,7 +659,7 @@ impl Pair {
             entries += page
                 .entries
                 .iter()
-                .filter(|e| self.root.node(e).is_some())
+                .filter(|e| matches!(self.root.node(e), Ok(Some(_))))
                 .count();
             // The cursor is stored only once the whole listing is in, so an interrupted listing
             // starts over rather than leaving rows unseen.
@@ -678,30 +697,53 @@ impl Pair {
         cursor: &str,
         seen: Option<&mut BTreeSet<Key>>,
     ) -> Result<(), SyncError> {
+        // A path that could lead out of the folder means the answer is garbled: none of the
+        // page is applied and its cursor is not stored, so it is fetched again.
+        let mut placed = Vec::with_capacity(entries.len());
+        for e in entries {
+            match self.root.node(e) {
+                Err(bad) if bad.is_garbled() => {
+                    tracing::warn!(pair = %self.spec.name, "{bad}");
+                    return Err(SyncError::Remote(bad.into()));
+                }
+                node => placed.push((e, node)),
+            }
+        }
+        let mut odd_names = vec![];
         let mut ix = lock(&self.index);
         let mut b = ix.batch()?;
         let mut seen = seen;
-        for e in entries {
-            match e {
-                nuvosync_dropbox::Entry::Deleted { path_display, .. } => {
-                    if let Some(rel) = self.root.relative(path_display) {
-                        b.delete_remote_subtree(&key(&rel))?;
+        for (e, node) in placed {
+            match (e, node) {
+                (nuvosync_dropbox::Entry::Deleted { path_display, .. }, _) => {
+                    match self.root.relative(path_display) {
+                        Ok(Some(rel)) => b.delete_remote_subtree(&key(&rel))?,
+                        Err(bad) => odd_names.push((bad, false)),
+                        Ok(None) => {}
                     }
                 }
-                other => {
-                    if let Some((k, node)) = self.root.node(other) {
-                        b.put_remote(&k, &node)?;
-                        if let Some(s) = seen.as_deref_mut() {
-                            s.insert(k);
-                        }
+                (_, Ok(Some((k, node)))) => {
+                    b.put_remote(&k, &node)?;
+                    if let Some(s) = seen.as_deref_mut() {
+                        s.insert(k);
                     }
                 }
+                (_, Ok(None)) => {}
+                (_, Err(bad)) => odd_names.push((bad, true)),
             }
         }
         if seen.is_none() {
             b.set_meta("cursor", cursor)?;
         }
         b.commit()?;
+        // A name Dropbox should not have: that entry stays there, reported; the rest syncs.
+        for (bad, present) in odd_names {
+            if present {
+                ix.set_issue(bad.path(), "bad_remote_name", &bad.to_string(), now())?;
+            } else {
+                ix.clear_issue(bad.path())?;
+            }
+        }
         Ok(())
     }
 
@@ -831,6 +873,8 @@ impl Pair {
     pub fn begin(&self) -> Result<(), SyncError> {
         self.check_folder()?;
         crate::localfs::clean_temp(self.root());
+        // Operations blocked last time are tried again; they say so again if still blocked.
+        lock(&self.index).clear_issues_with_codes(&["blocked"])?;
         lock(&self.failures).clear();
         self.counters.reset();
         Ok(())

@@ -1,6 +1,12 @@
 //! The remote side as the engine sees it: a small trait over the Dropbox calls it makes
 //! (so tests can wrap it with faults and crash points), and the mapping between Dropbox
 //! paths and the pair's relative paths under `/<Organization>/<Space>/<Instance>`.
+//!
+//! Every path Dropbox sends enters the engine through [`RemoteRoot::relative`] or
+//! [`RemoteRoot::node`], which refuse what could not be a path in the pair's folder: an
+//! empty, `.` or `..` component ([`BadRemotePath::Escapes`] — never sent by a sane server, so
+//! the answer is treated as garbled) and a name Dropbox itself would refuse
+//! ([`BadRemotePath::Name`] — the entry is left on Dropbox and reported).
 
 use bytes::Bytes;
 use nuvosync_dropbox::{
@@ -8,7 +14,7 @@ use nuvosync_dropbox::{
 };
 use std::future::Future;
 use std::pin::Pin;
-use sync_core::path::key;
+use sync_core::path::{NameProblem, check_name, key};
 use sync_core::{RemoteKind, RemoteNode};
 
 /// A boxed future of a Dropbox call.
@@ -178,26 +184,65 @@ impl RemoteRoot {
     }
 
     /// The pair-relative path of a Dropbox display path: `None` if outside the root,
-    /// `Some("")` for the root itself.
-    pub fn relative(&self, path_display: &str) -> Option<String> {
+    /// `Some("")` for the root itself; an error for a path that has an empty, `.` or `..`
+    /// component, or a name Dropbox refuses, below the root.
+    pub fn relative(&self, path_display: &str) -> Result<Option<String>, BadRemotePath> {
+        let bad = |problem| BadRemotePath::Escapes {
+            path: path_display.to_string(),
+            problem,
+        };
+        if path_display.is_empty() {
+            // The app folder itself.
+            return Ok(self.key.is_empty().then(String::new));
+        }
+        let Some(below) = path_display.strip_prefix('/') else {
+            return Err(bad("it does not start with \"/\""));
+        };
+        let comps: Vec<&str> = below.split('/').collect();
+        if comps
+            .iter()
+            .any(|c| c.is_empty() || *c == "." || *c == "..")
+            && !below.is_empty()
+        {
+            // Checked before the root is compared: `/root/../x` looks like it is inside.
+            return Err(bad("it has an empty, \".\" or \"..\" component"));
+        }
         let k = key(path_display);
         if !sync_core::path::is_within(&k, &self.key) {
-            return None;
+            return Ok(None);
         }
-        let comps: Vec<&str> = path_display.split('/').skip(1 + self.depth).collect();
-        if comps.is_empty() {
-            Some(String::new())
+        let comps = if below.is_empty() {
+            &[][..]
         } else {
-            Some(format!("/{}", comps.join("/")))
+            &comps[self.depth..]
+        };
+        for c in comps {
+            match check_name(c) {
+                // Names Dropbox never syncs are skipped by the rules, on both sides alike.
+                Ok(()) | Err(NameProblem::Disallowed) => {}
+                Err(problem) => {
+                    return Err(BadRemotePath::Name {
+                        path: format!("/{}", comps.join("/")),
+                        problem,
+                    });
+                }
+            }
+        }
+        if comps.is_empty() {
+            Ok(Some(String::new()))
+        } else {
+            Ok(Some(format!("/{}", comps.join("/"))))
         }
     }
 
     /// The node an entry describes, relative to the root (`None` for deletions, the root
-    /// itself and entries outside).
-    pub fn node(&self, e: &Entry) -> Option<(String, RemoteNode)> {
-        let rel = self.relative(e.path_display())?;
+    /// itself and entries outside); an error as for [`RemoteRoot::relative`].
+    pub fn node(&self, e: &Entry) -> Result<Option<(String, RemoteNode)>, BadRemotePath> {
+        let Some(rel) = self.relative(e.path_display())? else {
+            return Ok(None);
+        };
         if rel.is_empty() {
-            return None;
+            return Ok(None);
         }
         let node = match e {
             Entry::File(f) => RemoteNode {
@@ -214,9 +259,56 @@ impl RemoteRoot {
                 id: d.id.clone(),
                 kind: RemoteKind::Folder,
             },
-            Entry::Deleted { .. } => return None,
+            Entry::Deleted { .. } => return Ok(None),
         };
-        Some((key(&rel), node))
+        Ok(Some((key(&rel), node)))
+    }
+}
+
+/// A path from Dropbox that cannot be a path in the pair's folder.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadRemotePath {
+    /// It could lead out of the folder (`..`, `.`, an empty component): no sane server sends
+    /// this, so the answer it came in is not trusted.
+    #[error(
+        "Dropbox sent the path {path:?}, which could lead out of the synced folder ({problem}); nothing is written for it"
+    )]
+    Escapes {
+        /// The path as sent.
+        path: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A name Dropbox itself would refuse: the entry stays on Dropbox only.
+    #[error(
+        "this Dropbox entry's name cannot be synced here: {problem}; it stays on Dropbox only (rename it on dropbox.com to sync it)"
+    )]
+    Name {
+        /// The path relative to the pair's root.
+        path: String,
+        /// Why the name is refused.
+        problem: NameProblem,
+    },
+}
+
+impl BadRemotePath {
+    /// The path as Dropbox sent it ([`BadRemotePath::Escapes`]) or relative to the pair's
+    /// root ([`BadRemotePath::Name`]).
+    pub fn path(&self) -> &str {
+        match self {
+            BadRemotePath::Escapes { path, .. } | BadRemotePath::Name { path, .. } => path,
+        }
+    }
+
+    /// The answer that carried it is garbled (rather than one odd name on Dropbox).
+    pub fn is_garbled(&self) -> bool {
+        matches!(self, BadRemotePath::Escapes { .. })
+    }
+}
+
+impl From<BadRemotePath> for Error {
+    fn from(e: BadRemotePath) -> Error {
+        Error::Garbled(e.to_string())
     }
 }
 
@@ -361,13 +453,67 @@ mod tests {
         let r = RemoteRoot::new("/Acme/Research/Inst");
         assert_eq!(r.dropbox_path("/a/b.txt"), "/Acme/Research/Inst/a/b.txt");
         assert_eq!(
-            r.relative("/acme/RESEARCH/inst/A/b.txt").as_deref(),
+            r.relative("/acme/RESEARCH/inst/A/b.txt")
+                .unwrap()
+                .as_deref(),
             Some("/A/b.txt")
         );
-        assert_eq!(r.relative("/Acme/Research/Inst").as_deref(), Some(""));
-        assert_eq!(r.relative("/Acme/Research/Inst2/x"), None);
+        assert_eq!(
+            r.relative("/Acme/Research/Inst").unwrap().as_deref(),
+            Some("")
+        );
+        assert_eq!(r.relative("/Acme/Research/Inst2/x"), Ok(None));
         let app = RemoteRoot::new("/");
         assert_eq!(app.dropbox_path("/x"), "/x");
-        assert_eq!(app.relative("/x").as_deref(), Some("/x"));
+        assert_eq!(app.relative("/x").unwrap().as_deref(), Some("/x"));
+        assert_eq!(app.relative("").unwrap().as_deref(), Some(""));
+    }
+
+    #[test]
+    fn paths_that_could_leave_the_folder_are_refused() {
+        let r = RemoteRoot::new("/Acme/Research/Inst");
+        for escaping in [
+            "/Acme/Research/Inst/../../../../etc/passwd",
+            "/Acme/Research/Inst/a/../../../x",
+            "/Acme/Research/Inst/./x",
+            "/Acme/Research/Inst//tmp/x",
+            "/Acme/Research/Inst/x/",
+            "Acme/Research/Inst/x",
+            "/Acme/../Acme/Research/Inst/x",
+        ] {
+            let e = r.relative(escaping).unwrap_err();
+            assert!(e.is_garbled(), "{escaping}: {e:?}");
+            assert_eq!(e.path(), escaping);
+        }
+        // Names Dropbox refuses: the entry is left on Dropbox, reported.
+        for (odd, problem) in [
+            ("/tab\there", NameProblem::BadCharacter('\t')),
+            ("/trailing /x", NameProblem::TrailingSpace),
+            ("/back\\slash", NameProblem::BadCharacter('\\')),
+        ] {
+            assert_eq!(
+                r.relative(&format!("/Acme/Research/Inst{odd}")),
+                Err(BadRemotePath::Name {
+                    path: odd.into(),
+                    problem
+                })
+            );
+        }
+        let long = format!("/Acme/Research/Inst/{}", "x".repeat(300));
+        assert!(matches!(
+            r.relative(&long),
+            Err(BadRemotePath::Name {
+                problem: NameProblem::TooLong,
+                ..
+            })
+        ));
+        // Outside the root is not an error (it is not ours), nor is desktop.ini (the rules skip it).
+        assert_eq!(r.relative("/elsewhere/x"), Ok(None));
+        assert!(r.relative("/Acme/Research/Inst/desktop.ini").is_ok());
+        let entry = Entry::Deleted {
+            path_display: "/Acme/Research/Inst/../x".into(),
+            path_lower: "/acme/research/inst/../x".into(),
+        };
+        assert!(r.node(&entry).is_err());
     }
 }
