@@ -4,6 +4,10 @@
 //!
 //! The same rules apply to both sides: a remote file that matches is never downloaded, so it
 //! can never look "deleted locally".
+//!
+//! Of these, only the names Dropbox refuses (`desktop.ini`, `thumbs.db`, ...) are shown to
+//! the user — as "not synced", not as an error ([`Rules::refused_name_only`]); the rest are
+//! skipped quietly because the user or the application asked for it.
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use std::path::Path;
@@ -64,6 +68,19 @@ impl Rules {
 
     /// A relative display path (`/a/b`) that is not synced, with everything below it.
     pub fn skips_path(&self, rel: &str) -> bool {
+        self.skips(rel, true)
+    }
+
+    /// A path skipped for one reason only: its own name is one Dropbox refuses (desktop.ini
+    /// & co) — the scanner reports it as not synced instead of passing over it in silence.
+    pub fn refused_name_only(&self, rel: &str) -> bool {
+        let name = sync_core::path::name(rel);
+        DISALLOWED_NAMES.contains(&name.to_lowercase().as_str())
+            && !self.skips(rel, false)
+            && !self.skips(sync_core::path::parent(rel), true)
+    }
+
+    fn skips(&self, rel: &str, refused_names: bool) -> bool {
         if rel.is_empty() {
             return false;
         }
@@ -74,10 +91,12 @@ impl Rules {
         if self.excluded.iter().any(|e| is_within(&k, e)) {
             return true;
         }
-        if rel
-            .split('/')
-            .any(|c| !c.is_empty() && self.ignores_name(c))
-        {
+        let ignored = |c: &str| {
+            is_temporary(c)
+                || c == IGNORE_FILE
+                || (refused_names && DISALLOWED_NAMES.contains(&c.to_lowercase().as_str()))
+        };
+        if rel.split('/').any(|c| !c.is_empty() && ignored(c)) {
             return true;
         }
         match &self.patterns {
@@ -114,6 +133,21 @@ mod tests {
         assert!(r.skips_path("/docs/~$report.docx"));
         assert!(r.skips_path("/docs/Thumbs.db"));
         assert!(!r.skips_path("/docs/report.docx"));
+    }
+
+    #[test]
+    fn refused_names_are_told_apart_from_ignored_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(IGNORE_FILE), "private/\n").unwrap();
+        let (r, _) = Rules::load(dir.path(), &["excluded".into()]);
+        assert!(r.skips_path("/docs/Desktop.ini"));
+        assert!(r.refused_name_only("/docs/Desktop.ini"));
+        assert!(r.refused_name_only("/Thumbs.db"));
+        // Skipped anyway, for another reason: quiet.
+        assert!(!r.refused_name_only("/private/desktop.ini"));
+        assert!(!r.refused_name_only("/excluded/desktop.ini"));
+        assert!(!r.refused_name_only("/~$x/desktop.ini"));
+        assert!(!r.refused_name_only("/docs/report.docx"));
     }
 
     #[test]

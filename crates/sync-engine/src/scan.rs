@@ -2,7 +2,9 @@
 //! hashes only files whose size, mtime or inode changed since the last scan.
 //!
 //! It never follows symlinks and never records what it cannot sync (symlinks, FIFOs,
-//! sockets, devices, names Dropbox refuses, non-UTF-8 names): those become [`ScanIssue`]s.
+//! sockets, devices, names Dropbox refuses, non-UTF-8 names): those become [`ScanIssue`]s —
+//! `not_synced` for the names Dropbox never syncs (`desktop.ini` & co, which is no error),
+//! and a code saying what is wrong for the rest.
 //! A folder it cannot read is not taken as emptied — its previous contents are kept — and a
 //! file that changes while it is hashed is left for the next scan.
 
@@ -256,7 +258,8 @@ impl Scanner<'_> {
             Err(_) => return, // gone: reported through `gone`
         };
         if !scope.is_empty() {
-            if let Some(s) = self.classify(scope, &md, issues) {
+            let name = start.file_name().unwrap_or_default().to_os_string();
+            if let Some(s) = self.classify(scope, &name, &md, issues) {
                 let folder = s.sig.folder;
                 if let Ok(mut v) = seen.lock() {
                     v.push(s);
@@ -287,7 +290,8 @@ impl Scanner<'_> {
                     .strip_prefix(&root)
                     .map(|p| format!("/{}", p.to_string_lossy()))
                     .unwrap_or_default();
-                !rules.skips_path(&rel)
+                // desktop.ini & co go on to `classify`, which reports them as not synced.
+                !rules.skips_path(&rel) || rules.refused_name_only(&rel)
             });
         builder.build_parallel().run(|| {
             Box::new(|entry| {
@@ -312,7 +316,7 @@ impl Scanner<'_> {
                     Ok(md) => md,
                     Err(_) => return ignore::WalkState::Continue, // vanished meanwhile
                 };
-                match self.classify(&rel, &md, issues) {
+                match self.classify(&rel, entry.file_name(), &md, issues) {
                     Some(s) => {
                         if let Ok(mut v) = seen.lock() {
                             v.push(s);
@@ -331,10 +335,12 @@ impl Scanner<'_> {
             .unwrap_or_default()
     }
 
-    /// Decide whether an entry is synced; report it if not.
+    /// Decide whether an entry is synced; report it if not. `rel` is its relative path
+    /// (lossy where a name is not UTF-8), `name` its real name on disk.
     fn classify(
         &self,
         rel: &str,
+        name: &std::ffi::OsStr,
         md: &std::fs::Metadata,
         issues: &Mutex<Vec<ScanIssue>>,
     ) -> Option<Seen> {
@@ -347,23 +353,13 @@ impl Scanner<'_> {
                 });
             }
         };
-        let os_name = std::path::Path::new(rel)
-            .file_name()
-            .unwrap_or_default()
-            .to_os_string();
-        let raw_name_ok = self.root.join(rel.trim_start_matches('/'));
-        // A lossy path means the real name was not UTF-8.
-        let real_name = raw_name_ok
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or(os_name);
-        if rel.contains('\u{FFFD}') {
-            report("bad_name", NameProblem::NotUtf8.to_string());
-            return None;
-        }
-        let name = match check_os_name(&real_name) {
+        let name = match check_os_name(name) {
             Ok(n) => n.to_string(),
-            Err(NameProblem::Disallowed) => return None, // desktop.ini & co stay local silently
+            // desktop.ini & co: not an error, but the user should know it stays here.
+            Err(p @ NameProblem::Disallowed) => {
+                report("not_synced", p.to_string());
+                return None;
+            }
             Err(p) => {
                 report("bad_name", p.to_string());
                 return None;
@@ -482,7 +478,34 @@ mod tests {
         assert_eq!(r.found[2].node.hash(), Some(ContentHash::of(b"hello")));
         let mut codes: Vec<_> = r.issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
         codes.sort();
-        assert_eq!(codes, [("/link", "symlink"), ("/trailing ", "bad_name")]);
+        assert_eq!(
+            codes,
+            [
+                ("/desktop.ini", "not_synced"),
+                ("/link", "symlink"),
+                ("/trailing ", "bad_name")
+            ]
+        );
+    }
+
+    #[test]
+    fn names_are_judged_as_they_are_on_disk() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A real U+FFFD is a valid name; a byte that is not UTF-8 is not.
+        std::fs::write(root.join("replacement \u{FFFD}.txt"), b"ok").unwrap();
+        std::fs::write(
+            root.join(std::ffi::OsStr::from_bytes(b"latin1 \xe9.txt")),
+            b"no",
+        )
+        .unwrap();
+        let r = scan(root, &HashMap::new());
+        let paths: Vec<_> = r.found.iter().map(|f| f.node.path.as_str()).collect();
+        assert_eq!(paths, ["/replacement \u{FFFD}.txt"]);
+        assert_eq!(r.issues.len(), 1);
+        assert_eq!(r.issues[0].code, "bad_name");
+        assert!(r.issues[0].message.contains("UTF-8"));
     }
 
     #[test]
