@@ -699,15 +699,22 @@ impl Pair {
     ) -> Result<(), SyncError> {
         // A path that could lead out of the folder means the answer is garbled: none of the
         // page is applied and its cursor is not stored, so it is fetched again.
+        // So is an entry outside the folder: a listing of a folder holds only what is in it.
         let mut placed = Vec::with_capacity(entries.len());
         for e in entries {
-            match self.root.node(e) {
-                Err(bad) if bad.is_garbled() => {
-                    tracing::warn!(pair = %self.spec.name, "{bad}");
-                    return Err(SyncError::Remote(bad.into()));
-                }
-                node => placed.push((e, node)),
+            let bad = match self.root.relative(e.path_display()) {
+                Err(bad) if bad.is_garbled() => Some(bad),
+                Ok(None) => Some(crate::remote::BadRemotePath::Escapes {
+                    path: e.path_display().to_string(),
+                    problem: "it is not in the folder listed",
+                }),
+                _ => None,
+            };
+            if let Some(bad) = bad {
+                tracing::warn!(pair = %self.spec.name, "{bad}");
+                return Err(SyncError::Remote(bad.into()));
             }
+            placed.push((e, self.root.node(e)));
         }
         let mut odd_names = vec![];
         let mut ix = lock(&self.index);
