@@ -206,3 +206,57 @@ pub async fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
     panic!("{what}: not within {secs} s");
 }
+
+/// Record in the run's summary that the bad-input case `case` tried `inputs` bad inputs:
+/// `$CARGO_TARGET_TMPDIR/summary/bad-inputs.json` is one flat JSON object (the test runner
+/// reads flat counters) — `{"bad_inputs": N, "cases": M,` then one line per case,
+/// `"case/NAME": n`.
+///
+/// Tests run as parallel processes, so each case leaves its own file and whoever finishes
+/// writes the total again (atomically, and again if another case finished meanwhile).
+pub fn record_bad_inputs(case: &str, inputs: u32) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("summary");
+    let cases = dir.join("bad-inputs");
+    if std::fs::create_dir_all(&cases).is_err() {
+        return;
+    }
+    let _ = std::fs::write(cases.join(case), inputs.to_string());
+    let read = || -> std::collections::BTreeMap<String, u32> {
+        std::fs::read_dir(&cases)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| {
+                        let n = std::fs::read_to_string(e.path())
+                            .ok()?
+                            .trim()
+                            .parse()
+                            .ok()?;
+                        Some((e.file_name().to_string_lossy().into_owned(), n))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..20 {
+        let seen = read();
+        let lines: Vec<String> = seen
+            .iter()
+            .map(|(c, n)| format!("\"case/{c}\": {n}"))
+            .collect();
+        let text = format!(
+            "{{\"bad_inputs\": {}, \"cases\": {},\n{}}}\n",
+            seen.values().sum::<u32>(),
+            seen.len(),
+            lines.join(",\n")
+        );
+        let tmp = dir.join(format!("bad-inputs.json.{}", std::process::id()));
+        if std::fs::write(&tmp, text).is_err()
+            || std::fs::rename(&tmp, dir.join("bad-inputs.json")).is_err()
+        {
+            return;
+        }
+        if read() == seen {
+            return;
+        }
+    }
+}
