@@ -290,6 +290,51 @@ async fn names_dropbox_refuses_are_reported_and_left_alone() {
     record_bad_inputs("names_dropbox_refuses", refused.len() as u32 + 1);
 }
 
+/// The other way round: names on Dropbox that this side refuses to make (another client put
+/// them there) are left on Dropbox and reported; everything else syncs, and a rename on
+/// Dropbox brings the file down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_names_on_dropbox_are_reported_and_left_there() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    w.put("/ok.txt", b"ok").await;
+    w.put("/tab\there.txt", b"a tab in its name").await;
+    w.put("/bell\u{7}/inside.txt", b"below an odd folder name")
+        .await;
+    let pair = w.pair("a", &a);
+    let report = clean(pair.sync_once().await);
+    assert_eq!(
+        local_tree(&a).keys().cloned().collect::<Vec<_>>(),
+        ["/ok.txt"]
+    );
+    for odd in ["/tab\there.txt", "/bell\u{7}", "/bell\u{7}/inside.txt"] {
+        let i = report
+            .issues
+            .iter()
+            .find(|i| i.path == odd)
+            .unwrap_or_else(|| panic!("{odd:?}: {:#?}", report.issues));
+        assert_eq!(i.code, "bad_remote_name");
+        assert!(i.message.contains("stays on Dropbox only"), "{i:?}");
+        assert!(i.message.contains("rename it on dropbox.com"), "{i:?}");
+    }
+    // Renamed on Dropbox: it comes down, and the issue goes.
+    w.mv("/tab\there.txt", "/tab-there.txt").await;
+    clean(pair.sync_once().await);
+    assert_eq!(
+        std::fs::read(a.join("tab-there.txt")).unwrap(),
+        b"a tab in its name"
+    );
+    assert!(!issues(&pair).iter().any(|i| i.path == "/tab\there.txt"));
+    assert_eq!(
+        w.remote_tree().len(),
+        4,
+        "nothing on Dropbox was touched: {:#?}",
+        w.remote_tree()
+    );
+    assert_nothing_outside(&w, &["a", "state"], &[]);
+    record_bad_inputs("odd_names_on_dropbox", 3);
+}
+
 /// A conflicted copy of a name near the 255-byte limit used to be longer than the limit,
 /// so setting the local version aside failed again and again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
