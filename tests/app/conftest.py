@@ -25,10 +25,12 @@ from typing import Callable, Iterator
 
 import pytest
 import requests
+import urllib3
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.webelement import WebElement
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,7 +174,8 @@ class App:
         el.click()
 
     def text(self, testid: str) -> str:
-        return self.find(testid).text.strip()
+        """The element's text, also when the layout hides it (the narrow window hides some)."""
+        return (self.find(testid).get_attribute("textContent") or "").strip()
 
     def attr(self, testid: str, name: str) -> str | None:
         return self.find(testid).get_attribute(name)
@@ -206,9 +209,11 @@ class App:
 def launch(driver_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., App]]:
     """Start the app in demo mode in a fresh folder: `launch(unlinked=False)`."""
     started: list[App] = []
+    dirs: list[Path] = []
 
     def start(unlinked: bool = False) -> App:
         dir = Path(tempfile.mkdtemp(prefix="nuvosync-app-test-"))
+        dirs.append(dir)
         args = ["--demo", "--dir", str(dir)]
         if unlinked:
             args.append("--unlinked")
@@ -216,17 +221,23 @@ def launch(driver_url: str, request: pytest.FixtureRequest) -> Iterator[Callable
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": str(APP_BIN), "args": args})
         driver = None
-        for attempt in range(3):  # tauri-driver drops the odd connection
+        for attempt in range(3):  # tauri-driver drops the odd connection (a reset, no answer)
             try:
-                driver = webdriver.Remote(command_executor=driver_url, options=opts)
+                # A bounded HTTP timeout: a wedged web view fails the test instead of hanging it.
+                config = ClientConfig(remote_server_addr=driver_url, timeout=90)
+                driver = webdriver.Remote(command_executor=driver_url, options=opts, client_config=config)
                 break
-            except WebDriverException:
+            except (WebDriverException, urllib3.exceptions.HTTPError, ConnectionError):
                 if attempt == 2:
                     raise
                 time.sleep(1)
         assert driver is not None
-        driver.set_script_timeout(30)
-        info = wait_for("the demo's ready.json", lambda: json.loads((dir / "ready.json").read_text()), timeout=60)
+        try:
+            driver.set_script_timeout(30)
+            info = wait_for("the demo's ready.json", lambda: json.loads((dir / "ready.json").read_text()), timeout=60)
+        except BaseException:
+            driver.quit()
+            raise
         app = App(driver, dir, info)
         started.append(app)
         wait_for("the UI to load", lambda: app.all("overall") or app.all("link-view") or app.all("not-linked"), timeout=30)
@@ -247,4 +258,5 @@ def launch(driver_url: str, request: pytest.FixtureRequest) -> Iterator[Callable
             app.driver.quit()
         except WebDriverException:
             pass
-        shutil.rmtree(app.dir, ignore_errors=True)
+    for dir in dirs:
+        shutil.rmtree(dir, ignore_errors=True)

@@ -20,7 +20,7 @@ def test_starts_syncing_both_ways(launch):
     assert (app.local / "From Dropbox.txt").read_bytes() == b"This file was uploaded to Dropbox by a co-author.\n"
     assert app.dropbox.download("notebooks/analysis.py") == b"print('hello from nuvosync')\n"
     card = app.find("pair-demo")
-    assert app.find("pair-state", card).text == "Up to date"
+    wait_for("the pair card to say up to date", lambda: app.find("pair-state", card).text == "Up to date", 30)
     assert app.find("pair-local", card).text == str(app.local)
 
     # Local → Dropbox, without pressing anything.
@@ -58,19 +58,22 @@ def test_pause_and_resume_from_the_window(launch):
 
 def test_link_in_the_app_window(launch):
     app = launch(unlinked=True)
-    app.wait("not-linked")
+    # Not linked: the window opens on the Link view and says so at the top.
+    app.wait("link-view")
+    assert app.text("summary") == "Not linked to Dropbox"
     assert app.call({"cmd": "status"})["linked"] is False
     main = app.driver.current_window_handle
-    app.go("link")
     app.click("link-start")
     app.wait("link-waiting")
 
     # Dropbox's consent page opens in the app's own sign-in window.
     handles = wait_for("the sign-in window", lambda: [h for h in app.driver.window_handles if h != main], 20)
     app.driver.switch_to.window(handles[0])
-    allow = wait_for("the consent page's Allow button", lambda: app.driver.find_element(By.ID, "allow"), 30)
+    wait_for("the consent page's Allow button", lambda: app.driver.find_element(By.ID, "allow"), 30)
     assert "nuvolos.cloud" in app.driver.page_source
-    allow.click()
+    # Press Allow from a timer: the window closes as a result, and a WebDriver click would
+    # wait for a navigation in a window that no longer exists.
+    app.driver.execute_script("setTimeout(() => document.getElementById('allow').click(), 50)")
     app.driver.switch_to.window(main)
 
     # The window closes by itself; the main window shows the account and sync starts.

@@ -69,12 +69,14 @@ impl Paths {
         })
     }
 
-    /// Everything under one folder (tests, the demo).
+    /// Everything under one folder (tests, the demo). The socket is where `resolve` looks for
+    /// it given `NUVOSYNC_STATE_DIR=<dir>/state`, so the CLI finds a demo's daemon or app.
     pub fn under(dir: &Path) -> Paths {
+        let state_dir = dir.join("state");
         Paths {
             config_dir: dir.join("config"),
-            state_dir: dir.join("state"),
-            runtime_dir: dir.join("run"),
+            runtime_dir: state_dir.join("run"),
+            state_dir,
         }
     }
 

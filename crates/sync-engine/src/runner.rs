@@ -304,6 +304,11 @@ async fn longpoll_loop(
     }
 }
 
+/// The user pressed pause (possibly while a step was running; its end must not undo that).
+fn paused_by_user(s: &RunStatus) -> bool {
+    matches!(s.pause, Some(PauseReason::User))
+}
+
 fn set(control: &Control, pair: &Pair, f: impl FnOnce(&mut RunStatus)) {
     let mut s = lock(&control.status);
     let before = s.state.clone();
@@ -393,7 +398,11 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             continue;
         }
         // Work.
-        set(&control, &pair, |s| s.state = PairState::Syncing);
+        set(&control, &pair, |s| {
+            if !paused_by_user(s) {
+                s.state = PairState::Syncing;
+            }
+        });
         let result = async {
             pair.begin()?;
             if full {
@@ -414,11 +423,14 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 failures = 0;
                 retry_in = None;
                 set(&control, &pair, |s| {
+                    s.last_sync = Some(now());
+                    if paused_by_user(s) {
+                        return; // paused while this step ran: the pause stands
+                    }
                     s.state = PairState::UpToDate;
                     s.message = None;
                     s.code = None;
                     s.pause = None;
-                    s.last_sync = Some(now());
                 });
             }
             Err(SyncError::Paused(reason)) => {
@@ -466,6 +478,9 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 tracing::warn!(pair = %pair.spec.name, retry_in_s = delay.as_secs(), "{msg}");
                 retry_in = Some(delay);
                 set(&control, &pair, |s| {
+                    if paused_by_user(s) {
+                        return;
+                    }
                     s.state = if offline {
                         PairState::Offline
                     } else {

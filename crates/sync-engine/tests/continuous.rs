@@ -128,6 +128,49 @@ async fn pause_stops_transfers_and_resume_catches_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_pressed_during_a_step_outlasts_the_step() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    for i in 0..40 {
+        write(&a, &format!("/f{i}.txt"), format!("{i}").as_bytes());
+    }
+    // Slow Dropbox: the first step takes a while.
+    w.server.emulator.faults.write().latency_ms = 60;
+    let runner = Runner::spawn(
+        Arc::new(w.pair("a", &a)),
+        RunOptions {
+            longpoll_secs: 30,
+            ..RunOptions::default()
+        },
+    );
+    // Pause once uploads are under way, i.e. in the middle of the first step.
+    eventually(
+        "the first uploads to start",
+        Duration::from_secs(10),
+        || {
+            let routes = w.server.emulator.stats.routes.lock().unwrap();
+            routes.keys().any(|r| r.starts_with("files/upload"))
+        },
+    )
+    .await;
+    runner.pause();
+    eventually("the step to end", Duration::from_secs(30), || {
+        runner.status().last_sync.is_some()
+    })
+    .await;
+    let s = runner.status();
+    assert_eq!(s.state, sync_engine::PairState::Paused, "{s:?}");
+    assert_eq!(s.code.as_deref(), Some("user"));
+    w.server.emulator.faults.write().latency_ms = 0;
+    runner.resume(false);
+    eventually("up to date after resuming", Duration::from_secs(20), || {
+        runner.status().state == sync_engine::PairState::UpToDate
+    })
+    .await;
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guard_pauses_the_running_pair_until_resumed_with_confirmation() {
     let w = World::new().await;
     let a = w.folder("a");
