@@ -104,6 +104,32 @@ fn sync_as_nobody(p: &Profile) -> (i32, Value, String) {
     )
 }
 
+/// A child process that is killed (SIGKILL) if the test ends without waiting for it, so a
+/// failing test leaves no daemon or emulator behind.
+struct Reaped(std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn entry<'a>(list: &'a Value, path: &str) -> &'a Value {
     list.as_array()
         .and_then(|l| l.iter().find(|i| i["path"] == path))
@@ -304,7 +330,7 @@ async fn a_revoked_token_is_shown_with_what_to_do_and_nothing_is_deleted() {
     assert!(stderr.contains("nuvosync link"), "{stderr}");
     assert!(!stderr.contains("tok-ada"));
     // The daemon: status says it, in words and as a code.
-    let mut d = p.daemon(None);
+    let mut d = Reaped(p.daemon(None));
     p.wait_ready().await;
     let mut status = Value::Null;
     eventually("status shows the revoked link", 20, || {
@@ -358,7 +384,7 @@ fn emulator_binary() -> PathBuf {
 
 /// The emulator as a process with its state in `dir`: started on `port` (0: any), ready when
 /// it prints its URL.
-fn start_emulator(dir: &Path, port: u16) -> (std::process::Child, String, PathBuf) {
+fn start_emulator(dir: &Path, port: u16) -> (Reaped, String, PathBuf) {
     let mut child = Command::new(emulator_binary())
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
@@ -380,7 +406,7 @@ fn start_emulator(dir: &Path, port: u16) -> (std::process::Child, String, PathBu
     .unwrap();
     let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     (
-        child,
+        Reaped(child),
         ready["url"].as_str().unwrap().to_string(),
         PathBuf::from(ready["ca_file"].as_str().unwrap()),
     )
@@ -441,11 +467,13 @@ async fn the_server_killed_and_restarted_mid_upload_gets_the_whole_file() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect();
     std::fs::write(p.local().join("big.bin"), &big).unwrap();
-    let mut d = cmd(&["daemon"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut d = Reaped(
+        cmd(&["daemon"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Mid-upload: 3 MiB of 8 are in.
     let t0 = std::time::Instant::now();
     loop {
