@@ -259,13 +259,26 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The demo's emulator lives as long as the app.
     let keep_demo = demo;
+    let shutting_down = std::sync::atomic::AtomicBool::new(false);
     app.run(move |handle, event| {
-        if let tauri::RunEvent::ExitRequested { .. } | tauri::RunEvent::Exit = event {
+        if let tauri::RunEvent::ExitRequested { api, code, .. } = event {
+            // Stop the engine off the main thread (the tray may need the main thread while
+            // the engine winds down), then exit for real.
+            if shutting_down.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            api.prevent_exit();
             let d = handle.state::<AppState>().daemon.clone();
-            tauri::async_runtime::block_on(d.shutdown());
-            let _ = std::fs::remove_file(paths.socket());
+            let handle = handle.clone();
+            let socket = paths.socket();
             let _ = &keep_demo;
+            tauri::async_runtime::spawn(async move {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(6), d.shutdown()).await;
+                let _ = std::fs::remove_file(socket);
+                handle.exit(code.unwrap_or(0));
+            });
         }
     });
 }

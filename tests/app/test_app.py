@@ -15,8 +15,7 @@ from selenium.webdriver.common.by import By
 def test_starts_syncing_both_ways(launch):
     app: App = launch()
     # Sync starts with the app: the co-author's file arrives, the local demo files go up.
-    wait_for("the overall state to be up to date", lambda: app.attr("overall", "data-state") == "up_to_date", 60)
-    assert "up to date" in app.text("summary").lower()
+    wait_for("the overall state to be up to date", lambda: app.attr("overall", "data-state") == "up_to_date" and app.text("summary") == "Up to date", 60)
     assert (app.local / "From Dropbox.txt").read_bytes() == b"This file was uploaded to Dropbox by a co-author.\n"
     assert app.dropbox.download("notebooks/analysis.py") == b"print('hello from nuvosync')\n"
     card = app.find("pair-demo")

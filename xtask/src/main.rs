@@ -36,6 +36,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "dbus-x11",
     "webkit2gtk-driver",
     "util-linux",
+    "haskell-status-notifier-item-utils",
     "nodejs",
     "npm",
 ];
@@ -276,12 +277,12 @@ fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
             };
             // Flat JSON objects of counters: {"seeds": 50, ...}
             for part in text.trim_matches(|c| c == '{' || c == '}').split(',') {
-                if let Some((k, v)) = part.split_once(':') {
-                    if let Ok(n) = v.trim().parse::<u64>() {
-                        *totals
-                            .entry(k.trim().trim_matches('"').to_string())
-                            .or_insert(0) += n;
-                    }
+                if let Some((k, v)) = part.split_once(':')
+                    && let Ok(n) = v.trim().parse::<u64>()
+                {
+                    *totals
+                        .entry(k.trim().trim_matches('"').to_string())
+                        .or_insert(0) += n;
                 }
             }
         }

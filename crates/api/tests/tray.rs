@@ -123,9 +123,18 @@ async fn the_tray_shows_each_engine_state() {
         let synced = |e: &EventDto| matches!(e, EventDto::Synced { pair, path, .. } if pair == "lab" && path == "/f.txt");
         let conflict = |e: &EventDto| matches!(e, EventDto::Conflict { pair, path, .. } if pair == "lab" && path == "/f.txt");
         let paused = |e: &EventDto| matches!(e, EventDto::State { pair, .. } if pair == "lab");
-        assert!(events.iter().any(synced), "no Synced event for /f.txt: {events:?}");
-        assert!(events.iter().any(conflict), "no Conflict event for /f.txt: {events:?}");
-        assert!(events.iter().any(paused), "no State event for the pair: {events:?}");
+        assert!(
+            events.iter().any(synced),
+            "no Synced event for /f.txt: {events:?}"
+        );
+        assert!(
+            events.iter().any(conflict),
+            "no Conflict event for /f.txt: {events:?}"
+        );
+        assert!(
+            events.iter().any(paused),
+            "no State event for the pair: {events:?}"
+        );
     }
     let conflicts: Vec<nuvosync_api::dto::ConflictDto> = serde_json::from_value(
         d.handle(Command::Conflicts {
