@@ -102,6 +102,9 @@ impl Service {
         tuning: Tuning,
     ) -> Result<Service, ApiError> {
         let config = Config::load(&paths)?;
+        tuning
+            .limits
+            .set(config.upload_limit, config.download_limit);
         Ok(Service {
             paths,
             config: Mutex::new(config),
@@ -149,6 +152,10 @@ impl Service {
         let mut next = c.clone();
         f(&mut next)?;
         next.save(&self.paths)?;
+        // Limits apply at once, to the transfers under way too.
+        self.tuning
+            .limits
+            .set(next.upload_limit, next.download_limit);
         *c = next.clone();
         Ok(next)
     }
@@ -198,6 +205,7 @@ impl Service {
             return Ok(client.clone());
         }
         let client = Arc::new(Client::new(self.endpoints.clone(), self.credential()?)?);
+        client.set_limits(self.tuning.limits.clone());
         *c = Some(client.clone());
         Ok(client)
     }

@@ -254,6 +254,12 @@ impl Client {
         Self::with_policy(endpoints, credential, RetryPolicy::default())
     }
 
+    /// Pace this client's uploads and downloads by `limits` (shared with other clients; a
+    /// change applies at once, to transfers under way too).
+    pub fn set_limits(&self, limits: Arc<crate::throttle::Limits>) {
+        self.transport.set_limits(limits);
+    }
+
     /// A client with a specific retry policy.
     pub fn with_policy(
         endpoints: Endpoints,

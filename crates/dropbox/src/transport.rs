@@ -11,16 +11,20 @@
 use crate::auth::Authorizer;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
+use crate::throttle::Limits;
 use bytes::Bytes;
 use dropbox_sdk::async_client_trait::HttpRequest;
 use dropbox_sdk::async_client_trait::{
     HttpClient, HttpRequestResultRaw, NoauthClient, UserAuthClient,
 };
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use rand::Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Upload bodies under a limit go out in pieces of this size.
+const PIECE: usize = 64 * 1024;
 
 /// How hard to retry.
 #[derive(Clone, Debug)]
@@ -93,6 +97,8 @@ pub struct Transport {
     endpoints: Endpoints,
     auth: Arc<Authorizer>,
     retry: RetryPolicy,
+    /// Bandwidth limits (none unless set).
+    limits: parking_lot::RwLock<Arc<Limits>>,
     /// Counters.
     pub stats: TransportStats,
 }
@@ -166,8 +172,35 @@ impl Transport {
             endpoints,
             auth,
             retry,
+            limits: parking_lot::RwLock::default(),
             stats: TransportStats::default(),
         }
+    }
+
+    /// Pace uploads and downloads by `limits` (shared; changing them takes effect at once).
+    pub fn set_limits(&self, limits: Arc<Limits>) {
+        *self.limits.write() = limits;
+    }
+
+    /// A request body paced by the upload limit: sent in pieces, each when its turn comes.
+    fn paced_body(&self, body: &Bytes) -> Option<reqwest::Body> {
+        let limits = self.limits.read().clone();
+        if limits.upload.get() == 0 || body.is_empty() {
+            return None;
+        }
+        let body = body.clone();
+        let pieces = futures_util::stream::unfold(0usize, move |at| {
+            let (body, limits) = (body.clone(), limits.clone());
+            async move {
+                if at >= body.len() {
+                    return None;
+                }
+                let end = (at + PIECE).min(body.len());
+                limits.upload.before_send((end - at) as u64).await;
+                Some((Ok::<_, std::io::Error>(body.slice(at..end)), end))
+            }
+        });
+        Some(reqwest::Body::wrap_stream(pieces))
     }
 
     /// The endpoints in use.
@@ -201,7 +234,15 @@ impl Transport {
         self.stats
             .bytes_up
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        rb.body(body.clone()).send().await.map_err(SendError::Http)
+        match self.paced_body(body) {
+            Some(paced) => rb
+                .header(reqwest::header::CONTENT_LENGTH, body.len())
+                .body(paced),
+            None => rb.body(body.clone()),
+        }
+        .send()
+        .await
+        .map_err(SendError::Http)
     }
 }
 
@@ -288,7 +329,22 @@ impl HttpClient for Transport {
                             Err("a download's metadata is not JSON".to_string())
                         }
                         Some(_) => {
-                            let stream = resp.bytes_stream().map_err(std::io::Error::other);
+                            // Paced by the download limit as it is read (a slow reader makes
+                            // the server slow down).
+                            let limits = self.limits.read().clone();
+                            let stream = resp
+                                .bytes_stream()
+                                .then(move |piece| {
+                                    let limits = limits.clone();
+                                    async move {
+                                        if let Ok(p) = &piece {
+                                            limits.download.after_receive(p.len() as u64).await;
+                                        }
+                                        piece
+                                    }
+                                })
+                                .map_err(std::io::Error::other)
+                                .boxed();
                             Ok(Box::new(stream.into_async_read())
                                 as Box<dyn futures_util::AsyncRead + Send + Unpin>)
                         }

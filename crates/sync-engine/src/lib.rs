@@ -21,6 +21,7 @@ pub mod runner;
 pub mod scan;
 
 pub use events::{Event, Events, PairState};
+pub use nuvosync_dropbox::throttle::Limits;
 pub use pair::{Pair, PairSpec, PauseReason, Report, SyncError, Tuning};
 pub use remote::{Remote, RemoteRoot};
 pub use runner::{RunOptions, RunStatus, Runner};

@@ -58,6 +58,8 @@ pub struct Tuning {
     pub os_trash: bool,
     /// Give up a key for this run after this many failures.
     pub max_failures: u32,
+    /// Bandwidth limits, shared by every client given them (see `Client::set_limits`).
+    pub limits: std::sync::Arc<nuvosync_dropbox::throttle::Limits>,
 }
 
 impl Default for Tuning {
@@ -83,6 +85,7 @@ impl Default for Tuning {
             mass_delete_floor: 50,
             os_trash: std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none(),
             max_failures: 3,
+            limits: std::sync::Arc::default(),
         }
     }
 }
