@@ -7,7 +7,8 @@ WebKitGTK one and every button press goes through Tauri's IPC into the engine.
 Environment:
   NUVOSYNC_APP_BIN   the app binary (default: target/debug/nuvosync-app)
   TAURI_DRIVER       the tauri-driver binary (default: on PATH or ~/.cargo/bin)
-  APP_SCREENSHOTS    a folder to save a screenshot of each test's last screen into
+  APP_SCREENSHOTS    where screenshots go: each screen the tests visit (app-*.png) and each
+                     test's last screen (default: target/app-screenshots)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from selenium.webdriver.remote.webelement import WebElement
 REPO = Path(__file__).resolve().parents[2]
 APP_BIN = Path(os.environ.get("NUVOSYNC_APP_BIN", REPO / "target" / "debug" / "nuvosync-app"))
 REMOTE = "/Demo Org/Demo Space/Demo Instance"
+SHOTS = Path(os.environ.get("APP_SCREENSHOTS") or REPO / "target" / "app-screenshots")
 
 
 def free_port() -> int:
@@ -180,6 +182,13 @@ class App:
     def attr(self, testid: str, name: str) -> str | None:
         return self.find(testid).get_attribute(name)
 
+    def shot(self, name: str) -> Path:
+        """Save a screenshot of the current window as a test artifact."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
     def go(self, view: str) -> None:
         self.click(f"nav-{view}")
 
@@ -245,15 +254,11 @@ def launch(driver_url: str, request: pytest.FixtureRequest) -> Iterator[Callable
 
     yield start
 
-    shots = os.environ.get("APP_SCREENSHOTS")
     for i, app in enumerate(started):
-        if shots:
-            Path(shots).mkdir(parents=True, exist_ok=True)
-            name = request.node.name + (f"-{i}" if i else "")
-            try:
-                app.driver.save_screenshot(str(Path(shots) / f"{name}.png"))
-            except WebDriverException:
-                pass
+        try:
+            app.shot("last-" + request.node.name + (f"-{i}" if i else ""))
+        except WebDriverException:
+            pass
         try:
             app.driver.quit()
         except WebDriverException:

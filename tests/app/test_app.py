@@ -60,6 +60,7 @@ def test_link_in_the_app_window(launch):
     # Not linked: the window opens on the Link view and says so at the top.
     app.wait("link-view")
     assert app.text("summary") == "Not linked to Dropbox"
+    app.shot("app-link")
     assert app.call({"cmd": "status"})["linked"] is False
     main = app.driver.current_window_handle
     app.click("link-start")
@@ -70,6 +71,7 @@ def test_link_in_the_app_window(launch):
     app.driver.switch_to.window(handles[0])
     wait_for("the consent page's Allow button", lambda: app.driver.find_element(By.ID, "allow"), 30)
     assert "nuvolos.cloud" in app.driver.page_source
+    app.shot("app-link-consent")
     # Press Allow from a timer: the window closes as a result, and a WebDriver click would
     # wait for a navigation in a window that no longer exists.
     app.driver.execute_script("setTimeout(() => document.getElementById('allow').click(), 50)")
@@ -177,3 +179,27 @@ def test_cli_talks_to_the_running_app(launch):
     assert out.returncode == 0, out.stderr
     # The window follows what the CLI did.
     app.wait("resume", 20, "the window to show the pair paused")
+
+
+def test_every_screen_renders_in_the_app(launch):
+    """Each view and the wizard render in the real web view; a screenshot of each is kept."""
+    app = launch()
+    app.wait_synced()
+    # A conflict, so the Conflicts view has something to show.
+    app.call({"cmd": "pause", "args": {"pair": None}})
+    wait_for("the pair to be paused", lambda: app.pair()["state"] == "paused", 20)
+    (app.local / "notebooks" / "analysis.py").write_bytes(b"print('my version')\n")
+    app.dropbox.upload("notebooks/analysis.py", b"print('their version')\n")
+    app.call({"cmd": "resume", "args": {"pair": None, "confirm_deletes": False}})
+    app.wait("conflict-badge", 60, "the conflict badge")
+
+    saved = []
+    for view, marker in [("status", "pair-demo"), ("activity", "transfers"), ("conflicts", "conflict"), ("settings", "settings-form")]:
+        app.go(view)
+        app.wait(f"view-{view}", 10)
+        app.wait(marker, 20)
+        saved.append(app.shot(f"app-{view}"))
+    app.click("nav-restore")
+    app.wait("wizard", 10)
+    saved.append(app.shot("app-restore-wizard"))
+    assert all(p.stat().st_size > 5000 for p in saved), "a screenshot is blank"
