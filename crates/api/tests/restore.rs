@@ -3,11 +3,12 @@
 //! overwrite anything, and the guided restore must make Dropbox equal the snapshot while
 //! keeping every replaced or removed Dropbox version in a backup folder.
 
+mod common;
+
 use bytes::Bytes;
-use dropbox_emulator::{Config, TestServer};
+use dropbox_emulator::TestServer;
 use nuvosync_api::dto::{Command, RestorePlanDto, RestoreResultDto};
-use nuvosync_api::service::AddPair;
-use nuvosync_api::{Daemon, ErrorCode, Paths, Service};
+use nuvosync_api::{Daemon, ErrorCode};
 use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Secret, WriteMode};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,46 +30,13 @@ fn endpoints(server: &TestServer) -> Endpoints {
 }
 
 async fn setup() -> Setup {
-    let server = TestServer::start(
-        Config {
-            accounts: vec![("ada".into(), "tok-ada".into())],
-            ..Config::default()
-        },
-        true,
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tuning = sync_engine::Tuning {
-        os_trash: false,
-        host: "lab-pc".into(),
-        ..sync_engine::Tuning::default()
-    };
-    let service = Arc::new(
-        Service::with_endpoints(Paths::under(dir.path()), endpoints(&server), tuning).unwrap(),
-    );
-    service.set_credential(Credential::Either {
-        token: Secret::new("tok-ada"),
-        app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
-    });
-    let local = dir.path().join("lab");
-    service
-        .add_pair(AddPair {
-            local: local.clone(),
-            organization: "Acme".into(),
-            space: "Research".into(),
-            instance: "Lab".into(),
-            name: Some("lab".into()),
-            watch: true,
-            ..AddPair::default()
-        })
-        .unwrap();
-    let daemon = Daemon::idle(service);
+    let lab = common::Lab::new().await;
+    let daemon = Daemon::idle(lab.service.clone());
     Setup {
-        server,
-        dir,
+        server: lab.server,
+        dir: lab.dir,
         daemon,
-        local,
+        local: lab.local,
     }
 }
 
