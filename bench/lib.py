@@ -254,6 +254,9 @@ def clean_env() -> dict[str, str]:
 # ---------------------------------------------------------------- emulator
 
 
+EMULATORS: list["Emulator"] = []
+
+
 class Emulator:
     def __init__(self, bins, work: Path, tls_dir: Path, latency_ms: int, name: str = "emulator"):
         self.work = work
@@ -281,6 +284,8 @@ class Emulator:
         self.port = int(self.url.rsplit(":", 1)[1])
         self.ssl = ssl.create_default_context(cafile=self.ca_file)
         self._local = threading.local()
+        self.died = False  # exited before the harness stopped it
+        EMULATORS.append(self)
 
     def _ready_line(self) -> str:
         got: list[bytes] = []
@@ -361,6 +366,8 @@ class Emulator:
         return self.proc.poll() is None
 
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            self.died = True
         stop_proc(self.proc, signal.SIGINT, 10)
         self._log.close()
 

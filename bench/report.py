@@ -231,7 +231,10 @@ def write_svg(out: Path, rows) -> None:
                 w = max(1.0, bar_w * v / vmax)
                 parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}"/>')
                 n = R.val(id, "nuvosync")
-                extra = f" ({fmt_ratio(v / n)} nuvosync)" if r["tool"] != "nuvosync" and n not in (None, 0) else ""
+                extra = ""
+                if r["tool"] != "nuvosync" and n not in (None, 0) and v != 0:
+                    adv = (n / v) if hib else (v / n)
+                    extra = f"  (nuvosync {fmt_ratio(adv)} better)" if adv >= 1 else f"  ({fmt_ratio(1 / adv)} better than nuvosync)"
                 parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12">{fmt(v)}{escape(extra)}</text>')
             y += row_h
         for v, lab in refvals:
