@@ -75,11 +75,10 @@ struct Stage {
 fn run(stages: &mut Vec<Stage>, name: &str, cmd: &mut Command) -> bool {
     eprintln!("\n==> {name}");
     let start = Instant::now();
-    let ok = cmd
-        .current_dir(root())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "==> {name}: {} in {secs:.0} s",
@@ -145,26 +144,57 @@ fn deps(stages: &mut Vec<Stage>) -> bool {
     )
 }
 
+/// `npm` run on the UI package. `--prefix` names the package folder explicitly, so npm never
+/// settles on another folder by walking up from its working directory.
+fn npm(args: &[&str]) -> Command {
+    let ui = root().join("ui");
+    let mut cmd = Command::new("npm");
+    cmd.arg("--prefix").arg(&ui).args(args).current_dir(&ui);
+    cmd
+}
+
+/// What npm saw, printed when an npm stage fails (the next run's reader needs it).
+fn npm_diagnostics() {
+    let ui = root().join("ui");
+    eprintln!("==> npm diagnostics: ui folder {}", ui.display());
+    for (what, cmd) in [
+        ("node", "node --version"),
+        ("npm", "npm --version"),
+        ("ui folder", "ls -la ui"),
+        ("npm environment", "env | grep -i '^npm_\\|^node_' || true"),
+        (
+            "newest npm log",
+            "tail -n 30 \"$(ls -t ~/.npm/_logs/*.log 2>/dev/null | head -n 1)\" 2>/dev/null || true",
+        ),
+    ] {
+        eprintln!("--- {what}");
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(root())
+            .status();
+    }
+}
+
 /// Install the UI's packages and build it (the tray app embeds `ui/dist`).
 fn ui_build(stages: &mut Vec<Stage>) -> bool {
     let ui = root().join("ui");
-    let install = if ui.join("node_modules").is_dir() {
-        true
-    } else {
-        run(
+    if !ui.join("package.json").is_file() {
+        eprintln!("==> ui: {} is missing", ui.join("package.json").display());
+        npm_diagnostics();
+        return false;
+    }
+    let install = ui.join("node_modules").is_dir()
+        || run(
             stages,
             "ui: npm ci",
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&ui),
-        )
-    };
-    install
-        && run(
-            stages,
-            "ui: build",
-            Command::new("npm").args(["run", "build"]).current_dir(&ui),
-        )
+            &mut npm(&["ci", "--no-audit", "--no-fund"]),
+        );
+    let ok = install && run(stages, "ui: build", &mut npm(&["run", "build"]));
+    if !ok {
+        npm_diagnostics();
+    }
+    ok
 }
 
 fn test(args: &[String]) -> bool {
@@ -227,24 +257,12 @@ fn test(args: &[String]) -> bool {
             "emulator conformance (official Python SDK, Maestral, rclone)",
             Command::new("bash").arg("tests/conformance/run"),
         );
-        let ui = root().join("ui");
-        ok &= run(
-            &mut stages,
-            "ui: type check",
-            Command::new("npm").args(["run", "check"]).current_dir(&ui),
-        );
-        ok &= run(
-            &mut stages,
-            "ui: unit tests (Vitest)",
-            Command::new("npm").args(["test"]).current_dir(&ui),
-        );
+        ok &= run(&mut stages, "ui: type check", &mut npm(&["run", "check"]));
+        ok &= run(&mut stages, "ui: unit tests (Vitest)", &mut npm(&["test"]));
         ok &= run(
             &mut stages,
             "ui: browser tests (Playwright, Chromium)",
-            Command::new("npm")
-                .args(["run", "e2e"])
-                .current_dir(&ui)
-                .env("NUVOSYNC_BIN", root().join("target/debug/nuvosync")),
+            npm(&["run", "e2e"]).env("NUVOSYNC_BIN", root().join("target/debug/nuvosync")),
         );
         if root().join("tests/app/run").exists() {
             ok &= run(
