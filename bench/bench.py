@@ -83,11 +83,19 @@ class Ctx:
         self.logs.mkdir(exist_ok=True)
         self.tls = self.work / "tls"
         self.results: list[dict] = []
+        # --merge: keep the rows of an earlier run in the same folder, replacing the ones this
+        # run measures again (a full run can then be done workload by workload).
+        self.kept: list[dict] = []
+        prior = self.out / "results.json"
+        if args.merge and prior.exists():
+            self.kept = json.loads(prior.read_text())
         self.tools = [t for t in (args.tools.split(",") if args.tools else TOOLS)]
+        # BENCH_PROFILE=debug (the CI smoke run) uses the debug binaries the tests built.
+        profile = os.environ.get("BENCH_PROFILE", "release")
         self.bins = {
-            "emulator": ROOT / "target" / "release" / "dropbox-emulator",
-            "nuvosync": ROOT / "target" / "release" / "nuvosync",
-            "loadgen": HERE / "loadgen" / "target" / "release" / "bench-loadgen",
+            "emulator": ROOT / "target" / profile / "dropbox-emulator",
+            "nuvosync": ROOT / "target" / profile / "nuvosync",
+            "loadgen": HERE / "loadgen" / "target" / profile / "bench-loadgen",
             "maestral": HERE / ".venv" / "bin" / "maestral",
             "maestral_python": HERE / ".venv" / "bin" / "python",
             "rclone": shutil.which("rclone"),
@@ -100,7 +108,7 @@ class Ctx:
             self.unavailable["maestral"] = self.unavailable["maestral-tuned"] = why
         for k in ("emulator", "nuvosync", "loadgen"):
             if not Path(self.bins[k]).exists():
-                raise SystemExit(f"missing {self.bins[k]}: run bench/run (it builds the release binaries)")
+                raise SystemExit(f"missing {self.bins[k]}: run bench/run (it builds the {profile} binaries)")
         self.versions = versions(self)
         # Run copies under neutral names: other test suites on a shared machine that clean up
         # `dropbox-emulator` or `nuvosync` processes by name must not stop the benchmark's.
@@ -124,6 +132,7 @@ class Ctx:
             "settings": settings or {},
         }
         row["settings"]["host_loadavg"] = loadavg()
+        row["settings"]["measured"] = {"at": self.started, "git": self.versions.get("git"), "dirty": self.versions.get("git_dirty")}
         if self.retry_note:
             row["settings"]["retry"] = self.retry_note
         if reason:
@@ -135,9 +144,14 @@ class Ctx:
         self.save()
         return row
 
+    def all_rows(self) -> list[dict]:
+        """This run's rows, after the kept rows of an earlier run that it did not measure again."""
+        fresh = {(r["id"], r["tool"]) for r in self.results}
+        return [r for r in self.kept if (r["id"], r["tool"]) not in fresh] + self.results
+
     def save(self):
         meta = {"started": self.started, "quick": self.quick, "versions": self.versions, "machine": machine()}
-        (self.out / "results.json").write_text(json.dumps(self.results, indent=2) + "\n")
+        (self.out / "results.json").write_text(json.dumps(self.all_rows(), indent=2) + "\n")
         (self.out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     # ---- environment
@@ -985,6 +999,7 @@ def main():
     ap.add_argument("--out", help="output folder (default bench/out/<timestamp>)")
     ap.add_argument("--work-dir", help="scratch folder for trees (default OUT/work)")
     ap.add_argument("--keep-work", action="store_true", help="keep the trees and state of every step")
+    ap.add_argument("--merge", action="store_true", help="keep the rows already in OUT/results.json that this run does not measure again")
     args = ap.parse_args()
     if not args.out:
         args.out = str(HERE / "out" / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
@@ -1016,7 +1031,7 @@ def main():
     finally:
         kill_all_started()
         ctx.save()
-        report.write(ctx.out, ctx.results, json.loads((ctx.out / "meta.json").read_text()))
+        report.write(ctx.out, ctx.all_rows(), json.loads((ctx.out / "meta.json").read_text()))
         if not ctx.keep:
             rmtree(ctx.work)
     log(f"wrote {ctx.out}/results.json, results.md, chart.svg")

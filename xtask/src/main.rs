@@ -4,8 +4,9 @@
 //!   is present, else the headless `nuvosync demo` (continuous sync; Ctrl-C stops).
 //! - `cargo xtask test` — everything CI runs: system packages, the UI build, formatting,
 //!   clippy, the Rust test suites, the emulator conformance suite (official Python SDK,
-//!   Maestral, rclone), the UI unit and browser tests, the tray app driven through WebDriver;
-//!   then each runner's summary and the reliability summary.
+//!   Maestral, rclone), the UI unit and browser tests, the tray app driven through WebDriver,
+//!   a smoke run of the benchmarks (`bench/run --quick`); then each runner's summary and the
+//!   reliability summary.
 //! - `cargo xtask deps` — install the Debian packages the build and tests need (as root), or
 //!   print the command to run.
 //! - `cargo xtask bench [ARGS]` — the benchmarks (`bench/run`).
@@ -271,6 +272,16 @@ fn test(args: &[String]) -> bool {
                 Command::new("bash").arg("tests/app/run"),
             );
         }
+        // The benchmark harness still works: `--quick` on the debug binaries the tests built
+        // (its figures are not comparable with a full run's; `cargo xtask bench` makes those).
+        ok &= run(
+            &mut stages,
+            "benchmark smoke (bench/run --quick)",
+            Command::new("bash")
+                .args(["bench/run", "--quick", "--out"])
+                .arg(root().join("target/bench-quick"))
+                .env("BENCH_PROFILE", "debug"),
+        );
     }
     print_summary(&stages, &summary_dir, start.elapsed().as_secs_f64(), ok);
     ok
