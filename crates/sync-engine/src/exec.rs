@@ -204,21 +204,28 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
         ));
     }
     let batch = small.len() >= pair.tuning.batch_threshold;
+    // Small transfers are latency-bound: many run at once. Larger ones also take one of
+    // `transfers` slots (see `slot`), so bandwidth and memory stay bounded.
+    let width = pair
+        .tuning
+        .small_transfers
+        .max(pair.tuning.transfers)
+        .max(1);
     let (uploads, others) = tokio::join!(
         async {
             if batch {
-                upload_batch(pair, small).await
+                upload_batch(pair, small, width).await
             } else {
                 futures_util::stream::iter(small)
                     .map(|op| run(pair, op))
-                    .buffer_unordered(pair.tuning.transfers.max(1))
+                    .buffer_unordered(width)
                     .collect::<Vec<_>>()
                     .await
             }
         },
         futures_util::stream::iter(rest)
             .map(|op| run(pair, op))
-            .buffer_unordered(pair.tuning.transfers.max(1))
+            .buffer_unordered(width)
             .collect::<Vec<_>>(),
     );
     results.extend(uploads);
@@ -327,8 +334,24 @@ fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
     Ok(())
 }
 
+/// A transfer slot for a file of `size` bytes: none needed for a small file.
+async fn slot(pair: &Pair, size: u64) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    if size <= pair.tuning.small_file {
+        return None;
+    }
+    pair.transfer_slots.acquire().await.ok()
+}
+
 async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
     let k = op.key().to_string();
+    let _slot = match &op {
+        Op::Upload { local, .. } => slot(pair, file_size(local)).await,
+        Op::Download { remote, .. } => match remote.kind {
+            sync_core::RemoteKind::File { size, .. } => slot(pair, size).await,
+            sync_core::RemoteKind::Folder => None,
+        },
+        _ => None,
+    };
     let path = match &op {
         Op::Upload { local, .. }
         | Op::CreateRemoteFolder { local, .. }
@@ -682,8 +705,15 @@ async fn upload_session(
 type Staged = (Key, LocalNode, Option<String>, Result<(String, u64), Fail>);
 
 /// Many small files: each is sent as a closed session, then committed together.
-async fn upload_batch(pair: &Pair, ops: Vec<Op>) -> Vec<(Key, String, Result<Done, Fail>)> {
-    let staged: Vec<Staged> = futures_util::stream::iter(ops)
+async fn upload_batch(
+    pair: &Pair,
+    ops: Vec<Op>,
+    width: usize,
+) -> Vec<(Key, String, Result<Done, Fail>)> {
+    // Sending and committing overlap: every 1,000 files sent are committed while the next
+    // ones are still being sent.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Staged>();
+    let send = futures_util::stream::iter(ops)
         .filter_map(|op| async move {
             match op {
                 Op::Upload { key, local, base } => Some((key, local, base)),
@@ -692,6 +722,7 @@ async fn upload_batch(pair: &Pair, ops: Vec<Op>) -> Vec<(Key, String, Result<Don
         })
         .map(|(key, local, base)| async move {
             let staged = async {
+                let _slot = slot(pair, file_size(&local)).await;
                 let data = crate::pair::blocking(|| read_checked(pair, &local))?;
                 let len = data.len() as u64;
                 let id = pair
@@ -704,90 +735,113 @@ async fn upload_batch(pair: &Pair, ops: Vec<Op>) -> Vec<(Key, String, Result<Don
             .await;
             (key, local, base, staged)
         })
-        .buffer_unordered(pair.tuning.transfers.max(1))
-        .collect()
-        .await;
-    let mut out = vec![];
-    let mut ready = vec![];
-    for (key, local, base, s) in staged {
-        match s {
-            Ok((id, len)) => ready.push((key, local, base, id, len)),
-            Err(f) => out.push((key, local.path.clone(), Err(f))),
-        }
-    }
-    for chunk in ready.chunks(1000) {
-        let mut pending: Vec<usize> = (0..chunk.len()).collect();
-        for attempt in 0..6u32 {
-            if pending.is_empty() {
-                break;
+        .buffer_unordered(width)
+        .for_each(move |staged| {
+            let _ = tx.send(staged);
+            async {}
+        });
+    let commit = async {
+        let mut out = vec![];
+        let mut ready = vec![];
+        while let Some((key, local, base, s)) = rx.recv().await {
+            match s {
+                Ok((id, len)) => ready.push((key, local, base, id, len)),
+                Err(f) => out.push((key, local.path.clone(), Err(f))),
             }
-            let entries: Vec<(String, u64, Commit)> = pending
-                .iter()
-                .map(|&i| {
-                    let (_, local, base, id, len) = &chunk[i];
-                    (id.clone(), *len, commit_for(pair, local, base.clone()))
-                })
-                .collect();
-            let results = {
-                let _one_commit_at_a_time = pair.commit_lock.lock().await;
-                pair.remote.finish_batch(&entries).await
-            };
-            let results = match results {
-                Ok(r) => r,
-                Err(e) => {
-                    let fatal = e.is_auth() || e.is_offline();
-                    for &i in &pending {
-                        let (key, local, ..) = &chunk[i];
-                        out.push((
-                            key.clone(),
-                            local.path.clone(),
-                            Err(if fatal {
-                                Fail::Fatal(SyncError::Remote(e.clone()))
-                            } else {
-                                from_dbx(e.clone())
-                            }),
-                        ));
-                    }
-                    pending.clear();
-                    break;
-                }
-            };
-            let mut retry = vec![];
-            for (&i, r) in pending.iter().zip(results) {
-                let (key, local, ..) = &chunk[i];
-                match r {
-                    Ok(fe) => out.push((
-                        key.clone(),
-                        local.path.clone(),
-                        uploaded(pair, key.clone(), local.clone(), fe),
-                    )),
-                    Err(DbxError::TooManyWriteOperations) => retry.push(i),
-                    Err(DbxError::Conflict(_)) => out.push((
-                        key.clone(),
-                        local.path.clone(),
-                        after_conflict(pair, key, local).await,
-                    )),
-                    Err(e) => out.push((key.clone(), local.path.clone(), Err(from_dbx(e)))),
-                }
-            }
-            pending = retry;
-            if !pending.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    200 * (1 << attempt.min(4)),
-                ))
-                .await;
+            if ready.len() == FINISH_BATCH_MAX {
+                finish_batch(pair, std::mem::take(&mut ready), &mut out).await;
             }
         }
-        for &i in &pending {
+        if !ready.is_empty() {
+            finish_batch(pair, ready, &mut out).await;
+        }
+        out
+    };
+    tokio::join!(send, commit).1
+}
+
+/// `upload_session/finish_batch_v2` takes at most this many entries.
+const FINISH_BATCH_MAX: usize = 1000;
+
+/// Sent sessions waiting for their commit: key, local node, base revision, session id, size.
+type Ready = (Key, LocalNode, Option<String>, String, u64);
+
+/// Commit sent sessions in one `finish_batch`, retrying the entries Dropbox refused with
+/// `too_many_write_operations`.
+async fn finish_batch(
+    pair: &Pair,
+    chunk: Vec<Ready>,
+    out: &mut Vec<(Key, String, Result<Done, Fail>)>,
+) {
+    let mut pending: Vec<usize> = (0..chunk.len()).collect();
+    for attempt in 0..6u32 {
+        if pending.is_empty() {
+            break;
+        }
+        let entries: Vec<(String, u64, Commit)> = pending
+            .iter()
+            .map(|&i| {
+                let (_, local, base, id, len) = &chunk[i];
+                (id.clone(), *len, commit_for(pair, local, base.clone()))
+            })
+            .collect();
+        let results = {
+            let _one_commit_at_a_time = pair.commit_lock.lock().await;
+            pair.remote.finish_batch(&entries).await
+        };
+        let results = match results {
+            Ok(r) => r,
+            Err(e) => {
+                let fatal = e.is_auth() || e.is_offline();
+                for &i in &pending {
+                    let (key, local, ..) = &chunk[i];
+                    out.push((
+                        key.clone(),
+                        local.path.clone(),
+                        Err(if fatal {
+                            Fail::Fatal(SyncError::Remote(e.clone()))
+                        } else {
+                            from_dbx(e.clone())
+                        }),
+                    ));
+                }
+                return;
+            }
+        };
+        let mut retry = vec![];
+        for (&i, r) in pending.iter().zip(results) {
             let (key, local, ..) = &chunk[i];
-            out.push((
-                key.clone(),
-                local.path.clone(),
-                Err(from_dbx(DbxError::TooManyWriteOperations)),
-            ));
+            match r {
+                Ok(fe) => out.push((
+                    key.clone(),
+                    local.path.clone(),
+                    uploaded(pair, key.clone(), local.clone(), fe),
+                )),
+                Err(DbxError::TooManyWriteOperations) => retry.push(i),
+                Err(DbxError::Conflict(_)) => out.push((
+                    key.clone(),
+                    local.path.clone(),
+                    after_conflict(pair, key, local).await,
+                )),
+                Err(e) => out.push((key.clone(), local.path.clone(), Err(from_dbx(e)))),
+            }
+        }
+        pending = retry;
+        if !pending.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                200 * (1 << attempt.min(4)),
+            ))
+            .await;
         }
     }
-    out
+    for &i in &pending {
+        let (key, local, ..) = &chunk[i];
+        out.push((
+            key.clone(),
+            local.path.clone(),
+            Err(from_dbx(DbxError::TooManyWriteOperations)),
+        ));
+    }
 }
 
 // ------------------------------------------------------------------ downloads and local folders

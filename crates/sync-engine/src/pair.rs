@@ -40,8 +40,14 @@ pub struct PairSpec {
 pub struct Tuning {
     /// This machine's name (conflicted copies).
     pub host: String,
-    /// Concurrent transfers.
+    /// Concurrent transfers of files larger than `small_file`.
     pub transfers: usize,
+    /// Concurrent transfers of files up to `small_file` bytes. Such a transfer costs one
+    /// round trip and almost no bandwidth, so its rate is set by latency: many in flight
+    /// keep a first sync of many small files limited by the server, not by round trips.
+    pub small_transfers: usize,
+    /// Files up to this size count as small (see `small_transfers`).
+    pub small_file: u64,
     /// Threads hashing during scans.
     pub hash_threads: usize,
     /// Chunk size of upload sessions.
@@ -77,6 +83,8 @@ impl Default for Tuning {
         Tuning {
             host: hostname(),
             transfers: env("NUVOSYNC_TRANSFERS").unwrap_or(32),
+            small_transfers: env("NUVOSYNC_SMALL_TRANSFERS").unwrap_or(128),
+            small_file: 256 * 1024,
             hash_threads: cores.max(2),
             chunk_size: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(16 * 1024 * 1024),
             single_request_limit: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(8 * 1024 * 1024),
@@ -291,6 +299,8 @@ pub struct Pair {
     pub(crate) unstable: Mutex<Vec<String>>,
     /// Large uploads hold a chunk in memory each: only a few at a time.
     pub(crate) large_uploads: tokio::sync::Semaphore,
+    /// Transfers of files above `Tuning::small_file`: `Tuning::transfers` at a time.
+    pub(crate) transfer_slots: tokio::sync::Semaphore,
     /// Deletions of the last minutes: (when, local side, files).
     pub(crate) recent_deletes: Mutex<Vec<(std::time::Instant, bool, u64)>>,
 }
@@ -351,6 +361,7 @@ impl Pair {
             tracing::warn!(pair = %spec.name, "{p}");
         }
         let pair_id = index.meta("pair_id")?;
+        let transfers = tuning.transfers.max(1);
         Ok(Pair {
             root: RemoteRoot::new(&spec.remote_root),
             spec,
@@ -367,6 +378,7 @@ impl Pair {
             pair_id: Mutex::new(pair_id),
             unstable: Mutex::new(vec![]),
             large_uploads: tokio::sync::Semaphore::new(2),
+            transfer_slots: tokio::sync::Semaphore::new(transfers),
             recent_deletes: Mutex::new(vec![]),
         })
     }
