@@ -122,7 +122,10 @@ pub fn http_client(
         .user_agent(concat!("nuvosync/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
         .read_timeout(Duration::from_secs(120))
-        .pool_max_idle_per_host(64)
+        // As many idle connections as the engine runs small transfers at once (128 + 32): a
+        // smaller pool would close and reopen TLS connections all through a first sync.
+        .pool_max_idle_per_host(160)
+        .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true);
     if !follow_redirects {
         b = b.redirect(reqwest::redirect::Policy::none());

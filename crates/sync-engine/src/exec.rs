@@ -289,38 +289,39 @@ fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
     }
     let mut ix = lock(&pair.index);
     let t = now();
+    let mut b = ix.batch()?;
     for d in done {
         let Some(o) = &d.outcome else { continue };
+        // Each outcome is applied to the trees as the previous ones left them.
         let mut trees = Trees::default();
         match o {
             Outcome::RemoteMoved { from, to, .. } | Outcome::LocalMoved { from, to, .. } => {
-                ix.load_subtree(from, &mut trees)?;
-                ix.load_subtree(to, &mut trees)?;
+                b.load_subtree(from, &mut trees)?;
+                b.load_subtree(to, &mut trees)?;
             }
             Outcome::SetAside { key, to, .. } => {
-                ix.load_subtree(key, &mut trees)?;
-                ix.load_subtree(to, &mut trees)?;
+                b.load_subtree(key, &mut trees)?;
+                b.load_subtree(to, &mut trees)?;
             }
             Outcome::RemoteDeleted { key }
             | Outcome::LocalDeleted { key }
-            | Outcome::Forgotten { key } => ix.load_subtree(key, &mut trees)?,
+            | Outcome::Forgotten { key } => b.load_subtree(key, &mut trees)?,
             Outcome::Uploaded { key, .. }
             | Outcome::Downloaded { key, .. }
             | Outcome::Agreed { key } => {
-                ix.load_keys(&std::iter::once(key.clone()).collect(), &mut trees)?;
+                b.load_keys(&std::iter::once(key.clone()).collect(), &mut trees)?;
             }
         }
         let edits = effects(&trees, o);
-        let mut b = ix.batch()?;
         b.edits(&edits)?;
         if !d.action.is_empty() {
             b.history(t, d.action, &d.path, d.size)?;
         }
-        b.commit()?;
         if !d.path.is_empty() {
-            ix.clear_issue(&d.path)?;
+            b.clear_issue(&d.path)?;
         }
     }
+    b.commit()?;
     drop(ix);
     for d in done {
         if !d.action.is_empty() {

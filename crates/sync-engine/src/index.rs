@@ -289,6 +289,45 @@ fn mark(tx: &Transaction<'_>, k: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+fn load_keys(conn: &Connection, keys: &BTreeSet<Key>, trees: &mut Trees) -> rusqlite::Result<()> {
+    let mut l = conn.prepare_cached(&format!("SELECT {LOCAL_COLS} FROM local WHERE key = ?1"))?;
+    let mut r = conn.prepare_cached(&format!("SELECT {REMOTE_COLS} FROM remote WHERE key = ?1"))?;
+    let mut s = conn.prepare_cached(&format!("SELECT {SYNCED_COLS} FROM synced WHERE key = ?1"))?;
+    for k in keys {
+        if let Some((k, n)) = l.query_row([k], local_row).optional()? {
+            trees.local.insert(k, n);
+        }
+        if let Some((k, n)) = r.query_row([k], remote_row).optional()? {
+            trees.remote.insert(k, n);
+        }
+        if let Some((k, n)) = s.query_row([k], synced_row).optional()? {
+            trees.synced.insert(k, n);
+        }
+    }
+    Ok(())
+}
+
+fn load_subtree(conn: &Connection, key: &str, trees: &mut Trees) -> rusqlite::Result<()> {
+    let end = subtree_end(key);
+    let below = format!("{key}/");
+    let (lo, hi): (&str, &str) = if key.is_empty() {
+        ("", "\u{10ffff}")
+    } else {
+        (&below, &end)
+    };
+    let mut keys = BTreeSet::new();
+    keys.insert(key.to_string());
+    for table in ["local", "remote", "synced"] {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT key FROM {table} WHERE key > ?1 AND key < ?2"
+        ))?;
+        for row in st.query_map(params![lo, hi], |r| r.get::<_, String>(0))? {
+            keys.insert(row?);
+        }
+    }
+    load_keys(conn, &keys, trees)
+}
+
 /// A write batch: tree edits and bookkeeping applied in one transaction.
 pub struct Batch<'a> {
     tx: Transaction<'a>,
@@ -420,6 +459,26 @@ impl Batch<'_> {
             .tx
             .prepare_cached("INSERT INTO history (at, action, path, size) VALUES (?1, ?2, ?3, ?4)")
             .and_then(|mut s| s.execute(params![at, action, path, size.map(|s| s as i64)]))
+            .map(|_| ());
+        self.wrap(r)
+    }
+
+    /// Load the rows of `keys`, as this batch has left them so far.
+    pub fn load_keys(&self, keys: &BTreeSet<Key>, trees: &mut Trees) -> Result<()> {
+        self.wrap(load_keys(&self.tx, keys, trees))
+    }
+
+    /// Load everything at and below `key`, as this batch has left it so far.
+    pub fn load_subtree(&self, key: &str, trees: &mut Trees) -> Result<()> {
+        self.wrap(load_subtree(&self.tx, key, trees))
+    }
+
+    /// Clear the issue of a path.
+    pub fn clear_issue(&mut self, path: &str) -> Result<()> {
+        let r = self
+            .tx
+            .prepare_cached("DELETE FROM issues WHERE path = ?1")
+            .and_then(|mut s| s.execute([path]))
             .map(|_| ());
         self.wrap(r)
     }
@@ -619,53 +678,16 @@ impl Index {
 
     /// Load the rows of `keys` from all three trees into `trees`.
     pub fn load_keys(&self, keys: &BTreeSet<Key>, trees: &mut Trees) -> Result<()> {
-        let mut l = self.wrap(
-            self.conn
-                .prepare_cached(&format!("SELECT {LOCAL_COLS} FROM local WHERE key = ?1")),
-        )?;
-        let mut r = self.wrap(
-            self.conn
-                .prepare_cached(&format!("SELECT {REMOTE_COLS} FROM remote WHERE key = ?1")),
-        )?;
-        let mut s = self.wrap(
-            self.conn
-                .prepare_cached(&format!("SELECT {SYNCED_COLS} FROM synced WHERE key = ?1")),
-        )?;
-        for k in keys {
-            if let Some((k, n)) = self.wrap(l.query_row([k], local_row).optional())? {
-                trees.local.insert(k, n);
-            }
-            if let Some((k, n)) = self.wrap(r.query_row([k], remote_row).optional())? {
-                trees.remote.insert(k, n);
-            }
-            if let Some((k, n)) = self.wrap(s.query_row([k], synced_row).optional())? {
-                trees.synced.insert(k, n);
-            }
-        }
-        Ok(())
+        // One read transaction for all the lookups: outside one, every statement would take
+        // and drop SQLite's file locks on its own.
+        let tx = self.wrap(self.conn.unchecked_transaction())?;
+        self.wrap(load_keys(&tx, keys, trees))
     }
 
     /// Load everything at and below `key` in all three trees.
     pub fn load_subtree(&self, key: &str, trees: &mut Trees) -> Result<()> {
-        let end = subtree_end(key);
-        let below = format!("{key}/");
-        let (lo, hi): (&str, &str) = if key.is_empty() {
-            ("", "\u{10ffff}")
-        } else {
-            (&below, &end)
-        };
-        let mut keys = BTreeSet::new();
-        keys.insert(key.to_string());
-        for table in ["local", "remote", "synced"] {
-            let mut st = self.wrap(self.conn.prepare_cached(&format!(
-                "SELECT key FROM {table} WHERE key > ?1 AND key < ?2"
-            )))?;
-            let rows = self.wrap(st.query_map(params![lo, hi], |r| r.get::<_, String>(0)))?;
-            for row in rows {
-                keys.insert(self.wrap(row)?);
-            }
-        }
-        self.load_keys(&keys, trees)
+        let tx = self.wrap(self.conn.unchecked_transaction())?;
+        self.wrap(load_subtree(&tx, key, trees))
     }
 
     /// The synced key holding this inode, if any.
@@ -684,6 +706,33 @@ impl Index {
                 .prepare_cached("SELECT key FROM synced WHERE id = ?1 LIMIT 1")
                 .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional()),
         )
+    }
+
+    /// The synced keys holding any of these inodes or Dropbox ids (move partners), looked
+    /// up in one read transaction.
+    pub fn synced_by_inodes_or_ids<'a>(
+        &self,
+        inodes: impl IntoIterator<Item = u64>,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<BTreeSet<Key>> {
+        let tx = self.wrap(self.conn.unchecked_transaction())?;
+        let r = (|| {
+            let mut out = BTreeSet::new();
+            let mut st = tx.prepare_cached("SELECT key FROM synced WHERE inode = ?1 LIMIT 1")?;
+            for inode in inodes {
+                if let Some(k) = st.query_row([inode as i64], |r| r.get(0)).optional()? {
+                    out.insert(k);
+                }
+            }
+            let mut st = tx.prepare_cached("SELECT key FROM synced WHERE id = ?1 LIMIT 1")?;
+            for id in ids {
+                if let Some(k) = st.query_row([id], |r| r.get(0)).optional()? {
+                    out.insert(k);
+                }
+            }
+            Ok(out)
+        })();
+        self.wrap(r)
     }
 
     /// The local node at a key.

@@ -301,6 +301,8 @@ pub struct Pair {
     pub(crate) large_uploads: tokio::sync::Semaphore,
     /// Transfers of files above `Tuning::small_file`: `Tuning::transfers` at a time.
     pub(crate) transfer_slots: tokio::sync::Semaphore,
+    /// Scans made since the pair was opened (idle must mean idle: see [`Pair::scans`]).
+    scans: AtomicU64,
     /// Deletions of the last minutes: (when, local side, files).
     pub(crate) recent_deletes: Mutex<Vec<(std::time::Instant, bool, u64)>>,
 }
@@ -379,6 +381,7 @@ impl Pair {
             unstable: Mutex::new(vec![]),
             large_uploads: tokio::sync::Semaphore::new(2),
             transfer_slots: tokio::sync::Semaphore::new(transfers),
+            scans: AtomicU64::new(0),
             recent_deletes: Mutex::new(vec![]),
         })
     }
@@ -494,6 +497,7 @@ impl Pair {
 
     /// Scan the local folder (or some paths in it) into the index. Returns whether anything changed.
     pub async fn scan(&self, scopes: &[String]) -> Result<bool, SyncError> {
+        self.scans.fetch_add(1, Ordering::Relaxed);
         let root = self.spec.local_root.clone();
         let rules = self.rules();
         let threads = self.tuning.hash_threads;
@@ -614,6 +618,11 @@ impl Pair {
         *lock(&self.unstable) = result.unstable;
         tracing::debug!(pair = %self.spec.name, entries = result.entries, hashed = result.hashed, "scanned");
         Ok(changed)
+    }
+
+    /// How many scans (whole or partial) the pair has made since it was opened.
+    pub fn scans(&self) -> u64 {
+        self.scans.load(Ordering::Relaxed)
     }
 
     /// Files that were being written during the last scan (to look at again shortly).
@@ -789,21 +798,18 @@ impl Pair {
         let mut trees = Trees::default();
         ix.load_keys(&keys, &mut trees)?;
         // Move partners: where a new local inode or remote id was synced before.
-        let mut extra = BTreeSet::new();
-        for (k, l) in &trees.local {
-            if !trees.synced.contains_key(k) {
-                if let Some(sk) = ix.synced_by_inode(l.inode)? {
-                    extra.insert(sk);
-                }
-            }
-        }
-        for (k, r) in &trees.remote {
-            if !trees.synced.contains_key(k) {
-                if let Some(sk) = ix.synced_by_id(&r.id)? {
-                    extra.insert(sk);
-                }
-            }
-        }
+        let mut extra = ix.synced_by_inodes_or_ids(
+            trees
+                .local
+                .iter()
+                .filter(|(k, _)| !trees.synced.contains_key(*k))
+                .map(|(_, l)| l.inode),
+            trees
+                .remote
+                .iter()
+                .filter(|(k, _)| !trees.synced.contains_key(*k))
+                .map(|(_, r)| r.id.as_str()),
+        )?;
         extra.retain(|k| !keys.contains(k));
         ix.load_keys(&extra, &mut trees)?;
         keys.extend(extra);
@@ -902,12 +908,15 @@ impl Pair {
         Ok(())
     }
 
-    /// Plan and execute until nothing is left. With `settle`, a full rescan and a pull at the
-    /// end make sure nothing changed meanwhile (one-shot runs); otherwise the watcher and the
+    /// Plan and execute until nothing is left. With `settle` (one-shot runs, called right
+    /// after a full scan), a full rescan and a pull at the end make sure nothing changed
+    /// while operations ran; the rescan is skipped when nothing ran since the last one, so
+    /// a run with nothing to do walks the folder once. Otherwise the watcher and the
     /// longpoll report later changes. Returns the number of rounds.
     pub async fn converge(&self, settle: bool) -> Result<u64, SyncError> {
         let mut rounds = 0u64;
         let mut quiet = 0;
+        let mut executed_since_scan = false;
         loop {
             rounds += 1;
             if rounds > 500 {
@@ -924,7 +933,11 @@ impl Pair {
                     self.scan(&unstable).await?;
                     continue;
                 }
-                let local = if settle { self.scan(&[]).await? } else { false };
+                let local = if settle && std::mem::take(&mut executed_since_scan) {
+                    self.scan(&[]).await?
+                } else {
+                    false
+                };
                 let remote = self.pull().await?;
                 if (!local && !remote) || quiet > 3 {
                     let (_, again, considered) = self.plan()?;
@@ -942,6 +955,7 @@ impl Pair {
             tracing::debug!(pair = %self.spec.name, round = rounds, ops = plan.ops.len(), "executing a plan");
             self.check_deletes(&plan)?;
             let executed = crate::exec::execute(self, plan).await;
+            executed_since_scan = true;
             if executed.changed {
                 self.bump_generation()?;
             }

@@ -208,6 +208,17 @@ fn start_watcher(
         Ok(events) => {
             let mut paths = BTreeSet::new();
             for e in events {
+                // Opening or reading a file or folder changes nothing, and the engine's own
+                // scans and uploads open everything they look at: only a close after writing
+                // counts among the access events (else every scan would set off the next).
+                if let notify::EventKind::Access(a) = e.event.kind {
+                    if !matches!(
+                        a,
+                        notify::event::AccessKind::Close(notify::event::AccessMode::Write)
+                    ) {
+                        continue;
+                    }
+                }
                 for p in &e.event.paths {
                     if p.starts_with(&state_dir) {
                         continue;

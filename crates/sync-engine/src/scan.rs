@@ -220,6 +220,15 @@ impl Scanner<'_> {
         candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
         let queue: Mutex<std::vec::IntoIter<&Seen>> = Mutex::new(candidates.clone().into_iter());
         let results: Mutex<Vec<(String, Result<LocalNode, String>)>> = Mutex::new(Vec::new());
+        // A stored hash can only be reused for a key the index has a row for (a case-only
+        // rename); the keys of `prev` tell which, without asking the index for every new file.
+        let prev_keys: std::sync::OnceLock<std::collections::HashSet<Key>> =
+            std::sync::OnceLock::new();
+        let known = |k: &Key| {
+            prev_keys
+                .get_or_init(|| prev.keys().map(|p| key(p)).collect())
+                .contains(k)
+        };
         let hashed = std::sync::atomic::AtomicU64::new(0);
         let hashed_bytes = std::sync::atomic::AtomicU64::new(0);
         std::thread::scope(|sc| {
@@ -234,7 +243,8 @@ impl Scanner<'_> {
                             })
                         } else {
                             let k = key(&s.rel);
-                            let hash = match reuse(&k, &s.sig) {
+                            let stored = if known(&k) { reuse(&k, &s.sig) } else { None };
+                            let hash = match stored {
                                 Some(h) => Ok(Some(h)),
                                 None => {
                                     hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -66,6 +66,52 @@ async fn changes_flow_both_ways_while_running() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_means_idle_the_engine_does_not_wake_itself() {
+    // The engine's own scans and uploads open every folder and file they look at; the
+    // watcher must not take those opens for changes (else each scan sets off the next).
+    let w = World::new().await;
+    let a = w.folder("a");
+    for i in 0..20 {
+        write(
+            &a,
+            &format!("/d{}/f{i}.txt", i % 4),
+            format!("file {i}").as_bytes(),
+        );
+    }
+    let pair = Arc::new(w.pair("a", &a));
+    let runner = Runner::spawn(
+        pair.clone(),
+        RunOptions {
+            longpoll_secs: 30,
+            ..RunOptions::default()
+        },
+    );
+    eventually("first sync", Duration::from_secs(10), || {
+        runner.status().last_sync.is_some() && w.remote_tree().len() >= 20
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = pair.scans();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = pair.scans();
+    assert_eq!(
+        after,
+        before,
+        "the pair scanned {} times in 2 s with nothing changing",
+        after - before
+    );
+    // ...and a real change still wakes it.
+    write(&a, "/d0/late.txt", b"late");
+    eventually(
+        "a change after idling reaches Dropbox",
+        Duration::from_secs(10),
+        || w.remote_tree().contains_key("/d0/late.txt"),
+    )
+    .await;
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
     let w = World::new().await;
     let a = w.folder("a");
