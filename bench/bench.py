@@ -73,6 +73,7 @@ class Ctx:
     def __init__(self, args):
         self.quick = args.quick
         self.keep = args.keep_work
+        self.cap = args.cap
         self.out = Path(args.out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
         self.work = Path(args.work_dir).resolve() if args.work_dir else self.out / "work"
@@ -338,7 +339,7 @@ def run_P1(ctx: Ctx):
     spec = p12_spec(ctx)
     want = spec.expected_sizes()
     wl = f"P1 first upload of {spec} (files/s until the emulator's listing matches)"
-    timeout = QUICK_CAP if ctx.quick else 3600
+    timeout = QUICK_CAP if ctx.quick else (ctx.cap or 3600)
     for tool in tools_for(ctx):
         name = f"P1-{tool}"
 
@@ -404,7 +405,7 @@ def run_P2(ctx: Ctx):
     spec = p12_spec(ctx)
     want = spec.expected_sizes()
     wl = f"P2 first download of {spec} (files/s until the local tree matches)"
-    timeout = QUICK_CAP if ctx.quick else 3600
+    timeout = QUICK_CAP if ctx.quick else (ctx.cap or 3600)
     for tool in tools_for(ctx):
         name = f"P2-{tool}"
 
@@ -476,7 +477,7 @@ def run_P34(ctx: Ctx):
     wl4p = f"P4 peak RSS (VmHWM) of the resident process over a restart with {spec.files:,} files and {steady}s idle (MB)"
     wl4s = f"P4 steady RSS (VmRSS) {steady}s after that restart was up to date (MB)"
     wl4c = f"CPU of the resident process while idle, over those {steady}s after the restart (% of one core)"
-    timeout = 1800 if ctx.quick else 7200
+    timeout = 1800 if ctx.quick else (ctx.cap or 7200)
     for tool in tools_for(ctx):
         name = f"P34-{tool}"
         fallbacks = [("P3.first_sync", wl3s, "s", False), ("P4.first_sync_peak", wl4f, "MB", False), ("P3", wl3, "s", False),
@@ -999,6 +1000,7 @@ def main():
     ap.add_argument("--out", help="output folder (default bench/out/<timestamp>)")
     ap.add_argument("--work-dir", help="scratch folder for trees (default OUT/work)")
     ap.add_argument("--keep-work", action="store_true", help="keep the trees and state of every step")
+    ap.add_argument("--cap", type=int, help="seconds a tool gets for P1/P2 (its rate is then taken over the files it finished) and for the P3/P4 first sync (default 3600 and 7200)")
     ap.add_argument("--merge", action="store_true", help="keep the rows already in OUT/results.json that this run does not measure again")
     args = ap.parse_args()
     if not args.out:

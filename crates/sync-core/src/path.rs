@@ -62,6 +62,15 @@ pub const DISALLOWED_NAMES: &[&str] = &[
     ".dropbox.cache",
 ];
 
+/// One of [`DISALLOWED_NAMES`], in any case. Without allocating: every such name is ASCII,
+/// and no non-ASCII name lowercases to one of them.
+pub fn is_disallowed_name(name: &str) -> bool {
+    name.is_ascii()
+        && DISALLOWED_NAMES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(name))
+}
+
 /// Dropbox's limit on one name, in UTF-8 bytes.
 pub const MAX_NAME_BYTES: usize = 255;
 
@@ -100,7 +109,7 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
     if name == "." || name == ".." {
         return Err(NameProblem::Dots);
     }
-    if DISALLOWED_NAMES.contains(&name.to_lowercase().as_str()) {
+    if is_disallowed_name(name) {
         return Err(NameProblem::Disallowed);
     }
     if name.len() > MAX_NAME_BYTES {

@@ -602,11 +602,15 @@ impl Index {
 
     /// Signatures of every local node, by display path (for the scanner).
     pub fn local_sigs(&self) -> Result<std::collections::HashMap<String, Sig>> {
-        let mut st = self.wrap(
-            self.conn
-                .prepare("SELECT path, folder, inode, size, mtime_ns FROM local"),
-        )?;
-        let rows = self.wrap(st.query_map([], |r| {
+        self.local_sigs_within(&[String::new()])
+    }
+
+    /// The local signatures at and below these keys (`""`: everything), by display path.
+    pub fn local_sigs_within(
+        &self,
+        keys: &[Key],
+    ) -> Result<std::collections::HashMap<String, Sig>> {
+        let sig = |r: &rusqlite::Row<'_>| {
             Ok((
                 r.get::<_, String>(0)?,
                 Sig {
@@ -616,13 +620,31 @@ impl Index {
                     mtime_ns: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
                 },
             ))
-        }))?;
-        let mut out = std::collections::HashMap::new();
-        for row in rows {
-            let (p, s) = self.wrap(row)?;
-            out.insert(p, s);
-        }
-        Ok(out)
+        };
+        let tx = self.wrap(self.conn.unchecked_transaction())?;
+        let r = (|| {
+            let mut out = std::collections::HashMap::new();
+            if keys.iter().any(|k| k.is_empty()) {
+                let mut st = tx.prepare("SELECT path, folder, inode, size, mtime_ns FROM local")?;
+                for row in st.query_map([], sig)? {
+                    let (p, s) = row?;
+                    out.insert(p, s);
+                }
+                return Ok(out);
+            }
+            let mut st = tx.prepare_cached(
+                "SELECT path, folder, inode, size, mtime_ns FROM local \
+                 WHERE key = ?1 OR (key > ?2 AND key < ?3)",
+            )?;
+            for k in keys {
+                for row in st.query_map(params![k, format!("{k}/"), subtree_end(k)], sig)? {
+                    let (p, s) = row?;
+                    out.insert(p, s);
+                }
+            }
+            Ok(out)
+        })();
+        self.wrap(r)
     }
 
     /// Number of rows in a tree table (`local`, `remote` or `synced`).

@@ -501,18 +501,24 @@ impl Pair {
         let root = self.spec.local_root.clone();
         let rules = self.rules();
         let threads = self.tuning.hash_threads;
-        let prev: HashMap<String, Sig> = {
-            let ix = lock(&self.index);
-            let all = ix.local_sigs()?;
-            if scopes.is_empty() {
-                all
+        let scopes_owned = scopes.to_vec();
+        // Only the index rows inside the scopes (a scan after a file event looks at a few
+        // paths), loaded while the folder is walked.
+        let failed: Mutex<Option<SyncError>> = Mutex::new(None);
+        let load_prev = || -> HashMap<String, Sig> {
+            let keys: Vec<Key> = if scopes.is_empty() {
+                vec![String::new()]
             } else {
-                all.into_iter()
-                    .filter(|(p, _)| scopes.iter().any(|s| is_within(&key(p), &key(s))))
-                    .collect()
+                scopes.iter().map(|s| key(s)).collect()
+            };
+            match lock(&self.index).local_sigs_within(&keys) {
+                Ok(prev) => prev,
+                Err(e) => {
+                    *lock(&failed) = Some(e.into());
+                    HashMap::new()
+                }
             }
         };
-        let scopes_owned = scopes.to_vec();
         let result = {
             let index = &self.index;
             let reuse = |k: &str, sig: &Sig| -> Option<sync_core::ContentHash> {
@@ -538,9 +544,12 @@ impl Pair {
                     rules: &rules,
                     threads,
                 }
-                .scan(&scopes_owned, &prev, &reuse)
+                .scan_loading(&scopes_owned, &load_prev, &reuse)
             })?
         };
+        if let Some(e) = lock(&failed).take() {
+            return Err(e);
+        }
         let whole = scopes.is_empty();
         let mut ix = lock(&self.index);
         let (owners, clashes) = {
@@ -978,8 +987,10 @@ impl Pair {
             pair: self.spec.name.clone(),
             state: PairState::Syncing,
         });
-        self.scan(&[]).await?;
-        self.pull().await?;
+        // Both sides are observed at once: the walk and Dropbox's answer overlap.
+        let (scanned, pulled) = tokio::join!(self.scan(&[]), self.pull());
+        scanned?;
+        pulled?;
         let rounds = self.converge(true).await?;
         let report = self.report(rounds)?;
         self.events.send(Event::State {

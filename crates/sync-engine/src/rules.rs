@@ -12,7 +12,7 @@
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use std::path::Path;
 use sync_core::Key;
-use sync_core::path::{DISALLOWED_NAMES, is_temporary, is_within, key};
+use sync_core::path::{is_disallowed_name, is_temporary, is_within, key};
 
 /// The ignore file at the pair's root.
 pub const IGNORE_FILE: &str = ".nuvosyncignore";
@@ -61,9 +61,7 @@ impl Rules {
 
     /// A name never synced, wherever it is.
     pub fn ignores_name(&self, name: &str) -> bool {
-        is_temporary(name)
-            || DISALLOWED_NAMES.contains(&name.to_lowercase().as_str())
-            || name == IGNORE_FILE
+        is_temporary(name) || is_disallowed_name(name) || name == IGNORE_FILE
     }
 
     /// A relative display path (`/a/b`) that is not synced, with everything below it.
@@ -75,7 +73,7 @@ impl Rules {
     /// & co) — the scanner reports it as not synced instead of passing over it in silence.
     pub fn refused_name_only(&self, rel: &str) -> bool {
         let name = sync_core::path::name(rel);
-        DISALLOWED_NAMES.contains(&name.to_lowercase().as_str())
+        is_disallowed_name(name)
             && !self.skips(rel, false)
             && !self.skips(sync_core::path::parent(rel), true)
     }
@@ -84,17 +82,20 @@ impl Rules {
         if rel.is_empty() {
             return false;
         }
-        if is_within(rel, &format!("/{STATE_DIR}")) {
+        if rel
+            .strip_prefix('/')
+            .is_some_and(|r| is_within(r, STATE_DIR))
+        {
             return true;
         }
-        let k = key(rel);
-        if self.excluded.iter().any(|e| is_within(&k, e)) {
-            return true;
+        if !self.excluded.is_empty() {
+            let k = key(rel);
+            if self.excluded.iter().any(|e| is_within(&k, e)) {
+                return true;
+            }
         }
         let ignored = |c: &str| {
-            is_temporary(c)
-                || c == IGNORE_FILE
-                || (refused_names && DISALLOWED_NAMES.contains(&c.to_lowercase().as_str()))
+            is_temporary(c) || c == IGNORE_FILE || (refused_names && is_disallowed_name(c))
         };
         if rel.split('/').any(|c| !c.is_empty() && ignored(c)) {
             return true;
