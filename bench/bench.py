@@ -339,7 +339,7 @@ def run_P1(ctx: Ctx):
     spec = p12_spec(ctx)
     want = spec.expected_sizes()
     wl = f"P1 first upload of {spec} (files/s until the emulator's listing matches)"
-    timeout = QUICK_CAP if ctx.quick else (ctx.cap or 3600)
+    timeout = ctx.cap or (QUICK_CAP if ctx.quick else 3600)
     for tool in tools_for(ctx):
         name = f"P1-{tool}"
 
@@ -405,7 +405,7 @@ def run_P2(ctx: Ctx):
     spec = p12_spec(ctx)
     want = spec.expected_sizes()
     wl = f"P2 first download of {spec} (files/s until the local tree matches)"
-    timeout = QUICK_CAP if ctx.quick else (ctx.cap or 3600)
+    timeout = ctx.cap or (QUICK_CAP if ctx.quick else 3600)
     for tool in tools_for(ctx):
         name = f"P2-{tool}"
 
@@ -477,7 +477,7 @@ def run_P34(ctx: Ctx):
     wl4p = f"P4 peak RSS (VmHWM) of the resident process over a restart with {spec.files:,} files and {steady}s idle (MB)"
     wl4s = f"P4 steady RSS (VmRSS) {steady}s after that restart was up to date (MB)"
     wl4c = f"CPU of the resident process while idle, over those {steady}s after the restart (% of one core)"
-    timeout = 1800 if ctx.quick else (ctx.cap or 7200)
+    timeout = ctx.cap or (1800 if ctx.quick else 7200)
     for tool in tools_for(ctx):
         name = f"P34-{tool}"
         fallbacks = [("P3.first_sync", wl3s, "s", False), ("P4.first_sync_peak", wl4f, "MB", False), ("P3", wl3, "s", False),
