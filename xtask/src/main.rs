@@ -278,7 +278,7 @@ fn test(args: &[String]) -> bool {
             &mut stages,
             "benchmark smoke (bench/run --quick)",
             Command::new("bash")
-                .args(["bench/run", "--quick", "--out"])
+                .args(["bench/run", "--quick", "--cap", "60", "--out"])
                 .arg(root().join("target/bench-quick"))
                 .env("BENCH_PROFILE", "debug"),
         );
