@@ -1,12 +1,13 @@
 //! The tray follows the engine: its model is computed from the same status the tray app
 //! reads, so each engine state shows its own icon, status line and toggles.
 
-use dropbox_emulator::{Config, Faults, TestServer};
+mod common;
+
+use common::{Lab, ROOT};
+use dropbox_emulator::Faults;
+use nuvosync_api::Daemon;
 use nuvosync_api::dto::{Command, EventDto, Resolution, StatusDto};
-use nuvosync_api::service::AddPair;
 use nuvosync_api::tray::TrayModel;
-use nuvosync_api::{Daemon, Paths, Service};
-use nuvosync_dropbox::{Credential, Endpoints, Secret};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,42 +29,10 @@ async fn wait_icon(d: &Daemon, icon: &str) -> TrayModel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_shows_each_engine_state() {
-    let server = TestServer::start(
-        Config {
-            accounts: vec![("ada".into(), "tok-ada".into())],
-            ..Config::default()
-        },
-        true,
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut e = Endpoints::single(&server.url).unwrap();
-    e.ca_file = server.ca_file.clone();
-    let tuning = sync_engine::Tuning {
-        os_trash: false,
-        host: "lab".into(),
-        ..sync_engine::Tuning::default()
-    };
-    let service = Arc::new(Service::with_endpoints(Paths::under(dir.path()), e, tuning).unwrap());
-    service.set_credential(Credential::Either {
-        token: Secret::new("tok-ada"),
-        app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
-    });
-    let local = dir.path().join("lab");
-    service
-        .add_pair(AddPair {
-            local: local.clone(),
-            organization: "A".into(),
-            space: "B".into(),
-            instance: "C".into(),
-            name: Some("lab".into()),
-            watch: true,
-            ..AddPair::default()
-        })
-        .unwrap();
+    let lab = Lab::new().await;
+    let (server, local) = (&lab.server, lab.local.clone());
     std::fs::write(local.join("f.txt"), b"v1").unwrap();
-    let d = Daemon::start(service).await;
+    let d = Daemon::start(lab.service.clone()).await;
     // What the tray's notifier and the UI hear: the engine's events, through the daemon.
     let seen = Arc::new(std::sync::Mutex::new(Vec::<EventDto>::new()));
     let mut rx = d.subscribe();
@@ -81,7 +50,7 @@ async fn the_tray_shows_each_engine_state() {
     assert!(
         t.web_url
             .unwrap()
-            .ends_with("/home/Apps/nuvolos.cloud/A/B/C")
+            .ends_with(&format!("/home/Apps/nuvolos.cloud{ROOT}"))
     );
 
     d.handle(Command::Pause { pair: None }).await.unwrap();
@@ -100,7 +69,7 @@ async fn the_tray_shows_each_engine_state() {
     std::fs::write(local.join("f.txt"), b"mine").unwrap();
     let client = d.service().client().unwrap();
     let commit = nuvosync_dropbox::Commit {
-        path: "/A/B/C/f.txt".into(),
+        path: format!("{ROOT}/f.txt"),
         mode: nuvosync_dropbox::WriteMode::Overwrite,
         autorename: false,
         strict_conflict: false,
