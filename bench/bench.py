@@ -145,6 +145,10 @@ class Ctx:
         self.save()
         return row
 
+    def time_cap(self, quick: int, full: int) -> int:
+        """Seconds a tool gets for a step: --cap if given, else the default for the mode."""
+        return self.cap or (quick if self.quick else full)
+
     def all_rows(self) -> list[dict]:
         """This run's rows, after the kept rows of an earlier run that it did not measure again."""
         fresh = {(r["id"], r["tool"]) for r in self.results}
@@ -339,7 +343,7 @@ def run_P1(ctx: Ctx):
     spec = p12_spec(ctx)
     want = spec.expected_sizes()
     wl = f"P1 first upload of {spec} (files/s until the emulator's listing matches)"
-    timeout = ctx.cap or (QUICK_CAP if ctx.quick else 3600)
+    timeout = ctx.time_cap(quick=QUICK_CAP, full=3600)
     for tool in tools_for(ctx):
         name = f"P1-{tool}"
 
@@ -405,7 +409,7 @@ def run_P2(ctx: Ctx):
     spec = p12_spec(ctx)
     want = spec.expected_sizes()
     wl = f"P2 first download of {spec} (files/s until the local tree matches)"
-    timeout = ctx.cap or (QUICK_CAP if ctx.quick else 3600)
+    timeout = ctx.time_cap(quick=QUICK_CAP, full=3600)
     for tool in tools_for(ctx):
         name = f"P2-{tool}"
 
@@ -477,7 +481,7 @@ def run_P34(ctx: Ctx):
     wl4p = f"P4 peak RSS (VmHWM) of the resident process over a restart with {spec.files:,} files and {steady}s idle (MB)"
     wl4s = f"P4 steady RSS (VmRSS) {steady}s after that restart was up to date (MB)"
     wl4c = f"CPU of the resident process while idle, over those {steady}s after the restart (% of one core)"
-    timeout = ctx.cap or (1800 if ctx.quick else 7200)
+    timeout = ctx.time_cap(quick=1800, full=7200)
     for tool in tools_for(ctx):
         name = f"P34-{tool}"
         fallbacks = [("P3.first_sync", wl3s, "s", False), ("P4.first_sync_peak", wl4f, "MB", False), ("P3", wl3, "s", False),

@@ -712,24 +712,6 @@ impl Index {
         self.wrap(load_subtree(&tx, key, trees))
     }
 
-    /// The synced key holding this inode, if any.
-    pub fn synced_by_inode(&self, inode: u64) -> Result<Option<Key>> {
-        self.wrap(
-            self.conn
-                .prepare_cached("SELECT key FROM synced WHERE inode = ?1 LIMIT 1")
-                .and_then(|mut s| s.query_row([inode as i64], |r| r.get(0)).optional()),
-        )
-    }
-
-    /// The synced key holding this Dropbox id, if any.
-    pub fn synced_by_id(&self, id: &str) -> Result<Option<Key>> {
-        self.wrap(
-            self.conn
-                .prepare_cached("SELECT key FROM synced WHERE id = ?1 LIMIT 1")
-                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional()),
-        )
-    }
-
     /// The synced keys holding any of these inodes or Dropbox ids (move partners), looked
     /// up in one read transaction.
     pub fn synced_by_inodes_or_ids<'a>(
@@ -1077,8 +1059,12 @@ mod tests {
         let all = ix.load_all().unwrap();
         assert_eq!(all.local["/a"], l);
         assert_eq!(all.remote["/a"], r);
-        assert_eq!(ix.synced_by_inode(7).unwrap().as_deref(), Some("/a"));
-        assert_eq!(ix.synced_by_id("id:a").unwrap().as_deref(), Some("/a"));
+        let by = |inodes: &[u64], ids: &[&str]| {
+            ix.synced_by_inodes_or_ids(inodes.iter().copied(), ids.iter().copied())
+                .unwrap()
+        };
+        assert_eq!(by(&[7], &[]), BTreeSet::from(["/a".to_string()]));
+        assert_eq!(by(&[], &["id:a"]), BTreeSet::from(["/a".to_string()]));
         ix.clear_dirty(&["/a".into()]).unwrap();
         assert!(ix.dirty().unwrap().is_empty());
     }
