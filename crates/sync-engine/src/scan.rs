@@ -200,7 +200,7 @@ impl Scanner<'_> {
         let scopes: Vec<String> = if whole {
             vec![String::new()]
         } else {
-            scopes.to_vec()
+            outermost(scopes)
         };
         let seen: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
         let issues: Mutex<Vec<ScanIssue>> = Mutex::new(Vec::new());
@@ -471,6 +471,23 @@ impl Scanner<'_> {
     }
 }
 
+/// The scopes that are not inside another one, each once: a folder and a file in it (a
+/// burst of file events) must not walk the file twice, or it would clash with itself.
+fn outermost(scopes: &[String]) -> Vec<String> {
+    let mut sorted: Vec<&String> = scopes.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        // Sorted order puts a folder before everything inside it, but "/a b" sorts between
+        // "/a" and "/a/x": compare against every kept scope, not only the last one.
+        if !out.iter().any(|o| is_within(s, o)) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
 /// Entries one walker thread saw, added to the shared list when the thread is done.
 struct Gathered<'a> {
     items: Vec<Seen>,
@@ -525,6 +542,8 @@ pub fn resolve_clashes(
             let bh = hint.as_deref() == Some(b.node.path.as_str());
             bh.cmp(&ah).then_with(|| a.node.path.cmp(&b.node.path))
         });
+        // The same entry seen twice is one file, never a clash with itself.
+        group.dedup_by(|a, b| a.node.path == b.node.path);
         let mut it = group.into_iter();
         if let Some(first) = it.next() {
             owners.push(first);
@@ -583,6 +602,39 @@ mod tests {
         }
         .scan(&[], prev, &|_, _| None)
         .unwrap()
+    }
+
+    #[test]
+    fn a_folder_and_a_file_in_it_scan_the_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("bulk")).unwrap();
+        std::fs::create_dir_all(root.join("bulk x")).unwrap();
+        for name in ["bulk/f1.txt", "bulk/f2.txt", "bulk x/g.txt"] {
+            std::fs::write(root.join(name), name).unwrap();
+        }
+        let r = rules();
+        let scopes: Vec<String> = ["/bulk/f1.txt", "/bulk", "/bulk x/g.txt", "/bulk/f1.txt"]
+            .map(String::from)
+            .to_vec();
+        let got = Scanner {
+            root,
+            rules: &r,
+            threads: 2,
+        }
+        .scan(&scopes, &HashMap::new(), &|_, _| None)
+        .unwrap();
+        let mut paths: Vec<_> = got.found.iter().map(|f| f.node.path.as_str()).collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            ["/bulk", "/bulk x/g.txt", "/bulk/f1.txt", "/bulk/f2.txt"]
+        );
+        assert!(got.clashes.is_empty(), "{:?}", got.clashes);
+        assert_eq!(
+            outermost(&["/a/x".into(), "/a b".into(), "/a".into(), "/a".into()]),
+            ["/a", "/a b"]
+        );
     }
 
     #[test]

@@ -112,6 +112,50 @@ async fn idle_means_idle_the_engine_does_not_wake_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_folder_full_of_files_arrives_as_it_is_no_clashes() {
+    // The watcher reports the folder and each file in it; the scan of that burst must see
+    // every file once (seen twice, a file was taken for a case clash with itself).
+    let w = World::new().await;
+    let a = w.folder("a");
+    let runner = Runner::spawn(
+        Arc::new(w.pair("a", &a)),
+        RunOptions {
+            longpoll_secs: 30,
+            ..RunOptions::default()
+        },
+    );
+    eventually("first sync", Duration::from_secs(10), || {
+        runner.status().last_sync.is_some()
+    })
+    .await;
+    std::fs::create_dir(a.join("bulk")).unwrap();
+    let want: Vec<String> = (0..60).map(|i| format!("/bulk/file-{i:02}.txt")).collect();
+    for p in &want {
+        write(&a, p, p.as_bytes());
+    }
+    eventually("60 files on Dropbox", Duration::from_secs(20), || {
+        want.iter()
+            .all(|p| w.remote_tree().get(p) == Some(&h(p.as_bytes())))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut on_disk: Vec<String> = std::fs::read_dir(a.join("bulk"))
+        .unwrap()
+        .map(|e| format!("/bulk/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, want, "files renamed on disk");
+    let mut remote: Vec<String> = w
+        .remote_tree()
+        .into_keys()
+        .filter(|k| k.starts_with("/bulk/"))
+        .collect();
+    remote.sort();
+    assert_eq!(remote, want, "extra files on Dropbox");
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
     let w = World::new().await;
     let a = w.folder("a");
