@@ -14,7 +14,7 @@
 use crate::dto::{RestoreItemDto, RestorePlanDto, RestoreResultDto};
 use crate::error::{ApiError, ErrorCode};
 use crate::service::Service;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use sync_core::{ContentHash, Op};
 use sync_engine::scan::Scanner;
 
@@ -49,7 +49,7 @@ async fn look(service: &Service, pair: &str) -> Result<Sides, ApiError> {
             rules: &rules,
             threads,
         }
-        .scan(&[], &HashMap::new(), &|_, _| None)
+        .scan(&[], &Default::default(), &|_, _| None)
     })
     .await
     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?

@@ -69,6 +69,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX history_at ON history(at);",
 ];
 
+/// Signatures by display path (a fast hash: a restart looks up every path of the folder).
+pub type Sigs = std::collections::HashMap<String, Sig, rustc_hash::FxBuildHasher>;
+
 /// The previous scan's signature of a local path (to decide whether to hash again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sig {
@@ -601,15 +604,12 @@ impl Index {
     }
 
     /// Signatures of every local node, by display path (for the scanner).
-    pub fn local_sigs(&self) -> Result<std::collections::HashMap<String, Sig>> {
+    pub fn local_sigs(&self) -> Result<Sigs> {
         self.local_sigs_within(&[String::new()])
     }
 
     /// The local signatures at and below these keys (`""`: everything), by display path.
-    pub fn local_sigs_within(
-        &self,
-        keys: &[Key],
-    ) -> Result<std::collections::HashMap<String, Sig>> {
+    pub fn local_sigs_within(&self, keys: &[Key]) -> Result<Sigs> {
         let sig = |r: &rusqlite::Row<'_>| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -623,7 +623,7 @@ impl Index {
         };
         let tx = self.wrap(self.conn.unchecked_transaction())?;
         let r = (|| {
-            let mut out = std::collections::HashMap::new();
+            let mut out = Sigs::default();
             if keys.iter().any(|k| k.is_empty()) {
                 let mut st = tx.prepare("SELECT path, folder, inode, size, mtime_ns FROM local")?;
                 for row in st.query_map([], sig)? {

@@ -497,15 +497,44 @@ impl Pair {
 
     /// Scan the local folder (or some paths in it) into the index. Returns whether anything changed.
     pub async fn scan(&self, scopes: &[String]) -> Result<bool, SyncError> {
+        blocking(|| self.scan_now(scopes))
+    }
+
+    /// Scan the whole folder (or `scopes`) and, at the same time, fetch Dropbox's changes:
+    /// the walk is disk-bound and the listing waits on the network, so they overlap. Returns
+    /// whether each found anything.
+    pub async fn observe(
+        &self,
+        scopes: &[String],
+    ) -> (Result<bool, SyncError>, Result<bool, SyncError>) {
+        match tokio::runtime::Handle::try_current() {
+            // The walk runs on a thread of its own while this one drives the listing (a
+            // `join!` of the two would not overlap: the walk blocks the task it runs in).
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| {
+                    std::thread::scope(|s| {
+                        let walk = s.spawn(|| self.scan_now(scopes));
+                        let pulled = h.block_on(self.pull());
+                        let scanned = walk
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                        (scanned, pulled)
+                    })
+                })
+            }
+            _ => (self.scan(scopes).await, self.pull().await),
+        }
+    }
+
+    fn scan_now(&self, scopes: &[String]) -> Result<bool, SyncError> {
         self.scans.fetch_add(1, Ordering::Relaxed);
         let root = self.spec.local_root.clone();
         let rules = self.rules();
         let threads = self.tuning.hash_threads;
-        let scopes_owned = scopes.to_vec();
         // Only the index rows inside the scopes (a scan after a file event looks at a few
         // paths), loaded while the folder is walked.
         let failed: Mutex<Option<SyncError>> = Mutex::new(None);
-        let load_prev = || -> HashMap<String, Sig> {
+        let load_prev = || -> crate::index::Sigs {
             let keys: Vec<Key> = if scopes.is_empty() {
                 vec![String::new()]
             } else {
@@ -515,7 +544,7 @@ impl Pair {
                 Ok(prev) => prev,
                 Err(e) => {
                     *lock(&failed) = Some(e.into());
-                    HashMap::new()
+                    Default::default()
                 }
             }
         };
@@ -538,14 +567,12 @@ impl Pair {
                     _ => None,
                 }
             };
-            blocking(|| {
-                Scanner {
-                    root: &root,
-                    rules: &rules,
-                    threads,
-                }
-                .scan_loading(&scopes_owned, &load_prev, &reuse)
-            })?
+            Scanner {
+                root: &root,
+                rules: &rules,
+                threads,
+            }
+            .scan_loading(scopes, &load_prev, &reuse)?
         };
         if let Some(e) = lock(&failed).take() {
             return Err(e);
@@ -942,6 +969,10 @@ impl Pair {
                     self.scan(&unstable).await?;
                     continue;
                 }
+                if rounds == 1 {
+                    // Nothing to do on what the caller has just observed on both sides.
+                    break;
+                }
                 let local = if settle && std::mem::take(&mut executed_since_scan) {
                     self.scan(&[]).await?
                 } else {
@@ -987,8 +1018,7 @@ impl Pair {
             pair: self.spec.name.clone(),
             state: PairState::Syncing,
         });
-        // Both sides are observed at once: the walk and Dropbox's answer overlap.
-        let (scanned, pulled) = tokio::join!(self.scan(&[]), self.pull());
+        let (scanned, pulled) = self.observe(&[]).await;
         scanned?;
         pulled?;
         let rounds = self.converge(true).await?;

@@ -416,13 +416,20 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         });
         let result = async {
             pair.begin()?;
-            if full {
-                pair.scan(&[]).await?;
-            } else if !scopes.is_empty() {
-                let list: Vec<String> = std::mem::take(&mut scopes).into_iter().collect();
-                pair.scan(&list).await?;
+            if full || !scopes.is_empty() {
+                // The walk and Dropbox's answer overlap.
+                let list: Vec<String> = if full {
+                    scopes.clear();
+                    Vec::new()
+                } else {
+                    std::mem::take(&mut scopes).into_iter().collect()
+                };
+                let (scanned, pulled) = pair.observe(&list).await;
+                scanned?;
+                pulled?;
+            } else {
+                pair.pull().await?;
             }
-            pair.pull().await?;
             pair.converge(false).await
         }
         .await;

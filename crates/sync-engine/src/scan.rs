@@ -8,7 +8,7 @@
 //! A folder it cannot read is not taken as emptied — its previous contents are kept — and a
 //! file that changes while it is hashed is left for the next scan.
 
-use crate::index::Sig;
+use crate::index::{Sig, Sigs};
 use crate::rules::Rules;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -93,11 +93,14 @@ pub fn mtime_ns(md: &std::fs::Metadata) -> i64 {
 
 /// The signature of a file-system entry.
 pub fn sig_of(md: &std::fs::Metadata) -> Sig {
+    // A folder is the same folder while its inode is: its size and times change with its
+    // entries, which are looked at one by one (and the index keeps neither for a folder).
+    let folder = md.is_dir();
     Sig {
-        folder: md.is_dir(),
+        folder,
         inode: md.ino(),
-        size: if md.is_dir() { 0 } else { md.len() },
-        mtime_ns: mtime_ns(md),
+        size: if folder { 0 } else { md.len() },
+        mtime_ns: if folder { 0 } else { mtime_ns(md) },
     }
 }
 
@@ -177,7 +180,7 @@ impl Scanner<'_> {
     pub fn scan(
         &self,
         scopes: &[String],
-        prev: &HashMap<String, Sig>,
+        prev: &Sigs,
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
     ) -> Result<ScanResult, ScanError> {
         self.scan_loading(scopes, &|| prev.clone(), reuse)
@@ -188,7 +191,7 @@ impl Scanner<'_> {
     pub fn scan_loading(
         &self,
         scopes: &[String],
-        load_prev: &(dyn Fn() -> HashMap<String, Sig> + Sync),
+        load_prev: &(dyn Fn() -> Sigs + Sync),
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
     ) -> Result<ScanResult, ScanError> {
         let root_md = std::fs::metadata(self.root)
@@ -205,7 +208,7 @@ impl Scanner<'_> {
         let seen: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
         let issues: Mutex<Vec<ScanIssue>> = Mutex::new(Vec::new());
         let unreadable: Mutex<Vec<String>> = Mutex::new(Vec::new());
-        let prev = std::thread::scope(|s| {
+        let prev_owned = std::thread::scope(|s| {
             let loading = s.spawn(load_prev);
             for scope in &scopes {
                 self.walk(scope, &seen, &issues, &unreadable);
@@ -214,27 +217,37 @@ impl Scanner<'_> {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         });
-        let prev = &prev;
+        let prev = &prev_owned;
         let seen = seen.into_inner().unwrap_or_default();
         let mut issues = issues.into_inner().unwrap_or_default();
         let unreadable = unreadable.into_inner().unwrap_or_default();
 
         // Gone: known before, inside a scope, not seen now, and not inside an unreadable folder.
-        let seen_paths: HashSet<&str> = seen.iter().map(|s| s.rel.as_str()).collect();
-        let gone: Vec<String> = prev
-            .keys()
-            .filter(|p| scopes.iter().any(|s| is_within(p, s)))
-            .filter(|p| !seen_paths.contains(p.as_str()))
-            .filter(|p| !unreadable.iter().any(|u| is_within(p, u)))
-            .filter(|p| !self.rules.skips_path(p))
-            .cloned()
-            .collect();
-
-        // What needs a hash (or is a new/changed folder).
+        // What needs a hash (or is a new/changed folder); and whether every known entry was
+        // seen again (each is seen once), so that nothing can be gone.
+        let mut still_there = 0usize;
         let mut candidates: Vec<&Seen> = seen
             .iter()
-            .filter(|s| prev.get(&s.rel) != Some(&s.sig))
+            .filter(|s| match prev.get(&s.rel) {
+                Some(p) => {
+                    still_there += 1;
+                    *p != s.sig
+                }
+                None => true,
+            })
             .collect();
+        let gone: Vec<String> = if still_there == prev.len() {
+            Vec::new()
+        } else {
+            let seen_paths: HashSet<&str> = seen.iter().map(|s| s.rel.as_str()).collect();
+            prev.keys()
+                .filter(|p| scopes.iter().any(|s| is_within(p, s)))
+                .filter(|p| !seen_paths.contains(p.as_str()))
+                .filter(|p| !unreadable.iter().any(|u| is_within(p, u)))
+                .filter(|p| !self.rules.skips_path(p))
+                .cloned()
+                .collect()
+        };
         candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
         let queue: Mutex<std::vec::IntoIter<&Seen>> = Mutex::new(candidates.clone().into_iter());
         let results: Mutex<Vec<(String, Result<LocalNode, String>)>> = Mutex::new(Vec::new());
@@ -317,6 +330,10 @@ impl Scanner<'_> {
             }
         }
         found.sort_by(|a, b| a.node.path.cmp(&b.node.path));
+        if seen.len() > 10_000 {
+            // Freeing a few hundred thousand strings takes a while: not on the way to syncing.
+            std::thread::spawn(move || drop((seen, prev_owned)));
+        }
         out.found = found;
         out.issues = issues;
         Ok(out)
@@ -336,7 +353,7 @@ impl Scanner<'_> {
         };
         if !scope.is_empty() {
             let name = start.file_name().unwrap_or_default().to_os_string();
-            if let Some(s) = self.classify(scope, &name, &md, issues) {
+            if let Some(s) = self.classify(scope.to_string(), &name, &md, issues) {
                 let folder = s.sig.folder;
                 if let Ok(mut v) = seen.lock() {
                     v.push(s);
@@ -348,78 +365,82 @@ impl Scanner<'_> {
                 return;
             }
         }
-        let root = self.root.to_path_buf();
-        let rules = self.rules.clone();
-        let mut builder = ignore::WalkBuilder::new(&start);
-        builder
-            .hidden(false)
-            .parents(false)
-            .ignore(false)
-            .git_ignore(false)
-            .git_global(false)
-            .git_exclude(false)
-            .follow_links(false)
-            .same_file_system(false)
-            .threads(self.threads.max(2))
-            .filter_entry(move |e| {
-                let rel = e
-                    .path()
-                    .strip_prefix(&root)
-                    .map(|p| format!("/{}", p.to_string_lossy()))
-                    .unwrap_or_default();
-                // desktop.ini & co go on to `classify`, which reports them as not synced.
-                !rules.skips_path(&rel) || rules.refused_name_only(&rel)
-            });
-        builder.build_parallel().run(|| {
-            // Each walker thread gathers what it sees and hands it over once, when it ends.
-            let mut mine = Gathered {
-                items: Vec::new(),
-                into: seen,
-            };
-            Box::new(move |entry| {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(err) => {
-                        let path = err_path(&err).map(|p| self.rel(&p)).unwrap_or_default();
-                        if let Ok(mut u) = unreadable.lock() {
-                            u.push(path.clone());
-                        }
-                        if let Ok(mut v) = issues.lock() {
-                            v.push(ScanIssue { path, code: "unreadable", message: format!("cannot read this folder ({err}) — check its permissions; its contents are kept as they were") });
-                        }
-                        return ignore::WalkState::Continue;
+        // Folders wait in a shared stack; each thread lists one, stats its entries relative
+        // to the open folder (no walk down the whole path per file), and queues the folders
+        // it finds.
+        let queue = WalkQueue {
+            state: Mutex::new((vec![(start, scope.to_string())], 0)),
+            ready: std::sync::Condvar::new(),
+        };
+        std::thread::scope(|sc| {
+            for _ in 0..self.threads.max(2) {
+                sc.spawn(|| {
+                    // Each thread gathers what it sees and hands it over once, when it ends.
+                    let mut mine = Gathered {
+                        items: Vec::new(),
+                        into: seen,
+                    };
+                    while let Some((dir, rel)) = queue.next() {
+                        let mut found = Vec::new();
+                        self.list(&dir, &rel, &mut mine.items, &mut found, issues, unreadable);
+                        queue.done(found);
                     }
-                };
-                if entry.depth() == 0 {
-                    return ignore::WalkState::Continue;
-                }
-                let rel = self.rel(entry.path());
-                let md = match entry.path().symlink_metadata() {
-                    Ok(md) => md,
-                    Err(_) => return ignore::WalkState::Continue, // vanished meanwhile
-                };
-                match self.classify(&rel, entry.file_name(), &md, issues) {
-                    Some(s) => {
-                        mine.items.push(s);
-                        ignore::WalkState::Continue
-                    }
-                    None => ignore::WalkState::Skip,
-                }
-            })
+                });
+            }
         });
     }
 
-    fn rel(&self, p: &Path) -> String {
-        p.strip_prefix(self.root)
-            .map(|r| format!("/{}", r.to_string_lossy()))
-            .unwrap_or_default()
+    /// One folder of the walk: its synced entries go to `items`, its subfolders to `subdirs`.
+    fn list(
+        &self,
+        dir: &Path,
+        rel: &str,
+        items: &mut Vec<Seen>,
+        subdirs: &mut Vec<(PathBuf, String)>,
+        issues: &Mutex<Vec<ScanIssue>>,
+        unreadable: &Mutex<Vec<String>>,
+    ) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(err) => {
+                if let Ok(mut u) = unreadable.lock() {
+                    u.push(rel.to_string());
+                }
+                if let Ok(mut v) = issues.lock() {
+                    v.push(ScanIssue { path: rel.to_string(), code: "unreadable", message: format!("cannot read this folder ({err}) — check its permissions; its contents are kept as they were") });
+                }
+                return;
+            }
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name();
+            let mut child = String::with_capacity(rel.len() + 1 + name.len());
+            child.push_str(rel);
+            child.push('/');
+            child.push_str(&name.to_string_lossy());
+            // desktop.ini & co go on to `classify`, which reports them as not synced.
+            if self.rules.skips_path(&child) && !self.rules.refused_name_only(&child) {
+                continue;
+            }
+            // Not following links; relative to the open folder.
+            let Ok(md) = entry.metadata() else {
+                continue; // vanished meanwhile
+            };
+            if let Some(s) = self.classify(child, &name, &md, issues) {
+                if s.sig.folder {
+                    subdirs.push((entry.path(), s.rel.clone()));
+                }
+                items.push(s);
+            }
+        }
     }
 
     /// Decide whether an entry is synced; report it if not. `rel` is its relative path
     /// (lossy where a name is not UTF-8), `name` its real name on disk.
     fn classify(
         &self,
-        rel: &str,
+        rel: String,
         name: &std::ffi::OsStr,
         md: &std::fs::Metadata,
         issues: &Mutex<Vec<ScanIssue>>,
@@ -427,14 +448,14 @@ impl Scanner<'_> {
         let report = |code: &'static str, message: String| {
             if let Ok(mut v) = issues.lock() {
                 v.push(ScanIssue {
-                    path: rel.to_string(),
+                    path: rel.clone(),
                     code,
                     message,
                 });
             }
         };
         let name = match check_os_name(name) {
-            Ok(n) => n.to_string(),
+            Ok(n) => n,
             // desktop.ini & co: not an error, but the user should know it stays here.
             Err(p @ NameProblem::Disallowed) => {
                 report("not_synced", p.to_string());
@@ -445,7 +466,7 @@ impl Scanner<'_> {
                 return None;
             }
         };
-        if self.rules.ignores_name(&name) {
+        if self.rules.ignores_name(name) {
             return None;
         }
         let ft = md.file_type();
@@ -465,7 +486,7 @@ impl Scanner<'_> {
             return None;
         }
         Some(Seen {
-            rel: rel.to_string(),
+            rel,
             sig: sig_of(md),
         })
     }
@@ -488,6 +509,45 @@ fn outermost(scopes: &[String]) -> Vec<String> {
     out
 }
 
+/// The folders still to list, and how many threads are listing one now.
+struct WalkQueue {
+    state: Mutex<(Vec<(PathBuf, String)>, usize)>,
+    ready: std::sync::Condvar,
+}
+
+impl WalkQueue {
+    /// The next folder to list; `None` once the stack is empty and no thread is listing.
+    fn next(&self) -> Option<(PathBuf, String)> {
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(d) = st.0.pop() {
+                st.1 += 1;
+                return Some(d);
+            }
+            if st.1 == 0 {
+                return None;
+            }
+            st = self.ready.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// A folder was listed; `found` are its subfolders.
+    fn done(&self, found: Vec<(PathBuf, String)>) {
+        let mut st = lock(&self.state);
+        st.1 -= 1;
+        let wake = !found.is_empty() || st.1 == 0;
+        st.0.extend(found);
+        drop(st);
+        if wake {
+            self.ready.notify_all();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Entries one walker thread saw, added to the shared list when the thread is done.
 struct Gathered<'a> {
     items: Vec<Seen>,
@@ -499,17 +559,6 @@ impl Drop for Gathered<'_> {
         if let Ok(mut v) = self.into.lock() {
             v.append(&mut self.items);
         }
-    }
-}
-
-fn err_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            err_path(err)
-        }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        _ => None,
     }
 }
 
@@ -593,7 +642,7 @@ mod tests {
         Rules::new(&[])
     }
 
-    fn scan(root: &Path, prev: &HashMap<String, Sig>) -> ScanResult {
+    fn scan(root: &Path, prev: &Sigs) -> ScanResult {
         let r = rules();
         Scanner {
             root,
@@ -622,7 +671,7 @@ mod tests {
             rules: &r,
             threads: 2,
         }
-        .scan(&scopes, &HashMap::new(), &|_, _| None)
+        .scan(&scopes, &Sigs::default(), &|_, _| None)
         .unwrap();
         let mut paths: Vec<_> = got.found.iter().map(|f| f.node.path.as_str()).collect();
         paths.sort();
@@ -649,7 +698,7 @@ mod tests {
         std::os::unix::fs::symlink("a", root.join("link")).unwrap();
         std::fs::create_dir_all(root.join(".nuvosync")).unwrap();
         std::fs::write(root.join(".nuvosync/marker"), b"").unwrap();
-        let r = scan(root, &HashMap::new());
+        let r = scan(root, &Sigs::default());
         let paths: Vec<_> = r.found.iter().map(|f| f.node.path.as_str()).collect();
         assert_eq!(paths, ["/a", "/a/b", "/a/b/x.txt"]);
         assert_eq!(r.found[2].node.hash(), Some(ContentHash::of(b"hello")));
@@ -677,7 +726,7 @@ mod tests {
             b"no",
         )
         .unwrap();
-        let r = scan(root, &HashMap::new());
+        let r = scan(root, &Sigs::default());
         let paths: Vec<_> = r.found.iter().map(|f| f.node.path.as_str()).collect();
         assert_eq!(paths, ["/replacement \u{FFFD}.txt"]);
         assert_eq!(r.issues.len(), 1);
@@ -691,8 +740,8 @@ mod tests {
         let root = dir.path();
         std::fs::write(root.join("keep"), b"k").unwrap();
         std::fs::write(root.join("gone"), b"g").unwrap();
-        let first = scan(root, &HashMap::new());
-        let prev: HashMap<String, Sig> = first
+        let first = scan(root, &Sigs::default());
+        let prev: Sigs = first
             .found
             .iter()
             .map(|f| {
