@@ -13,6 +13,7 @@ mod web;
 use clap::Parser;
 
 fn main() {
+    sync_engine::tune_allocator();
     let args = cli::Cli::parse();
     let filter = std::env::var("NUVOSYNC_LOG")
         .ok()

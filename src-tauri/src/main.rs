@@ -146,6 +146,7 @@ fn args() -> Args {
 }
 
 fn main() {
+    nuvosync_api::tune_allocator();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

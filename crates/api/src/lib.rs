@@ -22,3 +22,4 @@ pub use config::{Config, PairConfig, Paths};
 pub use daemon::Daemon;
 pub use error::{ApiError, ErrorCode};
 pub use service::Service;
+pub use sync_engine::tune_allocator;
