@@ -691,6 +691,76 @@ impl Index {
         tx.commit().map_err(wrap)
     }
 
+    /// Record the merge base of every dirty key that is new on both sides with the same
+    /// name and the same content (or a folder on both), and forget its dirty mark — what
+    /// the planner would decide for it (`Agree`), done in the database in slices, without
+    /// loading the trees. A first sync of a folder that is already on Dropbox is mostly
+    /// this. `planned(path)` says whether the planner looks at a path at all (the selective
+    /// sync rules); those keys are left to it. Returns how many keys were recorded.
+    pub fn agree_where_equal(&mut self, planned: &dyn Fn(&str) -> bool) -> Result<u64> {
+        const SLICE: usize = 5000;
+        let path = self.path.clone();
+        let wrap = |source| IndexError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let mut recorded = 0u64;
+        let mut after = String::new();
+        let r = (|| -> rusqlite::Result<()> {
+            loop {
+                let rows: Vec<(
+                    String,
+                    String,
+                    bool,
+                    i64,
+                    String,
+                    Option<String>,
+                    Option<i64>,
+                    Option<Vec<u8>>,
+                )> = {
+                    let mut st = tx.prepare_cached(
+                        "SELECT d.key, l.path, l.folder, l.inode, r.id, r.rev, r.size, r.hash                          FROM dirty d JOIN local l ON l.key = d.key JOIN remote r ON r.key = d.key                          WHERE d.key > ?1                            AND NOT EXISTS (SELECT 1 FROM synced s WHERE s.key = d.key)                            AND l.path = r.path                            AND ((l.folder AND r.folder)                                 OR (NOT l.folder AND NOT r.folder AND l.hash IS NOT NULL AND l.hash = r.hash))                          ORDER BY d.key LIMIT ?2",
+                    )?;
+                    st.query_map(params![after, SLICE as i64], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?
+                };
+                let Some(last) = rows.last() else {
+                    return Ok(());
+                };
+                after = last.0.clone();
+                let full = rows.len() == SLICE;
+                for (key, path, folder, inode, id, rev, size, hash) in rows {
+                    if !planned(&path) {
+                        continue;
+                    }
+                    tx.prepare_cached("INSERT INTO synced (key, path, folder, id, inode, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")?
+                        .execute(params![key, path, folder, id, inode, rev, size, hash])?;
+                    tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
+                        .execute([&key])?;
+                    recorded += 1;
+                }
+                if !full {
+                    return Ok(());
+                }
+            }
+        })();
+        r.map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(recorded)
+    }
+
     /// Mark every key of every tree dirty (after a rebuild or a settings change).
     pub fn mark_all_dirty(&mut self) -> Result<()> {
         self.wrap(self.conn.execute_batch(
@@ -1067,6 +1137,96 @@ mod tests {
         assert_eq!(by(&[], &["id:a"]), BTreeSet::from(["/a".to_string()]));
         ix.clear_dirty(&["/a".into()]).unwrap();
         assert!(ix.dirty().unwrap().is_empty());
+    }
+
+    #[test]
+    fn agreeing_in_the_database_is_what_the_planner_would_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+        let rf = |path: &str, id: &str, data: &[u8]| RemoteNode {
+            path: path.into(),
+            id: id.into(),
+            kind: RemoteKind::File {
+                rev: format!("rev-{id}"),
+                size: data.len() as u64,
+                hash: ContentHash::of(data),
+            },
+        };
+        let lfolder = |path: &str, inode| LocalNode {
+            path: path.into(),
+            inode,
+            kind: LocalKind::Folder,
+        };
+        let rfolder = |path: &str, id: &str| RemoteNode {
+            path: path.into(),
+            id: id.into(),
+            kind: RemoteKind::Folder,
+        };
+        let known = lf("/known.txt", 9, b"k");
+        let known_r = rf("/known.txt", "k", b"k");
+        let mut b = ix.batch().unwrap();
+        b.edits(&[
+            Edit::PutLocal("/same.txt".into(), lf("/same.txt", 1, b"same")),
+            Edit::PutRemote("/same.txt".into(), rf("/same.txt", "s", b"same")),
+            Edit::PutLocal("/dir".into(), lfolder("/dir", 2)),
+            Edit::PutRemote("/dir".into(), rfolder("/dir", "d")),
+            Edit::PutLocal("/diff.txt".into(), lf("/diff.txt", 3, b"mine")),
+            Edit::PutRemote("/diff.txt".into(), rf("/diff.txt", "x", b"theirs")),
+            Edit::PutLocal("/case.txt".into(), lf("/Case.txt", 4, b"c")),
+            Edit::PutRemote("/case.txt".into(), rf("/case.txt", "c", b"c")),
+            Edit::PutLocal("/kind".into(), lfolder("/kind", 5)),
+            Edit::PutRemote("/kind".into(), rf("/kind", "n", b"")),
+            Edit::PutLocal("/skip/x.txt".into(), lf("/skip/x.txt", 6, b"x")),
+            Edit::PutRemote("/skip/x.txt".into(), rf("/skip/x.txt", "y", b"x")),
+            Edit::PutLocal("/only-here.txt".into(), lf("/only-here.txt", 7, b"o")),
+            Edit::PutLocal("/known.txt".into(), known.clone()),
+            Edit::PutRemote("/known.txt".into(), rf("/known.txt", "k2", b"k")),
+            Edit::PutSynced("/known.txt".into(), SyncedNode::merged(&known, &known_r)),
+        ])
+        .unwrap();
+        b.commit().unwrap();
+        let before = ix.load_all().unwrap();
+        let plan = sync_core::plan(
+            &before,
+            &sync_core::Settings {
+                host: "h".into(),
+                date: "2026-01-01".into(),
+                excluded: vec![],
+            },
+        );
+
+        let n = ix.agree_where_equal(&|p| !p.starts_with("/skip/")).unwrap();
+        assert_eq!(n, 2);
+        let left: BTreeSet<String> = ix.dirty().unwrap().into_iter().collect();
+        let want: BTreeSet<String> = [
+            "/case.txt",
+            "/diff.txt",
+            "/kind",
+            "/known.txt",
+            "/only-here.txt",
+            "/skip/x.txt",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(left, want);
+        // The planner says `Agree` for exactly those two, and the merge base is the one its
+        // outcome would record.
+        let agreed: BTreeSet<&str> = plan
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                sync_core::Op::Agree { key } if !left.contains(key) => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(agreed, BTreeSet::from(["/dir", "/same.txt"]));
+        let after = ix.load_all().unwrap();
+        for k in ["/dir", "/same.txt"] {
+            assert_eq!(
+                after.synced[k],
+                SyncedNode::merged(&before.local[k], &before.remote[k])
+            );
+        }
     }
 
     #[test]

@@ -824,7 +824,9 @@ impl Pair {
             .filter(|(_, n)| **n >= self.tuning.max_failures)
             .map(|(k, _)| k.clone())
             .collect();
-        let ix = lock(&self.index);
+        let mut ix = lock(&self.index);
+        // What is already the same on both sides needs no plan (nor the trees in memory).
+        ix.agree_where_equal(&|p| !rules.skips_path(p))?;
         let dirty = ix.dirty()?;
         let mut keys: BTreeSet<Key> = dirty
             .iter()
