@@ -151,6 +151,29 @@ pub struct Index {
     path: PathBuf,
 }
 
+/// A dirty key new on both sides with the same name and content: key, local path, folder,
+/// local inode, Dropbox id, revision, size, hash.
+type AgreeRow = (
+    String,
+    String,
+    bool,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<Vec<u8>>,
+);
+
+/// The next slice of [`AgreeRow`]s after key `?1`, at most `?2` of them.
+const AGREE_SQL: &str = "SELECT d.key, l.path, l.folder, l.inode, r.id, r.rev, r.size, r.hash \
+     FROM dirty d JOIN local l ON l.key = d.key JOIN remote r ON r.key = d.key \
+     WHERE d.key > ?1 \
+       AND NOT EXISTS (SELECT 1 FROM synced s WHERE s.key = d.key) \
+       AND l.path = r.path \
+       AND ((l.folder AND r.folder) \
+            OR (NOT l.folder AND NOT r.folder AND l.hash IS NOT NULL AND l.hash = r.hash)) \
+     ORDER BY d.key LIMIT ?2";
+
 fn hash_blob(h: Option<ContentHash>) -> Option<Vec<u8>> {
     h.map(|h| h.0.to_vec())
 }
@@ -709,19 +732,8 @@ impl Index {
         let mut after = String::new();
         let r = (|| -> rusqlite::Result<()> {
             loop {
-                let rows: Vec<(
-                    String,
-                    String,
-                    bool,
-                    i64,
-                    String,
-                    Option<String>,
-                    Option<i64>,
-                    Option<Vec<u8>>,
-                )> = {
-                    let mut st = tx.prepare_cached(
-                        "SELECT d.key, l.path, l.folder, l.inode, r.id, r.rev, r.size, r.hash                          FROM dirty d JOIN local l ON l.key = d.key JOIN remote r ON r.key = d.key                          WHERE d.key > ?1                            AND NOT EXISTS (SELECT 1 FROM synced s WHERE s.key = d.key)                            AND l.path = r.path                            AND ((l.folder AND r.folder)                                 OR (NOT l.folder AND NOT r.folder AND l.hash IS NOT NULL AND l.hash = r.hash))                          ORDER BY d.key LIMIT ?2",
-                    )?;
+                let rows: Vec<AgreeRow> = {
+                    let mut st = tx.prepare_cached(AGREE_SQL)?;
                     st.query_map(params![after, SLICE as i64], |r| {
                         Ok((
                             r.get(0)?,
