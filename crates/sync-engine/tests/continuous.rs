@@ -19,21 +19,31 @@ async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) ->
     panic!("{what}: not within {limit:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_flow_both_ways_while_running() {
-    let w = World::new().await;
-    let a = w.folder("a");
-    let runner = Runner::spawn(
-        Arc::new(w.pair("a", &a)),
+/// The pair running continuously, answering Dropbox's longpoll within 30 s.
+fn running(pair: Arc<sync_engine::Pair>) -> Runner {
+    Runner::spawn(
+        pair,
         RunOptions {
             longpoll_secs: 30,
             ..RunOptions::default()
         },
-    );
+    )
+}
+
+/// Wait for the runner's first sync.
+async fn first_sync(runner: &Runner) {
     eventually("first sync", Duration::from_secs(10), || {
         runner.status().last_sync.is_some()
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_flow_both_ways_while_running() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let runner = running(Arc::new(w.pair("a", &a)));
+    first_sync(&runner).await;
 
     write(&a, "/new.txt", b"made here");
     let up = eventually(
@@ -79,13 +89,7 @@ async fn idle_means_idle_the_engine_does_not_wake_itself() {
         );
     }
     let pair = Arc::new(w.pair("a", &a));
-    let runner = Runner::spawn(
-        pair.clone(),
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    );
+    let runner = running(pair.clone());
     eventually("first sync", Duration::from_secs(10), || {
         runner.status().last_sync.is_some() && w.remote_tree().len() >= 20
     })
@@ -117,17 +121,8 @@ async fn a_new_folder_full_of_files_arrives_as_it_is_no_clashes() {
     // every file once (seen twice, a file was taken for a case clash with itself).
     let w = World::new().await;
     let a = w.folder("a");
-    let runner = Runner::spawn(
-        Arc::new(w.pair("a", &a)),
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    );
-    eventually("first sync", Duration::from_secs(10), || {
-        runner.status().last_sync.is_some()
-    })
-    .await;
+    let runner = running(Arc::new(w.pair("a", &a)));
+    first_sync(&runner).await;
     std::fs::create_dir(a.join("bulk")).unwrap();
     let want: Vec<String> = (0..60).map(|i| format!("/bulk/file-{i:02}.txt")).collect();
     for p in &want {
@@ -166,10 +161,7 @@ async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
         paused: false,
     };
     let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
-    eventually("first sync", Duration::from_secs(10), || {
-        runner.status().last_sync.is_some()
-    })
-    .await;
+    first_sync(&runner).await;
     assert!(!runner.status().watching);
     // Another host on a network file system writes a file: no event reaches us.
     write(&a, "/from-another-host.dat", b"nfs");
@@ -188,17 +180,8 @@ async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
 async fn pause_stops_transfers_and_resume_catches_up() {
     let w = World::new().await;
     let a = w.folder("a");
-    let runner = Runner::spawn(
-        Arc::new(w.pair("a", &a)),
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    );
-    eventually("first sync", Duration::from_secs(10), || {
-        runner.status().last_sync.is_some()
-    })
-    .await;
+    let runner = running(Arc::new(w.pair("a", &a)));
+    first_sync(&runner).await;
     runner.pause();
     write(&a, "/while-paused.txt", b"p");
     w.put("/remote-while-paused.txt", b"r").await;
@@ -226,13 +209,7 @@ async fn a_pause_pressed_during_a_step_outlasts_the_step() {
     }
     // Slow Dropbox: the first step takes a while.
     w.server.emulator.faults.write().latency_ms = 60;
-    let runner = Runner::spawn(
-        Arc::new(w.pair("a", &a)),
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    );
+    let runner = running(Arc::new(w.pair("a", &a)));
     // Pause once uploads are under way, i.e. in the middle of the first step.
     eventually(
         "the first uploads to start",
@@ -270,13 +247,7 @@ async fn a_guard_pauses_the_running_pair_until_resumed_with_confirmation() {
     for i in 0..60 {
         write(&a, &format!("/more/g{i}"), b"y");
     }
-    let runner = Runner::spawn(
-        Arc::new(w.pair("a", &a)),
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    );
+    let runner = running(Arc::new(w.pair("a", &a)));
     eventually("first sync", Duration::from_secs(20), || {
         w.remote_tree().len() == 132 && runner.status().last_sync.is_some()
     })
