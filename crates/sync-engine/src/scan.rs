@@ -381,9 +381,18 @@ impl Scanner<'_> {
                         into: seen,
                     };
                     while let Some((dir, rel)) = queue.next() {
-                        let mut found = Vec::new();
-                        self.list(&dir, &rel, &mut mine.items, &mut found, issues, unreadable);
-                        queue.done(found);
+                        let mut listing = Listing {
+                            queue: &queue,
+                            subdirs: Vec::new(),
+                        };
+                        self.list(
+                            &dir,
+                            &rel,
+                            &mut mine.items,
+                            &mut listing.subdirs,
+                            issues,
+                            unreadable,
+                        );
                     }
                 });
             }
@@ -541,6 +550,19 @@ impl WalkQueue {
         if wake {
             self.ready.notify_all();
         }
+    }
+}
+
+/// A folder being listed: handed back to the queue when done — also if listing it
+/// panicked, so that the other threads do not wait for it forever.
+struct Listing<'a> {
+    queue: &'a WalkQueue,
+    subdirs: Vec<(PathBuf, String)>,
+}
+
+impl Drop for Listing<'_> {
+    fn drop(&mut self) {
+        self.queue.done(std::mem::take(&mut self.subdirs));
     }
 }
 
