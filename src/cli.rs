@@ -257,8 +257,16 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Autostart { action } => control::autostart(&cli, action == "enable"),
         Command::Link { no_browser } => control::link(&cli, *no_browser).await,
         Command::Unlink => match control::call(&cli, Cmd::Unlink, true).await {
-            Ok(_) => {
-                println!("unlinked: nuvosync's access was revoked; your files stay where they are");
+            Ok(v) => {
+                if v["revoked"] == serde_json::Value::Bool(true) {
+                    println!(
+                        "unlinked: nuvosync's access was revoked; your files stay where they are"
+                    );
+                } else {
+                    println!(
+                        "unlinked here (your files stay where they are), but Dropbox could not be told — remove nuvosync's access at dropbox.com/account/connected_apps"
+                    );
+                }
                 0
             }
             Err(e) => fail(&e),

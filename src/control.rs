@@ -667,6 +667,11 @@ pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
     match account {
         Ok(a) => {
             println!("Linked as {} ({}).", a.display_name, a.email);
+            if let Some(f) = &a.stored_in_file {
+                println!(
+                    "No OS keyring is available here: the link is kept in {f} (readable only by you)."
+                );
+            }
             0
         }
         Err(e) => fail(&e),

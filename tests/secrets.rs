@@ -98,8 +98,12 @@ async fn tokens_and_codes_appear_nowhere() {
     );
     assert!(rest.contains("Linked as"), "{rest}");
 
-    // The token file (no keyring here) is the owner's only.
+    // The token file (no keyring here) is the owner's only, and the user is told where it is.
     let creds = p.state_dir().join("credentials.json");
+    assert!(
+        rest.contains("No OS keyring") && rest.contains(&creds.display().to_string()),
+        "{rest}"
+    );
     assert_eq!(
         std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
         0o600
@@ -170,6 +174,11 @@ async fn tokens_and_codes_appear_nowhere() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("access was revoked"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     transcript.extend_from_slice(&out.stdout);
     transcript.extend_from_slice(&out.stderr);

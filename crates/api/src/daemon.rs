@@ -914,6 +914,7 @@ impl Daemon {
             display_name: a.display_name,
             used: u.used,
             allocated: u.allocated,
+            stored_in_file: None,
         };
         *lock(&self.account) = Some(dto.clone());
         Ok(dto)
@@ -942,15 +943,20 @@ impl Daemon {
             refresh_token: result.refresh_token,
             app_key: result.app_key,
         })?;
-        if let nuvosync_dropbox::store::Location::File(f) = location {
-            tracing::info!(
-                "no OS keyring: the Dropbox link is stored in {} (mode 0600)",
-                f.display()
-            );
-        }
+        let stored_in_file = match location {
+            nuvosync_dropbox::store::Location::File(f) => {
+                tracing::info!(
+                    "no OS keyring: the Dropbox link is stored in {} (mode 0600)",
+                    f.display()
+                );
+                Some(f.display().to_string())
+            }
+            nuvosync_dropbox::store::Location::Keyring => None,
+        };
         *lock(&self.link) = None;
         self.service.reset_client();
-        let account = self.account().await?;
+        let mut account = self.account().await?;
+        account.stored_in_file = stored_in_file;
         let _ = self.events.send(EventDto::Link { linked: true });
         self.start_runners().await;
         for r in self.runners.lock().await.values() {
@@ -987,21 +993,28 @@ impl Daemon {
         self.finish_link(result).await
     }
 
-    async fn unlink(&self) -> Result<(), ApiError> {
+    /// Unlink: stop syncing, revoke the token on Dropbox and forget it here. Returns
+    /// `{"revoked": bool}` — false when Dropbox could not be told (offline, say): the token
+    /// is forgotten here all the same.
+    async fn unlink(&self) -> Result<serde_json::Value, ApiError> {
         let names: Vec<String> = self.runners.lock().await.keys().cloned().collect();
         for n in names {
             self.stop_runner(&n).await;
         }
+        let mut revoked = false;
         if let Ok(client) = self.service.client() {
-            if let Err(e) = client.revoke().await {
-                tracing::warn!("revoking the token failed ({e}); it is removed here anyway");
+            match client.revoke().await {
+                Ok(()) => revoked = true,
+                Err(e) => {
+                    tracing::warn!("revoking the token failed ({e}); it is removed here anyway")
+                }
             }
         }
         self.service.token_store().delete()?;
         self.service.forget_credential();
         *lock(&self.account) = None;
         let _ = self.events.send(EventDto::Link { linked: false });
-        Ok(())
+        Ok(serde_json::json!({ "revoked": revoked }))
     }
 
     /// Resolve a path in a pair to the Dropbox metadata (used by the UI to show both versions).

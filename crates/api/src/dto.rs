@@ -127,6 +127,11 @@ pub struct AccountDto {
     /// Bytes allocated.
     #[ts(type = "number")]
     pub allocated: u64,
+    /// Where the link was just stored, when no OS keyring could take it (a file of mode 0600):
+    /// said once, when linking, so that the user knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stored_in_file: Option<String>,
 }
 
 /// Everything the status view shows.

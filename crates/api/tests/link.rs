@@ -47,6 +47,23 @@ async fn setup(token_lifetime: u64) -> Setup {
     }
 }
 
+/// The user (ada) answers the consent page with `decision` (`allow` or `deny`).
+async fn decide(s: &Setup, authorize_url: &str, decision: &str) -> reqwest::Response {
+    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    form.push(("account".into(), "ada".into()));
+    form.push(("decision".into(), decision.into()));
+    s.http
+        .post(format!("{}/oauth2/authorize", s.server.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The user allows access on the consent page; returns the redirect Dropbox sends back.
 async fn consent(s: &Setup, authorize_url: &str, decision: &str) -> String {
     let page = s.http.get(authorize_url).send().await.unwrap();
@@ -56,22 +73,20 @@ async fn consent(s: &Setup, authorize_url: &str, decision: &str) -> String {
         html.contains("id=\"allow\""),
         "a consent page with an Allow button"
     );
-    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    form.push(("account".into(), "ada".into()));
-    form.push(("decision".into(), decision.into()));
-    let resp = s
-        .http
-        .post(format!("{}/oauth2/authorize", s.server.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp = decide(s, authorize_url, decision).await;
     assert_eq!(resp.status(), 302);
     resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The user allows access on the consent page of a sign-in without a redirect address;
+/// returns the code the page shows (to be pasted into the app).
+async fn consent_code(s: &Setup, authorize_url: &str) -> String {
+    let page = decide(s, authorize_url, "allow").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let start = html.find("<code id=\"code\">").expect("a code to paste") + 16;
+    let end = start + html[start..].find("</code>").unwrap();
+    html[start..end].to_string()
 }
 
 async fn start(s: &Setup) -> LinkStartDto {
@@ -171,6 +186,26 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
         .into_owned();
     reqwest::get(&back).await.unwrap();
     waiter.await.unwrap().unwrap();
+    let client = s.daemon.service().client().unwrap();
+    client.account().await.unwrap();
+    // The same sign-in cannot be finished twice (nuvosync's own guard).
+    let err = s
+        .daemon
+        .handle(Command::LinkFinish {
+            redirect: back.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    assert!(
+        err.message.contains("no link in progress"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains(code.as_str()));
+    // Replayed straight to Dropbox (as an attacker holding the code would), it is refused
+    // and the grant it gave is revoked.
+    let redirect = link.redirect_uri.clone().unwrap();
     let replay = s
         .http
         .post(format!("{}/oauth2/token", s.server.url))
@@ -178,28 +213,42 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("client_id", nuvosync_dropbox::DEFAULT_APP_KEY),
+            ("redirect_uri", redirect.as_str()),
             ("code_verifier", "x".repeat(50).as_str()),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(replay.status(), 400);
-    assert!(replay.text().await.unwrap().contains("invalid_grant"));
+    let body = replay.text().await.unwrap();
+    assert!(
+        body.contains("invalid_grant") && body.contains("already been used"),
+        "{body}"
+    );
+    let err = client.account().await.unwrap_err();
+    assert!(err.is_auth(), "the first grant was revoked: {err}");
 
-    // A code exchanged by another sign-in (different verifier and redirect) fails cleanly.
-    let first = start(&s).await;
-    let back = consent(&s, &first.authorize_url, "allow").await;
-    let code = url::Url::parse(&back)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let _second = start(&s).await; // replaces the session in progress: another verifier
+    // A PKCE verifier mismatch: a code shown to paste (no redirect address) finished by a
+    // newer sign-in, whose verifier differs — everything else about the code is right.
+    let paste = |s: &Setup| {
+        let d = s.daemon.clone();
+        async move {
+            let v = d
+                .handle(Command::LinkStart { loopback: false })
+                .await
+                .unwrap();
+            serde_json::from_value::<LinkStartDto>(v).unwrap()
+        }
+    };
+    let first = paste(&s).await;
+    assert!(first.redirect_uri.is_none());
+    let code = consent_code(&s, &first.authorize_url).await;
+    let _second = paste(&s).await; // replaces the sign-in in progress: another verifier
     let err = s
         .daemon
-        .handle(Command::LinkFinish { redirect: code })
+        .handle(Command::LinkFinish {
+            redirect: code.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Auth);
@@ -208,6 +257,16 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
         "{}",
         err.message
     );
+    assert!(!err.message.contains(code.as_str()));
+    {
+        // Dropbox refused it at the verifier: the code was not used up, its client and (absent)
+        // redirect matched.
+        let tokens = s.server.emulator.tokens.lock();
+        let entry = &tokens.codes[&code];
+        assert!(entry.used_by.is_none());
+        assert!(entry.redirect_uri.is_none());
+        assert_eq!(entry.client_id, nuvosync_dropbox::DEFAULT_APP_KEY);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +294,8 @@ async fn access_tokens_are_refreshed_on_expiry_and_unlink_revokes_the_grant() {
     assert_eq!(client.transport().authorizer().refresh_count(), before + 1);
 
     let refresh_tokens_before = s.server.emulator.tokens.lock().refresh.len();
-    s.daemon.handle(Command::Unlink).await.unwrap();
+    let out = s.daemon.handle(Command::Unlink).await.unwrap();
+    assert_eq!(out["revoked"], true);
     assert_eq!(
         s.server.emulator.tokens.lock().refresh.len(),
         refresh_tokens_before - 1,

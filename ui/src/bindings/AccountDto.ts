@@ -23,4 +23,9 @@ used: number,
 /**
  * Bytes allocated.
  */
-allocated: number, };
+allocated: number, 
+/**
+ * Where the link was just stored, when no OS keyring could take it (a file of mode 0600):
+ * said once, when linking, so that the user knows.
+ */
+stored_in_file?: string, };
