@@ -21,7 +21,7 @@
 use crate::events::Event;
 use crate::index::StoredSession;
 use crate::localfs::{abs, ensure_parent, inside, matches, rename_noreplace, temp_path, to_trash};
-use crate::pair::{Pair, SyncError, lock, now};
+use crate::pair::{Pair, PauseReason, SyncError, lock, now};
 use crate::scan::sig_of;
 use bytes::Bytes;
 use futures_util::{AsyncReadExt, StreamExt};
@@ -114,6 +114,12 @@ fn io_fail(what: &str, e: std::io::Error) -> Fail {
 /// Where a pair-relative path is on disk, to read or write: inside the pair's folder and
 /// reached through real folders only ([`inside`]); otherwise the operation fails, saying why.
 fn place(pair: &Pair, rel: &str) -> Result<std::path::PathBuf, Fail> {
+    if crate::localfs::root_present(pair.root()).is_err() {
+        // Not this file's fault: the whole pair pauses until its folder is back.
+        return Err(Fail::Fatal(SyncError::Paused(PauseReason::MissingRoot {
+            path: pair.root().to_path_buf(),
+        })));
+    }
     inside(pair.root(), rel).map_err(|e| Fail::Failed {
         code: "blocked",
         message: e.to_string(),

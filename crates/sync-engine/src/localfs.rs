@@ -41,6 +41,7 @@ pub fn abs(root: &Path, rel: &str) -> io::Result<PathBuf> {
 /// folder — not a symbolic link, not a file — so that what is written there lands inside
 /// the pair's folder. The path itself may be anything (or nothing).
 pub fn inside(root: &Path, rel: &str) -> io::Result<PathBuf> {
+    root_present(root)?;
     let path = abs(root, rel)?;
     let mut at = root.to_path_buf();
     let comps: Vec<&str> = rel.split('/').skip(1).collect();
@@ -69,8 +70,25 @@ pub fn inside(root: &Path, rel: &str) -> io::Result<PathBuf> {
     Ok(path)
 }
 
-/// The pair's private folder, created on demand.
+/// The pair's folder is there. Nothing is ever created below a folder that went away (an
+/// unmounted drive, a folder moved or deleted): brought back with a few new files in it, it
+/// would look as if everything else had been deleted.
+pub fn root_present(root: &Path) -> io::Result<()> {
+    match std::fs::metadata(root) {
+        Ok(md) if md.is_dir() => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "the synced folder {} is gone (unmounted, moved or deleted?)",
+                root.display()
+            ),
+        )),
+    }
+}
+
+/// The pair's private folder, created on demand (never the pair's folder itself).
 pub fn state_dir(root: &Path) -> io::Result<PathBuf> {
+    root_present(root)?;
     let d = root.join(STATE_DIR);
     std::fs::create_dir_all(&d)?;
     Ok(d)

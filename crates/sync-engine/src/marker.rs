@@ -36,8 +36,7 @@ pub fn read(root: &Path) -> Option<Marker> {
 
 /// Write the marker atomically.
 pub fn write(root: &Path, m: &Marker) -> std::io::Result<()> {
-    let dir = root.join(STATE_DIR);
-    std::fs::create_dir_all(&dir)?;
+    let dir = crate::localfs::state_dir(root)?;
     let tmp = dir.join("marker.json.tmp");
     std::fs::write(
         &tmp,

@@ -147,7 +147,7 @@ impl std::fmt::Display for PauseReason {
         match self {
             PauseReason::MissingRoot { path } => write!(
                 f,
-                "the local folder {} is missing — if it is on a drive or network share, mount it; nothing is deleted while it is gone",
+                "the local folder {} is missing or empty — if it is on a drive or network share, mount it; nothing is deleted while it is so (to start this folder afresh, remove the pair and add it again)",
                 path.display()
             ),
             PauseReason::MassDelete { side, count, total } => {
@@ -430,7 +430,20 @@ impl Pair {
     /// Check that the local folder is there and is the state nuvosync last synced.
     pub fn check_folder(&self) -> Result<(), SyncError> {
         let root = self.root();
-        if !root.is_dir() {
+        // Gone, or an empty folder where synced files and nuvosync's marker were — not even
+        // `.nuvosync` in it: the mount point of a drive that is not mounted, far more likely
+        // than a restore (which the marker check would report, and whose fix would take the
+        // empty folder for the truth).
+        let empty = std::fs::read_dir(root).map(|mut d| d.next().is_none());
+        let gone = match empty {
+            Err(_) => true,
+            Ok(true) => {
+                let ix = lock(&self.index);
+                ix.meta("generation")?.is_some() && ix.count("local")? > 0
+            }
+            Ok(false) => false,
+        };
+        if gone {
             return Err(SyncError::Paused(PauseReason::MissingRoot {
                 path: root.to_path_buf(),
             }));

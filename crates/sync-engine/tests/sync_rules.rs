@@ -326,6 +326,76 @@ async fn a_missing_folder_pauses_instead_of_deleting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_mount_point_pauses_instead_of_deleting() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/x.txt", b"x");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    // The drive is not mounted: what is left is the empty folder it mounts on.
+    std::fs::rename(&a, w.dir.path().join("the drive")).unwrap();
+    std::fs::create_dir(&a).unwrap();
+    let err = pair.sync_once().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(w.remote_tree()["/x.txt"], h(b"x"), "nothing deleted");
+    assert_eq!(std::fs::read_dir(&a).unwrap().count(), 0, "nothing written");
+    // Mounted again: in sync, nothing to do.
+    std::fs::remove_dir(&a).unwrap();
+    std::fs::rename(w.dir.path().join("the drive"), &a).unwrap();
+    pair.sync_once().await.unwrap();
+    assert_eq!(w.remote_tree()["/x.txt"], h(b"x"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_that_goes_away_mid_run_is_not_recreated_nor_taken_for_deleted() {
+    // The drive is unmounted after Dropbox's news came in and before it is written: the
+    // downloads must not bring the folder back with only the new files in it — the rescan
+    // at the end of the run would take everything else for deleted.
+    let w = World::new().await;
+    let a = w.folder("a");
+    for i in 0..10 {
+        write(&a, &format!("/d/f{i}.txt"), format!("{i}").as_bytes());
+    }
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    w.put("/d/new.txt", b"from a co-author").await;
+    w.put("/other/deep.txt", b"deep").await;
+    pair.pull().await.unwrap();
+    std::fs::rename(&a, w.dir.path().join("unmounted")).unwrap();
+    let err = pair.converge(true).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(!a.exists(), "the folder was created again");
+    let remote = w.remote_tree();
+    for i in 0..10 {
+        assert_eq!(
+            remote[&format!("/d/f{i}.txt")],
+            h(format!("{i}").as_bytes()),
+            "nothing deleted on Dropbox"
+        );
+    }
+    // Back again: everything syncs, nothing was given up on.
+    std::fs::rename(w.dir.path().join("unmounted"), &a).unwrap();
+    pair.sync_once().await.unwrap();
+    assert_eq!(
+        std::fs::read(a.join("d/new.txt")).unwrap(),
+        b"from a co-author"
+    );
+    assert_eq!(std::fs::read(a.join("other/deep.txt")).unwrap(), b"deep");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mass_delete_pauses_until_confirmed() {
     let w = World::new().await;
     let a = w.folder("a");
