@@ -162,7 +162,9 @@ pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, Ap
         ));
     }
     // 1. Decide the backup name once, and record it before touching anything.
-    let backup = match p.with_index(|ix| ix.meta(IN_PROGRESS))? {
+    let recorded = p.with_index(|ix| ix.meta(IN_PROGRESS))?;
+    let resuming = recorded.is_some();
+    let backup = match recorded {
         Some(b) => b,
         None => {
             let b = backup_path(service, pair, &stamp())?;
@@ -176,8 +178,11 @@ pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, Ap
         Ok(_) => tracing::info!(pair, backup = %backup, "Dropbox's instance folder moved aside"),
         Err(nuvosync_dropbox::Error::NotFound) => {} // moved before an interruption, or never existed
         Err(nuvosync_dropbox::Error::Conflict(_)) => {
-            // The backup name exists: a resumed restore that already moved it, if the root is gone.
-            if p.remote().get_metadata(&root).await?.is_some() {
+            // The backup name exists. Resuming, that is this restore's own move (the name is
+            // this restore's, with its time): the folder at `root` is the restored state being
+            // uploaded when the restore was interrupted, and the upload goes on. A new restore
+            // meeting an existing name does not touch either.
+            if !resuming && p.remote().get_metadata(&root).await?.is_some() {
                 return Err(ApiError::new(
                     ErrorCode::Dropbox,
                     format!(

@@ -320,3 +320,37 @@ async fn an_interrupted_restore_resumes() {
     assert_eq!(dropbox(&s, ROOT), snap);
     assert_eq!(dropbox(&s, &r.backup_folder), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_interrupted_while_uploading_resumes() {
+    let s = setup().await;
+    let (snap, before) = hazard(&s, false).await;
+    // Dropbox's folder was moved aside and part of the restored state uploaded again, then
+    // the process died.
+    let plan: RestorePlanDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestorePlan { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let pair = s.daemon.service().pair("lab").unwrap();
+    pair.with_index(|ix| ix.set_meta("restore_backup", &plan.backup_folder))
+        .unwrap();
+    colleague(&s)
+        .move_entry(ROOT, &plan.backup_folder)
+        .await
+        .unwrap();
+    upload(&s, "/analysis.py", &snap["/analysis.py"]).await;
+    let r: RestoreResultDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestoreApply { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r.backup_folder, plan.backup_folder);
+    assert_eq!(dropbox(&s, ROOT), snap);
+    assert_eq!(dropbox(&s, &r.backup_folder), before);
+    assert_eq!(files(&s.local), snap);
+}
