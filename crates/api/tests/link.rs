@@ -270,6 +270,45 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_window_finishes_with_the_redirect_and_short_lived_tokens_are_renewed() {
+    // Tokens that live 200 s — less than the margin before expiry at which they are renewed.
+    let s = setup(200).await;
+    // The tray app's sign-in window catches the redirect itself and hands over the URL.
+    let link = start(&s).await;
+    let back = consent(&s, &link.authorize_url, "allow").await;
+    let forged = back.replace("state=", "state=forged");
+    let err = s
+        .daemon
+        .handle(Command::LinkFinish { redirect: forged })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Auth, "{}", err.message);
+    assert!(
+        s.daemon.service().credential().is_err(),
+        "nothing was linked by a reply that does not match the sign-in"
+    );
+    let link = start(&s).await;
+    let back = consent(&s, &link.authorize_url, "allow").await;
+    let account: AccountDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::LinkFinish { redirect: back })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(account.email, "ada@example.com");
+    // Renewed before use, not after a refusal.
+    let client = s.daemon.service().client().unwrap();
+    client.account().await.unwrap();
+    let before = client.transport().authorizer().refresh_count();
+    let issued = s.server.emulator.tokens.lock().access.len();
+    client.account().await.unwrap();
+    client.space_usage().await.unwrap();
+    assert!(client.transport().authorizer().refresh_count() >= before + 2);
+    assert!(s.server.emulator.tokens.lock().access.len() > issued);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_are_refreshed_on_expiry_and_unlink_revokes_the_grant() {
     let s = setup(14_400).await;
     let link = start(&s).await;
