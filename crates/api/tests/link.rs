@@ -25,7 +25,8 @@ async fn setup(token_lifetime: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut e = Endpoints::single(&server.url).unwrap();
     e.ca_file = server.ca_file.clone();
-    // SAFETY-free: the variable only makes the token store skip the OS keyring.
+    // The token store would use the OS keyring where there is one: `cargo xtask test` runs
+    // the tests with NUVOSYNC_KEYRING=off, so that they never touch the user's keyring.
     let service = Arc::new(
         Service::with_endpoints(Paths::under(dir.path()), e, sync_engine::Tuning::default())
             .unwrap(),
