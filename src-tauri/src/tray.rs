@@ -207,6 +207,9 @@ pub fn install(app: &AppHandle, daemon: Arc<Daemon>) -> tauri::Result<()> {
                 ),
             };
             for n in shown {
+                if n.restore && notify_with_action(&handle, &n) {
+                    continue;
+                }
                 use tauri_plugin_notification::NotificationExt;
                 let _ = handle
                     .notification()
@@ -222,6 +225,38 @@ pub fn install(app: &AppHandle, daemon: Arc<Daemon>) -> tauri::Result<()> {
         }
     });
     Ok(())
+}
+
+/// A notification that opens the restore wizard when clicked (the notification plugin has
+/// no click on desktops): shown over the freedesktop notification service, and a thread
+/// waits for the click. False if it could not be shown that way.
+#[cfg(target_os = "linux")]
+fn notify_with_action(app: &AppHandle, n: &nuvosync_api::notify::Notification) -> bool {
+    let shown = notify_rust::Notification::new()
+        .appname("nuvosync")
+        .summary(&n.title)
+        .body(&n.body)
+        .action("default", "Open the restore wizard")
+        .action("open-restore", "Open the restore wizard")
+        .show();
+    let Ok(handle) = shown else {
+        return false;
+    };
+    let app = app.clone();
+    std::thread::spawn(move || {
+        handle.wait_for_action(|action| {
+            if action == "default" || action == "open-restore" {
+                show_window(&app);
+                let _ = app.emit("nuvosync://navigate", "restore");
+            }
+        });
+    });
+    true
+}
+
+#[cfg(not(target_os = "linux"))]
+fn notify_with_action(_app: &AppHandle, _n: &nuvosync_api::notify::Notification) -> bool {
+    false
 }
 
 fn render(app: &AppHandle, items: &Items, status: &StatusDto, dark: bool) {

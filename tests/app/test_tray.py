@@ -5,9 +5,11 @@ are caught as org.freedesktop.Notifications.Notify calls."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -15,7 +17,8 @@ from xml.etree import ElementTree
 
 import pytest
 from conftest import App, wait_for
-from jeepney import DBusAddress, MessageType, Properties, new_method_call
+from jeepney import DBusAddress, HeaderFields, MessageType, Properties, new_method_call, new_method_return, new_signal
+from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
 WATCHER = DBusAddress("/StatusNotifierWatcher", bus_name="org.kde.StatusNotifierWatcher", interface="org.kde.StatusNotifierWatcher")
@@ -163,3 +166,85 @@ def test_a_conflict_raises_a_desktop_notification(launch, bus, tray_host):
         monitor.terminate()
         monitor.wait(10)
         shutil.rmtree(log.parent, ignore_errors=True)
+
+
+class Notifications:
+    """A desktop's notification service (org.freedesktop.Notifications) on the test's session
+    bus: it keeps what it is asked to show and can play the user clicking one."""
+
+    PATH = "/org/freedesktop/Notifications"
+    IFACE = "org.freedesktop.Notifications"
+
+    def __init__(self):
+        self.conn = open_dbus_connection(bus="SESSION")
+        reply = self.conn.send_and_get_reply(message_bus.RequestName(self.IFACE, 4), timeout=10)
+        assert reply.body[0] == 1, f"could not own {self.IFACE}: {reply.body}"
+        self.shown: list[dict] = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.running:
+            try:
+                msg = self.conn.receive(timeout=0.2)
+            except TimeoutError:
+                continue
+            except Exception:
+                return
+            if msg.header.message_type != MessageType.method_call or msg.header.fields.get(HeaderFields.interface) != self.IFACE:
+                continue
+            member = msg.header.fields.get(HeaderFields.member)
+            if member == "Notify":
+                app_name, _replaces, _icon, summary, body, actions, _hints, _timeout = msg.body
+                with self.lock:
+                    nid = len(self.shown) + 1
+                    self.shown.append({"id": nid, "app": app_name, "summary": summary, "body": body, "actions": list(actions)})
+                self.conn.send(new_method_return(msg, "u", (nid,)))
+            elif member == "GetCapabilities":
+                self.conn.send(new_method_return(msg, "as", (["actions", "body"],)))
+            elif member == "GetServerInformation":
+                self.conn.send(new_method_return(msg, "ssss", ("test-notifications", "nuvosync tests", "1", "1.2")))
+            else:
+                self.conn.send(new_method_return(msg))
+
+    def find(self, summary: str) -> dict | None:
+        """The first notification whose title starts with `summary`."""
+        with self.lock:
+            return next((n for n in self.shown if n["summary"].startswith(summary)), None)
+
+    def click(self, nid: int, action: str = "default"):
+        self.conn.send(new_signal(DBusAddress(self.PATH, interface=self.IFACE), "ActionInvoked", "us", (nid, action)))
+
+    def close(self):
+        self.running = False
+        self.thread.join(5)
+        self.conn.close()
+
+
+def test_clicking_the_restore_notification_opens_the_wizard(launch, bus, tray_host):
+    service = Notifications()
+    try:
+        app: App = launch()
+        app.wait_synced()
+        marker = app.local / ".nuvosync" / "marker.json"
+        snapshot_marker = marker.read_bytes()
+        generation = json.loads(snapshot_marker)["generation"]
+        (app.local / "after-snapshot.txt").write_bytes(b"written after the snapshot\n")
+        wait_for("the folder's generation to move on", lambda: json.loads(marker.read_bytes())["generation"] > generation and app.pair()["state"] == "up_to_date", 60)
+        # A snapshot comes back: the old marker, without the newer file.
+        marker.write_bytes(snapshot_marker)
+        (app.local / "after-snapshot.txt").unlink()
+        app.call({"cmd": "sync_now", "args": {"pair": None}})
+
+        shown = wait_for("the restore notification", lambda: service.find("Snapshot restore detected"), 60)
+        assert shown["app"] == "nuvosync"
+        assert "default" in shown["actions"][::2], shown
+        app.go("settings")  # somewhere else, so that the click has to bring the wizard
+        service.click(shown["id"])
+        wizard = app.wait("wizard", 30, "the restore wizard after the click")
+        assert wizard.get_attribute("data-step") == "explain"
+        app.shot("notification-opens-wizard")
+    finally:
+        service.close()
