@@ -31,6 +31,7 @@ from lib import (  # noqa: E402
     HERE,
     PAIR_REMOTE,
     ROOT,
+    TARGET,
     Emulator,
     Maestral,
     Nuvosync,
@@ -94,8 +95,8 @@ class Ctx:
         # BENCH_PROFILE=debug (the CI smoke run) uses the debug binaries the tests built.
         profile = os.environ.get("BENCH_PROFILE", "release")
         self.bins = {
-            "emulator": ROOT / "target" / profile / "dropbox-emulator",
-            "nuvosync": ROOT / "target" / profile / "nuvosync",
+            "emulator": TARGET / profile / "dropbox-emulator",
+            "nuvosync": TARGET / profile / "nuvosync",
             "loadgen": HERE / "loadgen" / "target" / profile / "bench-loadgen",
             "maestral": HERE / ".venv" / "bin" / "maestral",
             "maestral_python": HERE / ".venv" / "bin" / "python",

@@ -17,6 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# Where cargo puts the workspace binaries (CARGO_TARGET_DIR moves them, as in CI checkouts).
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 ACCOUNT = "bench"
 TOKEN = "bench-token-0001"  # access token (app folder) and refresh token (any app key)
 ADMIN = "bench-admin"

@@ -35,7 +35,8 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.webelement import WebElement
 
 REPO = Path(__file__).resolve().parents[2]
-APP_BIN = Path(os.environ.get("NUVOSYNC_APP_BIN", REPO / "target" / "debug" / "nuvosync-app"))
+TARGET = REPO / os.environ.get("CARGO_TARGET_DIR", "target")  # an absolute CARGO_TARGET_DIR wins
+APP_BIN = Path(os.environ.get("NUVOSYNC_APP_BIN", TARGET / "debug" / "nuvosync-app"))
 REMOTE = "/Demo Org/Demo Space/Demo Instance"
 SHOTS = Path(os.environ.get("APP_SCREENSHOTS") or REPO / "target" / "app-screenshots")
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import App, wait_for
+from conftest import TARGET, App, wait_for
 from selenium.webdriver.common.by import By
 
 
@@ -167,7 +167,7 @@ def test_cli_talks_to_the_running_app(launch):
     """The app serves the control socket, so the CLI works alongside it."""
     app = launch()
     app.wait_synced()
-    cli = Path(__file__).resolve().parents[2] / "target" / "debug" / "nuvosync"
+    cli = TARGET / "debug" / "nuvosync"
     if not cli.exists():
         raise AssertionError(f"no CLI at {cli}: cargo build -p nuvosync")
     env = {"PATH": "/usr/bin:/bin", "NUVOSYNC_CONFIG_DIR": app.info["config_dir"], "NUVOSYNC_STATE_DIR": app.info["state_dir"], "NUVOSYNC_KEYRING": "off"}

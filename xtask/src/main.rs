@@ -49,6 +49,14 @@ fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Cargo's target folder: `CARGO_TARGET_DIR` if set (relative to the repository), else `target`.
+fn target() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root().join(d),
+        _ => root().join("target"),
+    }
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -226,7 +234,7 @@ fn test(args: &[String]) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    let summary_dir = root().join("target/tmp/summary");
+    let summary_dir = target().join("tmp/summary");
     let _ = std::fs::remove_dir_all(&summary_dir);
     ok &= if nextest {
         run(
@@ -263,7 +271,7 @@ fn test(args: &[String]) -> bool {
         ok &= run(
             &mut stages,
             "ui: browser tests (Playwright, Chromium)",
-            npm(&["run", "e2e"]).env("NUVOSYNC_BIN", root().join("target/debug/nuvosync")),
+            npm(&["run", "e2e"]).env("NUVOSYNC_BIN", target().join("debug/nuvosync")),
         );
         if root().join("tests/app/run").exists() {
             ok &= run(
