@@ -290,11 +290,11 @@ async fn not_a_restore_continues_normally_after_showing_what_it_overwrites() {
     sync(&s).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupted_restore_resumes() {
+/// A restore of the hazard that was interrupted once Dropbox's folder had been moved aside
+/// (`uploaded`: after these restored files were uploaded again, too); then `--apply` again.
+async fn resume_an_interrupted_restore(uploaded: &[&str]) {
     let s = setup().await;
     let (snap, before) = hazard(&s, false).await;
-    // The first step (moving Dropbox's folder aside) happened, then the process died.
     let plan: RestorePlanDto = serde_json::from_value(
         s.daemon
             .handle(Command::RestorePlan { pair: "lab".into() })
@@ -309,39 +309,9 @@ async fn an_interrupted_restore_resumes() {
         .move_entry(ROOT, &plan.backup_folder)
         .await
         .unwrap();
-    let r: RestoreResultDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestoreApply { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r.backup_folder, plan.backup_folder);
-    assert_eq!(dropbox(&s, ROOT), snap);
-    assert_eq!(dropbox(&s, &r.backup_folder), before);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restore_interrupted_while_uploading_resumes() {
-    let s = setup().await;
-    let (snap, before) = hazard(&s, false).await;
-    // Dropbox's folder was moved aside and part of the restored state uploaded again, then
-    // the process died.
-    let plan: RestorePlanDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestorePlan { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let pair = s.daemon.service().pair("lab").unwrap();
-    pair.with_index(|ix| ix.set_meta("restore_backup", &plan.backup_folder))
-        .unwrap();
-    colleague(&s)
-        .move_entry(ROOT, &plan.backup_folder)
-        .await
-        .unwrap();
-    upload(&s, "/analysis.py", &snap["/analysis.py"]).await;
+    for rel in uploaded {
+        upload(&s, rel, &snap[*rel]).await;
+    }
     let r: RestoreResultDto = serde_json::from_value(
         s.daemon
             .handle(Command::RestoreApply { pair: "lab".into() })
@@ -353,4 +323,16 @@ async fn a_restore_interrupted_while_uploading_resumes() {
     assert_eq!(dropbox(&s, ROOT), snap);
     assert_eq!(dropbox(&s, &r.backup_folder), before);
     assert_eq!(files(&s.local), snap);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_restore_resumes() {
+    // The first step (moving Dropbox's folder aside) happened, then the process died.
+    resume_an_interrupted_restore(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_interrupted_while_uploading_resumes() {
+    // ...and part of the restored state was uploaded again.
+    resume_an_interrupted_restore(&["/analysis.py"]).await;
 }

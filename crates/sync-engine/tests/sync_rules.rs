@@ -5,6 +5,17 @@ mod common;
 use common::*;
 use std::os::unix::fs::MetadataExt;
 
+/// The pair paused because its folder is gone (or an empty mount point).
+fn assert_missing_root(err: &sync_engine::SyncError) {
+    assert!(
+        matches!(
+            err,
+            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
+        ),
+        "{err:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_uploads_a_tree_and_a_second_pair_downloads_it() {
     let w = World::new().await;
@@ -311,13 +322,7 @@ async fn a_missing_folder_pauses_instead_of_deleting() {
     pair.sync_once().await.unwrap();
     std::fs::rename(&a, w.dir.path().join("unmounted")).unwrap();
     let err = pair.sync_once().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
-        ),
-        "{err:?}"
-    );
+    assert_missing_root(&err);
     assert_eq!(
         w.remote_tree()["/x.txt"],
         h(b"x"),
@@ -336,13 +341,7 @@ async fn an_empty_mount_point_pauses_instead_of_deleting() {
     std::fs::rename(&a, w.dir.path().join("the drive")).unwrap();
     std::fs::create_dir(&a).unwrap();
     let err = pair.sync_once().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
-        ),
-        "{err:?}"
-    );
+    assert_missing_root(&err);
     assert_eq!(w.remote_tree()["/x.txt"], h(b"x"), "nothing deleted");
     assert_eq!(std::fs::read_dir(&a).unwrap().count(), 0, "nothing written");
     // Mounted again: in sync, nothing to do.
@@ -369,13 +368,7 @@ async fn a_folder_that_goes_away_mid_run_is_not_recreated_nor_taken_for_deleted(
     pair.pull().await.unwrap();
     std::fs::rename(&a, w.dir.path().join("unmounted")).unwrap();
     let err = pair.converge(true).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            sync_engine::SyncError::Paused(sync_engine::PauseReason::MissingRoot { .. })
-        ),
-        "{err:?}"
-    );
+    assert_missing_root(&err);
     assert!(!a.exists(), "the folder was created again");
     let remote = w.remote_tree();
     for i in 0..10 {
