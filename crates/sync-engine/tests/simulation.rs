@@ -106,7 +106,7 @@ fn hashes_under(root: &Path) -> Vec<ContentHash> {
 
 impl Sim {
     async fn new(seed: u64) -> Sim {
-        let w = World::new().await;
+        let w = World::seeded(seed).await;
         let machines = ["m1", "m2"]
             .iter()
             .map(|n| Machine {
@@ -517,6 +517,8 @@ impl Sim {
     }
 
     fn fail(&self, what: String) -> ! {
+        // The counts so far (versions lost among them) reach the run's summary too.
+        write_summary();
         let log = self.log.join("\n  ");
         panic!(
             "seed {} failed: {what}\n  re-run with SIM_SEED={}\n  {log}",
@@ -605,9 +607,20 @@ async fn shard(n: u64) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
+    SHARD.store(n, Ordering::Relaxed);
     for i in 0..per {
         run_seed(n * 1_000_003 + i).await;
     }
+    write_summary();
+}
+
+/// The shard this test process runs (each shard is a test of its own).
+static SHARD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// This shard's counts, for the run's one-screen summary (printed by `cargo xtask test`); a
+/// shard that fails writes them before it stops.
+fn write_summary() {
+    let n = SHARD.load(Ordering::Relaxed);
     let summary = serde_json::json!({
         "seeds": STATS.seeds.load(Ordering::Relaxed),
         "steps": STATS.steps.load(Ordering::Relaxed),
@@ -616,7 +629,6 @@ async fn shard(n: u64) {
         "versions": STATS.versions.load(Ordering::Relaxed),
         "lost": STATS.lost.load(Ordering::Relaxed),
     });
-    // For the run's one-screen summary (printed by `cargo xtask test`).
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("summary");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(

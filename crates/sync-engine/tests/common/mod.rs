@@ -23,8 +23,14 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
+        World::seeded(0).await
+    }
+
+    /// A world whose emulator draws its ids, revisions and fault decisions from `seed`.
+    pub async fn seeded(seed: u64) -> World {
         let config = Config {
             accounts: vec![("ada".into(), "tok-ada".into())],
+            seed,
             ..Config::default()
         };
         World {
