@@ -114,16 +114,20 @@ fn io_fail(what: &str, e: std::io::Error) -> Fail {
 /// Where a pair-relative path is on disk, to read or write: inside the pair's folder and
 /// reached through real folders only ([`inside`]); otherwise the operation fails, saying why.
 fn place(pair: &Pair, rel: &str) -> Result<std::path::PathBuf, Fail> {
-    if crate::localfs::root_present(pair.root()).is_err() {
-        // Not this file's fault: the whole pair pauses until its folder is back.
-        return Err(Fail::Fatal(SyncError::Paused(PauseReason::MissingRoot {
-            path: pair.root().to_path_buf(),
-        })));
-    }
-    inside(pair.root(), rel).map_err(|e| Fail::Failed {
-        code: "blocked",
-        message: e.to_string(),
-        counts: true,
+    inside(pair.root(), rel).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            // `inside` found the pair's folder gone: not this file's fault — the whole pair
+            // pauses until its folder is back.
+            Fail::Fatal(SyncError::Paused(PauseReason::MissingRoot {
+                path: pair.root().to_path_buf(),
+            }))
+        } else {
+            Fail::Failed {
+                code: "blocked",
+                message: e.to_string(),
+                counts: true,
+            }
+        }
     })
 }
 

@@ -39,7 +39,8 @@ pub fn abs(root: &Path, rel: &str) -> io::Result<PathBuf> {
 
 /// [`abs`], and every folder on the way from `root` down to the path that exists is a real
 /// folder — not a symbolic link, not a file — so that what is written there lands inside
-/// the pair's folder. The path itself may be anything (or nothing).
+/// the pair's folder. The path itself may be anything (or nothing). `NotFound` means the
+/// pair's folder itself is gone (see [`root_present`]).
 pub fn inside(root: &Path, rel: &str) -> io::Result<PathBuf> {
     root_present(root)?;
     let path = abs(root, rel)?;

@@ -9,6 +9,7 @@
 //! file that changes while it is hashed is left for the next scan.
 
 use crate::index::{Sig, Sigs};
+use crate::pair::lock;
 use crate::rules::Rules;
 use std::collections::HashSet;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -564,10 +565,6 @@ impl Drop for Listing<'_> {
     fn drop(&mut self) {
         self.queue.done(std::mem::take(&mut self.subdirs));
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Entries one walker thread saw, added to the shared list when the thread is done.
