@@ -71,7 +71,8 @@ pub enum SettingsCommand {
         json: bool,
     },
     /// Change a setting: notifications (all|attention|off), snooze (minutes), upload-limit,
-    /// download-limit (bytes/s, 0 = none), autostart (true|false).
+    /// download-limit (bytes/s, 0 = none), autostart (true|false), mass-delete-percent (0–100)
+    /// and mass-delete-min-files (the guard pauses when one sync would delete more than both).
     Set {
         /// Setting.
         key: String,
@@ -559,10 +560,24 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                     .parse::<bool>()
                     .map(|b| patch.autostart = Some(b))
                     .map_err(|_| bad()),
+                "mass-delete-percent" => value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= 100)
+                    .map(|n| patch.mass_delete_percent = Some(n))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::InvalidArgument,
+                            format!(
+                                "mass-delete-percent is a share of files, 0 to 100, not {value:?}"
+                            ),
+                        )
+                    }),
+                "mass-delete-min-files" => num().map(|n| patch.mass_delete_min_files = Some(n)),
                 _ => Err(ApiError::new(
                     ErrorCode::InvalidArgument,
                     format!(
-                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart"
+                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart, mass-delete-percent, mass-delete-min-files"
                     ),
                 )),
             };
@@ -601,6 +616,10 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                     }
                 );
                 println!("autostart: {}", s.autostart);
+                println!(
+                    "mass-delete guard: pause when one sync would delete more than {} % of a side and more than {} files",
+                    s.mass_delete_percent, s.mass_delete_min_files
+                );
                 for p in s.pairs {
                     println!(
                         "pair {}: watch {}, rescan every {} s, excluded {:?}",
@@ -733,6 +752,18 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
                 &p.removed,
             );
             list("Local files that would be uploaded", &p.uploaded);
+            list(
+                "Local files that Dropbox's versions would replace",
+                &p.overwritten_here,
+            );
+            list(
+                "Local files or folders that would be deleted here (to the trash), as on Dropbox",
+                &p.deleted_here,
+            );
+            list(
+                "Files changed on both sides (the local one is kept as a conflicted copy)",
+                &p.conflicts,
+            );
         } else {
             list("Dropbox files the restored versions replace", &p.replaced);
             list("Dropbox files that leave the instance folder", &p.removed);

@@ -108,11 +108,15 @@ test('restore wizard: “this was not a restore” previews normal sync and need
 
   await simulateRestore(demo);
   rmSync(join(demo.info.local, 'after-snapshot.txt'));
+  // While it waits, a co-author edits a file this computer has unchanged.
+  await demo.upload('From Dropbox.txt', 'edited by the co-author during the pause\n');
 
   const wizard = await openWizardFromStatus(page, demo);
   await wizard.getByTestId('wizard-not-restore').click();
   await expect(wizard).toHaveAttribute('data-step', 'continue_preview');
   await expect(wizard.getByTestId('cont-removed')).toContainText('/after-snapshot.txt');
+  await expect(wizard.getByTestId('cont-overwritten_here')).toContainText('/From Dropbox.txt');
+  await expect(wizard.getByTestId('cont-overwritten_here')).toHaveAttribute('data-count', '1');
   const go = wizard.getByTestId('continue-confirm');
   await expect(go).toBeDisabled();
   await shot(page, 'wizard-continue-preview');
@@ -124,6 +128,7 @@ test('restore wizard: “this was not a restore” previews normal sync and need
 
   await expect(pairCard(page).getByTestId('pair-state')).toHaveText('Up to date', { timeout: 60_000 });
   await demo.until('the deletion to reach Dropbox', async () => (await demo.download('after-snapshot.txt')) === null);
+  expect(readFileSync(join(demo.info.local, 'From Dropbox.txt'), 'utf8')).toBe('edited by the co-author during the pause\n');
   const space = await demo.listFolder('/Demo Org/Demo Space');
   expect(space.map((e) => e.name)).toEqual(['Demo Instance']);
 });

@@ -9,6 +9,8 @@ interface Settings {
   upload_limit: number;
   download_limit: number;
   autostart: boolean;
+  mass_delete_percent: number;
+  mass_delete_min_files: number;
   pairs: { name: string; watch: boolean; rescan_interval_secs: number; excluded: string[]; ignore_patterns: string }[];
 }
 
@@ -27,6 +29,8 @@ test('settings: changes survive a reload', async ({ page, demo }) => {
   await page.getByTestId('notifications-attention').check();
   await page.getByTestId('upload-limit').fill('512');
   await page.getByTestId('autostart').check();
+  await page.getByTestId('guard-percent').fill('80');
+  await page.getByTestId('guard-min-files').fill('10');
   await expect(page.getByTestId('settings-dirty')).toHaveText('Unsaved changes');
   await shot(page, 'settings');
 
@@ -34,6 +38,10 @@ test('settings: changes survive a reload', async ({ page, demo }) => {
   await pair.getByTestId('rescan').fill('0');
   await expect(page.getByTestId('settings-save')).toBeDisabled();
   await pair.getByTestId('rescan').fill('45');
+  await page.getByTestId('guard-percent').fill('120');
+  await expect(page.getByTestId('guard-problem')).toContainText('0 to 100');
+  await expect(page.getByTestId('settings-save')).toBeDisabled();
+  await page.getByTestId('guard-percent').fill('80');
 
   await page.getByTestId('settings-save').click();
   await expect(page.getByTestId('settings-dirty')).toHaveText('All changes saved');
@@ -47,11 +55,13 @@ test('settings: changes survive a reload', async ({ page, demo }) => {
   await expect(page.getByTestId('notifications-attention')).toBeChecked();
   await expect(page.getByTestId('upload-limit')).toHaveValue('512');
   await expect(page.getByTestId('autostart')).toBeChecked();
+  await expect(page.getByTestId('guard-percent')).toHaveValue('80');
+  await expect(page.getByTestId('guard-min-files')).toHaveValue('10');
   await expect(page.getByTestId('settings-save')).toBeDisabled();
 
   // The daemon has them too, and the ignore patterns are in the folder's .nuvosyncignore.
   const s = await demo.call<Settings>({ cmd: 'settings_get' });
-  expect(s).toMatchObject({ notifications: 'attention', upload_limit: 512 * 1024, autostart: true });
+  expect(s).toMatchObject({ notifications: 'attention', upload_limit: 512 * 1024, autostart: true, mass_delete_percent: 80, mass_delete_min_files: 10 });
   expect(s.pairs[0]).toMatchObject({ watch: false, rescan_interval_secs: 45, excluded: ['/data/raw'], ignore_patterns: '*.tmp\n.cache/\n' });
   expect(readFileSync(join(demo.info.local, '.nuvosyncignore'), 'utf8')).toBe('*.tmp\n.cache/\n');
 

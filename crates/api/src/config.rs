@@ -104,6 +104,14 @@ fn default_rescan() -> u64 {
     60
 }
 
+fn default_delete_percent() -> u32 {
+    sync_engine::DeleteGuard::DEFAULT_PERCENT
+}
+
+fn default_delete_min_files() -> u64 {
+    sync_engine::DeleteGuard::DEFAULT_MIN_FILES
+}
+
 /// One sync pair in the configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairConfig {
@@ -152,7 +160,7 @@ pub enum NotifyLevel {
 }
 
 /// The whole configuration.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Dropbox app key (an app-folder app); default nuvosync's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,9 +177,31 @@ pub struct Config {
     /// Start at login.
     #[serde(default)]
     pub autostart: bool,
+    /// Mass-delete guard: pause a pair when one sync would delete more than this share (%)
+    /// of the files on either side...
+    #[serde(default = "default_delete_percent")]
+    pub mass_delete_percent: u32,
+    /// ...and more than this many files.
+    #[serde(default = "default_delete_min_files")]
+    pub mass_delete_min_files: u64,
     /// Pairs.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            app_key: None,
+            notifications: NotifyLevel::default(),
+            upload_limit: 0,
+            download_limit: 0,
+            autostart: false,
+            mass_delete_percent: default_delete_percent(),
+            mass_delete_min_files: default_delete_min_files(),
+            pairs: vec![],
+        }
+    }
 }
 
 impl Config {
@@ -179,18 +209,45 @@ impl Config {
     pub fn load(paths: &Paths) -> Result<Config, ApiError> {
         let file = paths.config_file();
         match std::fs::read_to_string(&file) {
-            Ok(s) => toml::from_str(&s).map_err(|e| {
-                ApiError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("{} is not valid: {e} — fix or remove it", file.display()),
-                )
-            }),
+            Ok(s) => {
+                let c: Config = toml::from_str(&s).map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::InvalidArgument,
+                        format!("{} is not valid: {e} — fix or remove it", file.display()),
+                    )
+                })?;
+                c.validate().map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::InvalidArgument,
+                        format!(
+                            "{} is not valid: {} — fix or remove it",
+                            file.display(),
+                            e.message
+                        ),
+                    )
+                })?;
+                Ok(c)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(ApiError::new(
                 ErrorCode::Io,
                 format!("cannot read {}: {e}", file.display()),
             )),
         }
+    }
+
+    /// Check values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.mass_delete_percent > 100 {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "mass_delete_percent is {}, but a share of files is 0 to 100 (%)",
+                    self.mass_delete_percent
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Save atomically.

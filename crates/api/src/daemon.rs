@@ -797,6 +797,8 @@ impl Daemon {
             upload_limit: c.upload_limit,
             download_limit: c.download_limit,
             autostart: c.autostart,
+            mass_delete_percent: c.mass_delete_percent,
+            mass_delete_min_files: c.mass_delete_min_files,
             pairs: c
                 .pairs
                 .iter()
@@ -838,6 +840,12 @@ impl Daemon {
             }
             if let Some(v) = patch.autostart {
                 c.autostart = v;
+            }
+            if let Some(v) = patch.mass_delete_percent {
+                c.mass_delete_percent = v;
+            }
+            if let Some(v) = patch.mass_delete_min_files {
+                c.mass_delete_min_files = v;
             }
             for pp in &patch.pairs {
                 let p = c

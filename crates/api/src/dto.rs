@@ -292,6 +292,11 @@ pub struct SettingsDto {
     pub download_limit: u64,
     /// Start at login.
     pub autostart: bool,
+    /// Mass-delete guard: pause when one sync would delete more than this share (%) of a side...
+    pub mass_delete_percent: u32,
+    /// ...and more than this many files.
+    #[ts(type = "number")]
+    pub mass_delete_min_files: u64,
     /// Pairs.
     pub pairs: Vec<PairSettingsDto>,
 }
@@ -348,6 +353,14 @@ pub struct RestorePlanDto {
     pub removed: Vec<RestoreItemDto>,
     /// Restored files that will be uploaded (new to Dropbox).
     pub uploaded: Vec<RestoreItemDto>,
+    /// "Not a restore" only: local files normal sync replaces with Dropbox's version.
+    pub overwritten_here: Vec<RestoreItemDto>,
+    /// "Not a restore" only: local files (a folder: `size` counts its files) normal sync
+    /// deletes here, to the trash, because they were deleted on Dropbox.
+    pub deleted_here: Vec<RestoreItemDto>,
+    /// "Not a restore" only: files changed on both sides; the local one is kept as a
+    /// conflicted copy next to Dropbox's version.
+    pub conflicts: Vec<RestoreItemDto>,
     /// Restored files identical to Dropbox's (nothing to do).
     #[ts(type = "number")]
     pub unchanged: u64,
@@ -445,6 +458,11 @@ pub struct SettingsPatch {
     pub download_limit: Option<u64>,
     /// Autostart.
     pub autostart: Option<bool>,
+    /// Mass-delete guard share (0–100 %).
+    pub mass_delete_percent: Option<u32>,
+    /// Mass-delete guard floor (files).
+    #[ts(type = "number | null")]
+    pub mass_delete_min_files: Option<u64>,
     /// Per-pair changes.
     pub pairs: Vec<PairPatch>,
 }

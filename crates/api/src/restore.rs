@@ -122,6 +122,9 @@ pub async fn plan(service: &Service, pair: &str) -> Result<RestorePlanDto, ApiEr
         replaced: vec![],
         removed: vec![],
         uploaded: vec![],
+        overwritten_here: vec![],
+        deleted_here: vec![],
+        conflicts: vec![],
         unchanged: 0,
         backup_folder: backup_path(service, pair, &stamp())?,
     };
@@ -217,7 +220,7 @@ pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, Ap
     })
 }
 
-/// What normal sync would do to Dropbox if this was not a restore.
+/// What normal sync would do, on both sides, if this was not a restore.
 pub async fn continue_preview(service: &Service, pair: &str) -> Result<RestorePlanDto, ApiError> {
     let p = service.pair(pair)?;
     p.scan(&[]).await?;
@@ -229,46 +232,70 @@ pub async fn continue_preview(service: &Service, pair: &str) -> Result<RestorePl
         replaced: vec![],
         removed: vec![],
         uploaded: vec![],
+        overwritten_here: vec![],
+        deleted_here: vec![],
+        conflicts: vec![],
         unchanged: 0,
         backup_folder: String::new(),
     };
+    // A deleted folder counts the files that were synced inside it.
+    let files_under = |key: &str| {
+        trees
+            .synced
+            .range(key.to_string()..)
+            .take_while(|(k, _)| sync_core::path::is_within(k, key))
+            .filter(|(_, s)| !s.is_folder())
+            .count()
+            .max(1) as u64
+    };
+    let item = |path: String, size: Option<u64>| RestoreItemDto { path, size };
     for op in plan.ops {
         match op {
             Op::Upload {
                 local,
                 base: Some(_),
                 ..
-            } => dto.replaced.push(RestoreItemDto {
-                size: sync_engine_size(&local),
-                path: local.path,
-            }),
+            } => dto
+                .replaced
+                .push(item(local.path.clone(), file_size(&local))),
             Op::Upload {
                 local, base: None, ..
-            } => dto.uploaded.push(RestoreItemDto {
-                size: sync_engine_size(&local),
-                path: local.path,
-            }),
+            } => dto
+                .uploaded
+                .push(item(local.path.clone(), file_size(&local))),
             Op::DeleteRemote { key, remote } => {
-                let files = trees
-                    .synced
-                    .range(key.clone()..)
-                    .take_while(|(k, _)| sync_core::path::is_within(k, &key))
-                    .count();
-                dto.removed.push(RestoreItemDto {
-                    path: remote.path,
-                    size: Some(files as u64),
-                });
+                dto.removed.push(item(remote.path, Some(files_under(&key))))
             }
+            Op::Download {
+                replace: Some(local),
+                remote,
+                ..
+            } => dto
+                .overwritten_here
+                .push(item(local.path, remote_size(&remote))),
+            Op::DeleteLocal { key, local } => dto
+                .deleted_here
+                .push(item(local.path, Some(files_under(&key)))),
+            Op::SetAside { local, .. } => dto
+                .conflicts
+                .push(item(local.path.clone(), file_size(&local))),
             _ => {}
         }
     }
     Ok(dto)
 }
 
-fn sync_engine_size(l: &sync_core::LocalNode) -> Option<u64> {
+fn file_size(l: &sync_core::LocalNode) -> Option<u64> {
     match l.kind {
         sync_core::LocalKind::File { size, .. } => Some(size),
         sync_core::LocalKind::Folder => None,
+    }
+}
+
+fn remote_size(r: &sync_core::RemoteNode) -> Option<u64> {
+    match r.kind {
+        sync_core::RemoteKind::File { size, .. } => Some(size),
+        _ => None,
     }
 }
 

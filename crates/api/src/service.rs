@@ -82,6 +82,14 @@ pub fn name_from(instance: &str) -> String {
     if t.is_empty() { "pair".into() } else { t }
 }
 
+/// The settings that every pair shares through its tuning.
+fn apply_to_tuning(c: &Config, tuning: &Tuning) {
+    tuning.limits.set(c.upload_limit, c.download_limit);
+    tuning
+        .delete_guard
+        .set(c.mass_delete_percent, c.mass_delete_min_files);
+}
+
 impl Service {
     /// Open the service of a profile, talking to the Dropbox of the environment
     /// (`NUVOSYNC_DROPBOX_URL`, `NUVOSYNC_CA_FILE`).
@@ -102,9 +110,7 @@ impl Service {
         tuning: Tuning,
     ) -> Result<Service, ApiError> {
         let config = Config::load(&paths)?;
-        tuning
-            .limits
-            .set(config.upload_limit, config.download_limit);
+        apply_to_tuning(&config, &tuning);
         Ok(Service {
             paths,
             config: Mutex::new(config),
@@ -151,11 +157,10 @@ impl Service {
         let mut c = lock(&self.config);
         let mut next = c.clone();
         f(&mut next)?;
+        next.validate()?;
         next.save(&self.paths)?;
-        // Limits apply at once, to the transfers under way too.
-        self.tuning
-            .limits
-            .set(next.upload_limit, next.download_limit);
+        // Limits and guards apply at once, to the transfers and pairs under way too.
+        apply_to_tuning(&next, &self.tuning);
         *c = next.clone();
         Ok(next)
     }

@@ -269,8 +269,27 @@ async fn a_restore_without_the_marker_folder_is_detected_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_a_restore_continues_normally_after_showing_what_it_overwrites() {
     let s = setup().await;
-    let (_snap, _before) = hazard(&s, false).await;
+    // Two more files the snapshot and Dropbox agree on.
+    std::fs::write(s.local.join("keep.txt"), b"v1 keep").unwrap();
+    std::fs::create_dir_all(s.local.join("old")).unwrap();
+    std::fs::write(s.local.join("old/a.txt"), b"a").unwrap();
+    std::fs::write(s.local.join("old/b.txt"), b"b").unwrap();
+    let (snap, _before) = hazard(&s, false).await;
     assert_eq!(sync(&s).await.unwrap_err().code, ErrorCode::Paused);
+    // While it waits, the colleague edits what the snapshot has unchanged, deletes a folder,
+    // and edits a file the snapshot has in an older version.
+    upload(&s, "/keep.txt", b"v2 keep (colleague, after the pause)").await;
+    colleague(&s)
+        .delete(&format!("{ROOT}/old"), None)
+        .await
+        .unwrap();
+    upload(
+        &s,
+        "/analysis.py",
+        b"v3 analysis (colleague, after the pause)",
+    )
+    .await;
+
     let preview: RestorePlanDto = serde_json::from_value(
         s.daemon
             .handle(Command::RestoreContinuePreview { pair: "lab".into() })
@@ -278,16 +297,54 @@ async fn not_a_restore_continues_normally_after_showing_what_it_overwrites() {
             .unwrap(),
     )
     .unwrap();
-    let replaced: Vec<_> = preview.replaced.iter().map(|i| i.path.as_str()).collect();
-    assert!(
-        replaced.contains(&"/analysis.py"),
-        "the preview shows Dropbox versions normal sync would overwrite: {replaced:?}"
+    let paths = |v: &[nuvosync_api::dto::RestoreItemDto]| {
+        v.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        paths(&preview.replaced),
+        ["/results/table.csv"],
+        "Dropbox versions normal sync would overwrite"
     );
+    assert_eq!(
+        paths(&preview.removed),
+        ["/later.txt"],
+        "deleted on Dropbox"
+    );
+    assert_eq!(paths(&preview.uploaded), ["/notes.md"]);
+    assert_eq!(
+        paths(&preview.overwritten_here),
+        ["/keep.txt"],
+        "local files Dropbox's versions would replace"
+    );
+    assert_eq!(paths(&preview.deleted_here), ["/old"], "deleted here");
+    assert_eq!(preview.deleted_here[0].size, Some(2), "a folder of 2 files");
+    assert_eq!(
+        paths(&preview.conflicts),
+        ["/analysis.py"],
+        "changed on both sides: kept as a conflicted copy"
+    );
+    // Only a preview: nothing changed yet.
+    assert_eq!(files(&s.local), snap);
+
     s.daemon
         .handle(Command::RestoreContinue { pair: "lab".into() })
         .await
         .unwrap();
     sync(&s).await.unwrap();
+    let here = files(&s.local);
+    assert_eq!(here["/keep.txt"], b"v2 keep (colleague, after the pause)");
+    assert!(!here.contains_key("/old/a.txt"));
+    assert_eq!(
+        here["/analysis.py"],
+        b"v3 analysis (colleague, after the pause)"
+    );
+    assert!(
+        here.iter()
+            .any(|(k, v)| k.contains("conflicted copy") && v == b"v1 analysis"),
+        "the restored version survives as a conflicted copy: {:?}",
+        here.keys()
+    );
+    assert_eq!(dropbox(&s, ROOT), here, "both sides agree");
 }
 
 /// A restore of the hazard that was interrupted once Dropbox's folder had been moved aside

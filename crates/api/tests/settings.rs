@@ -84,3 +84,67 @@ async fn bandwidth_limits_pace_uploads_and_downloads() {
     eprintln!("3 MB without a limit: download {:?}", t0.elapsed());
     d.shutdown().await;
 }
+
+/// One `sync --once` of the lab pair: the pause message, if a guard paused it.
+async fn paused_by(lab: &Lab) -> Option<String> {
+    let runs = lab.service.sync_once(Some("lab"), false).await.unwrap();
+    match &runs[0].error {
+        None => None,
+        Some(e) if e.code == nuvosync_api::ErrorCode::Paused => Some(e.message.clone()),
+        Some(e) => panic!("sync failed: {e:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mass_delete_guard_follows_its_settings() {
+    let lab = Lab::new().await;
+    std::fs::create_dir_all(&lab.local).unwrap();
+    for i in 0..40 {
+        std::fs::write(lab.local.join(format!("f{i:02}.txt")), format!("{i}")).unwrap();
+    }
+    assert_eq!(paused_by(&lab).await, None);
+    let d = Daemon::idle(lab.service.clone());
+    let set = |percent: Option<u32>, min_files: Option<u64>| Command::SettingsSet {
+        patch: SettingsPatch {
+            mass_delete_percent: percent,
+            mass_delete_min_files: min_files,
+            ..SettingsPatch::default()
+        },
+    };
+
+    // The default (more than 50 files) lets 30 of 40 go; with a floor of 10 they pause.
+    let s: SettingsDto =
+        serde_json::from_value(d.handle(set(None, Some(10))).await.unwrap()).unwrap();
+    assert_eq!((s.mass_delete_percent, s.mass_delete_min_files), (50, 10));
+    for i in 0..30 {
+        std::fs::remove_file(lab.local.join(format!("f{i:02}.txt"))).unwrap();
+    }
+    let why = paused_by(&lab)
+        .await
+        .expect("30 of 40 files with a floor of 10");
+    assert!(why.contains("30 of 40"), "{why}");
+    assert!(
+        why.contains("mass-delete-percent"),
+        "says which setting: {why}"
+    );
+    assert!(
+        lab.on_dropbox("/f00.txt", b"0"),
+        "nothing deleted while paused"
+    );
+
+    // A share of 80 % lets these 30 (75 %) go, without a confirmation.
+    d.handle(set(Some(80), None)).await.unwrap();
+    assert_eq!(paused_by(&lab).await, None);
+    assert!(!lab.on_dropbox("/f00.txt", b"0"));
+    assert!(lab.on_dropbox("/f35.txt", b"35"));
+
+    // Kept in the configuration file; nonsense is refused with what is allowed.
+    let saved = std::fs::read_to_string(lab.service.paths().config_file()).unwrap();
+    assert!(saved.contains("mass_delete_percent = 80"), "{saved}");
+    assert!(saved.contains("mass_delete_min_files = 10"), "{saved}");
+    let err = d.handle(set(Some(150), None)).await.unwrap_err();
+    assert!(err.message.contains("0 to 100"), "{}", err.message);
+    let s: SettingsDto =
+        serde_json::from_value(d.handle(Command::SettingsGet).await.unwrap()).unwrap();
+    assert_eq!(s.mass_delete_percent, 80, "a refused value changes nothing");
+}

@@ -56,10 +56,8 @@ pub struct Tuning {
     pub single_request_limit: usize,
     /// With at least this many small uploads in a round, commit them with `finish_batch`.
     pub batch_threshold: usize,
-    /// Mass-delete guard: pause when a plan deletes more than this share of either side...
-    pub mass_delete_ratio: f64,
-    /// ...and more than this many files.
-    pub mass_delete_floor: u64,
+    /// Mass-delete guard thresholds, shared by every pair given them (a user setting).
+    pub delete_guard: std::sync::Arc<DeleteGuard>,
     /// Use the OS trash for local deletes (else `<root>/.nuvosync/trash`).
     pub os_trash: bool,
     /// Give up a key for this run after this many failures.
@@ -89,11 +87,61 @@ impl Default for Tuning {
             chunk_size: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(16 * 1024 * 1024),
             single_request_limit: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(8 * 1024 * 1024),
             batch_threshold: 4,
-            mass_delete_ratio: 0.5,
-            mass_delete_floor: 50,
+            delete_guard: std::sync::Arc::default(),
             os_trash: std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none(),
             max_failures: 3,
             limits: std::sync::Arc::default(),
+        }
+    }
+}
+
+/// When the mass-delete guard pauses a pair: a burst of deletions on one side that is more
+/// than `percent` % of the files synced there *and* more than `min_files` files (so small
+/// folders are not nagged). Changing it applies to the next plan of every pair sharing it.
+#[derive(Debug)]
+pub struct DeleteGuard {
+    percent: std::sync::atomic::AtomicU32,
+    min_files: AtomicU64,
+}
+
+impl DeleteGuard {
+    /// The default: half of a side (as rclone bisync's `--max-delete`), and more than 50 files.
+    pub const DEFAULT_PERCENT: u32 = 50;
+    /// See [`DeleteGuard::DEFAULT_PERCENT`].
+    pub const DEFAULT_MIN_FILES: u64 = 50;
+
+    /// Set both thresholds (`percent` is clamped to 0..=100; 100 pauses only when everything
+    /// on a side would go; 0 pauses whenever more than `min_files` would go).
+    pub fn set(&self, percent: u32, min_files: u64) {
+        self.percent.store(percent.min(100), Ordering::SeqCst);
+        self.min_files.store(min_files, Ordering::SeqCst);
+    }
+
+    /// (percent, min_files) now.
+    pub fn get(&self) -> (u32, u64) {
+        (
+            self.percent.load(Ordering::SeqCst),
+            self.min_files.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Would deleting `count` of `total` files pause?
+    pub fn trips(&self, count: u64, total: u64) -> bool {
+        let (percent, min_files) = self.get();
+        count > min_files
+            && if percent >= 100 {
+                count >= total
+            } else {
+                count * 100 > u64::from(percent) * total
+            }
+    }
+}
+
+impl Default for DeleteGuard {
+    fn default() -> Self {
+        DeleteGuard {
+            percent: Self::DEFAULT_PERCENT.into(),
+            min_files: Self::DEFAULT_MIN_FILES.into(),
         }
     }
 }
@@ -158,7 +206,7 @@ impl std::fmt::Display for PauseReason {
                 };
                 write!(
                     f,
-                    "this sync would delete {count} of {total} files on {here} — if that is intended, run `nuvosync resume --confirm-deletes` (or confirm in the app); otherwise restore the missing files"
+                    "this sync would delete {count} of {total} files on {here} — if that is intended, run `nuvosync resume --confirm-deletes` (or confirm in the app); otherwise restore the missing files (the threshold is the setting mass-delete-percent / mass-delete-min-files)"
                 )
             }
             PauseReason::RestoreDetected { .. } => write!(
@@ -925,9 +973,7 @@ impl Pair {
             let burst = n + earlier(is_local);
             // Against what was there before the burst began.
             let base = total + earlier(is_local);
-            if burst > self.tuning.mass_delete_floor
-                && (burst as f64) > self.tuning.mass_delete_ratio * base as f64
-            {
+            if self.tuning.delete_guard.trips(burst, base) {
                 return Err(SyncError::Paused(PauseReason::MassDelete {
                     side: side.into(),
                     count: burst,
@@ -1095,5 +1141,34 @@ impl Pair {
             path: path.to_string(),
             message: message.to_string(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeleteGuard;
+
+    #[test]
+    fn the_delete_guard_needs_both_the_share_and_the_count() {
+        let g = DeleteGuard::default();
+        assert!(!g.trips(50, 60), "50 files is the floor, not above it");
+        assert!(g.trips(51, 60));
+        assert!(!g.trips(51, 102), "exactly half is not more than half");
+        assert!(g.trips(52, 102));
+        g.set(90, 10);
+        assert!(!g.trips(80, 100));
+        assert!(g.trips(91, 100));
+        assert!(
+            !g.trips(10, 10),
+            "10 files is not more than the floor of 10"
+        );
+        g.set(100, 0);
+        assert!(!g.trips(99, 100));
+        assert!(
+            g.trips(100, 100),
+            "at 100 % only deleting everything pauses"
+        );
+        g.set(250, 0);
+        assert_eq!(g.get(), (100, 0), "a share above 100 % is 100 %");
     }
 }

@@ -26,6 +26,20 @@ removed: Array<RestoreItemDto>,
  */
 uploaded: Array<RestoreItemDto>, 
 /**
+ * "Not a restore" only: local files normal sync replaces with Dropbox's version.
+ */
+overwritten_here: Array<RestoreItemDto>, 
+/**
+ * "Not a restore" only: local files (a folder: `size` counts its files) normal sync
+ * deletes here, to the trash, because they were deleted on Dropbox.
+ */
+deleted_here: Array<RestoreItemDto>, 
+/**
+ * "Not a restore" only: files changed on both sides; the local one is kept as a
+ * conflicted copy next to Dropbox's version.
+ */
+conflicts: Array<RestoreItemDto>, 
+/**
  * Restored files identical to Dropbox's (nothing to do).
  */
 unchanged: number, 

@@ -26,6 +26,14 @@ download_limit: number,
  */
 autostart: boolean, 
 /**
+ * Mass-delete guard: pause when one sync would delete more than this share (%) of a side...
+ */
+mass_delete_percent: number, 
+/**
+ * ...and more than this many files.
+ */
+mass_delete_min_files: number, 
+/**
  * Pairs.
  */
 pairs: Array<PairSettingsDto>, };

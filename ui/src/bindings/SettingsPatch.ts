@@ -26,6 +26,14 @@ download_limit: number | null,
  */
 autostart: boolean | null, 
 /**
+ * Mass-delete guard share (0–100 %).
+ */
+mass_delete_percent: number | null, 
+/**
+ * Mass-delete guard floor (files).
+ */
+mass_delete_min_files: number | null, 
+/**
  * Per-pair changes.
  */
 pairs: Array<PairPatch>, };

@@ -11,6 +11,9 @@ const plan: RestorePlanDto = {
   ],
   removed: [],
   uploaded: [{ path: '/new.txt', size: 10 }],
+  overwritten_here: [],
+  deleted_here: [],
+  conflicts: [],
   unchanged: 4,
   backup_folder: '/Org/Space/Inst (before restore 2026-11-27 11.48)',
 };
@@ -47,6 +50,18 @@ describe('continue-normally groups', () => {
     expect(continueIsDestructive(cont)).toBe(true);
     expect(continueIsDestructive({ ...cont, removed: [] })).toBe(false);
     expect(continueIsDestructive({ ...cont, removed: [], replaced: [{ path: '/a', size: 1 }] })).toBe(true);
+  });
+  it('is destructive when this computer loses or replaces something, or both sides changed', () => {
+    const quiet = { ...cont, removed: [] };
+    expect(continueIsDestructive({ ...quiet, overwritten_here: [{ path: '/k', size: 5 }] })).toBe(true);
+    expect(continueIsDestructive({ ...quiet, deleted_here: [{ path: '/old', size: 2 }] })).toBe(true);
+    expect(continueIsDestructive({ ...quiet, conflicts: [{ path: '/c', size: 1 }] })).toBe(true);
+  });
+  it('lists what changes here, with folders counted by their files', () => {
+    const g = continueGroups({ ...cont, removed: [], deleted_here: [{ path: '/old', size: 2 }], overwritten_here: [{ path: '/k', size: 5 }] });
+    expect(g.map((x) => x.key).slice(0, 2)).toEqual(['overwritten_here', 'deleted_here']);
+    expect(g[1].summary).toBe('2 files');
+    expect(g[0].title).toMatch(/this computer/);
   });
 });
 

@@ -5,7 +5,7 @@ import type { RestorePlanDto } from '../bindings/RestorePlanDto';
 import { formatBytes, plural } from './format';
 
 export interface PlanGroup {
-  key: 'replaced' | 'removed' | 'uploaded';
+  key: 'replaced' | 'removed' | 'uploaded' | 'overwritten_here' | 'deleted_here' | 'conflicts';
   title: string;
   explain: string;
   items: RestoreItemDto[];
@@ -27,13 +27,16 @@ export function restoreGroups(plan: RestorePlanDto): PlanGroup[] {
 
 /**
  * The groups of "this was not a restore" (`restore_continue_preview`): what normal sync would
- * do to Dropbox. Its `removed` entries carry a file count in `size` (a deleted folder counts
- * the files inside), not bytes.
+ * do on both sides. Its `removed` and `deleted_here` entries carry a file count in `size` (a
+ * deleted folder counts the files inside), not bytes.
  */
 export function continueGroups(plan: RestorePlanDto): PlanGroup[] {
   return orderGroups([
     group('replaced', 'Overwritten on Dropbox', 'Dropbox’s newer versions are replaced by the older local ones (earlier versions stay in Dropbox’s file history).', plan.replaced, 'bytes'),
     group('removed', 'Deleted on Dropbox', 'Missing locally, so normal sync deletes them on Dropbox too (Dropbox keeps deleted files for a while).', plan.removed, 'files'),
+    group('overwritten_here', 'Overwritten on this computer', 'Dropbox has newer versions; they replace the local files.', plan.overwritten_here, 'bytes'),
+    group('deleted_here', 'Deleted on this computer', 'Deleted on Dropbox, so normal sync moves them to the trash here.', plan.deleted_here, 'files'),
+    group('conflicts', 'Changed on both sides', 'Both versions are kept: the local one as a “conflicted copy” next to Dropbox’s.', plan.conflicts, 'bytes'),
     group('uploaded', 'Uploaded', 'Local files Dropbox does not have yet.', plan.uploaded, 'bytes'),
   ]);
 }
@@ -51,9 +54,9 @@ function orderGroups(groups: PlanGroup[]): PlanGroup[] {
   return [...groups.filter((g) => g.items.length > 0), ...groups.filter((g) => g.items.length === 0)];
 }
 
-/** Does continuing normally change anything on Dropbox that a person should confirm? */
+/** Does continuing normally overwrite or delete anything, on either side, that a person should confirm? */
 export function continueIsDestructive(plan: RestorePlanDto): boolean {
-  return plan.replaced.length > 0 || plan.removed.length > 0;
+  return [plan.replaced, plan.removed, plan.overwritten_here, plan.deleted_here, plan.conflicts].some((g) => g.length > 0);
 }
 
 /** The last component of the backup folder, as it appears on Dropbox. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SettingsDto } from '../bindings/SettingsDto';
-import { draftOf, newPairProblems, normaliseExcluded, normaliseFolder, pairPatch, rescanProblem, settingsPatch, snoozePatch } from './settings';
+import { draftOf, guardProblem, newPairProblems, normaliseExcluded, normaliseFolder, pairPatch, rescanProblem, settingsPatch, snoozePatch } from './settings';
 
 const saved: SettingsDto = {
   notifications: 'all',
@@ -8,6 +8,8 @@ const saved: SettingsDto = {
   upload_limit: 0,
   download_limit: 0,
   autostart: false,
+  mass_delete_percent: 50,
+  mass_delete_min_files: 50,
   pairs: [
     { name: 'demo', local: '/l', organization: 'O', space: 'S', instance: 'I', watch: true, rescan_interval_secs: 30, excluded: [], ignore_patterns: '' },
     { name: 'other', local: '/m', organization: 'O', space: 'S', instance: 'J', watch: true, rescan_interval_secs: 60, excluded: ['/a'], ignore_patterns: '*.tmp\n' },
@@ -30,6 +32,8 @@ describe('settingsPatch', () => {
       upload_limit: 1024,
       download_limit: null,
       autostart: null,
+      mass_delete_percent: null,
+      mass_delete_min_files: null,
       pairs: [{ name: 'demo', watch: false, rescan_interval_secs: 120, excluded: null, ignore_patterns: null }],
     });
   });
@@ -56,7 +60,7 @@ describe('settingsPatch', () => {
     expect(settingsPatch(saved, d)).toBeNull();
   });
   it('snoozes without touching anything else', () => {
-    expect(snoozePatch(60)).toEqual({ notifications: null, snooze_minutes: 60, upload_limit: null, download_limit: null, autostart: null, pairs: [] });
+    expect(snoozePatch(60)).toEqual({ notifications: null, snooze_minutes: 60, upload_limit: null, download_limit: null, autostart: null, mass_delete_percent: null, mass_delete_min_files: null, pairs: [] });
     expect(snoozePatch(-5).snooze_minutes).toBe(0);
   });
 });
@@ -84,5 +88,23 @@ describe('folders and fields', () => {
     expect(newPairProblems({ local: '/home/me/lab', organization: 'A', space: 'B', instance: 'C' })).toEqual({});
     const p = newPairProblems({ local: 'lab', organization: '', space: 'a/b', instance: ' ' });
     expect(Object.keys(p).sort()).toEqual(['instance', 'local', 'organization', 'space']);
+  });
+});
+
+describe('the mass-delete guard', () => {
+  it('sends only the field that changed', () => {
+    const d = draftOf(saved);
+    d.mass_delete_percent = 80;
+    const p = settingsPatch(saved, d);
+    expect(p?.mass_delete_percent).toBe(80);
+    expect(p?.mass_delete_min_files).toBeNull();
+  });
+  it('accepts 0 to 100 % and a whole number of files', () => {
+    expect(guardProblem(0, 0)).toBeNull();
+    expect(guardProblem(100, 10)).toBeNull();
+    expect(guardProblem(101, 10)).toMatch(/0 to 100/);
+    expect(guardProblem(Number.NaN, 10)).toMatch(/0 to 100/);
+    expect(guardProblem(50, -1)).toMatch(/0 or more/);
+    expect(guardProblem(50, 2.5)).toMatch(/whole number/);
   });
 });

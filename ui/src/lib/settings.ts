@@ -50,6 +50,8 @@ export function settingsPatch(before: SettingsDto, after: SettingsDto): Settings
     upload_limit: null,
     download_limit: null,
     autostart: null,
+    mass_delete_percent: null,
+    mass_delete_min_files: null,
     pairs: [],
   };
   let changed = false;
@@ -67,6 +69,14 @@ export function settingsPatch(before: SettingsDto, after: SettingsDto): Settings
   }
   if (after.autostart !== before.autostart) {
     patch.autostart = after.autostart;
+    changed = true;
+  }
+  if (after.mass_delete_percent !== before.mass_delete_percent) {
+    patch.mass_delete_percent = after.mass_delete_percent;
+    changed = true;
+  }
+  if (after.mass_delete_min_files !== before.mass_delete_min_files) {
+    patch.mass_delete_min_files = after.mass_delete_min_files;
     changed = true;
   }
   for (const a of after.pairs) {
@@ -89,6 +99,8 @@ export function snoozePatch(minutes: number): SettingsPatch {
     upload_limit: null,
     download_limit: null,
     autostart: null,
+    mass_delete_percent: null,
+    mass_delete_min_files: null,
     pairs: [],
   };
 }
@@ -126,6 +138,14 @@ export function rescanProblem(v: unknown): string | null {
   if (typeof n !== 'number' || !Number.isFinite(n) || !Number.isInteger(n)) return 'Enter a whole number of seconds.';
   if (n < 1) return 'The rescan interval must be at least 1 second.';
   if (n > 7 * 24 * 3600) return 'At most one week (604800 seconds).';
+  return null;
+}
+
+/** What is wrong with the mass-delete guard's fields, or null. */
+export function guardProblem(percent: unknown, minFiles: unknown): string | null {
+  const whole = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+  if (!whole(percent) || (percent as number) < 0 || (percent as number) > 100) return 'The share is a whole percentage from 0 to 100.';
+  if (!whole(minFiles) || (minFiles as number) < 0) return 'The number of files is a whole number, 0 or more.';
   return null;
 }
 
