@@ -768,6 +768,12 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
             list("Dropbox files the restored versions replace", &p.replaced);
             list("Dropbox files that leave the instance folder", &p.removed);
             list("Restored files to upload", &p.uploaded);
+            if !p.not_synced.is_empty() {
+                list(
+                    "Not synced here (excluded or ignored) — stays in the instance folder",
+                    &p.not_synced,
+                );
+            }
             println!("Unchanged: {}", p.unchanged);
             println!(
                 "Nothing is deleted: Dropbox's current folder is moved to {}",

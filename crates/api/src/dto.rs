@@ -353,6 +353,9 @@ pub struct RestorePlanDto {
     pub removed: Vec<RestoreItemDto>,
     /// Restored files that will be uploaded (new to Dropbox).
     pub uploaded: Vec<RestoreItemDto>,
+    /// Restore only: what this pair does not sync (excluded folders, ignored names) — it
+    /// stays in Dropbox's instance folder, untouched.
+    pub not_synced: Vec<RestoreItemDto>,
     /// "Not a restore" only: local files normal sync replaces with Dropbox's version.
     pub overwritten_here: Vec<RestoreItemDto>,
     /// "Not a restore" only: local files (a folder: `size` counts its files) normal sync

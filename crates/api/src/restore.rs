@@ -23,6 +23,7 @@ const IN_PROGRESS: &str = "restore_backup";
 struct Sides {
     local: BTreeMap<String, (String, u64, ContentHash)>,
     remote: BTreeMap<String, (String, u64, ContentHash)>,
+    not_synced: Vec<(String, Option<u64>)>,
 }
 
 fn invalid(msg: String) -> ApiError {
@@ -43,10 +44,11 @@ async fn look(service: &Service, pair: &str) -> Result<Sides, ApiError> {
     }
     let rules = p.rules();
     let threads = p.tuning.hash_threads;
+    let scan_rules = rules.clone();
     let scanned = tokio::task::spawn_blocking(move || {
         Scanner {
             root: &root,
-            rules: &rules,
+            rules: &scan_rules,
             threads,
         }
         .scan(&[], &Default::default(), &|_, _| None)
@@ -60,16 +62,48 @@ async fn look(service: &Service, pair: &str) -> Result<Sides, ApiError> {
             local.insert(f.key, (f.node.path, size, hash));
         }
     }
-    let mut remote = BTreeMap::new();
-    let rroot = p.remote_root().clone();
-    match p.remote().list_folder(&rroot.path).await {
+    let listed = list_remote(&p, p.remote_root(), &rules).await?;
+    Ok(Sides {
+        local,
+        remote: listed.files,
+        not_synced: listed.not_synced,
+    })
+}
+
+/// A Dropbox folder as the pair sees it.
+struct Listed {
+    /// Files the pair syncs, by key.
+    files: BTreeMap<String, (String, u64, ContentHash)>,
+    /// What the pair does not sync (excluded folders, ignored names): the outermost such
+    /// entries, relative paths with the size of files.
+    not_synced: Vec<(String, Option<u64>)>,
+}
+
+async fn list_remote(
+    p: &sync_engine::Pair,
+    root: &sync_engine::RemoteRoot,
+    rules: &sync_engine::rules::Rules,
+) -> Result<Listed, ApiError> {
+    let mut out = Listed {
+        files: BTreeMap::new(),
+        not_synced: vec![],
+    };
+    let mut skipped = vec![];
+    match p.remote().list_folder(&root.path).await {
         Ok(mut page) => loop {
             for e in &page.entries {
                 // What cannot be a path in the folder is not restored into it.
-                if let Ok(Some((k, n))) = rroot.node(e) {
-                    if let sync_core::RemoteKind::File { size, hash, .. } = n.kind {
-                        remote.insert(k, (n.path, size, hash));
-                    }
+                let Ok(Some((k, n))) = root.node(e) else {
+                    continue;
+                };
+                let size = match n.kind {
+                    sync_core::RemoteKind::File { size, .. } => Some(size),
+                    _ => None,
+                };
+                if rules.skips_path(&n.path) {
+                    skipped.push((n.path, size));
+                } else if let sync_core::RemoteKind::File { size, hash, .. } = n.kind {
+                    out.files.insert(k, (n.path, size, hash));
                 }
             }
             if !page.has_more {
@@ -80,7 +114,19 @@ async fn look(service: &Service, pair: &str) -> Result<Sides, ApiError> {
         Err(nuvosync_dropbox::Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(Sides { local, remote })
+    // Only the outermost: a skipped folder goes with everything in it.
+    skipped.sort_by_key(|(path, _)| sync_core::path::key(path));
+    for (path, size) in skipped {
+        let k = sync_core::path::key(&path);
+        if !out
+            .not_synced
+            .iter()
+            .any(|(o, _)| sync_core::path::is_within(&k, &sync_core::path::key(o)))
+        {
+            out.not_synced.push((path, size));
+        }
+    }
+    Ok(out)
 }
 
 /// The backup folder's path (next to the instance folder).
@@ -122,6 +168,14 @@ pub async fn plan(service: &Service, pair: &str) -> Result<RestorePlanDto, ApiEr
         replaced: vec![],
         removed: vec![],
         uploaded: vec![],
+        not_synced: sides
+            .not_synced
+            .iter()
+            .map(|(path, size)| RestoreItemDto {
+                path: path.clone(),
+                size: *size,
+            })
+            .collect(),
         overwritten_here: vec![],
         deleted_here: vec![],
         conflicts: vec![],
@@ -196,7 +250,26 @@ pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, Ap
         }
         Err(e) => return Err(e.into()),
     }
-    // 3. Forget what was synced: the restored folder is the new truth.
+    // 3. What this pair does not sync (excluded folders, ignored names) was never part of
+    //    the snapshot: it goes back where it was. Moving creates the parents; on a resumed
+    //    restore, what was moved back already is no longer in the backup.
+    let rules = p.rules();
+    let kept = list_remote(&p, &sync_engine::RemoteRoot::new(&backup), &rules).await?;
+    for (rel, _) in &kept.not_synced {
+        let from = format!("{backup}{rel}");
+        let to = format!("{root}{rel}");
+        match p.remote().move_entry(&from, &to).await {
+            Ok(_) => {
+                tracing::info!(pair, path = %rel, "not synced here: left in the instance folder")
+            }
+            Err(nuvosync_dropbox::Error::NotFound) => {}
+            Err(nuvosync_dropbox::Error::Conflict(_)) => {
+                tracing::warn!(pair, path = %rel, backup = %backup, "not synced here, and the instance folder has it again: left in the backup");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // 4. Forget what was synced: the restored folder is the new truth.
     p.with_index(|ix| -> Result<(), ApiError> {
         ix.reset_trees()?;
         ix.del_meta("generation")?;
@@ -204,7 +277,7 @@ pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, Ap
         Ok(())
     })?;
     service.forget_pair(pair);
-    // 4. Upload the restored state.
+    // 5. Upload the restored state.
     let p = service.pair(pair)?;
     let report = p.sync_once().await?;
     p.with_index(|ix| ix.del_meta(IN_PROGRESS))?;
@@ -232,6 +305,7 @@ pub async fn continue_preview(service: &Service, pair: &str) -> Result<RestorePl
         replaced: vec![],
         removed: vec![],
         uploaded: vec![],
+        not_synced: vec![],
         overwritten_here: vec![],
         deleted_here: vec![],
         conflicts: vec![],

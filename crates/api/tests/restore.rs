@@ -7,7 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use dropbox_emulator::TestServer;
-use nuvosync_api::dto::{Command, RestorePlanDto, RestoreResultDto};
+use nuvosync_api::dto::{Command, PairPatch, RestorePlanDto, RestoreResultDto, SettingsPatch};
 use nuvosync_api::{Daemon, ErrorCode};
 use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Secret, WriteMode};
 use std::collections::BTreeMap;
@@ -345,6 +345,72 @@ async fn not_a_restore_continues_normally_after_showing_what_it_overwrites() {
         here.keys()
     );
     assert_eq!(dropbox(&s, ROOT), here, "both sides agree");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_pair_does_not_sync_stays_in_the_instance_folder() {
+    let s = setup().await;
+    // A folder kept only on Dropbox (selective sync), with files deeper in it.
+    s.daemon
+        .handle(Command::SettingsSet {
+            patch: SettingsPatch {
+                pairs: vec![PairPatch {
+                    name: "lab".into(),
+                    excluded: Some(vec!["/Big Data".into()]),
+                    ..PairPatch::default()
+                }],
+                ..SettingsPatch::default()
+            },
+        })
+        .await
+        .unwrap();
+    upload(&s, "/Big Data/raw.bin", b"only on Dropbox").await;
+    upload(&s, "/Big Data/deep/more.bin", b"more of it").await;
+    let (snap, before) = hazard(&s, false).await;
+    assert!(before.contains_key("/Big Data/raw.bin"));
+    assert!(!files(&s.local).contains_key("/Big Data/raw.bin"));
+
+    let plan: RestorePlanDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestorePlan { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let paths = |v: &[nuvosync_api::dto::RestoreItemDto]| {
+        v.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        paths(&plan.not_synced),
+        ["/Big Data"],
+        "one entry for the whole folder"
+    );
+    assert_eq!(
+        paths(&plan.removed),
+        ["/later.txt"],
+        "not the excluded files"
+    );
+
+    let r: RestoreResultDto = serde_json::from_value(
+        s.daemon
+            .handle(Command::RestoreApply { pair: "lab".into() })
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    // The instance folder: the snapshot, and the excluded folder where it was.
+    let mut expected = snap.clone();
+    for rel in ["/Big Data/raw.bin", "/Big Data/deep/more.bin"] {
+        expected.insert(rel.to_string(), before[rel].clone());
+    }
+    assert_eq!(dropbox(&s, ROOT), expected);
+    // The backup: everything else Dropbox had.
+    let mut kept = before.clone();
+    kept.retain(|k, _| !k.starts_with("/Big Data/"));
+    assert_eq!(dropbox(&s, &r.backup_folder), kept);
+    assert_eq!(files(&s.local), snap, "nothing excluded came down");
+    sync(&s).await.unwrap();
+    assert_eq!(dropbox(&s, ROOT), expected, "and the next sync leaves it");
 }
 
 /// A restore of the hazard that was interrupted once Dropbox's folder had been moved aside

@@ -26,6 +26,11 @@ removed: Array<RestoreItemDto>,
  */
 uploaded: Array<RestoreItemDto>, 
 /**
+ * Restore only: what this pair does not sync (excluded folders, ignored names) — it
+ * stays in Dropbox's instance folder, untouched.
+ */
+not_synced: Array<RestoreItemDto>, 
+/**
  * "Not a restore" only: local files normal sync replaces with Dropbox's version.
  */
 overwritten_here: Array<RestoreItemDto>, 

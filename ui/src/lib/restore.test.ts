@@ -11,6 +11,7 @@ const plan: RestorePlanDto = {
   ],
   removed: [],
   uploaded: [{ path: '/new.txt', size: 10 }],
+  not_synced: [],
   overwritten_here: [],
   deleted_here: [],
   conflicts: [],
@@ -29,6 +30,12 @@ describe('restore preview groups', () => {
     expect(g[0].size).toBe(3072);
     expect(g[0].summary).toBe('2 files, 3.0 KB');
     expect(g[2].summary).toBe('none');
+  });
+  it('shows what stays in place only when there is some', () => {
+    expect(restoreGroups(plan).some((g) => g.key === 'not_synced')).toBe(false);
+    const g = restoreGroups({ ...plan, not_synced: [{ path: '/Big Data', size: null }] });
+    expect(g.find((x) => x.key === 'not_synced')?.explain).toMatch(/stay in the instance folder/);
+    expect(g.find((x) => x.key === 'not_synced')?.summary).toBe('1 file or folder');
   });
   it('names the backup folder in the explanation', () => {
     expect(restoreGroups(plan)[0].explain).toContain('Inst (before restore 2026-11-27 11.48)');

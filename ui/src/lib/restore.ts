@@ -5,7 +5,7 @@ import type { RestorePlanDto } from '../bindings/RestorePlanDto';
 import { formatBytes, plural } from './format';
 
 export interface PlanGroup {
-  key: 'replaced' | 'removed' | 'uploaded' | 'overwritten_here' | 'deleted_here' | 'conflicts';
+  key: 'replaced' | 'removed' | 'uploaded' | 'not_synced' | 'overwritten_here' | 'deleted_here' | 'conflicts';
   title: string;
   explain: string;
   items: RestoreItemDto[];
@@ -22,6 +22,9 @@ export function restoreGroups(plan: RestorePlanDto): PlanGroup[] {
     group('replaced', 'Replaced on Dropbox', `Dropbox has a different version; the restored version replaces it (Dropbox’s stays in “${backupName}”).`, plan.replaced, 'bytes'),
     group('removed', 'Kept only in the backup', `These exist only on Dropbox; they stay in “${backupName}” — nothing is deleted.`, plan.removed, 'bytes'),
     group('uploaded', 'Uploaded', 'Restored files Dropbox does not have yet.', plan.uploaded, 'bytes'),
+    ...(plan.not_synced.length > 0
+      ? [group('not_synced', 'Left where they are', 'Not synced to this computer (excluded folders, ignored files): they stay in the instance folder on Dropbox.', plan.not_synced, 'entries')]
+      : []),
   ]);
 }
 
@@ -41,11 +44,18 @@ export function continueGroups(plan: RestorePlanDto): PlanGroup[] {
   ]);
 }
 
-function group(key: PlanGroup['key'], title: string, explain: string, items: RestoreItemDto[], unit: 'bytes' | 'files'): PlanGroup {
+function group(key: PlanGroup['key'], title: string, explain: string, items: RestoreItemDto[], unit: 'bytes' | 'files' | 'entries'): PlanGroup {
   const sortedItems = [...items].sort((a, b) => a.path.localeCompare(b.path));
   const size = items.reduce((s, i) => s + (i.size ?? 0), 0);
   const count = unit === 'files' ? items.reduce((s, i) => s + Math.max(1, i.size ?? 1), 0) : items.length;
-  const summary = items.length === 0 ? 'none' : unit === 'files' ? plural(count, 'file') : `${plural(items.length, 'file')}, ${formatBytes(size)}`;
+  const summary =
+    items.length === 0
+      ? 'none'
+      : unit === 'files'
+        ? plural(count, 'file')
+        : unit === 'entries'
+          ? plural(count, 'file or folder', 'files or folders')
+          : `${plural(items.length, 'file')}, ${formatBytes(size)}`;
   return { key, title, explain, items: sortedItems, size, summary };
 }
 
