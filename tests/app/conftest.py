@@ -116,6 +116,12 @@ class Dropbox:
         self.url = info["emulator"].rstrip("/")
         self.verify = info["ca_file"] or True
         self.headers = {"Authorization": f"Bearer {info['token']}"}
+        self.admin = {"Authorization": f"Bearer {info['admin_token']}"}
+
+    def faults(self, faults: dict) -> None:
+        """Set the emulator's faults (latency, errors…); the rest go back to none."""
+        r = requests.post(f"{self.url}/admin/faults", json=faults, headers=self.admin, verify=self.verify, timeout=30)
+        r.raise_for_status()
 
     def rpc(self, route: str, arg: dict) -> requests.Response:
         return requests.post(f"{self.url}/2/{route}", json=arg, headers=self.headers, verify=self.verify, timeout=30)
@@ -174,6 +180,8 @@ class App:
     def click(self, testid: str, timeout: float = 30.0) -> None:
         el = self.wait(testid, timeout)
         wait_for(f'[data-testid="{testid}"] to be enabled', el.is_enabled, timeout)
+        # In a scrolling dialog the element may be below the fold: WebKit's driver does not scroll.
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
         el.click()
 
     def text(self, testid: str) -> str:

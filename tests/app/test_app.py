@@ -113,8 +113,9 @@ def test_conflict_is_kept_and_resolved_in_the_window(launch):
     assert (app.local / "README.md").read_bytes() == b"my edit\n"
 
 
-def test_restore_wizard_in_the_app(launch):
-    app = launch()
+def restore_a_snapshot(app: App) -> None:
+    """Sync, edit after a "snapshot" of the marker, then put the snapshot back: the old marker,
+    the old README, no after-snapshot.txt, a file Dropbox never had. The engine stops."""
     app.wait_synced()
     marker = app.local / ".nuvosync" / "marker.json"
     snapshot_marker = marker.read_bytes()
@@ -124,33 +125,55 @@ def test_restore_wizard_in_the_app(launch):
     wait_for("the edits on Dropbox", lambda: app.dropbox.download("after-snapshot.txt") is not None and app.dropbox.download("README.md") == b"edited after the snapshot\n", 60)
     wait_for("the folder's generation to move on", lambda: json.loads(marker.read_bytes())["generation"] > generation and app.pair()["state"] == "up_to_date", 60)
 
-    # Restore the snapshot: the old marker, the old README, no after-snapshot.txt, a file Dropbox never had.
     marker.write_bytes(snapshot_marker)
     (app.local / "README.md").write_bytes(b"# Demo instance\n\nFiles here are mirrored to Dropbox.\n")
     (app.local / "after-snapshot.txt").unlink()
     (app.local / "only-in-snapshot.txt").write_bytes(b"restored from the snapshot\n")
     app.call({"cmd": "sync_now", "args": {"pair": None}})
 
-    # Detected: the pair stops and the window offers the wizard; Dropbox is untouched.
+    # Detected: the pair stops and the window offers the wizard; neither side is touched.
     guidance = app.wait("guidance", 60, "the restore guidance")
     assert guidance.get_attribute("data-kind") == "restore"
     assert app.dropbox.download("README.md") == b"edited after the snapshot\n"
     assert (app.local / "README.md").read_bytes() == b"# Demo instance\n\nFiles here are mirrored to Dropbox.\n"
+
+
+def step(app: App, wizard, name: str, timeout: float = 30) -> None:
+    wait_for(f"the wizard's {name} step", lambda: wizard.get_attribute("data-step") == name, timeout)
+
+
+def test_restore_wizard_in_the_app(launch):
+    """Each step of the wizard in the real web view, with a screenshot of each."""
+    app = launch()
+    restore_a_snapshot(app)
+    shots = [app.shot("app-restore-0-detected")]
     app.click("open-restore")
     wizard = app.wait("wizard")
-    assert wizard.get_attribute("data-step") == "explain"
+    step(app, wizard, "explain")
+    assert app.all("wizard-detected"), "the first step says a restore was detected"
+    shots.append(app.shot("app-restore-1-explain"))
     app.click("wizard-preview")
-    wait_for("the preview", lambda: wizard.get_attribute("data-step") == "preview", 30)
+    step(app, wizard, "preview")
     assert app.attr("plan-replaced", "data-count") == "1"
     assert app.attr("plan-removed", "data-count") == "1"
     assert app.attr("plan-uploaded", "data-count") == "1"
+    assert "/README.md" in app.text("plan-replaced")
     assert app.text("backup-folder").startswith("Demo Instance (before restore ")
+    shots.append(app.shot("app-restore-2-preview"))
     app.click("wizard-next")
-    wait_for("the confirm step", lambda: wizard.get_attribute("data-step") == "confirm", 10)
+    step(app, wizard, "confirm", 10)
+    shots.append(app.shot("app-restore-3-confirm"))
+    # Slow the emulator so the progress step stays up long enough to be seen.
+    app.dropbox.faults({"latency_ms": 400})
     app.click("wizard-apply")
-    wait_for("the result", lambda: wizard.get_attribute("data-step") == "result", 90)
+    step(app, wizard, "progress", 10)
+    shots.append(app.shot("app-restore-4-progress"))
+    step(app, wizard, "result", 90)
+    app.dropbox.faults({"latency_ms": 0})
     backup = app.text("result-backup")
     assert backup.startswith("Demo Instance (before restore ")
+    shots.append(app.shot("app-restore-5-result"))
+    assert all(p.stat().st_size > 5000 for p in shots), "a screenshot is blank"
     app.click("wizard-close")
 
     # Dropbox: the old folder kept as a backup, the restored files as the instance folder.
@@ -161,6 +184,38 @@ def test_restore_wizard_in_the_app(launch):
     assert app.dropbox.download("after-snapshot.txt") is None
     wait_for("the pair to be up to date", lambda: app.pair()["state"] == "up_to_date", 60)
     assert not (app.local / "after-snapshot.txt").exists()
+
+
+def test_not_a_restore_in_the_app(launch):
+    """"This was not a restore": the preview shows both sides, a second confirmation is needed."""
+    app = launch()
+    restore_a_snapshot(app)
+    # While it waits, a co-author edits a file this computer has unchanged.
+    app.dropbox.upload("From Dropbox.txt", b"edited by the co-author during the pause\n")
+    app.click("open-restore")
+    wizard = app.wait("wizard")
+    step(app, wizard, "explain")
+    app.click("wizard-not-restore")
+    step(app, wizard, "continue_preview")
+    assert "/README.md" in app.text("cont-replaced"), "Dropbox's newer README would be overwritten"
+    assert "/after-snapshot.txt" in app.text("cont-removed")
+    assert "/From Dropbox.txt" in app.text("cont-overwritten_here")
+    go = app.find("continue-confirm")
+    assert not go.is_enabled(), "continuing needs the second confirmation"
+    shots = [app.shot("app-not-a-restore-1-preview")]
+    app.click("continue-ack")
+    wait_for("the confirm button", go.is_enabled, 10)
+    go.click()
+    app.wait("continue-done", 30)
+    shots.append(app.shot("app-not-a-restore-2-done"))
+    assert all(p.stat().st_size > 5000 for p in shots), "a screenshot is blank"
+    app.click("wizard-close")
+
+    # Normal sync, as previewed: the older local README goes up, the co-author's edit comes down.
+    wait_for("the local README on Dropbox", lambda: app.dropbox.download("README.md") == b"# Demo instance\n\nFiles here are mirrored to Dropbox.\n", 60)
+    wait_for("the co-author's edit here", lambda: (app.local / "From Dropbox.txt").read_bytes() == b"edited by the co-author during the pause\n", 60)
+    wait_for("after-snapshot.txt gone on Dropbox", lambda: app.dropbox.download("after-snapshot.txt") is None, 60)
+    assert sorted(app.dropbox.names("/Demo Org/Demo Space")) == ["Demo Instance"], "no backup folder"
 
 
 def test_cli_talks_to_the_running_app(launch):

@@ -385,16 +385,22 @@ impl Sim {
         }
     }
 
-    /// One engine step on machine `m`, possibly crashing in the middle.
+    /// One engine step on machine `m`, possibly crashing in the middle: every call to Dropbox
+    /// fails from the Nth on (before it is sent, or after Dropbox did it and the answer was
+    /// lost), or the engine is dropped mid-flight, at whatever await point it has reached,
+    /// after a random time.
     async fn engine_step(&mut self, m: usize, faults: bool) {
         STATS.steps.fetch_add(1, Ordering::Relaxed);
         let crash = faults && self.rng.random_bool(0.35);
         let budget = self.rng.random_range(1..25usize);
-        let after = self.rng.random_bool(0.5);
+        let mode = self.rng.random_range(0..3u8);
+        let drop_after = std::time::Duration::from_millis(self.rng.random_range(1..80));
+        let (hooked, after) = (crash && mode < 2, mode == 1);
+        let dropped = crash && mode == 2;
         let name = self.machines[m].name.clone();
         let root = self.machines[m].root.clone();
         let client: Arc<dyn sync_engine::Remote> = Arc::new(self.client());
-        let remote: Arc<dyn sync_engine::Remote> = if crash {
+        let remote: Arc<dyn sync_engine::Remote> = if hooked {
             let calls = Arc::new(AtomicUsize::new(0));
             let (c1, c2) = (calls.clone(), calls);
             let before: sync_engine::remote::Hook = Box::new(move |_| {
@@ -411,19 +417,29 @@ impl Sim {
         };
         // A crash-prone step always runs on a fresh engine, which is dropped afterwards.
         let pair = self.w.pair_with(&name, &root, Self::tuning(), remote);
-        let r = tokio::time::timeout(std::time::Duration::from_secs(120), pair.sync_once()).await;
+        let limit = if dropped {
+            drop_after
+        } else {
+            std::time::Duration::from_secs(120)
+        };
+        let r = tokio::time::timeout(limit, pair.sync_once()).await;
         self.log.push(format!(
             "{name} sync{}",
-            if crash {
-                format!(
+            match (crash, mode) {
+                (false, _) => String::new(),
+                (true, 2) => format!(" (dropped mid-flight after {drop_after:?})"),
+                (true, _) => format!(
                     " (crash after {budget} calls{})",
                     if after { ", answer lost" } else { "" }
-                )
-            } else {
-                String::new()
+                ),
             }
         ));
         match r {
+            Err(_) if dropped => {
+                // The engine's future was dropped where it stood: requests cut off, the
+                // process "gone". The next step starts again from the database.
+                STATS.crashes.fetch_add(1, Ordering::Relaxed);
+            }
             Err(_) => panic!("seed {}: a sync step hung", self.seed),
             Ok(Ok(_)) => {}
             Ok(Err(SyncError::Paused(PauseReason::MassDelete { .. })))
