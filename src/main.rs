@@ -15,22 +15,13 @@ use clap::Parser;
 fn main() {
     sync_engine::tune_allocator();
     let args = cli::Cli::parse();
-    let filter = std::env::var("NUVOSYNC_LOG")
-        .ok()
-        .unwrap_or_else(|| match args.verbose {
-            // The Dropbox SDK logs every API error it returns; we report them ourselves.
-            0 => "warn,dropbox_sdk=off".into(),
-            1 => "info,dropbox_sdk=off".into(),
-            2 => "debug,dropbox_sdk=off".into(),
-            _ => "trace".into(),
-        });
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()),
-        )
-        .with_target(false)
-        .init();
+    nuvosync_api::logging::init(match args.verbose {
+        // The Dropbox SDK logs every API error it returns; we report them ourselves.
+        0 => "warn,dropbox_sdk=off",
+        1 => "info,dropbox_sdk=off",
+        2 => "debug,dropbox_sdk=off",
+        _ => "trace",
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

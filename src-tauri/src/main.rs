@@ -147,15 +147,7 @@ fn args() -> Args {
 
 fn main() {
     nuvosync_api::tune_allocator();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(
-                std::env::var("NUVOSYNC_LOG").unwrap_or_else(|_| "warn,dropbox_sdk=off".into()),
-            )
-            .unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    nuvosync_api::logging::init("warn,dropbox_sdk=off");
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         eprintln!(
             "nuvosync-app: no display here — run the headless `nuvosync daemon` (or `nuvosync demo`) instead"

@@ -10,6 +10,8 @@
 //! - `cargo xtask deps` — install the Debian packages the build and tests need (as root), or
 //!   print the command to run.
 //! - `cargo xtask bench [ARGS]` — the benchmarks (`bench/run`).
+//! - `cargo xtask secrets [DIR]` — search log files for secrets (what `test` does last with
+//!   every stage's output and the programs' log copies, `NUVOSYNC_LOG_DIR`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -81,13 +83,20 @@ struct Stage {
     secs: f64,
 }
 
+/// Where every stage's output and the programs' log copies go (`NUVOSYNC_LOG_DIR`), to be
+/// searched for secrets at the end.
+fn logs_dir() -> PathBuf {
+    target().join("tmp/logs")
+}
+
 fn run(stages: &mut Vec<Stage>, name: &str, cmd: &mut Command) -> bool {
     eprintln!("\n==> {name}");
     let start = Instant::now();
     if cmd.get_current_dir().is_none() {
         cmd.current_dir(root());
     }
-    let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
+    let n = stages.len();
+    let ok = tee(cmd, &logs_dir().join(format!("stage-{n:02}.log")));
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "==> {name}: {} in {secs:.0} s",
@@ -97,6 +106,130 @@ fn run(stages: &mut Vec<Stage>, name: &str, cmd: &mut Command) -> bool {
         name: name.to_string(),
         ok,
         secs,
+    });
+    ok
+}
+
+/// Run `cmd` with its output shown as usual and copied to `log`; the programs it starts
+/// keep their own log copies next to it.
+fn tee(cmd: &mut Command, log: &Path) -> bool {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let _ = std::fs::create_dir_all(logs_dir());
+    // Unless the stage says otherwise (the benchmarks measure without log copies).
+    if !cmd.get_envs().any(|(k, _)| k == "NUVOSYNC_LOG_DIR") {
+        cmd.env("NUVOSYNC_LOG_DIR", logs_dir());
+    }
+    let Ok(file) = std::fs::File::create(log) else {
+        return cmd.status().map(|s| s.success()).unwrap_or(false);
+    };
+    let file = std::sync::Arc::new(std::sync::Mutex::new(file));
+    let Ok(mut child) = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() else {
+        return false;
+    };
+    fn copy(
+        mut from: impl Read,
+        mut to: impl Write,
+        file: std::sync::Arc<std::sync::Mutex<std::fs::File>>,
+    ) {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = to.write_all(&buf[..n]);
+            let _ = to.flush();
+            if let Ok(mut f) = file.lock() {
+                let _ = f.write_all(&buf[..n]);
+            }
+        }
+    }
+    let out = child.stdout.take().map(|o| {
+        let f = file.clone();
+        std::thread::spawn(move || copy(o, std::io::stdout(), f))
+    });
+    let err = child.stderr.take().map(|e| {
+        let f = file.clone();
+        std::thread::spawn(move || copy(e, std::io::stderr(), f))
+    });
+    let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+    for t in [out, err].into_iter().flatten() {
+        let _ = t.join();
+    }
+    ok
+}
+
+/// Kinds of secret the test suites use, by how they begin: what the emulator issues
+/// (`sl.` access tokens, `rt.` refresh tokens, `ac.` authorization codes, each followed by
+/// 32 random characters) and the suites' fixed test tokens (`tok-…`).
+const SECRET_PREFIXES: &[(&str, usize)] = &[("sl.", 32), ("rt.", 32), ("ac.", 32), ("tok-", 3)];
+
+/// Secrets found in one text: (line number, the secret's kind). Never the secret itself.
+fn secrets_in(text: &[u8]) -> Vec<(usize, &'static str)> {
+    let token_char = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    let mut found = vec![];
+    for (i, line) in text.split(|&c| c == b'\n').enumerate() {
+        for (prefix, min) in SECRET_PREFIXES {
+            let p = prefix.as_bytes();
+            let mut at = 0;
+            while let Some(pos) = line[at..].windows(p.len()).position(|w| w == p) {
+                let start = at + pos;
+                let before_ok = start == 0 || !token_char(line[start - 1]);
+                let tail = line[start + p.len()..]
+                    .iter()
+                    .take_while(|c| token_char(**c))
+                    .count();
+                if before_ok && tail >= *min {
+                    found.push((i + 1, *prefix));
+                }
+                at = start + p.len();
+            }
+        }
+    }
+    found
+}
+
+/// The secrets stage: search every captured output and log copy under `dir`.
+fn no_secrets_in(stages: &mut Vec<Stage>, dir: PathBuf) -> bool {
+    eprintln!("\n==> no secret in any log");
+    let start = Instant::now();
+    let (mut files, mut lines, mut hits) = (0usize, 0usize, vec![]);
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(text) = std::fs::read(&p) else {
+                continue;
+            };
+            files += 1;
+            lines += text.iter().filter(|&&c| c == b'\n').count();
+            for (line, kind) in secrets_in(&text) {
+                hits.push(format!(
+                    "{}:{line}: a secret beginning {kind:?}",
+                    p.display()
+                ));
+            }
+        }
+    }
+    for h in hits.iter().take(20) {
+        eprintln!("  {h}");
+    }
+    eprintln!(
+        "secrets: {} found in {files} log files ({lines} lines)",
+        hits.len()
+    );
+    let ok = hits.is_empty() && files > 0;
+    stages.push(Stage {
+        name: "no secret in any log".into(),
+        ok,
+        secs: start.elapsed().as_secs_f64(),
     });
     ok
 }
@@ -210,6 +343,7 @@ fn test(args: &[String]) -> bool {
     let rust_only = args.iter().any(|a| a == "--rust-only");
     let start = Instant::now();
     let mut stages = vec![];
+    let _ = std::fs::remove_dir_all(logs_dir());
     let mut ok = deps(&mut stages);
     ok &= ui_build(&mut stages);
     ok &= run(
@@ -288,9 +422,11 @@ fn test(args: &[String]) -> bool {
             Command::new("bash")
                 .args(["bench/run", "--quick", "--cap", "60", "--out"])
                 .arg(root().join("target/bench-quick"))
-                .env("BENCH_PROFILE", "debug"),
+                .env("BENCH_PROFILE", "debug")
+                .env_remove("NUVOSYNC_LOG_DIR"),
         );
     }
+    ok &= no_secrets_in(&mut stages, logs_dir());
     print_summary(&stages, &summary_dir, start.elapsed().as_secs_f64(), ok);
     ok
 }
@@ -327,15 +463,24 @@ fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
     if !totals.is_empty() {
         let get = |k: &str| totals.get(k).copied().unwrap_or(0);
         eprintln!(
-            "  reliability: {} seeds, {} engine steps, {} crashes, {} faults injected, {} bad inputs tried, {} versions written, {} versions lost",
+            "  reliability: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} faults injected, {} bad inputs tried, {} versions written, {} versions lost",
             get("seeds"),
             get("steps"),
             get("crashes"),
+            get("dropped_mid_flight"),
+            get("clock_jumps"),
             get("faults"),
             get("bad_inputs"),
             get("versions"),
             get("lost")
         );
+        if totals.contains_key("daemon_sigkills") {
+            eprintln!(
+                "  process crashes: the daemon killed with SIGKILL {} times mid-sync, {} versions written, none lost",
+                get("daemon_sigkills"),
+                get("daemon_versions")
+            );
+        }
     }
     eprintln!(
         "  all tests: {} in {:.0} min",
@@ -386,10 +531,19 @@ fn main() -> ExitCode {
         Some("bench") => run(
             &mut vec![],
             "bench",
-            Command::new("bash").arg("bench/run").args(&args[1..]),
+            Command::new("bash")
+                .arg("bench/run")
+                .args(&args[1..])
+                .env_remove("NUVOSYNC_LOG_DIR"),
+        ),
+        Some("secrets") => no_secrets_in(
+            &mut vec![],
+            args.get(1).map(PathBuf::from).unwrap_or_else(logs_dir),
         ),
         _ => {
-            eprintln!("usage: cargo xtask demo | test [--rust-only] | deps | bench [ARGS]");
+            eprintln!(
+                "usage: cargo xtask demo | test [--rust-only] | deps | bench [ARGS] | secrets [LOG-DIR]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -397,5 +551,29 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secrets_in;
+
+    #[test]
+    fn secrets_are_found_by_their_kind_and_line_and_not_in_other_words() {
+        let token = "sl.AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+        let text = format!(
+            "starting\nAuthorization: Bearer {token}\nrefresh=rt.{0}\nok\ncode ac.{0} and tok-ada\n",
+            "x".repeat(32)
+        );
+        assert_eq!(
+            secrets_in(text.as_bytes()),
+            vec![(2, "sl."), (3, "rt."), (5, "ac."), (5, "tok-")]
+        );
+        // Too short, or the tail of another word: not a secret. After a dot or a slash: one.
+        let long = "AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+        let clean = format!("sl.short\nmysl.{long}\ntok-\nstock-ada\n");
+        assert_eq!(secrets_in(clean.as_bytes()), vec![]);
+        let after_dot = format!("url=x.sl.{long}");
+        assert_eq!(secrets_in(after_dot.as_bytes()), vec![(1, "sl.")]);
     }
 }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod cursor;
 pub mod faults;
+pub mod logs;
 pub mod oauth;
 pub mod ops;
 pub mod routes;
@@ -78,6 +79,7 @@ impl TestServer {
     /// Start on 127.0.0.1 port 0, with TLS (a fresh test CA) when `tls` is true. Must be
     /// called inside a tokio runtime.
     pub async fn start(config: Config, tls: bool) -> anyhow::Result<TestServer> {
+        logs::capture_for_tests();
         let emulator = Emulator::new(config)?;
         let (tls_cfg, ca_file, dir) = if tls {
             let dir = tempfile_dir::TempDir::new()?;

@@ -202,7 +202,9 @@ pub fn authorize_decision(emu: &Emulator, body: &str) -> Response<Body> {
             "<!doctype html><h1>Unknown account</h1>".into(),
         );
     };
-    let code = emu.random_token("");
+    // Every secret the emulator issues has a prefix of its kind, so a search of logs finds any
+    // that leaked: `sl.` access tokens (as Dropbox's), `rt.` refresh tokens, `ac.` codes.
+    let code = emu.random_token("ac.");
     let challenge = q.get("code_challenge").map(|c| {
         (
             c.clone(),
@@ -325,7 +327,7 @@ fn exchange_code(
     let account = entry.account.clone();
     let offline = entry.offline;
     let client = entry.client_id.clone();
-    let refresh = offline.then(|| emu.random_token(""));
+    let refresh = offline.then(|| emu.random_token("rt."));
     drop(tokens);
     let (token, grant) = issue(emu, &account, &client, refresh.clone());
     let mut tokens = emu.tokens.lock();

@@ -603,7 +603,9 @@ async fn upload_session(
         s.size == size
             && s.mtime_ns == mtime_ns
             && s.inode == local.inode
-            && now() - s.created < 6 * 24 * 3600
+            // Dropbox keeps a session 7 days; one from "the future" (the clock was set back)
+            // is of unknown age.
+            && (0..6 * 24 * 3600).contains(&(now() - s.created))
     });
     let (mut session, mut offset, mut hasher, created) = match fresh {
         Some(s) => {

@@ -379,6 +379,18 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+        + CLOCK_SHIFT.load(Ordering::Relaxed)
+}
+
+/// Seconds added to the wall clock as the engine reads it (see [`shift_clock`]).
+static CLOCK_SHIFT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Make the engine's wall clock jump by `secs` (either way), as a machine's clock does when
+/// it is set, resumes from sleep or is corrected by NTP — for tests of what the engine does
+/// with times it stored (upload sessions, conflict dates). Returns the total shift. Deadlines
+/// and token lifetimes use the monotonic clock and do not move.
+pub fn shift_clock(secs: i64) -> i64 {
+    CLOCK_SHIFT.fetch_add(secs, Ordering::Relaxed) + secs
 }
 
 /// Today (UTC) as `YYYY-MM-DD`.

@@ -2,9 +2,10 @@
 //! clients on one account) against the in-process emulator, with everything random drawn from
 //! one seed — edits, deletes, renames, folder moves and case-only renames on both computers
 //! and on Dropbox; emulator faults (5xx, 429 of both kinds, route-level write contention,
-//! dropped connections, latency jitter); engine crashes at random points, before a request or
-//! after it landed with its answer lost (the engine is dropped and restarted from its
-//! database); and clock jumps (tokens expire, upload sessions age).
+//! dropped connections, latency jitter); engine crashes at random points — before a request,
+//! after it landed with its answer lost, or the engine dropped mid-flight at whatever await
+//! point it reached (each restarted from its database); and clock jumps, Dropbox's (tokens
+//! expire, upload sessions age) and this computer's, forwards and backwards.
 //!
 //! When the disturbance stops, every client must converge to the same tree as Dropbox, and
 //! no version any actor wrote is lost: it is in the final tree (possibly as a conflicted
@@ -43,6 +44,8 @@ struct Stats {
     seeds: AtomicU64,
     steps: AtomicU64,
     crashes: AtomicU64,
+    dropped: AtomicU64,
+    clock_jumps: AtomicU64,
     faults: AtomicU64,
     versions: AtomicU64,
     lost: AtomicU64,
@@ -52,6 +55,8 @@ static STATS: Stats = Stats {
     seeds: AtomicU64::new(0),
     steps: AtomicU64::new(0),
     crashes: AtomicU64::new(0),
+    dropped: AtomicU64::new(0),
+    clock_jumps: AtomicU64::new(0),
     faults: AtomicU64::new(0),
     versions: AtomicU64::new(0),
     lost: AtomicU64::new(0),
@@ -439,6 +444,7 @@ impl Sim {
                 // The engine's future was dropped where it stood: requests cut off, the
                 // process "gone". The next step starts again from the database.
                 STATS.crashes.fetch_add(1, Ordering::Relaxed);
+                STATS.dropped.fetch_add(1, Ordering::Relaxed);
             }
             Err(_) => panic!("seed {}: a sync step hung", self.seed),
             Ok(Ok(_)) => {}
@@ -493,7 +499,9 @@ impl Sim {
                     self.set_faults(false);
                 }
                 _ => {
-                    // A clock jump: tokens expire, upload sessions age by days.
+                    // Clock jumps. Dropbox's: tokens expire, upload sessions age by days. This
+                    // computer's, either way (set by hand, NTP, a resume from sleep): stored
+                    // session times and conflict dates are read against it.
                     let days = self.rng.random_range(1..4);
                     self.w.server.emulator.advance_clock(days * 86_400);
                     let now = self.w.server.emulator.now();
@@ -502,7 +510,13 @@ impl Sim {
                             g.expires_at = Some(now - 1);
                         }
                     }
-                    self.log.push(format!("clock +{days} days"));
+                    let local = self.rng.random_range(-3..=3i64) * 86_400
+                        + self.rng.random_range(-3_600..3_600i64);
+                    let total = sync_engine::pair::shift_clock(local);
+                    STATS.clock_jumps.fetch_add(1, Ordering::Relaxed);
+                    self.log.push(format!(
+                        "Dropbox's clock +{days} days; this computer's {local:+} s (now {total:+} s)"
+                    ));
                 }
             }
         }
@@ -607,6 +621,8 @@ impl Sim {
 }
 
 async fn run_seed(seed: u64) {
+    // Each seed starts with this computer's clock where it really is.
+    sync_engine::pair::shift_clock(-sync_engine::pair::shift_clock(0));
     let mut sim = Sim::new(seed).await;
     sim.run().await;
     STATS.seeds.fetch_add(1, Ordering::Relaxed);
@@ -641,6 +657,8 @@ fn write_summary() {
         "seeds": STATS.seeds.load(Ordering::Relaxed),
         "steps": STATS.steps.load(Ordering::Relaxed),
         "crashes": STATS.crashes.load(Ordering::Relaxed),
+        "dropped_mid_flight": STATS.dropped.load(Ordering::Relaxed),
+        "clock_jumps": STATS.clock_jumps.load(Ordering::Relaxed),
         "faults": STATS.faults.load(Ordering::Relaxed),
         "versions": STATS.versions.load(Ordering::Relaxed),
         "lost": STATS.lost.load(Ordering::Relaxed),
@@ -652,10 +670,12 @@ fn write_summary() {
         summary.to_string(),
     );
     eprintln!(
-        "simulation shard {n}: {} seeds, {} engine steps, {} crashes, {} faults injected, {} versions written, {} lost",
+        "simulation shard {n}: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} faults injected, {} versions written, {} lost",
         STATS.seeds.load(Ordering::Relaxed),
         STATS.steps.load(Ordering::Relaxed),
         STATS.crashes.load(Ordering::Relaxed),
+        STATS.dropped.load(Ordering::Relaxed),
+        STATS.clock_jumps.load(Ordering::Relaxed),
         STATS.faults.load(Ordering::Relaxed),
         STATS.versions.load(Ordering::Relaxed),
         STATS.lost.load(Ordering::Relaxed)
