@@ -221,23 +221,28 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
         .small_transfers
         .max(pair.tuning.transfers)
         .max(1);
-    let (uploads, others) = tokio::join!(
-        async {
-            if batch {
-                upload_batch(pair, small, width).await
-            } else {
-                futures_util::stream::iter(small)
-                    .map(|op| run(pair, op))
-                    .buffer_unordered(width)
-                    .collect::<Vec<_>>()
-                    .await
-            }
-        },
-        futures_util::stream::iter(rest)
-            .map(|op| run(pair, op))
-            .buffer_unordered(width)
-            .collect::<Vec<_>>(),
-    );
+    let uploads = async {
+        if batch {
+            upload_batch(pair, small, width).await
+        } else {
+            futures_util::stream::iter(small)
+                .map(|op| run(pair, op))
+                .buffer_unordered(width)
+                .collect::<Vec<_>>()
+                .await
+        }
+    };
+    let others = futures_util::stream::iter(rest)
+        .map(|op| run(pair, op))
+        .buffer_unordered(width)
+        .collect::<Vec<_>>();
+    // One transfer at a time means one: the small uploads, then the rest.
+    let (uploads, others) = if width == 1 {
+        let u = uploads.await;
+        (u, others.await)
+    } else {
+        tokio::join!(uploads, others)
+    };
     results.extend(uploads);
     results.extend(others);
 

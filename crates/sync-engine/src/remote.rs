@@ -319,12 +319,17 @@ pub type Hook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
 /// done on Dropbox but the caller sees an error, as when a process dies right after a request.
 pub type AfterHook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
 
+/// Decides, after a call went through (by name), whether the caller stops right there for
+/// good — the process dies with the answer in hand; the test then drops the engine.
+pub type Stall = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// A [`Remote`] that asks a hook before every call and fails the call when told to — for
 /// crash and fault injection in tests and simulations.
 pub struct Hooked {
     inner: std::sync::Arc<dyn Remote>,
     hook: Hook,
     after: Option<AfterHook>,
+    stall: Option<Stall>,
 }
 
 impl Hooked {
@@ -334,7 +339,14 @@ impl Hooked {
             inner,
             hook,
             after: None,
+            stall: None,
         }
+    }
+
+    /// Also freeze callers after the fact.
+    pub fn with_stall(mut self, stall: Stall) -> Self {
+        self.stall = Some(stall);
+        self
     }
 
     /// Also lose answers after the fact.
@@ -352,19 +364,20 @@ impl Hooked {
             return Box::pin(async move { Err(e) });
         }
         let fut = call();
-        match &self.after {
-            None => fut,
-            Some(after) => {
-                let name = name.to_string();
-                Box::pin(async move {
-                    let r = fut.await;
-                    match (r, after(&name)) {
-                        (Ok(_), Some(e)) => Err(e),
-                        (r, _) => r,
-                    }
-                })
-            }
+        if self.after.is_none() && self.stall.is_none() {
+            return fut;
         }
+        let name = name.to_string();
+        Box::pin(async move {
+            let r = fut.await;
+            if self.stall.as_ref().is_some_and(|s| s(&name)) {
+                std::future::pending::<()>().await;
+            }
+            match (r, self.after.as_ref().and_then(|a| a(&name))) {
+                (Ok(_), Some(e)) => Err(e),
+                (r, _) => r,
+            }
+        })
     }
 }
 
