@@ -537,7 +537,7 @@ pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
 pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
     let result = match cmd {
         SettingsCommand::Get { .. } => {
-            call_as::<SettingsDto>(cli, Command::SettingsGet, false).await
+            call_as::<SettingsDto>(cli, Command::SettingsGet, true).await
         }
         SettingsCommand::Set { key, value } => {
             let bad = || {
@@ -582,7 +582,8 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                 )),
             };
             match r {
-                Ok(()) => call_as::<SettingsDto>(cli, Command::SettingsSet { patch }, false).await,
+                // Without a daemon the configuration file is changed directly.
+                Ok(()) => call_as::<SettingsDto>(cli, Command::SettingsSet { patch }, true).await,
                 Err(e) => Err(e),
             }
         }

@@ -420,11 +420,20 @@ impl Service {
                     report: Some(report),
                     error: None,
                 }),
-                Err(e) => out.push(PairSync {
-                    pair: n,
-                    report: None,
-                    error: Some(e.into()),
-                }),
+                Err(e) => {
+                    // Said for this run: the way on is the next `sync --once`.
+                    let error = match &e {
+                        sync_engine::SyncError::Paused(r) => {
+                            ApiError::new(ErrorCode::Paused, r.describe(true))
+                        }
+                        _ => e.into(),
+                    };
+                    out.push(PairSync {
+                        pair: n,
+                        report: None,
+                        error: Some(error),
+                    })
+                }
             }
         }
         Ok(out)

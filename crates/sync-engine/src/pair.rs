@@ -190,11 +190,17 @@ pub enum PauseReason {
     User,
 }
 
-impl std::fmt::Display for PauseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl PauseReason {
+    /// What happened and what to do, for a user of `sync --once` (`one_shot`: there is no
+    /// running engine to resume; the next run is told to go ahead) or of the daemon and app.
+    pub fn describe(&self, one_shot: bool) -> String {
+        let confirm = if one_shot {
+            "`nuvosync sync --once --confirm-deletes`"
+        } else {
+            "`nuvosync resume --confirm-deletes` (or confirm in the app)"
+        };
         match self {
-            PauseReason::MissingRoot { path } => write!(
-                f,
+            PauseReason::MissingRoot { path } => format!(
                 "the local folder {} is missing or empty — if it is on a drive or network share, mount it; nothing is deleted while it is so (to start this folder afresh, remove the pair and add it again)",
                 path.display()
             ),
@@ -204,21 +210,22 @@ impl std::fmt::Display for PauseReason {
                 } else {
                     "Dropbox"
                 };
-                write!(
-                    f,
-                    "this sync would delete {count} of {total} files on {here} — if that is intended, run `nuvosync resume --confirm-deletes` (or confirm in the app); otherwise restore the missing files (the threshold is the setting mass-delete-percent / mass-delete-min-files)"
+                format!(
+                    "this sync would delete {count} of {total} files on {here} — if that is intended, run {confirm}; otherwise restore the missing files (the threshold is the setting mass-delete-percent / mass-delete-min-files)"
                 )
             }
-            PauseReason::RestoreDetected { .. } => write!(
-                f,
-                "the local folder holds an older state than nuvosync last synced (a snapshot was restored?) — run `nuvosync restore --plan` to see what would change and `nuvosync restore --apply` to make the restored files the authority, or `nuvosync restore --continue` if this was not a restore"
+            PauseReason::RestoreDetected { .. } => "the local folder holds an older state than nuvosync last synced (a snapshot was restored?) — run `nuvosync restore --plan` to see what would change and `nuvosync restore --apply` to make the restored files the authority, or `nuvosync restore --continue` if this was not a restore".to_string(),
+            PauseReason::EmptyRemote { known } => format!(
+                "Dropbox shows the folder empty but {known} files were synced — check the folder on dropbox.com; if it was emptied on purpose, run {confirm}"
             ),
-            PauseReason::EmptyRemote { known } => write!(
-                f,
-                "Dropbox shows the folder empty but {known} files were synced — check the folder on dropbox.com; if it was emptied on purpose, run `nuvosync resume --confirm-deletes`"
-            ),
-            PauseReason::User => write!(f, "paused — run `nuvosync resume` to continue"),
+            PauseReason::User => "paused — run `nuvosync resume` to continue".to_string(),
         }
+    }
+}
+
+impl std::fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(false))
     }
 }
 
