@@ -41,7 +41,7 @@ export function guidance(p: Pick<PairStatusDto, 'code' | 'state' | 'conflicts'>)
         kind: 'confirm_deletes',
         title: 'Many files were deleted at once',
         explain:
-          'Sync is paused because one side deleted a large share of the files. If you meant to delete them, confirm the deletions and they will be deleted on the other side too. If not, restore them first (from the trash or Dropbox), then resume.',
+          'Sync is paused because one side deleted a large share of the files. If you meant to delete them, confirm the deletions and they will be deleted on the other side too. If not, restore them first (from the trash or Dropbox), then resume. How many deletions count as “many” is set in Settings → Deletion safety.',
       };
     case 'empty_remote':
       return {
