@@ -345,6 +345,29 @@ def run_P1(ctx: Ctx):
     want = spec.expected_sizes()
     wl = f"P1 first upload of {spec} (files/s until the emulator's listing matches)"
     timeout = ctx.time_cap(quick=QUICK_CAP, full=3600)
+    # What the emulator allows at these settings: a plain client that only uploads (no local
+    # folder, no scan, no state), as many requests in flight as nuvosync's small transfers.
+    wl_c = f"P1 ceiling: the same {spec.files} files by a plain client (files/upload, 128 in flight), same emulator settings"
+
+    def ceiling():
+        name = "P1-ceiling"
+        emu = ctx.emulator(name)
+        try:
+            best = None
+            for k in range(2):
+                r = loadgen(ctx.bins, emu, "upload-tree", "--root", f"/ceiling{k}", "--files", spec.files, "--folders", spec.folders,
+                            "--size", spec.size, "--concurrency", 128, log_path=ctx.workdir(name) / "loadgen.log")
+                if r.get("errors"):
+                    raise RuntimeError(f"errors during the P1 ceiling: {r}")
+                best = r if best is None or r["files_per_s"] > best["files_per_s"] else best
+            ctx.add("P1.ceiling", wl_c, "plain-client", best["files_per_s"], "files/s", True,
+                    {"emulator_latency_ms": LATENCY, "concurrency": 128, "client": "bench-loadgen upload-tree (reqwest, HTTP/1.1 keep-alive)", "runs": 2, "taken": "best"})
+        finally:
+            emu.stop()
+            ctx.finish(name)
+
+    if "nuvosync" in ctx.tools:
+        attempt(ctx, "plain-client", [("P1.ceiling", wl_c, "files/s", True)], ceiling)
     for tool in tools_for(ctx):
         name = f"P1-{tool}"
 
