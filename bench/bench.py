@@ -346,25 +346,40 @@ def run_P1(ctx: Ctx):
     wl = f"P1 first upload of {spec} (files/s until the emulator's listing matches)"
     timeout = ctx.time_cap(quick=QUICK_CAP, full=3600)
     # What the emulator allows at these settings: a plain client that only uploads (no local
-    # folder, no scan, no state), as many requests in flight as nuvosync's small transfers.
-    wl_c = f"P1 ceiling: the same {spec.files} files by a plain client (files/upload, 128 in flight), same emulator settings"
+    # folder, no scan, no state), as many requests in flight as nuvosync's small transfers,
+    # timed the way the tools are (from process start until the listing matches).
+    wl_c = f"P1 ceiling: the same {spec.files} files by a plain client (files/upload, 128 in flight), same emulator settings and timing"
 
     def ceiling():
-        name = "P1-ceiling"
-        emu = ctx.emulator(name)
-        try:
-            best = None
-            for k in range(2):
-                r = loadgen(ctx.bins, emu, "upload-tree", "--root", f"/ceiling{k}", "--files", spec.files, "--folders", spec.folders,
-                            "--size", spec.size, "--concurrency", 128, log_path=ctx.workdir(name) / "loadgen.log")
-                if r.get("errors"):
-                    raise RuntimeError(f"errors during the P1 ceiling: {r}")
-                best = r if best is None or r["files_per_s"] > best["files_per_s"] else best
-            ctx.add("P1.ceiling", wl_c, "plain-client", best["files_per_s"], "files/s", True,
-                    {"emulator_latency_ms": LATENCY, "concurrency": 128, "client": "bench-loadgen upload-tree (reqwest, HTTP/1.1 keep-alive)", "runs": 2, "taken": "best"})
-        finally:
-            emu.stop()
-            ctx.finish(name)
+        best, own = None, None
+        for k in range(2):
+            name = f"P1-ceiling-{k}"
+            emu = ctx.emulator(name)
+            proc = None
+            try:
+                cmd = [str(ctx.bins["loadgen"]), "upload-tree", "--url", emu.url, "--ca", emu.ca_file, "--token", lib.TOKEN,
+                       "--root", lib.PAIR_REMOTE, "--files", str(spec.files), "--folders", str(spec.folders),
+                       "--size", str(spec.size), "--concurrency", "128"]
+                out = open(ctx.workdir(name) / "loadgen.log", "w")
+                t0 = time.monotonic()
+                proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+                _, t1 = wait_until(lambda: count_matching({r: e.get("size") for r, e in emu.remote_files().items()}, want) == spec.files,
+                                   timeout, "the plain client to upload")
+                proc.wait(timeout=60)
+                out.close()
+                report = json.loads((ctx.workdir(name) / "loadgen.log").read_text().strip().splitlines()[-1])
+                if report.get("errors"):
+                    raise RuntimeError(f"errors during the P1 ceiling: {report}")
+                value = spec.files / (t1 - t0)
+                if best is None or value > best:
+                    best, own = value, report["files_per_s"]
+            finally:
+                stop_proc(proc)
+                emu.stop()
+                ctx.finish(name)
+        ctx.add("P1.ceiling", wl_c, "plain-client", best, "files/s", True,
+                {"emulator_latency_ms": LATENCY, "concurrency": 128, "client": "bench-loadgen upload-tree (reqwest, HTTP/1.1 keep-alive)",
+                 "files_per_s_by_its_own_clock": round(own, 1), "runs": 2, "taken": "best"})
 
     if "nuvosync" in ctx.tools:
         attempt(ctx, "plain-client", [("P1.ceiling", wl_c, "files/s", True)], ceiling)
