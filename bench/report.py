@@ -82,6 +82,9 @@ def targets(R: Results) -> list[dict]:
     n, e = R.val("P1", "nuvosync"), R.val("E.small_uploads", "emulator")
     add("P1 upload vs the emulator's ceiling", "≥ 1/3 of E.small_uploads",
         f"nuvosync {fmt(n)} files/s, ceiling {fmt(e)} files/s", "n/a" if None in (n, e) else f"{n / e:.2f} of it", None if None in (n, e) else n >= e / 3)
+    n, c = R.val("P1", "nuvosync"), R.val("P1.ceiling", "plain-client")
+    add("P1 upload vs a plain client at the same settings", "≥ 70 % of it (as P6)",
+        f"nuvosync {fmt(n)} files/s, plain client {fmt(c)} files/s", "n/a" if None in (n, c) else f"{100 * n / c:.0f} %", None if None in (n, c) else n >= 0.7 * c)
     for m in ("maestral", "maestral-tuned"):
         vs("P2", "P2", m, 10, f"P2 download vs {m}", "≥ 10× files/s", unit="files/s")
     n, f = R.val("P3", "nuvosync"), R.val("P3.floor", "nuvosync")
@@ -186,7 +189,7 @@ def write_md(out: Path, rows, meta) -> None:
 
 
 PANELS = [
-    ("P1", "P1 first upload, 4 KiB files", [("E.small_uploads", "emulator", "ceiling")]),
+    ("P1", "P1 first upload, 4 KiB files", [("E.small_uploads", "emulator", "ceiling"), ("P1.ceiling", "plain-client", "plain client")]),
     ("P2", "P2 first download, 4 KiB files", []),
     ("P3", "P3 restart with unchanged files", [("P3.floor", "nuvosync", "stat-walk floor")]),
     ("P4.peak", "P4 peak RSS", []),
