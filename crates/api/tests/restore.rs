@@ -127,6 +127,16 @@ async fn sync(s: &Setup) -> Result<(), nuvosync_api::ApiError> {
     }
 }
 
+/// Ask the daemon, decode its answer.
+async fn ask<T: serde::de::DeserializeOwned>(s: &Setup, cmd: Command) -> T {
+    serde_json::from_value(s.daemon.handle(cmd).await.unwrap()).unwrap()
+}
+
+/// The paths of a preview's entries.
+fn paths(v: &[nuvosync_api::dto::RestoreItemDto]) -> Vec<String> {
+    v.iter().map(|i| i.path.clone()).collect()
+}
+
 /// Sync, snapshot, newer edits on both sides, restore the snapshot (optionally without its
 /// marker folder). Returns the snapshot's files and Dropbox's files just before the restore.
 async fn hazard(
@@ -181,17 +191,8 @@ async fn check_paused_and_untouched(
     );
     assert_eq!(&dropbox(s, ROOT), before, "nothing changed on Dropbox");
     // Status says so too.
-    let plan: RestorePlanDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestorePlan { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let plan: RestorePlanDto = ask(&s, Command::RestorePlan { pair: "lab".into() }).await;
     assert!(plan.detected);
-    let paths = |v: &[nuvosync_api::dto::RestoreItemDto]| {
-        v.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
-    };
     assert_eq!(
         paths(&plan.replaced),
         ["/analysis.py", "/results/table.csv"],
@@ -220,13 +221,7 @@ async fn apply_and_check(
     snap: &BTreeMap<String, Vec<u8>>,
     before: &BTreeMap<String, Vec<u8>>,
 ) {
-    let r: RestoreResultDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestoreApply { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let r: RestoreResultDto = ask(&s, Command::RestoreApply { pair: "lab".into() }).await;
     assert_eq!(
         &dropbox(s, ROOT),
         snap,
@@ -290,16 +285,8 @@ async fn not_a_restore_continues_normally_after_showing_what_it_overwrites() {
     )
     .await;
 
-    let preview: RestorePlanDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestoreContinuePreview { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let paths = |v: &[nuvosync_api::dto::RestoreItemDto]| {
-        v.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
-    };
+    let preview: RestorePlanDto =
+        ask(&s, Command::RestoreContinuePreview { pair: "lab".into() }).await;
     assert_eq!(
         paths(&preview.replaced),
         ["/results/table.csv"],
@@ -370,16 +357,7 @@ async fn what_the_pair_does_not_sync_stays_in_the_instance_folder() {
     assert!(before.contains_key("/Big Data/raw.bin"));
     assert!(!files(&s.local).contains_key("/Big Data/raw.bin"));
 
-    let plan: RestorePlanDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestorePlan { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let paths = |v: &[nuvosync_api::dto::RestoreItemDto]| {
-        v.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
-    };
+    let plan: RestorePlanDto = ask(&s, Command::RestorePlan { pair: "lab".into() }).await;
     assert_eq!(
         paths(&plan.not_synced),
         ["/Big Data"],
@@ -391,13 +369,7 @@ async fn what_the_pair_does_not_sync_stays_in_the_instance_folder() {
         "not the excluded files"
     );
 
-    let r: RestoreResultDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestoreApply { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let r: RestoreResultDto = ask(&s, Command::RestoreApply { pair: "lab".into() }).await;
     // The instance folder: the snapshot, and the excluded folder where it was.
     let mut expected = snap.clone();
     for rel in ["/Big Data/raw.bin", "/Big Data/deep/more.bin"] {
@@ -418,13 +390,7 @@ async fn what_the_pair_does_not_sync_stays_in_the_instance_folder() {
 async fn resume_an_interrupted_restore(uploaded: &[&str]) {
     let s = setup().await;
     let (snap, before) = hazard(&s, false).await;
-    let plan: RestorePlanDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestorePlan { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let plan: RestorePlanDto = ask(&s, Command::RestorePlan { pair: "lab".into() }).await;
     let pair = s.daemon.service().pair("lab").unwrap();
     pair.with_index(|ix| ix.set_meta("restore_backup", &plan.backup_folder))
         .unwrap();
@@ -435,13 +401,7 @@ async fn resume_an_interrupted_restore(uploaded: &[&str]) {
     for rel in uploaded {
         upload(&s, rel, &snap[*rel]).await;
     }
-    let r: RestoreResultDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::RestoreApply { pair: "lab".into() })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let r: RestoreResultDto = ask(&s, Command::RestoreApply { pair: "lab".into() }).await;
     assert_eq!(r.backup_folder, plan.backup_folder);
     assert_eq!(dropbox(&s, ROOT), snap);
     assert_eq!(dropbox(&s, &r.backup_folder), before);
