@@ -191,7 +191,7 @@ async fn check_paused_and_untouched(
     );
     assert_eq!(&dropbox(s, ROOT), before, "nothing changed on Dropbox");
     // Status says so too.
-    let plan: RestorePlanDto = ask(&s, Command::RestorePlan { pair: "lab".into() }).await;
+    let plan: RestorePlanDto = ask(s, Command::RestorePlan { pair: "lab".into() }).await;
     assert!(plan.detected);
     assert_eq!(
         paths(&plan.replaced),
@@ -221,7 +221,7 @@ async fn apply_and_check(
     snap: &BTreeMap<String, Vec<u8>>,
     before: &BTreeMap<String, Vec<u8>>,
 ) {
-    let r: RestoreResultDto = ask(&s, Command::RestoreApply { pair: "lab".into() }).await;
+    let r: RestoreResultDto = ask(s, Command::RestoreApply { pair: "lab".into() }).await;
     assert_eq!(
         &dropbox(s, ROOT),
         snap,
