@@ -123,6 +123,8 @@ fn hashes_under(root: &Path) -> Vec<ContentHash> {
 
 impl Sim {
     async fn new(seed: u64) -> Sim {
+        // Each seed starts with this computer's clock where it really is.
+        sync_engine::pair::shift_clock(-sync_engine::pair::shift_clock(0));
         let w = World::seeded(seed).await;
         let machines = ["m1", "m2"]
             .iter()
@@ -544,6 +546,15 @@ impl Sim {
         *self.w.server.emulator.faults.write() = f;
     }
 
+    /// Faults off, and the ones the emulator injected counted for the summary.
+    fn end_disturbance(&mut self) {
+        STATS.faults.fetch_add(
+            self.w.server.emulator.stats.faults.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        self.set_faults(false);
+    }
+
     async fn run(&mut self) {
         let ops = self.rng.random_range(8..30);
         for _ in 0..ops {
@@ -582,12 +593,8 @@ impl Sim {
                 }
             }
         }
-        STATS.faults.fetch_add(
-            self.w.server.emulator.stats.faults.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
         // The disturbance stops: converge.
-        self.set_faults(false);
+        self.end_disturbance();
         for round in 0..8 {
             for m in 0..self.machines.len() {
                 self.engine_step(m, false).await;
@@ -654,13 +661,9 @@ impl Sim {
             let pause = self.rng.random_range(0..200);
             tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
         }
-        STATS.faults.fetch_add(
-            self.w.server.emulator.stats.faults.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
         // The disturbance stops: the engines converge by themselves. A guard's pause is
         // confirmed by the user, as in the one-shot runs.
-        self.set_faults(false);
+        self.end_disturbance();
         let start = std::time::Instant::now();
         let mut settled_since: Option<std::time::Instant> = None;
         while start.elapsed() < std::time::Duration::from_secs(90) {
@@ -782,8 +785,6 @@ impl Sim {
 
 /// Run one seed; returns its step log.
 async fn run_seed(seed: u64) -> Vec<String> {
-    // Each seed starts with this computer's clock where it really is.
-    sync_engine::pair::shift_clock(-sync_engine::pair::shift_clock(0));
     let mut sim = Sim::new(seed).await;
     sim.run().await;
     STATS.seeds.fetch_add(1, Ordering::Relaxed);
@@ -851,7 +852,6 @@ async fn continuous_shard(n: u64) {
         .unwrap_or(6);
     SHARD.store(200 + n, Ordering::Relaxed);
     for i in 0..per {
-        sync_engine::pair::shift_clock(-sync_engine::pair::shift_clock(0));
         let mut sim = Sim::new(7_000_000 + n * 1_000_003 + i).await;
         sim.run_continuous().await;
         STATS.seeds.fetch_add(1, Ordering::Relaxed);
