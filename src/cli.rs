@@ -19,6 +19,15 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); NUVOSYNC_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log line format: `text`, or `json` — one JSON object per line for log collectors; the
+    /// daemon then writes its log to standard output (env NUVOSYNC_LOG_FORMAT).
+    #[arg(
+        long,
+        global = true,
+        env = "NUVOSYNC_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: nuvosync_api::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

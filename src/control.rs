@@ -918,7 +918,7 @@ pub async fn daemon(cli: &Cli) -> i32 {
         Err(e) => return fail(&e),
     };
     if let Err(e) = service.credential() {
-        eprintln!("nuvosync: {e}; pairs start once an account is linked");
+        tracing::warn!("{e}; pairs start once an account is linked");
     }
     let daemon = Daemon::start(service).await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -15,13 +15,24 @@ use clap::Parser;
 fn main() {
     sync_engine::tune_allocator();
     let args = cli::Cli::parse();
-    nuvosync_api::logging::init(match args.verbose {
-        // The Dropbox SDK logs every API error it returns; we report them ourselves.
-        0 => "warn,dropbox_sdk=off",
-        1 => "info,dropbox_sdk=off",
-        2 => "debug,dropbox_sdk=off",
-        _ => "trace",
-    });
+    use nuvosync_api::logging::{LogFormat, LogTarget};
+    // A daemon's standard output carries nothing else: in JSON, that is where its log goes
+    // (a container's log collector reads it); everything else keeps stdout for its results.
+    let target = match (&args.command, args.log_format) {
+        (cli::Command::Daemon, LogFormat::Json) => LogTarget::Stdout,
+        _ => LogTarget::Stderr,
+    };
+    nuvosync_api::logging::init_with(
+        match args.verbose {
+            // The Dropbox SDK logs every API error it returns; we report them ourselves.
+            0 => "warn,dropbox_sdk=off",
+            1 => "info,dropbox_sdk=off",
+            2 => "debug,dropbox_sdk=off",
+            _ => "trace",
+        },
+        args.log_format,
+        target,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

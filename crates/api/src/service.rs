@@ -7,7 +7,7 @@ use nuvosync_dropbox::store::TokenStore;
 use nuvosync_dropbox::{Client, Credential, Endpoints, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use sync_engine::{Pair, PairSpec, Report, Tuning};
 
@@ -176,7 +176,8 @@ impl Service {
         *lock(&self.client) = None;
     }
 
-    /// The credential to use: `NUVOSYNC_TOKEN`, else the linked account.
+    /// The credential to use: `NUVOSYNC_TOKEN`, else the token in `NUVOSYNC_TOKEN_FILE`, else
+    /// the linked account.
     pub fn credential(&self) -> Result<Credential, ApiError> {
         if let Some(c) = lock(&self.credential_override).clone() {
             return Ok(c);
@@ -188,6 +189,12 @@ impl Service {
         {
             return Ok(Credential::Either {
                 token: Secret::new(t),
+                app_key,
+            });
+        }
+        if let Some(file) = std::env::var_os("NUVOSYNC_TOKEN_FILE").filter(|f| !f.is_empty()) {
+            return Ok(Credential::Either {
+                token: token_from_file(Path::new(&file))?,
                 app_key,
             });
         }
@@ -437,6 +444,31 @@ impl Service {
             }
         }
         Ok(out)
+    }
+}
+
+/// The token in a file given by `NUVOSYNC_TOKEN_FILE` (a container's secret, a headless
+/// machine's refresh token): its first non-empty line. Never a command-line argument, which
+/// every local user can read. The token itself is never part of an error.
+fn token_from_file(file: &Path) -> Result<Secret, ApiError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        ApiError::new(
+            ErrorCode::NotLinked,
+            format!(
+                "cannot read the token file {} (NUVOSYNC_TOKEN_FILE): {e} — check the path and that this user may read it",
+                file.display()
+            ),
+        )
+    })?;
+    match text.lines().map(str::trim).find(|l| !l.is_empty()) {
+        Some(t) => Ok(Secret::new(t.to_string())),
+        None => Err(ApiError::new(
+            ErrorCode::NotLinked,
+            format!(
+                "the token file {} (NUVOSYNC_TOKEN_FILE) is empty — put a Dropbox refresh token in it, or unset it and link with `nuvosync link --no-browser` (the link is then kept in the state folder)",
+                file.display()
+            ),
+        )),
     }
 }
 
