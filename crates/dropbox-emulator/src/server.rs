@@ -526,6 +526,17 @@ async fn api_inner(
     if corrupt.is_some() {
         emu.stats.faults.fetch_add(1, Ordering::Relaxed);
     }
+    let corrupt = match corrupt {
+        Some(Corrupt::Stall) => {
+            let ms = match faults.stall_ms {
+                0 => 60_000,
+                n => n,
+            };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        other => other,
+    };
     match reply {
         Reply::Json(v) => {
             if reset {
@@ -554,6 +565,8 @@ async fn api_inner(
 fn corrupted_json(emu: &Arc<Emulator>, kind: Corrupt, mut v: serde_json::Value) -> Response<Body> {
     let pick = |n: u64| emu.rng.lock().upto(n);
     match kind {
+        // Held back before the answer is made (see `api_inner`).
+        Corrupt::Stall => wire::json_response(StatusCode::OK, &v),
         Corrupt::DotDotPath | Corrupt::AbsolutePath | Corrupt::OutsidePath => {
             crate::faults::corrupt_entry_path(&mut v, kind, pick);
             wire::json_response(StatusCode::OK, &v)

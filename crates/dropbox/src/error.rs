@@ -112,6 +112,11 @@ pub enum Error {
     /// The network failed.
     #[error("cannot reach Dropbox ({0}) — check the network connection; sync resumes by itself")]
     Network(String),
+    /// One request stopped moving (nothing sent or received for this many seconds). The
+    /// network is not down — other requests go on — so this fails only the operation, which
+    /// is tried again.
+    #[error("Dropbox stopped answering one request (nothing moved for {0} s); it is tried again")]
+    Stalled(u64),
     /// Dropbox's answer arrived cut off or garbled, again and again (after retries).
     #[error(
         "Dropbox's answer arrived cut off or garbled ({0}) — usually a flaky connection or a proxy that alters traffic; sync retries by itself, and if this persists check the proxy or network"
@@ -143,6 +148,7 @@ impl Error {
                 | Error::RateLimited { .. }
                 | Error::Server(_)
                 | Error::Network(_)
+                | Error::Stalled(_)
                 | Error::Garbled(_)
                 | Error::ContentHashMismatch
         )
@@ -184,6 +190,7 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::Server(_) => "server_error",
             Error::Network(_) => "offline",
+            Error::Stalled(_) => "stalled",
             Error::Garbled(_) => "garbled_answer",
             Error::BadRequest(_) => "bad_request",
             Error::Unexpected(_) => "unexpected",

@@ -332,3 +332,60 @@ fn every_name_survives_upload_session_finish_and_download() {
         })
         .unwrap();
 }
+
+fn client_with_stall(s: &TestServer, stall: std::time::Duration) -> Client {
+    let mut e = Endpoints::single(&s.url).unwrap();
+    e.ca_file = s.ca_file.clone();
+    let retry = nuvosync_dropbox::transport::RetryPolicy {
+        stall,
+        ..Default::default()
+    };
+    Client::with_policy(e, either("tok-ada"), retry).unwrap()
+}
+
+#[tokio::test]
+async fn a_slow_transfer_goes_on_while_it_moves_and_a_silent_answer_is_given_up() {
+    let s = server(14_400).await;
+    let stall = std::time::Duration::from_secs(1);
+    let c = client_with_stall(&s, stall);
+    // 6 MB at 2 MB/s: three times the stall time in all, but never a second without progress.
+    s.emulator.faults.write().bandwidth_bytes_per_sec = 2_000_000;
+    let data = Bytes::from(vec![7u8; 6_000_000]);
+    let t = std::time::Instant::now();
+    let up = c
+        .upload(&Commit::strict("/slow.bin", None), data.clone())
+        .await
+        .expect("a slow upload that keeps moving is not timed out");
+    assert_eq!(up.size, 6_000_000);
+    assert!(t.elapsed() > 2 * stall, "the limit held: {:?}", t.elapsed());
+    // And the download of it, read as slowly.
+    let (_, _, mut body) = c.download("/slow.bin").await.unwrap();
+    let mut got = vec![];
+    futures_util::AsyncReadExt::read_to_end(&mut body, &mut got)
+        .await
+        .expect("a slow download that keeps moving is not timed out");
+    assert_eq!(got.len(), 6_000_000);
+    s.emulator.faults.write().bandwidth_bytes_per_sec = 0;
+
+    // An answer that stops coming: given up after the stall time, as a stall (not "offline").
+    {
+        let mut f = s.emulator.faults.write();
+        f.stall_ms = 20_000;
+        f.corrupt.push(dropbox_emulator::faults::Corruption {
+            route: "files/get_metadata".into(),
+            kind: dropbox_emulator::faults::Corrupt::Stall,
+            count: 1,
+        });
+    }
+    let t = std::time::Instant::now();
+    let e = c.get_metadata("/slow.bin", false).await.unwrap_err();
+    assert_eq!(e, Error::Stalled(1));
+    assert!(!e.is_offline() && e.is_retryable());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    // The next call goes through.
+    assert!(c.get_metadata("/slow.bin", false).await.unwrap().is_some());
+}

@@ -761,6 +761,10 @@ impl Index {
                         .execute(params![key, path, folder, id, inode, rev, size, hash])?;
                     tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
                         .execute([&key])?;
+                    // The same on both sides now (an upload whose answer was lost landed after
+                    // all): what an earlier attempt reported about it no longer holds.
+                    tx.prepare_cached("DELETE FROM issues WHERE path = ?1")?
+                        .execute([&path])?;
                     recorded += 1;
                 }
                 if !full {

@@ -381,6 +381,7 @@ impl Sim {
             base: std::time::Duration::from_millis(5),
             max: std::time::Duration::from_millis(50),
             max_retry_after: std::time::Duration::from_secs(2),
+            ..nuvosync_dropbox::transport::RetryPolicy::default()
         };
         Client::with_policy(
             e,
