@@ -341,6 +341,9 @@ pub struct Pair {
     pub(crate) remote: Arc<dyn Remote>,
     pub(crate) root: RemoteRoot,
     pub(crate) rules: RwLock<Rules>,
+    /// nuvosync's own folders (state, configuration, logs): never synced where they are
+    /// inside the pair's folder. The index's folder is always one.
+    private: RwLock<Vec<PathBuf>>,
     pub(crate) clashes: Mutex<Vec<LocalNode>>,
     pub(crate) failures: Mutex<HashMap<Key, u32>>,
     /// One commit at a time per account (shared by the pairs of an account).
@@ -425,7 +428,14 @@ impl Pair {
         events: Events,
     ) -> Result<Pair, SyncError> {
         let index = Index::open(&spec.index_path)?;
+        let private: Vec<PathBuf> = spec
+            .index_path
+            .parent()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
         let (rules, problems) = Rules::load(&spec.local_root, &spec.excluded);
+        let rules = rules.with_private(&crate::rules::private_keys(&spec.local_root, &private));
         for p in problems {
             tracing::warn!(pair = %spec.name, "{p}");
         }
@@ -438,6 +448,7 @@ impl Pair {
             index: Mutex::new(index),
             remote,
             rules: RwLock::new(rules),
+            private: RwLock::new(private),
             clashes: Mutex::new(vec![]),
             failures: Mutex::new(HashMap::new()),
             commit_lock,
@@ -484,7 +495,29 @@ impl Pair {
         for p in problems {
             tracing::warn!(pair = %self.spec.name, "{p}");
         }
-        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
+        let private = self
+            .private
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let keys = crate::rules::private_keys(&self.spec.local_root, &private);
+        if !keys.is_empty() {
+            tracing::info!(pair = %self.spec.name, folders = ?keys, "nuvosync's own folders are inside this pair's folder: they are never synced");
+        }
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules.with_private(&keys);
+    }
+
+    /// nuvosync's own folders — its state (index, links, logs), configuration, runtime files:
+    /// never synced where they are inside the pair's folder (compared by real path). The
+    /// folder of the pair's index is always one of them.
+    pub fn set_private_folders(&self, dirs: &[PathBuf]) {
+        {
+            let mut p = self.private.write().unwrap_or_else(|p| p.into_inner());
+            let index_dir = self.spec.index_path.parent().map(Path::to_path_buf);
+            *p = dirs.iter().cloned().chain(index_dir).collect();
+        }
+        let excluded: Vec<String> = self.rules().excluded().to_vec();
+        self.reload_rules(&excluded);
     }
 
     /// The rules in force.
@@ -948,7 +981,13 @@ impl Pair {
         let settings = Settings {
             host: self.tuning.host.clone(),
             date: today(),
-            excluded: rules.excluded().to_vec(),
+            // nuvosync's own folders are as untouchable as excluded ones.
+            excluded: rules
+                .excluded()
+                .iter()
+                .chain(rules.private())
+                .cloned()
+                .collect(),
         };
         let plan = sync_core::plan(&trees, &settings);
         Ok((trees, plan, keys.into_iter().collect()))

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 
 /// The pair paused because its folder is gone (or an empty mount point).
 fn assert_missing_root(err: &sync_engine::SyncError) {
@@ -472,4 +473,55 @@ async fn an_edit_that_keeps_size_and_mtime_is_uploaded_not_overwritten() {
         "the local edit is kept as a conflicted copy: {local:?}"
     );
     assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nuvosyncs_own_folders_inside_the_pair_are_never_synced() {
+    // A state folder inside the pair's folder (`--state-dir` there, or a pair of $HOME),
+    // reached through another spelling of the path, and a configuration folder inside it.
+    let w = World::new().await;
+    let a = w.folder("home");
+    write(&a, "/notes.txt", b"mine");
+    write(&a, "/.config/nuvosync/config.toml", b"[settings]");
+    std::os::unix::fs::symlink(&a, w.dir.path().join("home-link")).unwrap();
+    let spec = sync_engine::PairSpec {
+        name: "home".into(),
+        local_root: a.clone(),
+        remote_root: ROOT.into(),
+        excluded: vec![],
+        index_path: w
+            .dir
+            .path()
+            .join("home-link/.local/state/nuvosync/pairs/home.db"),
+    };
+    let pair = sync_engine::Pair::open(
+        spec,
+        World::tuning(),
+        Arc::new(w.client()),
+        w.commit_lock.clone(),
+    )
+    .unwrap();
+    // The index's own folder is never synced by itself; the rest the application says.
+    pair.set_private_folders(&[
+        w.dir.path().join("home-link/.local/state/nuvosync"),
+        a.join(".config/nuvosync"),
+    ]);
+    pair.sync_once().await.unwrap();
+    assert!(a.join(".local/state/nuvosync/pairs/home.db").exists());
+    let remote: Vec<String> = w.remote_tree().into_keys().collect();
+    assert!(remote.contains(&"/notes.txt".to_string()), "{remote:?}");
+    assert!(
+        !remote
+            .iter()
+            .any(|p| p.starts_with("/.local/state/nuvosync") || p.starts_with("/.config/nuvosync")),
+        "nuvosync's own files reached Dropbox: {remote:?}"
+    );
+    // Nor does Dropbox's copy of such a folder come down.
+    w.put("/.config/nuvosync/config.toml", b"from elsewhere")
+        .await;
+    pair.sync_once().await.unwrap();
+    assert_eq!(
+        std::fs::read(a.join(".config/nuvosync/config.toml")).unwrap(),
+        b"[settings]"
+    );
 }
