@@ -94,6 +94,42 @@ impl Paths {
     pub fn socket(&self) -> PathBuf {
         self.runtime_dir.join("nuvosync.sock")
     }
+
+    /// nuvosync's own folders — state (indexes, links, logs), configuration, runtime files,
+    /// and the log copies of `NUVOSYNC_LOG_DIR` — which no pair may sync.
+    pub fn private_folders(&self) -> Vec<PathBuf> {
+        let mut out = vec![
+            self.state_dir.clone(),
+            self.config_dir.clone(),
+            self.runtime_dir.clone(),
+        ];
+        if let Some(d) = std::env::var_os("NUVOSYNC_LOG_DIR").filter(|v| !v.is_empty()) {
+            out.push(PathBuf::from(d));
+        }
+        out
+    }
+
+    /// Is `local` (a pair's folder) inside one of nuvosync's own folders? Which one, if so.
+    /// Compared by real path.
+    pub fn private_around(&self, local: &Path) -> Option<PathBuf> {
+        let local = sync_engine::rules::real_path(local);
+        self.private_folders()
+            .into_iter()
+            .find(|d| local.starts_with(sync_engine::rules::real_path(d)))
+    }
+
+    /// Those of nuvosync's own folders inside `local` (a pair's folder): the pair never syncs
+    /// them. Compared by real path.
+    pub fn private_inside(&self, local: &Path) -> Vec<PathBuf> {
+        let local = sync_engine::rules::real_path(local);
+        self.private_folders()
+            .into_iter()
+            .filter(|d| {
+                let d = sync_engine::rules::real_path(d);
+                d != local && d.starts_with(&local)
+            })
+            .collect()
+    }
 }
 
 fn default_true() -> bool {

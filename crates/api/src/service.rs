@@ -276,6 +276,13 @@ impl Service {
                 .map(|d| d.join(&req.local))
                 .unwrap_or(req.local.clone())
         };
+        if let Some(own) = self.paths.private_around(&local) {
+            return Err(bad(format!(
+                "{} is inside nuvosync's own folder {} (its state, configuration or logs), which is never synced — choose a folder outside it",
+                local.display(),
+                own.display()
+            )));
+        }
         std::fs::create_dir_all(&local).map_err(|e| {
             ApiError::new(
                 ErrorCode::Io,
@@ -285,6 +292,14 @@ impl Service {
         let local = local.canonicalize().unwrap_or(local);
         if !local.is_dir() {
             return Err(bad(format!("{} is not a folder", local.display())));
+        }
+        for own in self.paths.private_inside(&local) {
+            // Allowed (a pair of the home folder), but said: these are never synced.
+            tracing::warn!(
+                "nuvosync's own folder {} is inside {}: it is never synced (it holds nuvosync's index, link and logs)",
+                own.display(),
+                local.display()
+            );
         }
         let pair = PairConfig {
             name: name.clone(),
@@ -368,6 +383,16 @@ impl Service {
                 format!("no pair named {name:?} — see `nuvosync pair list`"),
             )
         })?;
+        if let Some(own) = self.paths.private_around(&cfg.local) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "the folder of pair {name:?}, {}, is inside nuvosync's own folder {}, which is never synced — remove the pair and add it with a folder outside it",
+                    cfg.local.display(),
+                    own.display()
+                ),
+            ));
+        }
         let client = self.client()?;
         let spec = PairSpec {
             name: cfg.name.clone(),
@@ -385,6 +410,8 @@ impl Service {
             self.commit_lock.clone(),
             self.events.clone(),
         )?);
+        // nuvosync's own folders are never synced, wherever they are.
+        pair.set_private_folders(&self.paths.private_folders());
         lock(&self.pairs).insert(name.to_string(), pair.clone());
         Ok(pair)
     }
@@ -515,6 +542,19 @@ mod tests {
         assert_eq!(
             s.add_pair(req("three", "desktop.ini")).unwrap_err().code,
             ErrorCode::InvalidArgument
+        );
+        // Inside nuvosync's own state folder: refused, saying why. Around it: allowed.
+        let e = s.add_pair(req("state/lab", "Inside")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert!(e.message.contains("nuvosync's own folder"), "{}", e.message);
+        assert!(!d.path().join("state/lab").exists(), "nothing made for it");
+        assert_eq!(
+            s.paths().private_inside(d.path()),
+            [
+                d.path().join("state"),
+                d.path().join("config"),
+                d.path().join("state/run")
+            ]
         );
         // Survives a restart.
         let again = Service::with_endpoints(

@@ -341,6 +341,9 @@ pub struct Pair {
     pub(crate) remote: Arc<dyn Remote>,
     pub(crate) root: RemoteRoot,
     pub(crate) rules: RwLock<Rules>,
+    /// nuvosync's own folders (state, configuration, logs): never synced where they are
+    /// inside the pair's folder. The index's folder is always one.
+    private: RwLock<Vec<PathBuf>>,
     pub(crate) clashes: Mutex<Vec<LocalNode>>,
     pub(crate) failures: Mutex<HashMap<Key, u32>>,
     /// One commit at a time per account (shared by the pairs of an account).
@@ -425,7 +428,14 @@ impl Pair {
         events: Events,
     ) -> Result<Pair, SyncError> {
         let index = Index::open(&spec.index_path)?;
+        let private: Vec<PathBuf> = spec
+            .index_path
+            .parent()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
         let (rules, problems) = Rules::load(&spec.local_root, &spec.excluded);
+        let rules = rules.with_private(&crate::rules::private_keys(&spec.local_root, &private));
         for p in problems {
             tracing::warn!(pair = %spec.name, "{p}");
         }
@@ -438,6 +448,7 @@ impl Pair {
             index: Mutex::new(index),
             remote,
             rules: RwLock::new(rules),
+            private: RwLock::new(private),
             clashes: Mutex::new(vec![]),
             failures: Mutex::new(HashMap::new()),
             commit_lock,
@@ -484,7 +495,29 @@ impl Pair {
         for p in problems {
             tracing::warn!(pair = %self.spec.name, "{p}");
         }
-        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
+        let private = self
+            .private
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let keys = crate::rules::private_keys(&self.spec.local_root, &private);
+        if !keys.is_empty() {
+            tracing::info!(pair = %self.spec.name, folders = ?keys, "nuvosync's own folders are inside this pair's folder: they are never synced");
+        }
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules.with_private(&keys);
+    }
+
+    /// nuvosync's own folders — its state (index, links, logs), configuration, runtime files:
+    /// never synced where they are inside the pair's folder (compared by real path). The
+    /// folder of the pair's index is always one of them.
+    pub fn set_private_folders(&self, dirs: &[PathBuf]) {
+        {
+            let mut p = self.private.write().unwrap_or_else(|p| p.into_inner());
+            let index_dir = self.spec.index_path.parent().map(Path::to_path_buf);
+            *p = dirs.iter().cloned().chain(index_dir).collect();
+        }
+        let excluded: Vec<String> = self.rules().excluded().to_vec();
+        self.reload_rules(&excluded);
     }
 
     /// The rules in force.
@@ -630,22 +663,9 @@ impl Pair {
         };
         let result = {
             let index = &self.index;
+            // Only a file whose whole signature, ctime included, is the one stored.
             let reuse = |k: &str, sig: &Sig| -> Option<sync_core::ContentHash> {
-                let ix = lock(index);
-                let node = ix.local(k).ok()??;
-                match node.kind {
-                    sync_core::LocalKind::File {
-                        size,
-                        mtime_ns,
-                        hash,
-                    } if node.inode == sig.inode
-                        && size == sig.size
-                        && mtime_ns == sig.mtime_ns =>
-                    {
-                        Some(hash)
-                    }
-                    _ => None,
-                }
+                lock(index).stored_hash(k, sig).ok().flatten()
             };
             Scanner {
                 root: &root,
@@ -667,9 +687,11 @@ impl Pair {
                     .map(|s| s.path)
                     .or_else(|| ix.local(k).ok().flatten().map(|l| l.path))
             };
+            // Something that cannot be looked at is there as far as anyone can tell.
             let exists = |p: &str| {
-                crate::localfs::abs(&root, p).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok())
-                    && !result.gone.iter().any(|g| g == p)
+                crate::localfs::abs(&root, p).is_ok_and(|p| {
+                    !matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+                }) && !result.gone.iter().any(|g| g == p)
             };
             resolve_clashes(result.found, &hint, &exists)
         };
@@ -683,18 +705,26 @@ impl Pair {
             }
         }
         for f in &owners {
-            b.put_local(&f.key, &f.node)?;
+            b.put_local_scanned(&f.key, &f.node, f.ctime_ns)?;
         }
         b.commit()?;
+        // What the scan reports is reported afresh: everywhere after a whole scan, within its
+        // scopes after a partial one (so a folder readable again is planned again at once).
+        const SCAN_CODES: &[&str] = &[
+            "bad_name",
+            "not_synced",
+            "symlink",
+            "special_file",
+            "unreadable",
+            "clash",
+        ];
         if whole {
-            ix.clear_issues_with_codes(&[
-                "bad_name",
-                "not_synced",
-                "symlink",
-                "special_file",
-                "unreadable",
-                "clash",
-            ])?;
+            ix.clear_issues_with_codes(SCAN_CODES)?;
+        } else {
+            ix.clear_issues_within(SCAN_CODES, &result.scopes)?;
+        }
+        if !result.unreadable.is_empty() {
+            tracing::warn!(pair = %self.spec.name, paths = ?result.unreadable, "cannot look at some entries: they are kept as they were, and nothing is planned there until they can be read");
         }
         let t = now();
         for i in &result.issues {
@@ -908,11 +938,18 @@ impl Pair {
         // What is already the same on both sides needs no plan (nor the trees in memory).
         ix.agree_where_equal(&|p| !rules.skips_path(p))?;
         let dirty = ix.dirty()?;
-        let mut keys: BTreeSet<Key> = dirty
+        // What the scanner could not look at is unknown, not deleted nor unchanged: nothing is
+        // planned there (no delete on Dropbox, no download over it) until it can be read. The
+        // keys stay dirty and are planned once the issue is gone.
+        let unreadable: Vec<Key> = ix
+            .issue_paths("unreadable")?
             .iter()
-            .filter(|k| !given_up.iter().any(|g| is_within(k, g)))
-            .cloned()
+            .map(|p| key(p))
             .collect();
+        let held = |k: &str| {
+            given_up.iter().any(|g| is_within(k, g)) || unreadable.iter().any(|u| is_within(k, u))
+        };
+        let mut keys: BTreeSet<Key> = dirty.iter().filter(|k| !held(k)).cloned().collect();
         let mut trees = Trees::default();
         ix.load_keys(&keys, &mut trees)?;
         // Move partners: where a new local inode or remote id was synced before.
@@ -928,7 +965,7 @@ impl Pair {
                 .filter(|(k, _)| !trees.synced.contains_key(*k))
                 .map(|(_, r)| r.id.as_str()),
         )?;
-        extra.retain(|k| !keys.contains(k));
+        extra.retain(|k| !keys.contains(k) && !held(k));
         ix.load_keys(&extra, &mut trees)?;
         keys.extend(extra);
         drop(ix);
@@ -944,7 +981,13 @@ impl Pair {
         let settings = Settings {
             host: self.tuning.host.clone(),
             date: today(),
-            excluded: rules.excluded().to_vec(),
+            // nuvosync's own folders are as untouchable as excluded ones.
+            excluded: rules
+                .excluded()
+                .iter()
+                .chain(rules.private())
+                .cloned()
+                .collect(),
         };
         let plan = sync_core::plan(&trees, &settings);
         Ok((trees, plan, keys.into_iter().collect()))

@@ -283,3 +283,79 @@ async fn a_guard_pauses_the_running_pair_until_resumed_with_confirmation() {
     );
     runner.stop().await;
 }
+
+/// The inodes of the folders this process watches for file events (every inotify instance
+/// it has), as the kernel lists them in `/proc/self/fdinfo`.
+fn watched_inodes() -> std::collections::BTreeSet<u64> {
+    let mut out = std::collections::BTreeSet::new();
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let inotify = std::fs::read_link(fd.path())
+            .is_ok_and(|t| t.to_string_lossy() == "anon_inode:inotify");
+        if !inotify {
+            continue;
+        }
+        let info =
+            std::fs::read_to_string(std::path::Path::new("/proc/self/fdinfo").join(fd.file_name()))
+                .unwrap_or_default();
+        // "inotify wd:1 ino:2a0041 sdev:800021 mask:..." — the inode in hex.
+        for line in info.lines().filter(|l| l.starts_with("inotify ")) {
+            if let Some(ino) = line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("ino:"))
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+            {
+                out.insert(ino);
+            }
+        }
+    }
+    out
+}
+
+fn inode(p: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).unwrap().ino()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_not_synced_is_not_watched_and_new_folders_are() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/docs/sub/a.txt", b"a");
+    write(&a, "/big/inner/huge.bin", b"excluded");
+    write(&a, "/build/out/x.o", b"ignored");
+    write(&a, "/.nuvosyncignore", b"build/\n");
+    let pair = Arc::new(w.pair_excluding("a", &a, &["/big"]));
+    let runner = running(pair);
+    first_sync(&runner).await;
+    assert!(runner.status().watching);
+    std::fs::create_dir_all(a.join(".nuvosync/tmp")).unwrap();
+    let watched = watched_inodes();
+    for p in ["", "docs", "docs/sub"] {
+        assert!(watched.contains(&inode(&a.join(p))), "/{p} is not watched");
+    }
+    for p in [".nuvosync", "big", "big/inner", "build", "build/out"] {
+        assert!(
+            !watched.contains(&inode(&a.join(p))),
+            "/{p} is watched, though it is not synced"
+        );
+    }
+    // A folder made while running is watched, with what was made in it at once: a file
+    // written into it later arrives by its event (the periodic rescan is a minute away).
+    std::fs::create_dir_all(a.join("docs/new/deeper")).unwrap();
+    write(&a, "/docs/new/deeper/first.txt", b"1");
+    eventually(
+        "the new folder's file on Dropbox",
+        Duration::from_secs(10),
+        || w.remote_tree().contains_key("/docs/new/deeper/first.txt"),
+    )
+    .await;
+    assert!(watched_inodes().contains(&inode(&a.join("docs/new/deeper"))));
+    write(&a, "/docs/new/deeper/second.txt", b"2");
+    eventually(
+        "a file written later arrives too",
+        Duration::from_secs(5),
+        || w.remote_tree().contains_key("/docs/new/deeper/second.txt"),
+    )
+    .await;
+    runner.stop().await;
+}
