@@ -88,6 +88,12 @@ fn apply_to_tuning(c: &Config, tuning: &Tuning) {
     tuning
         .delete_guard
         .set(c.mass_delete_percent, c.mass_delete_min_files);
+    tuning.retention.set(
+        c.trash_days,
+        c.trash_max_mb,
+        c.history_days,
+        c.history_max_entries,
+    );
 }
 
 impl Service {
@@ -334,6 +340,7 @@ impl Service {
 
     /// Remove a pair (its files stay where they are, on both sides).
     pub fn remove_pair(&self, name: &str) -> Result<(), ApiError> {
+        let local = self.config().pair(name).map(|p| p.local.clone());
         self.update_config(|c| {
             let before = c.pairs.len();
             c.pairs.retain(|p| p.name != name);
@@ -353,6 +360,14 @@ impl Service {
             index.with_extension("db-shm"),
         ] {
             let _ = std::fs::remove_file(f);
+        }
+        // The folder's restore marker belonged to that index: the folder added again is a
+        // new pair, not one whose index went missing.
+        if let Some(local) = local {
+            if let Ok(root) = sync_engine::localfs::Root::open(sync_engine::localfs::real(), &local)
+            {
+                let _ = root.remove_state(sync_engine::marker::NAME);
+            }
         }
         Ok(())
     }
