@@ -929,12 +929,16 @@ pub async fn daemon(cli: &Cli) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let listener = match nuvosync_api::socket::bind(&paths.socket()).await {
-        Ok(l) => l,
-        Err(e) => return fail(&e),
-    };
     let service = match Service::open(paths.clone()) {
         Ok(s) => Arc::new(s),
+        Err(e) => return fail(&e),
+    };
+    // One nuvosync per profile, whatever socket path another one listens on.
+    if let Err(e) = service.claim() {
+        return fail(&e);
+    }
+    let listener = match nuvosync_api::socket::bind(&paths.socket()).await {
+        Ok(l) => l,
         Err(e) => return fail(&e),
     };
     if let Err(e) = service.credential() {

@@ -209,6 +209,12 @@ impl Daemon {
         if !self.runs_pairs || self.service.credential().is_err() {
             return;
         }
+        // No pair runs here while another nuvosync runs them (the daemon and the app take
+        // the lock themselves at start, to refuse to start; this is the last line).
+        if let Err(e) = self.service.claim() {
+            tracing::error!("{e}");
+            return;
+        }
         for p in self.service.pairs() {
             self.start_runner(&p.name).await;
         }
@@ -265,6 +271,18 @@ impl Daemon {
     pub async fn handle(&self, cmd: Command) -> Result<serde_json::Value, ApiError> {
         fn json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
             serde_json::to_value(v).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+        }
+        // Commands that change a pair's files or index, handled in this process: not while
+        // another nuvosync runs the pairs (whose socket this process may simply not see).
+        if matches!(
+            cmd,
+            Command::RestoreApply { .. }
+                | Command::RestoreContinue { .. }
+                | Command::Resolve { .. }
+                | Command::RebuildIndex { .. }
+                | Command::RemovePair { .. }
+        ) {
+            self.service.claim()?;
         }
         match cmd {
             Command::Status => json(self.status().await?),
