@@ -262,7 +262,9 @@ pub fn parse_path(
         let bad = comp.is_empty()
             || comp == "."
             || comp == ".."
-            || comp.len() > 255
+            // Dropbox counts a name's length in UTF-16 units, at most 255 (its help page on
+            // file names counts an emoji as two characters).
+            || comp.encode_utf16().count() > 255
             || comp.ends_with(' ')
             || comp
                 .chars()
@@ -271,6 +273,10 @@ pub fn parse_path(
             return Err(PathProblem::Malformed);
         }
     }
+    // Dropbox keeps names composed (NFC): a name sent decomposed (as macOS file systems give
+    // it) is stored, listed and found composed (the official SDK's and Maestral's integration
+    // tests expect `path_display` in NFC).
+    let rel: String = unicode_normalization::UnicodeNormalization::nfc(rel.as_str()).collect();
     Ok(PathArg::Path(call.scope.full_path(&rel)))
 }
 

@@ -346,6 +346,14 @@ async fn api_inner(
         token: None,
         range: None,
     };
+    if !info.auth && parts.headers.contains_key(http::header::AUTHORIZATION) {
+        // files.stone: `auth="noauth"`; the message as Dropbox answers it (dropbox-sdk-java#35,
+        // dropbox-sdk-rust#15).
+        return Ok(ApiError::BadInput(format!(
+            "Error in call to API function \"{route}\": Your request includes an Authorization header, but this function does not use it."
+        ))
+        .into_response());
+    }
     if info.auth {
         let Some(token) = bearer(&parts.headers, &query) else {
             return Ok(ApiError::BadInput(format!(
@@ -449,6 +457,11 @@ async fn api_inner(
             let Some(raw) = raw else {
                 return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": Must provide HTTP header \"Dropbox-API-Arg\" or URL parameter \"arg\".")).into_response());
             };
+            // An HTTP header carries ASCII: JSON in it escapes everything else, characters
+            // above U+FFFF as surrogate pairs (Dropbox's HTTP documentation, "Formats").
+            if !raw.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+                return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": HTTP header \"Dropbox-API-Arg\": could not decode input as JSON")).into_response());
+            }
             match normalized(&raw) {
                 Some(arg) => call.arg = arg,
                 None => return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": HTTP header \"Dropbox-API-Arg\": could not decode input as JSON")).into_response()),
@@ -974,6 +987,111 @@ mod tests {
             .await
             .expect("the client must get an answer, not a reset");
         assert_eq!(r.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn longpoll_refuses_an_authorization_header_as_dropbox_does() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let cursor: serde_json::Value = client
+            .post(format!(
+                "{}/2/files/list_folder/get_latest_cursor",
+                server.url
+            ))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/json")
+            .body(r#"{"path": ""}"#)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = serde_json::json!({"cursor": cursor["cursor"], "timeout": 30}).to_string();
+        let with_auth = client
+            .post(format!("{}/2/files/list_folder/longpoll", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(with_auth.status(), 400);
+        assert!(with_auth.text().await.unwrap().contains(
+            "Your request includes an Authorization header, but this function does not use it."
+        ));
+        // Without it, the call is taken (and answered once something changes).
+        let waiting = tokio::spawn(
+            client
+                .post(format!("{}/2/files/list_folder/longpoll", server.url))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send(),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let up = client
+            .post(format!("{}/2/files/upload", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/octet-stream")
+            .header("Dropbox-API-Arg", r#"{"path": "/a.txt"}"#)
+            .body(b"a".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(up.status(), 200);
+        let answer = waiting.await.unwrap().unwrap();
+        assert_eq!(answer.status(), 200);
+        let v: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(v["changes"], true);
+    }
+
+    #[tokio::test]
+    async fn a_header_argument_must_be_ascii_json() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let upload = |arg: http::HeaderValue| {
+            client
+                .post(format!("{}/2/files/upload", server.url))
+                .bearer_auth("tok")
+                .header("Content-Type", "application/octet-stream")
+                .header("Dropbox-API-Arg", arg)
+                .body(b"x".to_vec())
+                .send()
+        };
+        // Raw UTF-8 in the header, and a lone surrogate: refused.
+        for bad in [
+            http::HeaderValue::from_bytes("{\"path\": \"/party \u{1F389}.txt\"}".as_bytes())
+                .unwrap(),
+            http::HeaderValue::from_static(r#"{"path": "/lone \ud83c.txt"}"#),
+        ] {
+            let r = upload(bad).await.unwrap();
+            assert_eq!(r.status(), 400);
+            assert!(
+                r.text()
+                    .await
+                    .unwrap()
+                    .contains("could not decode input as JSON")
+            );
+        }
+        // A surrogate pair is the character.
+        let r = upload(http::HeaderValue::from_static(
+            r#"{"path": "/party \ud83c\udf89.txt"}"#,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["name"], "party \u{1F389}.txt");
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 use crate::auth::{Authorizer, Credential};
 use crate::endpoints::Endpoints;
 use crate::error::{self, Error};
-use crate::transport::{RetryPolicy, Transport, http_client};
+use crate::transport::{NoAuth, RetryPolicy, Transport, WithArg, http_client};
 use bytes::Bytes;
 use dropbox_sdk::async_routes as routes;
 use dropbox_sdk::files as f;
@@ -376,7 +376,7 @@ impl Client {
     ) -> Result<(bool, Option<u64>), Error> {
         let arg = f::ListFolderLongpollArg::new(cursor.to_string())
             .with_timeout(timeout_secs.clamp(30, 480));
-        let r = routes::files::list_folder_longpoll(self.t(), &arg)
+        let r = routes::files::list_folder_longpoll(&NoAuth(self.t()), &arg)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -416,7 +416,7 @@ impl Client {
         Error,
     > {
         let arg = f::DownloadArg::new(path.to_string());
-        let r = routes::files::download(self.t(), &arg, None, None)
+        let r = routes::files::download(&WithArg::new(self.t(), &arg)?, &arg, None, None)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -442,7 +442,7 @@ impl Client {
             arg = arg.with_client_modified(t);
         }
         arg = arg.with_content_hash(ContentHash::of(&data).to_hex());
-        let m = routes::files::upload(self.t(), &arg, data)
+        let m = routes::files::upload(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -460,7 +460,7 @@ impl Client {
         let arg = f::UploadSessionStartArg::default()
             .with_close(close)
             .with_content_hash(ContentHash::of(&data).to_hex());
-        let r = routes::files::upload_session_start(self.t(), &arg, data)
+        let r = routes::files::upload_session_start(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -486,7 +486,7 @@ impl Client {
         ))
         .with_close(close)
         .with_content_hash(ContentHash::of(&data).to_hex());
-        routes::files::upload_session_append_v2(self.t(), &arg, data)
+        routes::files::upload_session_append_v2(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -515,7 +515,7 @@ impl Client {
             f::UploadSessionCursor::new(session_id.to_string(), offset),
             commit.info(),
         );
-        let m = routes::files::upload_session_finish(self.t(), &arg, data)
+        let m = routes::files::upload_session_finish(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| error::from_sdk(e, error::finish))?;
         file_entry(m)

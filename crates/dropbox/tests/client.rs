@@ -226,3 +226,109 @@ async fn cut_off_and_garbled_answers_are_retried_and_then_named() {
     let (meta, _, _) = c.download("/d/a.txt").await.unwrap();
     assert_eq!(meta.content_hash, ContentHash::of(b"a"));
 }
+
+#[tokio::test]
+async fn longpoll_goes_without_authorization_and_sees_a_change() {
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    let cursor = c.latest_cursor("", true).await.unwrap();
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move { c.longpoll(&cursor, 30).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    c.upload(&Commit::strict("/new.txt", None), Bytes::from_static(b"n"))
+        .await
+        .unwrap();
+    let (changes, _) = waiting
+        .await
+        .unwrap()
+        .expect("Dropbox refuses a longpoll carrying a token");
+    assert!(changes);
+}
+
+/// Names as they are on disks: every kind of Unicode scalar a file name may hold, above
+/// U+FFFF (emoji, historic scripts) included, with the characters JSON must escape.
+fn any_name() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        "[a-zA-Z0-9 ._-]{1,4}",
+        Just("🎉".to_string()),
+        Just("\u{1F600}\u{1F3FD}".to_string()),
+        Just("\u{10348}".to_string()),
+        Just("\u{1F38}9".to_string()),
+        Just("\"'{}".to_string()),
+        Just("\u{e9}e\u{301}\u{4e2d}\u{fffd}".to_string()),
+        any::<char>()
+            .prop_filter("a name character", |c| !c.is_control()
+                && *c != '/'
+                && *c != '\\')
+            .prop_map(String::from),
+    ];
+    proptest::collection::vec(piece, 1..6).prop_map(|v| {
+        let n: String = v.concat();
+        let n = n.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+        if n.is_empty() {
+            "x".to_string()
+        } else {
+            format!("n{n}")
+        }
+    })
+}
+
+#[test]
+fn every_name_survives_upload_session_finish_and_download() {
+    use proptest::prelude::*;
+    use unicode_normalization::UnicodeNormalization;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(server(14_400));
+    let c = client(&s, either("tok-ada"));
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 48,
+        ..proptest::test_runner::Config::default()
+    });
+    // Each case in folders of its own, so that a failing case (and its shrinking) is not
+    // disturbed by what an earlier one left.
+    let case = std::sync::atomic::AtomicU32::new(0);
+    runner
+        .run(&any_name(), |name| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (p, s) = (format!("/p{n}"), format!("/s{n}"));
+            rt.block_on(async {
+                // Dropbox keeps names composed (NFC): what comes back is the composed name.
+                let want: String = name.nfc().collect();
+                let data = Bytes::from(format!("content of {name}"));
+                let one = c
+                    .upload(&Commit::strict(format!("{p}/{name}"), None), data.clone())
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("upload {name:?}: {e}")))?;
+                prop_assert_eq!(&one.path_display, &format!("{p}/{want}"));
+                let session = c
+                    .session_start(data.clone(), true)
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("session {name:?}: {e}")))?;
+                let two = c
+                    .session_finish(
+                        &session,
+                        data.len() as u64,
+                        &Commit::strict(format!("{s}/{name}"), None),
+                        Bytes::new(),
+                    )
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("finish {name:?}: {e}")))?;
+                prop_assert_eq!(&two.path_display, &format!("{s}/{want}"));
+                let (meta, _, mut body) = c
+                    .download(&format!("{p}/{name}"))
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("download {name:?}: {e}")))?;
+                let mut got = vec![];
+                futures_util::AsyncReadExt::read_to_end(&mut body, &mut got)
+                    .await
+                    .unwrap();
+                prop_assert_eq!(&meta.path_display, &format!("{p}/{want}"));
+                prop_assert_eq!(Bytes::from(got), data);
+                Ok(())
+            })
+        })
+        .unwrap();
+}
