@@ -148,6 +148,22 @@ fn default_delete_min_files() -> u64 {
     sync_engine::DeleteGuard::DEFAULT_MIN_FILES
 }
 
+fn default_trash_days() -> u32 {
+    sync_engine::Retention::DEFAULT_TRASH_DAYS
+}
+
+fn default_trash_max_mb() -> u64 {
+    sync_engine::Retention::DEFAULT_TRASH_MB
+}
+
+fn default_history_days() -> u32 {
+    sync_engine::Retention::DEFAULT_HISTORY_DAYS
+}
+
+fn default_history_max_entries() -> u64 {
+    sync_engine::Retention::DEFAULT_HISTORY_ENTRIES
+}
+
 /// One sync pair in the configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairConfig {
@@ -220,6 +236,19 @@ pub struct Config {
     /// ...and more than this many files.
     #[serde(default = "default_delete_min_files")]
     pub mass_delete_min_files: u64,
+    /// Files deleted here because they were deleted on Dropbox stay in a pair's own trash
+    /// (`.nuvosync/trash`, where the desktop's trash cannot take them) this many days...
+    #[serde(default = "default_trash_days")]
+    pub trash_days: u32,
+    /// ...and a pair's trash holds at most this many MiB (the oldest go first).
+    #[serde(default = "default_trash_max_mb")]
+    pub trash_max_mb: u64,
+    /// The activity history of a pair goes back this many days...
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
+    /// ...and holds at most this many entries.
+    #[serde(default = "default_history_max_entries")]
+    pub history_max_entries: u64,
     /// Pairs.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairConfig>,
@@ -235,6 +264,10 @@ impl Default for Config {
             autostart: false,
             mass_delete_percent: default_delete_percent(),
             mass_delete_min_files: default_delete_min_files(),
+            trash_days: default_trash_days(),
+            trash_max_mb: default_trash_max_mb(),
+            history_days: default_history_days(),
+            history_max_entries: default_history_max_entries(),
             pairs: vec![],
         }
     }

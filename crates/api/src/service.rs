@@ -58,6 +58,8 @@ pub struct Service {
     tuning: Tuning,
     credential_override: Mutex<Option<Credential>>,
     events: sync_engine::Events,
+    /// The profile's single-instance lock, once this process runs pairs ([`Service::claim`]).
+    instance: Mutex<Option<crate::instance::InstanceLock>>,
 }
 
 fn valid_pair_name(n: &str) -> bool {
@@ -88,6 +90,12 @@ fn apply_to_tuning(c: &Config, tuning: &Tuning) {
     tuning
         .delete_guard
         .set(c.mass_delete_percent, c.mass_delete_min_files);
+    tuning.retention.set(
+        c.trash_days,
+        c.trash_max_mb,
+        c.history_days,
+        c.history_max_entries,
+    );
 }
 
 impl Service {
@@ -121,7 +129,25 @@ impl Service {
             tuning,
             credential_override: Mutex::new(None),
             events: sync_engine::Events::default(),
+            instance: Mutex::new(None),
         })
+    }
+
+    /// Take the profile's single-instance lock (once; kept until the service is dropped):
+    /// required before this process runs a pair or changes a pair's state. Refused, naming the
+    /// other process and what to do, while another nuvosync holds it
+    /// (see [`crate::instance`]).
+    pub fn claim(&self) -> Result<(), ApiError> {
+        let mut held = lock(&self.instance);
+        if held.is_none() {
+            *held = Some(crate::instance::InstanceLock::acquire(&self.paths)?);
+        }
+        Ok(())
+    }
+
+    /// Whether this process holds the profile's single-instance lock.
+    pub fn claimed(&self) -> bool {
+        lock(&self.instance).is_some()
     }
 
     /// The event channel every pair reports into.
@@ -349,6 +375,9 @@ impl Service {
 
     /// Remove a pair (its files stay where they are, on both sides).
     pub fn remove_pair(&self, name: &str) -> Result<(), ApiError> {
+        // Its index is deleted: not under another process still syncing it.
+        self.claim()?;
+        let local = self.config().pair(name).map(|p| p.local.clone());
         self.update_config(|c| {
             let before = c.pairs.len();
             c.pairs.retain(|p| p.name != name);
@@ -368,6 +397,14 @@ impl Service {
             index.with_extension("db-shm"),
         ] {
             let _ = std::fs::remove_file(f);
+        }
+        // The folder's restore marker belonged to that index: the folder added again is a
+        // new pair, not one whose index went missing.
+        if let Some(local) = local {
+            if let Ok(root) = sync_engine::localfs::Root::open(sync_engine::localfs::real(), &local)
+            {
+                let _ = root.remove_state(sync_engine::marker::NAME);
+            }
         }
         Ok(())
     }
@@ -422,6 +459,7 @@ impl Service {
         name: Option<&str>,
         confirm_deletes: bool,
     ) -> Result<Vec<PairSync>, ApiError> {
+        self.claim()?;
         let names: Vec<String> = match name {
             Some(n) => vec![
                 self.config()

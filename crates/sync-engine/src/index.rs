@@ -42,6 +42,50 @@ pub enum IndexError {
     },
 }
 
+/// Create a folder (and those above it) for nuvosync's state, and make it private (0700)
+/// whatever the umask.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let md = std::fs::symlink_metadata(dir)?;
+    if md.is_dir() && md.permissions().mode() & 0o777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The database file exists and is private (0600), and so are its journal files if there
+/// are any (SQLite creates them with the database's mode).
+fn private_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let os = path.as_os_str().to_os_string();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = os.clone();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if let Ok(md) = std::fs::symlink_metadata(&p) {
+            if md.is_file() && md.permissions().mode() & 0o777 != 0o600 {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Result with [`IndexError`].
 pub type Result<T> = std::result::Result<T, IndexError>;
 
@@ -580,6 +624,15 @@ impl Batch<'_> {
         self.wrap(r)
     }
 
+    /// Remove a metadata value.
+    pub fn del_meta(&mut self, k: &str) -> Result<()> {
+        let r = self
+            .tx
+            .execute("DELETE FROM meta WHERE k = ?1", [k])
+            .map(|_| ());
+        self.wrap(r)
+    }
+
     /// Record a history entry.
     pub fn history(&mut self, at: i64, action: &str, path: &str, size: Option<u64>) -> Result<()> {
         let r = self
@@ -620,11 +673,14 @@ impl Batch<'_> {
 }
 
 impl Index {
-    /// Open (creating and migrating) the index at `path`.
+    /// Open (creating and migrating) the index at `path`. Its folder is made private
+    /// (0700) and the database and its journal files are readable by their owner only
+    /// (0600), whatever the umask.
     pub fn open(path: &Path) -> Result<Index> {
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = private_dir(dir);
         }
+        let _ = private_files(path);
         let wrap = |source| IndexError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -632,7 +688,10 @@ impl Index {
         let conn = Connection::open(path).map_err(wrap)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // Every commit is durable when it returns: the commit that marks a file synced must
+        // not be lost to a power cut while the file it describes survives (nor the pending
+        // generation the restore marker was written after). See docs/decisions/0004.
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
@@ -1249,6 +1308,23 @@ impl Index {
         )
     }
 
+    /// Keep only the newest `max_rows` history entries.
+    pub fn cap_history(&mut self, max_rows: u64) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute(
+                    "DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?1",
+                    [max_rows as i64],
+                )
+                .map(|_| ()),
+        )
+    }
+
+    /// SQLite's `synchronous` setting in force (2 is `FULL`).
+    pub fn synchronous(&self) -> Result<i64> {
+        self.wrap(self.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)))
+    }
+
     /// SQLite's own consistency check (`PRAGMA integrity_check`): `ok` or the problems.
     pub fn integrity_check(&self) -> Result<String> {
         let mut st = self.wrap(self.conn.prepare("PRAGMA integrity_check"))?;
@@ -1451,5 +1527,48 @@ mod tests {
         }
         let ix = Index::open(&p).unwrap();
         assert_eq!(ix.meta("cursor").unwrap().as_deref(), Some("c1"));
+    }
+
+    /// The index is private whatever the umask (its folder 0700, the database and its
+    /// journal files 0600), and every commit is durable (`synchronous=FULL`).
+    #[test]
+    fn the_index_is_private_and_durable() {
+        use std::os::unix::fs::PermissionsExt;
+        // The most open umask there is (this test runs in a process of its own).
+        let old = rustix::process::umask(rustix::fs::Mode::empty());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state/pairs/i.db");
+        let mut ix = Index::open(&p).unwrap();
+        ix.set_meta("k", "v").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(p.parent().unwrap()), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let f = PathBuf::from(format!("{}{suffix}", p.display()));
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+        assert_eq!(ix.synchronous().unwrap(), 2, "synchronous=FULL");
+        rustix::process::umask(old);
+    }
+
+    #[test]
+    fn history_is_kept_within_its_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+        let mut b = ix.batch().unwrap();
+        for i in 0..10 {
+            b.history(100 + i, "uploaded", &format!("/f{i}"), None)
+                .unwrap();
+        }
+        b.commit().unwrap();
+        ix.prune_history(103).unwrap();
+        assert_eq!(ix.history(100, None).unwrap().len(), 7);
+        ix.cap_history(4).unwrap();
+        let left: Vec<String> = ix
+            .history(100, None)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.path)
+            .collect();
+        assert_eq!(left, ["/f9", "/f8", "/f7", "/f6"]);
     }
 }

@@ -330,7 +330,12 @@ pub struct Hooked {
     hook: Hook,
     after: Option<AfterHook>,
     stall: Option<Stall>,
+    body: Option<BodyHook>,
 }
+
+/// Changes a download's body on its way to the engine (a server that sends more, less or
+/// other bytes than it announced).
+pub type BodyHook = Box<dyn Fn(Body) -> Body + Send + Sync>;
 
 impl Hooked {
     /// Wrap `inner`.
@@ -340,7 +345,14 @@ impl Hooked {
             hook,
             after: None,
             stall: None,
+            body: None,
         }
+    }
+
+    /// Also change download bodies.
+    pub fn with_body(mut self, body: BodyHook) -> Self {
+        self.body = Some(body);
+        self
     }
 
     /// Also freeze callers after the fact.
@@ -398,7 +410,14 @@ impl Remote for Hooked {
         self.gate("get_metadata", || self.inner.get_metadata(path))
     }
     fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
-        self.gate("download", || self.inner.download(path))
+        let call = self.gate("download", || self.inner.download(path));
+        match &self.body {
+            None => call,
+            Some(f) => Box::pin(async move {
+                let (meta, body) = call.await?;
+                Ok((meta, f(body)))
+            }),
+        }
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
         self.gate("upload", || self.inner.upload(commit, data))

@@ -573,6 +573,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             pair.converge(false).await
         }
         .await;
+        // Between runs the pair's folder is not held open (its drive can be unmounted).
+        pair.release_files();
         full = false;
         remote = false;
         scopes.clear();
