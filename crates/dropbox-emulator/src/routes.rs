@@ -69,12 +69,20 @@ pub struct RouteInfo {
 }
 
 /// (name, style, auth, write, scope, source) — one row of [`ROUTES`].
-type RouteRow = (&'static str, Style, Auth, bool, Option<&'static str>, &'static str);
+type RouteRow = (
+    &'static str,
+    Style,
+    Auth,
+    bool,
+    Option<&'static str>,
+    &'static str,
+);
 
 /// Every route the emulator serves, with its attributes as the API spec gives them
 /// (`dropbox/dropbox-api-spec` at 0d994ebe; the number is the line of the `route` in the
 /// namespace's `.stone` file). `write`: a state-changing call that takes the namespace lock
 /// (Dropbox's data-ingress guide).
+#[rustfmt::skip]
 const ROUTES: &[RouteRow] = {
     use Auth::*;
     use Style::*;
@@ -83,229 +91,41 @@ const ROUTES: &[RouteRow] = {
     const CW: Option<&str> = Some("files.content.write");
     const AI: Option<&str> = Some("account_info.read");
     &[
-        (
-            "users/get_current_account",
-            Rpc,
-            User,
-            false,
-            AI,
-            "users.stone:342",
-        ),
-        (
-            "users/get_space_usage",
-            Rpc,
-            User,
-            false,
-            AI,
-            "users.stone:361",
-        ),
-        ("auth/token/revoke", Rpc, User, false, None, "auth.stone:94"),
-        (
-            "files/list_folder",
-            Rpc,
-            AppOrUser,
-            false,
-            MR,
-            "files.stone:2824",
-        ),
-        (
-            "files/list_folder/continue",
-            Rpc,
-            AppOrUser,
-            false,
-            MR,
-            "files.stone:2848",
-        ),
-        (
-            "files/list_folder/get_latest_cursor",
-            Rpc,
-            User,
-            false,
-            MR,
-            "files.stone:2859",
-        ),
-        (
-            "files/list_folder/longpoll",
-            Rpc,
-            NoAuth,
-            false,
-            MR,
-            "files.stone:2871",
-        ),
-        (
-            "files/get_metadata",
-            Rpc,
-            User,
-            false,
-            MR,
-            "files.stone:2814",
-        ),
-        (
-            "files/list_revisions",
-            Rpc,
-            User,
-            false,
-            MR,
-            "files.stone:3208",
-        ),
-        (
-            "files/download",
-            Download,
-            User,
-            false,
-            CR,
-            "files.stone:2716",
-        ),
-        ("files/upload", Upload, User, true, CW, "files.stone:3014"),
-        (
-            "files/upload_session/start",
-            Upload,
-            User,
-            false,
-            CW,
-            "files.stone:3029",
-        ),
-        (
-            "files/upload_session/append",
-            Upload,
-            User,
-            false,
-            CW,
-            "files.stone:3063",
-        ),
-        (
-            "files/upload_session/append_v2",
-            Upload,
-            User,
-            false,
-            CW,
-            "files.stone:3078",
-        ),
-        (
-            "files/upload_session/append_batch",
-            Upload,
-            User,
-            false,
-            CW,
-            "files.stone:3094",
-        ),
-        (
-            "files/upload_session/finish",
-            Upload,
-            User,
-            true,
-            CW,
-            "files.stone:3113",
-        ),
-        (
-            "files/upload_session/start_batch",
-            Rpc,
-            User,
-            false,
-            CW,
-            "files.stone:3143",
-        ),
-        (
-            "files/upload_session/finish_batch",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:3156",
-        ),
-        (
-            "files/upload_session/finish_batch_v2",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:3178",
-        ),
-        (
-            "files/upload_session/finish_batch/check",
-            Rpc,
-            User,
-            false,
-            CW,
-            "files.stone:3197",
-        ),
-        ("files/delete", Rpc, User, true, CW, "files.stone:2641"),
-        ("files/delete_v2", Rpc, User, true, CW, "files.stone:2653"),
-        (
-            "files/delete_batch",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:2480",
-        ),
-        (
-            "files/delete_batch/check",
-            Rpc,
-            User,
-            false,
-            CW,
-            "files.stone:2491",
-        ),
-        ("files/move_v2", Rpc, User, true, CW, "files.stone:2675"),
-        ("files/copy_v2", Rpc, User, true, CW, "files.stone:2523"),
-        (
-            "files/move_batch_v2",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:2588",
-        ),
-        (
-            "files/copy_batch_v2",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:2544",
-        ),
-        (
-            "files/move_batch/check_v2",
-            Rpc,
-            User,
-            false,
-            CW,
-            "files.stone:2612",
-        ),
-        (
-            "files/copy_batch/check_v2",
-            Rpc,
-            User,
-            false,
-            CW,
-            "files.stone:2567",
-        ),
-        (
-            "files/create_folder_v2",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:2632",
-        ),
-        (
-            "files/create_folder_batch",
-            Rpc,
-            User,
-            true,
-            CW,
-            "files.stone:2457",
-        ),
-        (
-            "files/create_folder_batch/check",
-            Rpc,
-            User,
-            false,
-            CW,
-            "files.stone:2470",
-        ),
-        ("files/restore", Rpc, User, true, CW, "files.stone:3223"),
+        ("users/get_current_account",               Rpc,      User,      false, AI,   "users.stone:342"),
+        ("users/get_space_usage",                   Rpc,      User,      false, AI,   "users.stone:361"),
+        ("auth/token/revoke",                       Rpc,      User,      false, None, "auth.stone:94"),
+        ("files/list_folder",                       Rpc,      AppOrUser, false, MR,   "files.stone:2824"),
+        ("files/list_folder/continue",              Rpc,      AppOrUser, false, MR,   "files.stone:2848"),
+        ("files/list_folder/get_latest_cursor",     Rpc,      User,      false, MR,   "files.stone:2859"),
+        ("files/list_folder/longpoll",              Rpc,      NoAuth,    false, MR,   "files.stone:2871"),
+        ("files/get_metadata",                      Rpc,      User,      false, MR,   "files.stone:2814"),
+        ("files/list_revisions",                    Rpc,      User,      false, MR,   "files.stone:3208"),
+        ("files/download",                          Download, User,      false, CR,   "files.stone:2716"),
+        ("files/export",                            Download, User,      false, CR,   "files.stone:2742"),
+        ("files/upload",                            Upload,   User,      true,  CW,   "files.stone:3014"),
+        ("files/upload_session/start",              Upload,   User,      false, CW,   "files.stone:3029"),
+        ("files/upload_session/append",             Upload,   User,      false, CW,   "files.stone:3063"),
+        ("files/upload_session/append_v2",          Upload,   User,      false, CW,   "files.stone:3078"),
+        ("files/upload_session/append_batch",       Upload,   User,      false, CW,   "files.stone:3094"),
+        ("files/upload_session/finish",             Upload,   User,      true,  CW,   "files.stone:3113"),
+        ("files/upload_session/start_batch",        Rpc,      User,      false, CW,   "files.stone:3143"),
+        ("files/upload_session/finish_batch",       Rpc,      User,      true,  CW,   "files.stone:3156"),
+        ("files/upload_session/finish_batch_v2",    Rpc,      User,      true,  CW,   "files.stone:3178"),
+        ("files/upload_session/finish_batch/check", Rpc,      User,      false, CW,   "files.stone:3197"),
+        ("files/delete",                            Rpc,      User,      true,  CW,   "files.stone:2641"),
+        ("files/delete_v2",                         Rpc,      User,      true,  CW,   "files.stone:2653"),
+        ("files/delete_batch",                      Rpc,      User,      true,  CW,   "files.stone:2480"),
+        ("files/delete_batch/check",                Rpc,      User,      false, CW,   "files.stone:2491"),
+        ("files/move_v2",                           Rpc,      User,      true,  CW,   "files.stone:2675"),
+        ("files/copy_v2",                           Rpc,      User,      true,  CW,   "files.stone:2523"),
+        ("files/move_batch_v2",                     Rpc,      User,      true,  CW,   "files.stone:2588"),
+        ("files/copy_batch_v2",                     Rpc,      User,      true,  CW,   "files.stone:2544"),
+        ("files/move_batch/check_v2",               Rpc,      User,      false, CW,   "files.stone:2612"),
+        ("files/copy_batch/check_v2",               Rpc,      User,      false, CW,   "files.stone:2567"),
+        ("files/create_folder_v2",                  Rpc,      User,      true,  CW,   "files.stone:2632"),
+        ("files/create_folder_batch",               Rpc,      User,      true,  CW,   "files.stone:2457"),
+        ("files/create_folder_batch/check",         Rpc,      User,      false, CW,   "files.stone:2470"),
+        ("files/restore",                           Rpc,      User,      true,  CW,   "files.stone:3223"),
     ]
 };
 
@@ -669,6 +489,7 @@ pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         "files/list_folder/get_latest_cursor" => get_latest_cursor(call),
         "files/get_metadata" => get_metadata(call),
         "files/download" => download(emu, call),
+        "files/export" => export(emu, call),
         "files/upload" => upload(emu, call),
         "files/upload_session/start" => session_start(emu, call),
         "files/upload_session/start_batch" => session_start_batch(emu, call),
@@ -1005,7 +826,11 @@ fn download(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let (meta, hash, rev) = match &path {
         PathArg::Rev(rev) => {
             let node = revision_node(&ns, &call.scope, rev).map_err(|e| err(&e))?;
-            let hash = node.file().map(|f| f.hash).ok_or(ApiError::Server(500))?;
+            let f = node.file().ok_or(ApiError::Server(500))?;
+            if !f.is_downloadable() {
+                return Err(ApiError::route(files::DownloadError::UnsupportedFile));
+            }
+            let hash = f.hash;
             (wire::file_metadata(&node, &call.scope), hash, rev.clone())
         }
         other => {
@@ -1016,12 +841,65 @@ fn download(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
                 .get(&lower(&full))
                 .ok_or_else(|| err(&OpError::NotFound))?;
             let f = n.file().ok_or_else(|| err(&OpError::NotFile))?;
+            if !f.is_downloadable() {
+                // files.stone DownloadError.unsupported_file: "use export instead".
+                return Err(ApiError::route(files::DownloadError::UnsupportedFile));
+            }
             (wire::file_metadata(n, &call.scope), f.hash, f.rev.clone())
         }
     };
     drop(ns);
     let data = emu.blob(&hash).ok_or(ApiError::Server(500))?;
     let meta = serde_json::to_value(meta).map_err(|_| ApiError::Server(500))?;
+    Ok(Reply::Download { meta, data, rev })
+}
+
+/// The extension of an export format's file (as rclone maps them: `exportKnownAPIFormats`).
+fn export_extension(format: &str) -> &str {
+    match format {
+        "markdown" => "md",
+        other => other,
+    }
+}
+
+fn export(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
+    let arg: files::ExportArg = decode(call)?;
+    let err = |e: &OpError| ApiError::route(files::ExportError::Path(lookup_error(e)));
+    let account = call.account()?;
+    let path = call.path(&arg.path, LOOKUP)?.map_err(|e| err(&e))?;
+    let ns = account.ns.lock();
+    let full = resolve_read(&ns, &call.scope, &path)
+        .map_err(|e| err(&e))?
+        .ok_or_else(|| err(&OpError::NotFound))?;
+    let n = ns
+        .get(&lower(&full))
+        .ok_or_else(|| err(&OpError::NotFound))?;
+    let f = n.file().ok_or_else(|| err(&OpError::NotFile))?;
+    // Only files that cannot be downloaded export (files.stone, route export: "This route
+    // only supports exporting files that cannot be downloaded directly").
+    let exports = f
+        .export
+        .as_ref()
+        .ok_or_else(|| ApiError::route(files::ExportError::NonExportable))?;
+    let (format, hash, size) = match &arg.export_format {
+        None => exports.formats.first(),
+        Some(want) => exports.formats.iter().find(|(f, _, _)| f == want),
+    }
+    .cloned()
+    .ok_or_else(|| ApiError::route(files::ExportError::InvalidExportFormat))?;
+    let file_metadata = wire::file_metadata(n, &call.scope).ok_or(ApiError::Server(500))?;
+    let stem = sync_core::path::split_ext(&file_metadata.name)
+        .0
+        .to_string();
+    let rev = f.rev.clone();
+    drop(ns);
+    let result = files::ExportResult::new(
+        files::ExportMetadata::new(format!("{stem}.{}", export_extension(&format)), size)
+            .with_export_hash(hash.to_hex()),
+        file_metadata,
+    );
+    let data = emu.blob(&hash).ok_or(ApiError::Server(500))?;
+    let meta = serde_json::to_value(result).map_err(|_| ApiError::Server(500))?;
     Ok(Reply::Download { meta, data, rev })
 }
 
