@@ -9,7 +9,7 @@
 
 use crate::cursor::Cursor;
 use crate::faults::Corrupt;
-use crate::routes::{self, Call, MAX_PAYLOAD, Reply, Style};
+use crate::routes::{self, Auth, Call, MAX_PAYLOAD, NOAUTH_WITH_HEADER, Reply, Style};
 use crate::state::{Access, Emulator};
 use crate::wire::{self, ApiError, Body, RateReason, Scope, full};
 use bytes::Bytes;
@@ -346,15 +346,15 @@ async fn api_inner(
         token: None,
         range: None,
     };
-    if !info.auth && parts.headers.contains_key(http::header::AUTHORIZATION) {
-        // files.stone: `auth="noauth"`; the message as Dropbox answers it (dropbox-sdk-java#35,
-        // dropbox-sdk-rust#15).
+    if info.auth == Auth::NoAuth && parts.headers.contains_key(http::header::AUTHORIZATION) {
+        // files.stone: `auth="noauth"` (longpoll, the only such route: the cursor alone names
+        // the account); the answer as Dropbox gives it (dropbox-sdk-rust#15).
         return Ok(ApiError::BadInput(format!(
-            "Error in call to API function \"{route}\": Your request includes an Authorization header, but this function does not use it."
+            "Error in call to API function \"{route}\": {NOAUTH_WITH_HEADER}"
         ))
         .into_response());
     }
-    if info.auth {
+    if matches!(info.auth, Auth::User | Auth::AppOrUser) {
         let Some(token) = bearer(&parts.headers, &query) else {
             return Ok(ApiError::BadInput(format!(
                 "Error in call to API function \"{route}\": Must provide HTTP header \"Authorization\" or URL parameter \"authorization\"."

@@ -95,6 +95,11 @@ pub enum Error {
     /// Legally blocked content.
     #[error("Dropbox blocks this file's content (restricted content); it cannot be downloaded")]
     RestrictedContent,
+    /// A Paper doc or another cloud document: Dropbox can only export it.
+    #[error(
+        "this is a Paper doc or another cloud document, which Dropbox cannot download — it stays on Dropbox; open it on dropbox.com"
+    )]
+    NotDownloadable,
     /// Credentials refused.
     #[error("{}", auth_message(.0))]
     Auth(AuthProblem),
@@ -186,6 +191,7 @@ impl Error {
             Error::CantMoveIntoItself => "cant_move_into_itself",
             Error::InvalidRevision => "invalid_revision",
             Error::RestrictedContent => "restricted_content",
+            Error::NotDownloadable => "not_downloadable",
             Error::Auth(_) => "auth",
             Error::RateLimited { .. } => "rate_limited",
             Error::Server(_) => "server_error",

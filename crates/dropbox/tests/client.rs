@@ -389,3 +389,48 @@ async fn a_slow_transfer_goes_on_while_it_moves_and_a_silent_answer_is_given_up(
     // The next call goes through.
     assert!(c.get_metadata("/slow.bin", false).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_paper_doc_lists_as_export_only_and_exports() {
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    c.upload(&Commit::strict("/d/a.txt", None), Bytes::from_static(b"a"))
+        .await
+        .unwrap();
+    let acct = s.emulator.account("ada").unwrap();
+    s.emulator
+        .add_export_only(
+            &acct,
+            "/Apps/nuvolos.cloud/d/Notes.paper",
+            "<p>hi</p>",
+            "hi\n",
+        )
+        .unwrap();
+    // The listing holding it is read whole (it failed on the missing content_hash).
+    let page = c.list_folder("/d", true, None).await.unwrap();
+    let doc = page
+        .entries
+        .iter()
+        .find_map(|e| match e {
+            Entry::ExportOnly(x) => Some(x.clone()),
+            _ => None,
+        })
+        .expect("the Paper doc is listed");
+    assert_eq!(doc.path_display, "/d/Notes.paper");
+    assert_eq!(doc.export_as.as_deref(), Some("html"));
+    assert_eq!(doc.export_options, ["html", "markdown"]);
+    assert!(page.entries.iter().any(|e| matches!(e, Entry::File(_))));
+    // Downloading it is refused at once, with its own error (not retried).
+    let err = c.download("/d/notes.paper").await.err().unwrap();
+    assert_eq!(err, Error::NotDownloadable);
+    assert!(!err.is_retryable());
+    // Exported: to markdown when asked.
+    let (meta, name, hash, mut body) = c.export("/d/notes.paper", Some("markdown")).await.unwrap();
+    let mut data = vec![];
+    futures_util::AsyncReadExt::read_to_end(&mut body, &mut data)
+        .await
+        .unwrap();
+    assert_eq!((name.as_str(), &data[..]), ("Notes.md", &b"hi\n"[..]));
+    assert_eq!(hash, Some(ContentHash::of(b"hi\n")));
+    assert_eq!(meta.id, doc.id);
+}

@@ -556,11 +556,7 @@ fn remote_node(pair: &Pair, e: Entry) -> Result<RemoteNode, Fail> {
 fn bad_remote(bad: crate::remote::BadRemotePath) -> Fail {
     tracing::warn!("{bad}");
     Fail::Failed {
-        code: if bad.is_garbled() {
-            "garbled_answer"
-        } else {
-            "bad_remote_name"
-        },
+        code: bad.code(),
         message: bad.to_string(),
         counts: true,
     }

@@ -1032,7 +1032,7 @@ impl Pair {
         };
         let known_before = lock(&self.index).count("synced")?;
         // A full listing reports every odd name on Dropbox again.
-        lock(&self.index).clear_issues_with_codes(&["bad_remote_name"])?;
+        lock(&self.index).clear_issues_with_codes(&["bad_remote_name", "not_downloadable"])?;
         let mut seen: BTreeSet<Key> = BTreeSet::new();
         let mut page = first;
         let mut entries = 0usize;
@@ -1098,6 +1098,7 @@ impl Pair {
             placed.push((e, self.root.node(e)));
         }
         let mut odd_names = vec![];
+        let mut gone = vec![];
         let mut ix = lock(&self.index);
         let mut b = ix.batch()?;
         let mut seen = seen;
@@ -1105,7 +1106,10 @@ impl Pair {
             match (e, node) {
                 (nuvosync_dropbox::Entry::Deleted { path_display, .. }, _) => {
                     match self.root.relative(path_display) {
-                        Ok(Some(rel)) => b.delete_remote_subtree(&key(&rel))?,
+                        Ok(Some(rel)) => {
+                            b.delete_remote_subtree(&key(&rel))?;
+                            gone.push(key(&rel));
+                        }
                         Err(bad) => odd_names.push((bad, false)),
                         Ok(None) => {}
                     }
@@ -1124,10 +1128,20 @@ impl Pair {
             b.set_meta("cursor", cursor)?;
         }
         b.commit()?;
-        // A name Dropbox should not have: that entry stays there, reported; the rest syncs.
+        // What went from Dropbox no longer stays there: its status entry goes too.
+        if !gone.is_empty() {
+            for issue in ix.issues()? {
+                let k = key(&issue.path);
+                if issue.code == "not_downloadable" && gone.iter().any(|g| is_within(&k, g)) {
+                    ix.clear_issue(&issue.path)?;
+                }
+            }
+        }
+        // A name Dropbox should not have, or a file it cannot download: that entry stays
+        // there, reported once; the rest syncs.
         for (bad, present) in odd_names {
             if present {
-                ix.set_issue(bad.path(), "bad_remote_name", &bad.to_string(), now())?;
+                ix.set_issue(bad.path(), bad.code(), &bad.to_string(), now())?;
             } else {
                 ix.clear_issue(bad.path())?;
             }

@@ -2050,3 +2050,65 @@ async fn a_marker_newer_than_the_index_is_not_a_restore() {
     assert_same(&w, &a);
     record_bad_inputs("marker_newer_than_index", 1);
 }
+
+/// A Paper doc (Dropbox lists it but cannot download it, only export it) used to fail the
+/// whole listing page (no `content_hash`). Now it is reported once, left on Dropbox, never
+/// downloaded nor uploaded over, and the folder holding it is not deleted on Dropbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paper_doc_is_reported_once_and_stays_on_dropbox() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    w.put("/docs/ok.txt", b"ok").await;
+    w.paper("/docs/plan.paper");
+    let pair = w.pair("a", &a);
+    let report = clean(pair.sync_once().await);
+    assert_eq!(
+        local_tree(&a).keys().cloned().collect::<Vec<_>>(),
+        ["/docs", "/docs/ok.txt"]
+    );
+    let paper: Vec<_> = report
+        .issues
+        .iter()
+        .filter(|i| i.code == "not_downloadable")
+        .collect();
+    assert_eq!(paper.len(), 1, "{:#?}", report.issues);
+    assert_eq!(paper[0].path, "/docs/plan.paper");
+    assert!(paper[0].message.contains("Paper doc"), "{paper:?}");
+    assert!(
+        paper[0].message.contains("stays on Dropbox only"),
+        "{paper:?}"
+    );
+    // Through the change feed too, and still once per doc however often it syncs.
+    w.paper("/docs/later.paper");
+    clean(pair.sync_once().await);
+    clean(pair.sync_once().await);
+    let mut paths: Vec<_> = issues(&pair)
+        .into_iter()
+        .filter(|i| i.code == "not_downloadable")
+        .map(|i| i.path)
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/docs/later.paper", "/docs/plan.paper"]);
+    let routes = w.server.emulator.stats.routes.lock().unwrap().clone();
+    assert_eq!(routes.get("files/download"), Some(&1), "{routes:?}");
+    // A local file of the same name is not uploaded over it.
+    write(&a, "/docs/plan.paper", b"a local file");
+    let _ = pair.sync_once().await;
+    // The folder deleted here: the Paper docs in it stay on Dropbox.
+    std::fs::remove_dir_all(a.join("docs")).unwrap();
+    for _ in 0..3 {
+        let _ = pair.sync_once().await;
+    }
+    let tree = w.remote_tree();
+    for doc in ["/docs/plan.paper", "/docs/later.paper"] {
+        assert!(tree.contains_key(doc), "{doc} gone from Dropbox: {tree:#?}");
+    }
+    // Deleted on Dropbox: the status entry goes with it.
+    w.remove("/docs/later.paper").await;
+    let _ = pair.sync_once().await;
+    assert!(
+        !issues(&pair).iter().any(|i| i.path == "/docs/later.paper"),
+        "{:#?}",
+        issues(&pair)
+    );
+}

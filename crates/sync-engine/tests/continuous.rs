@@ -177,6 +177,39 @@ async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_authors_change_arrives_by_longpoll_not_by_the_rescan() {
+    // Longpoll is a no-auth route (files.stone): Dropbox, and the emulator, refuse it with a
+    // 400 when it carries an Authorization header. With no file events and no rescan within
+    // the test's time, only a working longpoll brings the change in.
+    let w = World::new().await;
+    let a = w.folder("a");
+    let opts = RunOptions {
+        watch: false,
+        rescan_interval: Duration::from_secs(3600),
+        longpoll_secs: 30,
+        paused: false,
+    };
+    let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
+    first_sync(&runner).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the longpoll is waiting
+    w.put("/from-a-co-author.txt", b"written on the web").await;
+    let t = eventually("the change arrives", Duration::from_secs(5), || {
+        a.join("from-a-co-author.txt").exists()
+    })
+    .await;
+    eprintln!("co-author's change on disk after {t:?}");
+    let routes = w.server.emulator.stats.routes.lock().unwrap().clone();
+    assert!(
+        routes
+            .get("files/list_folder/longpoll")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+    );
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stops_transfers_and_resume_catches_up() {
     let w = World::new().await;
     let a = w.folder("a");

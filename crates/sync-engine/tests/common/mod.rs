@@ -146,6 +146,20 @@ impl World {
             .unwrap();
     }
 
+    /// A Paper doc at `rel` (Dropbox lists it, cannot download it, only export it).
+    pub fn paper(&self, rel: &str) {
+        let acct = self.server.emulator.account("ada").unwrap();
+        self.server
+            .emulator
+            .add_export_only(
+                &acct,
+                &format!("/Apps/nuvolos.cloud{ROOT}{rel}"),
+                "<h1>Plan</h1>",
+                "# Plan\n",
+            )
+            .unwrap();
+    }
+
     pub async fn mv(&self, from: &str, to: &str) -> Entry {
         self.client()
             .move_entry(&format!("{ROOT}{from}"), &format!("{ROOT}{to}"))
