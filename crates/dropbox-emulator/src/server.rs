@@ -445,21 +445,23 @@ async fn api_inner(
                 ))
                 .into_response());
             }
-            let raw = parts
+            let header = parts
                 .headers
                 .get("Dropbox-API-Arg")
-                .map(|v| v.as_bytes().to_vec())
-                .or_else(|| {
-                    crate::oauth::form(&query)
-                        .remove("arg")
-                        .map(String::into_bytes)
-                });
+                .map(|v| v.as_bytes().to_vec());
+            let from_header = header.is_some();
+            let raw = header.or_else(|| {
+                crate::oauth::form(&query)
+                    .remove("arg")
+                    .map(String::into_bytes)
+            });
             let Some(raw) = raw else {
                 return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": Must provide HTTP header \"Dropbox-API-Arg\" or URL parameter \"arg\".")).into_response());
             };
             // An HTTP header carries ASCII: JSON in it escapes everything else, characters
             // above U+FFFF as surrogate pairs (Dropbox's HTTP documentation, "Formats").
-            if !raw.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+            // The URL parameter `arg` is percent-encoded UTF-8 and may hold any character.
+            if from_header && !raw.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
                 return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": HTTP header \"Dropbox-API-Arg\": could not decode input as JSON")).into_response());
             }
             match normalized(&raw) {
@@ -1105,6 +1107,19 @@ mod tests {
         assert_eq!(r.status(), 200);
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["name"], "party \u{1F389}.txt");
+        // The URL parameter `arg` is percent-encoded UTF-8: any character goes.
+        let r = client
+            .post(format!("{}/2/files/upload", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/octet-stream")
+            .query(&[("arg", "{\"path\": \"/q \u{fc} \u{1F389}.txt\"}")])
+            .body(b"y".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["name"], "q \u{fc} \u{1F389}.txt");
     }
 
     #[tokio::test]
