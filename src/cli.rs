@@ -325,6 +325,12 @@ fn pair(s: &Service, cmd: &PairCommand) -> Result<(), ApiError> {
                 p.local.display(),
                 p.remote_root()
             );
+            for own in s.paths().private_inside(&p.local) {
+                println!(
+                    "note: nuvosync's own folder {} is inside it; it is never synced (it holds nuvosync's index, link and logs)",
+                    own.display()
+                );
+            }
         }
         PairCommand::List { json } => {
             let pairs = s.pairs();

@@ -72,7 +72,9 @@ pub enum SettingsCommand {
     },
     /// Change a setting: notifications (all|attention|off), snooze (minutes), upload-limit,
     /// download-limit (bytes/s, 0 = none), autostart (true|false), mass-delete-percent (0–100)
-    /// and mass-delete-min-files (the guard pauses when one sync would delete more than both).
+    /// and mass-delete-min-files (the guard pauses when one sync would delete more than both),
+    /// trash-days and trash-max-mb (what a pair's own trash keeps), history-days and
+    /// history-max-entries (what the activity history keeps).
     Set {
         /// Setting.
         key: String,
@@ -574,10 +576,20 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                         )
                     }),
                 "mass-delete-min-files" => num().map(|n| patch.mass_delete_min_files = Some(n)),
+                "trash-days" => value
+                    .parse::<u32>()
+                    .map(|n| patch.trash_days = Some(n))
+                    .map_err(|_| bad()),
+                "trash-max-mb" => num().map(|n| patch.trash_max_mb = Some(n)),
+                "history-days" => value
+                    .parse::<u32>()
+                    .map(|n| patch.history_days = Some(n))
+                    .map_err(|_| bad()),
+                "history-max-entries" => num().map(|n| patch.history_max_entries = Some(n)),
                 _ => Err(ApiError::new(
                     ErrorCode::InvalidArgument,
                     format!(
-                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart, mass-delete-percent, mass-delete-min-files"
+                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart, mass-delete-percent, mass-delete-min-files, trash-days, trash-max-mb, history-days, history-max-entries"
                     ),
                 )),
             };
@@ -621,6 +633,14 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                     "mass-delete guard: pause when one sync would delete more than {} % of a side and more than {} files",
                     s.mass_delete_percent, s.mass_delete_min_files
                 );
+                if let (Some(days), Some(mb)) = (s.trash_days, s.trash_max_mb) {
+                    println!(
+                        "pair trash: files deleted here stay {days} days, at most {mb} MiB per pair"
+                    );
+                }
+                if let (Some(days), Some(n)) = (s.history_days, s.history_max_entries) {
+                    println!("history: {days} days, at most {n} entries per pair");
+                }
                 for p in s.pairs {
                     println!(
                         "pair {}: watch {}, rescan every {} s, excluded {:?}",
@@ -919,12 +939,16 @@ pub async fn daemon(cli: &Cli) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let listener = match nuvosync_api::socket::bind(&paths.socket()).await {
-        Ok(l) => l,
-        Err(e) => return fail(&e),
-    };
     let service = match Service::open(paths.clone()) {
         Ok(s) => Arc::new(s),
+        Err(e) => return fail(&e),
+    };
+    // One nuvosync per profile, whatever socket path another one listens on.
+    if let Err(e) = service.claim() {
+        return fail(&e);
+    }
+    let listener = match nuvosync_api::socket::bind(&paths.socket()).await {
+        Ok(l) => l,
         Err(e) => return fail(&e),
     };
     if let Err(e) = service.credential() {

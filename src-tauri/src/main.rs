@@ -162,6 +162,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // One nuvosync per profile: no pair starts while the daemon (or another app, or a
+    // `sync --once`) runs them, whatever socket path it listens on.
+    if let Err(e) = service.claim() {
+        eprintln!("nuvosync-app: {e}");
+        std::process::exit(1);
+    }
     let paths: Paths = service.paths().clone();
     let daemon = tauri::async_runtime::block_on(Daemon::start(service));
     // The CLI talks to the app as it would to the daemon.

@@ -466,13 +466,15 @@ fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
     if !totals.is_empty() {
         let get = |k: &str| totals.get(k).copied().unwrap_or(0);
         eprintln!(
-            "  reliability: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} faults injected, {} bad inputs tried, {} versions written, {} versions lost",
+            "  reliability: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} server faults and {} local faults injected ({} power cuts), {} bad inputs tried, {} versions written, {} versions lost",
             get("seeds"),
             get("steps"),
             get("crashes"),
             get("dropped_mid_flight"),
             get("clock_jumps"),
             get("faults"),
+            get("local_faults"),
+            get("power_cuts"),
             get("bad_inputs"),
             get("versions"),
             get("lost")

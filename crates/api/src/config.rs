@@ -94,6 +94,42 @@ impl Paths {
     pub fn socket(&self) -> PathBuf {
         self.runtime_dir.join("nuvosync.sock")
     }
+
+    /// nuvosync's own folders — state (indexes, links, logs), configuration, runtime files,
+    /// and the log copies of `NUVOSYNC_LOG_DIR` — which no pair may sync.
+    pub fn private_folders(&self) -> Vec<PathBuf> {
+        let mut out = vec![
+            self.state_dir.clone(),
+            self.config_dir.clone(),
+            self.runtime_dir.clone(),
+        ];
+        if let Some(d) = std::env::var_os("NUVOSYNC_LOG_DIR").filter(|v| !v.is_empty()) {
+            out.push(PathBuf::from(d));
+        }
+        out
+    }
+
+    /// Is `local` (a pair's folder) inside one of nuvosync's own folders? Which one, if so.
+    /// Compared by real path.
+    pub fn private_around(&self, local: &Path) -> Option<PathBuf> {
+        let local = sync_engine::rules::real_path(local);
+        self.private_folders()
+            .into_iter()
+            .find(|d| local.starts_with(sync_engine::rules::real_path(d)))
+    }
+
+    /// Those of nuvosync's own folders inside `local` (a pair's folder): the pair never syncs
+    /// them. Compared by real path.
+    pub fn private_inside(&self, local: &Path) -> Vec<PathBuf> {
+        let local = sync_engine::rules::real_path(local);
+        self.private_folders()
+            .into_iter()
+            .filter(|d| {
+                let d = sync_engine::rules::real_path(d);
+                d != local && d.starts_with(&local)
+            })
+            .collect()
+    }
 }
 
 fn default_true() -> bool {
@@ -110,6 +146,22 @@ fn default_delete_percent() -> u32 {
 
 fn default_delete_min_files() -> u64 {
     sync_engine::DeleteGuard::DEFAULT_MIN_FILES
+}
+
+fn default_trash_days() -> u32 {
+    sync_engine::Retention::DEFAULT_TRASH_DAYS
+}
+
+fn default_trash_max_mb() -> u64 {
+    sync_engine::Retention::DEFAULT_TRASH_MB
+}
+
+fn default_history_days() -> u32 {
+    sync_engine::Retention::DEFAULT_HISTORY_DAYS
+}
+
+fn default_history_max_entries() -> u64 {
+    sync_engine::Retention::DEFAULT_HISTORY_ENTRIES
 }
 
 /// One sync pair in the configuration.
@@ -189,6 +241,19 @@ pub struct Config {
     /// ...and more than this many files.
     #[serde(default = "default_delete_min_files")]
     pub mass_delete_min_files: u64,
+    /// Files deleted here because they were deleted on Dropbox stay in a pair's own trash
+    /// (`.nuvosync/trash`, where the desktop's trash cannot take them) this many days...
+    #[serde(default = "default_trash_days")]
+    pub trash_days: u32,
+    /// ...and a pair's trash holds at most this many MiB (the oldest go first).
+    #[serde(default = "default_trash_max_mb")]
+    pub trash_max_mb: u64,
+    /// The activity history of a pair goes back this many days...
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
+    /// ...and holds at most this many entries.
+    #[serde(default = "default_history_max_entries")]
+    pub history_max_entries: u64,
     /// Pairs.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairConfig>,
@@ -205,6 +270,10 @@ impl Default for Config {
             autostart: false,
             mass_delete_percent: default_delete_percent(),
             mass_delete_min_files: default_delete_min_files(),
+            trash_days: default_trash_days(),
+            trash_max_mb: default_trash_max_mb(),
+            history_days: default_history_days(),
+            history_max_entries: default_history_max_entries(),
             pairs: vec![],
         }
     }

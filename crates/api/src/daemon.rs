@@ -209,6 +209,12 @@ impl Daemon {
         if !self.runs_pairs || self.service.credential().is_err() {
             return;
         }
+        // No pair runs here while another nuvosync runs them (the daemon and the app take
+        // the lock themselves at start, to refuse to start; this is the last line).
+        if let Err(e) = self.service.claim() {
+            tracing::error!("{e}");
+            return;
+        }
         for p in self.service.pairs() {
             self.start_runner(&p.name).await;
         }
@@ -265,6 +271,18 @@ impl Daemon {
     pub async fn handle(&self, cmd: Command) -> Result<serde_json::Value, ApiError> {
         fn json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
             serde_json::to_value(v).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+        }
+        // Commands that change a pair's files or index, handled in this process: not while
+        // another nuvosync runs the pairs (whose socket this process may simply not see).
+        if matches!(
+            cmd,
+            Command::RestoreApply { .. }
+                | Command::RestoreContinue { .. }
+                | Command::Resolve { .. }
+                | Command::RebuildIndex { .. }
+                | Command::RemovePair { .. }
+        ) {
+            self.service.claim()?;
         }
         match cmd {
             Command::Status => json(self.status().await?),
@@ -475,7 +493,11 @@ impl Daemon {
             // A guard, a restore or conflicts need the user's attention.
             if matches!(
                 code.as_deref(),
-                Some("mass_delete") | Some("restore_detected") | Some("empty_remote")
+                Some("mass_delete")
+                    | Some("restore_detected")
+                    | Some("empty_remote")
+                    | Some("unsafe_state_folder")
+                    | Some("index_missing")
             ) || (state == StateDto::UpToDate && conflicts > 0)
             {
                 state = StateDto::Attention;
@@ -610,12 +632,9 @@ impl Daemon {
     }
 
     fn resolve(&self, pair: &str, id: i64, choice: Resolution) -> Result<(), ApiError> {
-        let cfg = self
-            .service
-            .config()
-            .pair(pair)
-            .cloned()
-            .ok_or_else(|| not_found(pair))?;
+        if self.service.config().pair(pair).is_none() {
+            return Err(not_found(pair));
+        }
         let p = self.service.pair(pair)?;
         let c = p
             .with_index(|ix| ix.conflicts(true))?
@@ -627,33 +646,40 @@ impl Daemon {
                     format!("no conflict {id} in pair {pair:?} — see `nuvosync conflicts`"),
                 )
             })?;
-        let mine = cfg.local.join(c.copy_path.trim_start_matches('/'));
-        let theirs = cfg.local.join(c.path.trim_start_matches('/'));
+        // Through the pair's checked file layer: nothing through a link, nothing outside.
+        let files = p.files()?;
         let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
         let io =
             |what: &str, e: std::io::Error| ApiError::new(ErrorCode::Io, format!("{what}: {e}"));
-        let os_trash = std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none();
+        let os = if std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none() {
+            sync_engine::localfs::OsTrash::home(files.fs())
+        } else {
+            None
+        };
         match choice {
             Resolution::KeepBoth => {}
             Resolution::KeepTheirs => {
-                if mine.exists() {
-                    sync_engine::localfs::to_trash(&cfg.local, &c.copy_path, &stamp, os_trash)
+                if files.exists(&c.copy_path) {
+                    files
+                        .to_trash(&c.copy_path, &stamp, os.as_ref())
                         .map_err(|e| io("cannot move your copy to the trash", e))?;
                 }
             }
             Resolution::KeepMine => {
-                if !mine.exists() {
+                if !files.exists(&c.copy_path) {
                     return Err(ApiError::new(
                         ErrorCode::NotFound,
                         format!("your version {} is gone — nothing to keep", c.copy_path),
                     ));
                 }
                 // Dropbox's version stays in Dropbox's history (and goes to the trash here).
-                if theirs.exists() {
-                    sync_engine::localfs::to_trash(&cfg.local, &c.path, &stamp, os_trash)
+                if files.exists(&c.path) {
+                    files
+                        .to_trash(&c.path, &stamp, os.as_ref())
                         .map_err(|e| io("cannot move Dropbox's version aside", e))?;
                 }
-                sync_engine::localfs::rename_noreplace(&mine, &theirs)
+                files
+                    .rename(&c.copy_path, &c.path, true)
                     .map_err(|e| io("cannot put your version in place", e))?;
             }
         }
@@ -801,6 +827,10 @@ impl Daemon {
             autostart: c.autostart,
             mass_delete_percent: c.mass_delete_percent,
             mass_delete_min_files: c.mass_delete_min_files,
+            trash_days: Some(c.trash_days),
+            trash_max_mb: Some(c.trash_max_mb),
+            history_days: Some(c.history_days),
+            history_max_entries: Some(c.history_max_entries),
             pairs: c
                 .pairs
                 .iter()
@@ -848,6 +878,18 @@ impl Daemon {
             }
             if let Some(v) = patch.mass_delete_min_files {
                 c.mass_delete_min_files = v;
+            }
+            if let Some(v) = patch.trash_days {
+                c.trash_days = v;
+            }
+            if let Some(v) = patch.trash_max_mb {
+                c.trash_max_mb = v;
+            }
+            if let Some(v) = patch.history_days {
+                c.history_days = v;
+            }
+            if let Some(v) = patch.history_max_entries {
+                c.history_max_entries = v;
             }
             for pp in &patch.pairs {
                 let p = c

@@ -297,6 +297,22 @@ pub struct SettingsDto {
     /// ...and more than this many files.
     #[ts(type = "number")]
     pub mass_delete_min_files: u64,
+    /// Days a pair's own trash keeps deleted files (always given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub trash_days: Option<u32>,
+    /// MiB a pair's own trash holds at most (always given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub trash_max_mb: Option<u64>,
+    /// Days of activity history kept (always given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub history_days: Option<u32>,
+    /// Entries of activity history kept at most (always given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub history_max_entries: Option<u64>,
     /// Pairs.
     pub pairs: Vec<PairSettingsDto>,
 }
@@ -474,6 +490,22 @@ pub struct SettingsPatch {
     /// Mass-delete guard floor (files).
     #[ts(type = "number | null")]
     pub mass_delete_min_files: Option<u64>,
+    /// Days a pair's own trash keeps deleted files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub trash_days: Option<u32>,
+    /// MiB a pair's own trash holds at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub trash_max_mb: Option<u64>,
+    /// Days of activity history kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub history_days: Option<u32>,
+    /// Entries of activity history kept at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub history_max_entries: Option<u64>,
     /// Per-pair changes.
     pub pairs: Vec<PairPatch>,
 }

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     Io,
     /// The daemon is not running.
     NoDaemon,
+    /// Another nuvosync runs with this profile (the daemon, the app, a `sync --once`).
+    AlreadyRunning,
     /// Anything else.
     Internal,
 }

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod demo;
 pub mod dto;
 pub mod error;
+pub mod instance;
 pub mod logging;
 pub mod notify;
 pub mod restore;

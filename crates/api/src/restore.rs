@@ -155,6 +155,7 @@ fn detected(service: &Service, pair: &str) -> Result<bool, ApiError> {
         p.check_folder(),
         Err(sync_engine::SyncError::Paused(
             sync_engine::PauseReason::RestoreDetected { .. }
+                | sync_engine::PauseReason::IndexMissing { .. }
         ))
     ))
 }

@@ -58,6 +58,8 @@ pub struct Service {
     tuning: Tuning,
     credential_override: Mutex<Option<Credential>>,
     events: sync_engine::Events,
+    /// The profile's single-instance lock, once this process runs pairs ([`Service::claim`]).
+    instance: Mutex<Option<crate::instance::InstanceLock>>,
 }
 
 fn valid_pair_name(n: &str) -> bool {
@@ -88,6 +90,12 @@ fn apply_to_tuning(c: &Config, tuning: &Tuning) {
     tuning
         .delete_guard
         .set(c.mass_delete_percent, c.mass_delete_min_files);
+    tuning.retention.set(
+        c.trash_days,
+        c.trash_max_mb,
+        c.history_days,
+        c.history_max_entries,
+    );
 }
 
 impl Service {
@@ -121,7 +129,25 @@ impl Service {
             tuning,
             credential_override: Mutex::new(None),
             events: sync_engine::Events::default(),
+            instance: Mutex::new(None),
         })
+    }
+
+    /// Take the profile's single-instance lock (once; kept until the service is dropped):
+    /// required before this process runs a pair or changes a pair's state. Refused, naming the
+    /// other process and what to do, while another nuvosync holds it
+    /// (see [`crate::instance`]).
+    pub fn claim(&self) -> Result<(), ApiError> {
+        let mut held = lock(&self.instance);
+        if held.is_none() {
+            *held = Some(crate::instance::InstanceLock::acquire(&self.paths)?);
+        }
+        Ok(())
+    }
+
+    /// Whether this process holds the profile's single-instance lock.
+    pub fn claimed(&self) -> bool {
+        lock(&self.instance).is_some()
     }
 
     /// The event channel every pair reports into.
@@ -276,6 +302,13 @@ impl Service {
                 .map(|d| d.join(&req.local))
                 .unwrap_or(req.local.clone())
         };
+        if let Some(own) = self.paths.private_around(&local) {
+            return Err(bad(format!(
+                "{} is inside nuvosync's own folder {} (its state, configuration or logs), which is never synced — choose a folder outside it",
+                local.display(),
+                own.display()
+            )));
+        }
         std::fs::create_dir_all(&local).map_err(|e| {
             ApiError::new(
                 ErrorCode::Io,
@@ -285,6 +318,14 @@ impl Service {
         let local = local.canonicalize().unwrap_or(local);
         if !local.is_dir() {
             return Err(bad(format!("{} is not a folder", local.display())));
+        }
+        for own in self.paths.private_inside(&local) {
+            // Allowed (a pair of the home folder), but said: these are never synced.
+            tracing::warn!(
+                "nuvosync's own folder {} is inside {}: it is never synced (it holds nuvosync's index, link and logs)",
+                own.display(),
+                local.display()
+            );
         }
         let pair = PairConfig {
             name: name.clone(),
@@ -334,6 +375,9 @@ impl Service {
 
     /// Remove a pair (its files stay where they are, on both sides).
     pub fn remove_pair(&self, name: &str) -> Result<(), ApiError> {
+        // Its index is deleted: not under another process still syncing it.
+        self.claim()?;
+        let local = self.config().pair(name).map(|p| p.local.clone());
         self.update_config(|c| {
             let before = c.pairs.len();
             c.pairs.retain(|p| p.name != name);
@@ -354,6 +398,14 @@ impl Service {
         ] {
             let _ = std::fs::remove_file(f);
         }
+        // The folder's restore marker belonged to that index: the folder added again is a
+        // new pair, not one whose index went missing.
+        if let Some(local) = local {
+            if let Ok(root) = sync_engine::localfs::Root::open(sync_engine::localfs::real(), &local)
+            {
+                let _ = root.remove_state(sync_engine::marker::NAME);
+            }
+        }
         Ok(())
     }
 
@@ -368,6 +420,16 @@ impl Service {
                 format!("no pair named {name:?} — see `nuvosync pair list`"),
             )
         })?;
+        if let Some(own) = self.paths.private_around(&cfg.local) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "the folder of pair {name:?}, {}, is inside nuvosync's own folder {}, which is never synced — remove the pair and add it with a folder outside it",
+                    cfg.local.display(),
+                    own.display()
+                ),
+            ));
+        }
         let client = self.client()?;
         let spec = PairSpec {
             name: cfg.name.clone(),
@@ -385,6 +447,8 @@ impl Service {
             self.commit_lock.clone(),
             self.events.clone(),
         )?);
+        // nuvosync's own folders are never synced, wherever they are.
+        pair.set_private_folders(&self.paths.private_folders());
         lock(&self.pairs).insert(name.to_string(), pair.clone());
         Ok(pair)
     }
@@ -395,6 +459,7 @@ impl Service {
         name: Option<&str>,
         confirm_deletes: bool,
     ) -> Result<Vec<PairSync>, ApiError> {
+        self.claim()?;
         let names: Vec<String> = match name {
             Some(n) => vec![
                 self.config()
@@ -515,6 +580,19 @@ mod tests {
         assert_eq!(
             s.add_pair(req("three", "desktop.ini")).unwrap_err().code,
             ErrorCode::InvalidArgument
+        );
+        // Inside nuvosync's own state folder: refused, saying why. Around it: allowed.
+        let e = s.add_pair(req("state/lab", "Inside")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert!(e.message.contains("nuvosync's own folder"), "{}", e.message);
+        assert!(!d.path().join("state/lab").exists(), "nothing made for it");
+        assert_eq!(
+            s.paths().private_inside(d.path()),
+            [
+                d.path().join("state"),
+                d.path().join("config"),
+                d.path().join("state/run")
+            ]
         );
         // Survives a restart.
         let again = Service::with_endpoints(

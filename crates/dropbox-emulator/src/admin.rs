@@ -4,6 +4,8 @@
 //! - `POST /admin/accounts` `{"name", "token"}`
 //! - `POST /admin/clock` `{"advance_secs": N}`
 //! - `POST /admin/expire_tokens` — every short-lived access token expires now
+//! - `POST /admin/export_only` `{"account", "path", "html"?, "markdown"?}` — a file that cannot be
+//!   downloaded, only exported, as a Paper doc is (`is_downloadable: false`, `export_info`)
 //! - `POST /admin/reset_cursors` `{"account": NAME}` — every cursor of the account gets `reset`
 //! - `GET /admin/stats` — request, byte and fault counters, and calls per route
 //! - `GET /admin/tree?account=NAME` — every file and folder with rev and content hash
@@ -111,6 +113,23 @@ pub async fn handle(
                 }
             }
             json_response(StatusCode::OK, &json!({"expired": n}))
+        }
+        ("POST", "export_only") => {
+            let (Some(a), Some(path)) = (
+                arg["account"].as_str().and_then(|n| emu.account(n)),
+                arg["path"].as_str(),
+            ) else {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    "need {\"account\": NAME, \"path\": \"/full/path.paper\"}\n".into(),
+                );
+            };
+            let html = arg["html"].as_str().unwrap_or("<h1>A Paper doc</h1>");
+            let markdown = arg["markdown"].as_str().unwrap_or("# A Paper doc\n");
+            match emu.add_export_only(&a, path, html, markdown) {
+                Ok(n) => json_response(StatusCode::OK, &json!({"path": n.display, "id": n.id})),
+                Err(e) => text_response(StatusCode::CONFLICT, format!("{e:?}\n")),
+            }
         }
         ("POST", "reset_cursors") => {
             let Some(a) = arg["account"].as_str().and_then(|n| emu.account(n)) else {

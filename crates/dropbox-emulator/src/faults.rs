@@ -49,6 +49,8 @@ pub struct Faults {
     pub write_lock_ms: u64,
     /// Answers to spoil, in order of precedence (see [`Corruption`]). A spent entry is removed.
     pub corrupt: Vec<Corruption>,
+    /// How long a [`Corrupt::Stall`] holds an answer back (milliseconds; 0 = 60 s).
+    pub stall_ms: u64,
 }
 
 /// Spoil the next `count` successful answers of `route` in the way `kind` says.
@@ -91,13 +93,16 @@ pub enum Corrupt {
     /// One seeded entry's path is moved outside the folder listed: `/a/b/x` →
     /// `/nuvosync-elsewhere/x`.
     OutsidePath,
+    /// The request is carried out, then its answer is held back ([`Faults::stall_ms`]) with
+    /// the connection open and silent — a server or network that stops moving mid-call.
+    Stall,
 }
 
 impl Corrupt {
     /// Whether this corruption can spoil an answer of this shape.
     pub fn applies(self, download: bool, has_paths: bool) -> bool {
         match self {
-            Corrupt::MalformedJson | Corrupt::TruncatedBody => true,
+            Corrupt::MalformedJson | Corrupt::TruncatedBody | Corrupt::Stall => true,
             Corrupt::ContentHashMismatch => download,
             Corrupt::DotDotPath | Corrupt::AbsolutePath | Corrupt::OutsidePath => has_paths,
         }

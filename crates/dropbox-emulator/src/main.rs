@@ -87,8 +87,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     write_lock_ms: u64,
     /// Spoil the next N answers of a route, ROUTE:KIND[:N] (repeatable; ROUTE may be `*`). KIND is
-    /// malformed_json, truncated_body, content_hash_mismatch, dot_dot_path, absolute_path or
-    /// outside_path.
+    /// malformed_json, truncated_body, content_hash_mismatch, dot_dot_path, absolute_path,
+    /// outside_path or stall (the answer held back for 60 s, silent).
     #[arg(long = "corrupt")]
     corrupt: Vec<String>,
 }
@@ -171,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|c| corruption(c))
                 .collect::<anyhow::Result<_>>()?,
+            ..Faults::default()
         },
         ..Config::default()
     };

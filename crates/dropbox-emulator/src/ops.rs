@@ -187,7 +187,20 @@ impl Recorder<'_> {
         let conflict = |kind| Err(OpError::Conflict(kind));
         let mut rename_label: Option<Option<&str>> = None; // Some(label) when we must autorename
         let mut replace: Option<Node> = None;
+        if existing
+            .as_ref()
+            .and_then(|n| n.file())
+            .is_some_and(|f| !f.is_downloadable())
+        {
+            // A Paper doc or another cloud document is edited in its own editor; an upload
+            // never replaces it (in any mode), it collides.
+            if !autorename {
+                return conflict(ConflictKind::File);
+            }
+            rename_label = Some(None);
+        }
         match (&existing, mode) {
+            _ if rename_label.is_some() => {}
             (Some(node), _) if node.file().is_none() => {
                 if !autorename {
                     return conflict(ConflictKind::Folder);
@@ -254,6 +267,7 @@ impl Recorder<'_> {
             hash,
             client_modified: client_modified.unwrap_or(self.now),
             server_modified: self.now,
+            export: None,
         };
         let node = match replace {
             Some(old) => Node {
@@ -266,6 +280,38 @@ impl Recorder<'_> {
                 display: self.canonical_display(&target),
                 kind: NodeKind::File(version),
             },
+        };
+        self.record(Change::Put(node.clone()));
+        Ok(node)
+    }
+
+    /// Make a file that cannot be downloaded, only exported (a Paper doc): `formats` as in
+    /// [`Exports`], the first is its `export_as`. Fails if something is at `display`.
+    pub fn create_export_only(
+        &mut self,
+        display: &str,
+        formats: Vec<(String, ContentHash, u64)>,
+    ) -> Result<Node, OpError> {
+        Self::check_names(display)?;
+        self.check_ancestors(display)?;
+        let Some((_, hash, size)) = formats.first().cloned() else {
+            return Err(OpError::MalformedPath);
+        };
+        if self.ns.get(&lower(display)).is_some() {
+            return Err(OpError::Conflict(ConflictKind::File));
+        }
+        self.ensure_parents(display);
+        let node = Node {
+            id: self.ids.new_id(),
+            display: self.canonical_display(display),
+            kind: NodeKind::File(FileVersion {
+                rev: self.ids.new_rev(),
+                size,
+                hash,
+                client_modified: self.now,
+                server_modified: self.now,
+                export: Some(crate::store::Exports { formats }),
+            }),
         };
         self.record(Change::Put(node.clone()));
         Ok(node)
@@ -471,6 +517,7 @@ fn unreachable_file() -> FileVersion {
         hash: ContentHash::empty(),
         client_modified: 0,
         server_modified: 0,
+        export: None,
     }
 }
 

@@ -33,55 +33,118 @@ pub enum Style {
     Download,
 }
 
-/// A known route: its style, whether it needs a user token, whether it writes.
+/// How a route authenticates the caller: `auth` in the route's `attrs` in the API spec
+/// (`stone_cfg.stone`: `user`, `team`, `app`, `noauth`, or two of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `auth = "user"`: `Authorization: Bearer <access token>`.
+    User,
+    /// `auth = "app, user"`: a user token (or the app's key and secret, for shared links,
+    /// which the emulator does not serve).
+    AppOrUser,
+    /// `auth = "app"`: HTTP Basic with the app key and secret.
+    App,
+    /// `auth = "noauth"`: no credentials at all. Dropbox refuses a request to such a route
+    /// that carries an `Authorization` header with a 400 (see [`NOAUTH_WITH_HEADER`]).
+    NoAuth,
+}
+
+/// The 400 text Dropbox sends when a no-auth route gets an `Authorization` header, as users of
+/// the official Rust SDK reported it (dropbox/dropbox-sdk-rust#15, where the SDK's maintainer
+/// confirms longpoll is the API's one no-auth route).
+pub const NOAUTH_WITH_HEADER: &str =
+    "Your request includes an Authorization header, but this function does not use it.";
+
+/// A known route: its style, how it authenticates, whether it writes, and the scope it needs.
 #[derive(Clone, Copy, Debug)]
 pub struct RouteInfo {
     /// Request style.
     pub style: Style,
-    /// Needs `Authorization: Bearer`.
-    pub auth: bool,
+    /// How the caller authenticates.
+    pub auth: Auth,
     /// Takes the namespace write lock.
     pub write: bool,
+    /// The OAuth scope the route needs (`scope` in its attrs), if any.
+    pub scope: Option<&'static str>,
 }
+
+/// (name, style, auth, write, scope, source) — one row of [`ROUTES`].
+type RouteRow = (
+    &'static str,
+    Style,
+    Auth,
+    bool,
+    Option<&'static str>,
+    &'static str,
+);
+
+/// Every route the emulator serves, with its attributes as the API spec gives them
+/// (`dropbox/dropbox-api-spec` at 0d994ebe; the number is the line of the `route` in the
+/// namespace's `.stone` file). `write`: a state-changing call that takes the namespace lock
+/// (Dropbox's data-ingress guide).
+#[rustfmt::skip]
+const ROUTES: &[RouteRow] = {
+    use Auth::*;
+    use Style::*;
+    const MR: Option<&str> = Some("files.metadata.read");
+    const CR: Option<&str> = Some("files.content.read");
+    const CW: Option<&str> = Some("files.content.write");
+    const AI: Option<&str> = Some("account_info.read");
+    &[
+        ("users/get_current_account",               Rpc,      User,      false, AI,   "users.stone:342"),
+        ("users/get_space_usage",                   Rpc,      User,      false, AI,   "users.stone:361"),
+        ("auth/token/revoke",                       Rpc,      User,      false, None, "auth.stone:94"),
+        ("files/list_folder",                       Rpc,      AppOrUser, false, MR,   "files.stone:2824"),
+        ("files/list_folder/continue",              Rpc,      AppOrUser, false, MR,   "files.stone:2848"),
+        ("files/list_folder/get_latest_cursor",     Rpc,      User,      false, MR,   "files.stone:2859"),
+        ("files/list_folder/longpoll",              Rpc,      NoAuth,    false, MR,   "files.stone:2871"),
+        ("files/get_metadata",                      Rpc,      User,      false, MR,   "files.stone:2814"),
+        ("files/list_revisions",                    Rpc,      User,      false, MR,   "files.stone:3208"),
+        ("files/download",                          Download, User,      false, CR,   "files.stone:2716"),
+        ("files/export",                            Download, User,      false, CR,   "files.stone:2742"),
+        ("files/upload",                            Upload,   User,      true,  CW,   "files.stone:3014"),
+        ("files/upload_session/start",              Upload,   User,      false, CW,   "files.stone:3029"),
+        ("files/upload_session/append",             Upload,   User,      false, CW,   "files.stone:3063"),
+        ("files/upload_session/append_v2",          Upload,   User,      false, CW,   "files.stone:3078"),
+        ("files/upload_session/append_batch",       Upload,   User,      false, CW,   "files.stone:3094"),
+        ("files/upload_session/finish",             Upload,   User,      true,  CW,   "files.stone:3113"),
+        ("files/upload_session/start_batch",        Rpc,      User,      false, CW,   "files.stone:3143"),
+        ("files/upload_session/finish_batch",       Rpc,      User,      true,  CW,   "files.stone:3156"),
+        ("files/upload_session/finish_batch_v2",    Rpc,      User,      true,  CW,   "files.stone:3178"),
+        ("files/upload_session/finish_batch/check", Rpc,      User,      false, CW,   "files.stone:3197"),
+        ("files/delete",                            Rpc,      User,      true,  CW,   "files.stone:2641"),
+        ("files/delete_v2",                         Rpc,      User,      true,  CW,   "files.stone:2653"),
+        ("files/delete_batch",                      Rpc,      User,      true,  CW,   "files.stone:2480"),
+        ("files/delete_batch/check",                Rpc,      User,      false, CW,   "files.stone:2491"),
+        ("files/move_v2",                           Rpc,      User,      true,  CW,   "files.stone:2675"),
+        ("files/copy_v2",                           Rpc,      User,      true,  CW,   "files.stone:2523"),
+        ("files/move_batch_v2",                     Rpc,      User,      true,  CW,   "files.stone:2588"),
+        ("files/copy_batch_v2",                     Rpc,      User,      true,  CW,   "files.stone:2544"),
+        ("files/move_batch/check_v2",               Rpc,      User,      false, CW,   "files.stone:2612"),
+        ("files/copy_batch/check_v2",               Rpc,      User,      false, CW,   "files.stone:2567"),
+        ("files/create_folder_v2",                  Rpc,      User,      true,  CW,   "files.stone:2632"),
+        ("files/create_folder_batch",               Rpc,      User,      true,  CW,   "files.stone:2457"),
+        ("files/create_folder_batch/check",         Rpc,      User,      false, CW,   "files.stone:2470"),
+        ("files/restore",                           Rpc,      User,      true,  CW,   "files.stone:3223"),
+    ]
+};
 
 /// Look a route up by its name (`files/list_folder`).
 pub fn route_info(name: &str) -> Option<RouteInfo> {
-    use Style::*;
-    let (style, auth, write) = match name {
-        "users/get_current_account" | "users/get_space_usage" | "auth/token/revoke" => {
-            (Rpc, true, false)
-        }
-        "files/list_folder"
-        | "files/list_folder/continue"
-        | "files/list_folder/get_latest_cursor" => (Rpc, true, false),
-        "files/list_folder/longpoll" => (Rpc, false, false),
-        "files/get_metadata" | "files/list_revisions" => (Rpc, true, false),
-        "files/upload" => (Upload, true, true),
-        "files/upload_session/start"
-        | "files/upload_session/append_v2"
-        | "files/upload_session/append"
-        | "files/upload_session/append_batch" => (Upload, true, false),
-        "files/upload_session/start_batch" => (Rpc, true, false),
-        "files/upload_session/finish" => (Upload, true, true),
-        "files/upload_session/finish_batch_v2" | "files/upload_session/finish_batch" => {
-            (Rpc, true, true)
-        }
-        "files/upload_session/finish_batch/check" => (Rpc, true, false),
-        "files/download" => (Download, true, false),
-        "files/delete_v2" | "files/delete" | "files/delete_batch" => (Rpc, true, true),
-        "files/move_v2" | "files/copy_v2" | "files/move_batch_v2" | "files/copy_batch_v2" => {
-            (Rpc, true, true)
-        }
-        "files/create_folder_v2" | "files/create_folder_batch" | "files/restore" => {
-            (Rpc, true, true)
-        }
-        "files/delete_batch/check" | "files/move_batch/check_v2" | "files/copy_batch/check_v2" => {
-            (Rpc, true, false)
-        }
-        "files/create_folder_batch/check" => (Rpc, true, false),
-        _ => return None,
-    };
-    Some(RouteInfo { style, auth, write })
+    ROUTES
+        .iter()
+        .find(|r| r.0 == name)
+        .map(|&(_, style, auth, write, scope, _)| RouteInfo {
+            style,
+            auth,
+            write,
+            scope,
+        })
+}
+
+/// Where the API spec defines a route (`files.stone:2871`), for messages and docs.
+pub fn route_source(name: &str) -> Option<&'static str> {
+    ROUTES.iter().find(|r| r.0 == name).map(|r| r.5)
 }
 
 /// What a route call carries.
@@ -262,7 +325,9 @@ pub fn parse_path(
         let bad = comp.is_empty()
             || comp == "."
             || comp == ".."
-            || comp.len() > 255
+            // Dropbox counts a name's length in UTF-16 units, at most 255 (its help page on
+            // file names counts an emoji as two characters).
+            || comp.encode_utf16().count() > 255
             || comp.ends_with(' ')
             || comp
                 .chars()
@@ -271,6 +336,10 @@ pub fn parse_path(
             return Err(PathProblem::Malformed);
         }
     }
+    // Dropbox keeps names composed (NFC): a name sent decomposed (as macOS file systems give
+    // it) is stored, listed and found composed (the official SDK's and Maestral's integration
+    // tests expect `path_display` in NFC).
+    let rel: String = unicode_normalization::UnicodeNormalization::nfc(rel.as_str()).collect();
     Ok(PathArg::Path(call.scope.full_path(&rel)))
 }
 
@@ -420,6 +489,7 @@ pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         "files/list_folder/get_latest_cursor" => get_latest_cursor(call),
         "files/get_metadata" => get_metadata(call),
         "files/download" => download(emu, call),
+        "files/export" => export(emu, call),
         "files/upload" => upload(emu, call),
         "files/upload_session/start" => session_start(emu, call),
         "files/upload_session/start_batch" => session_start_batch(emu, call),
@@ -756,7 +826,11 @@ fn download(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let (meta, hash, rev) = match &path {
         PathArg::Rev(rev) => {
             let node = revision_node(&ns, &call.scope, rev).map_err(|e| err(&e))?;
-            let hash = node.file().map(|f| f.hash).ok_or(ApiError::Server(500))?;
+            let f = node.file().ok_or(ApiError::Server(500))?;
+            if !f.is_downloadable() {
+                return Err(ApiError::route(files::DownloadError::UnsupportedFile));
+            }
+            let hash = f.hash;
             (wire::file_metadata(&node, &call.scope), hash, rev.clone())
         }
         other => {
@@ -767,12 +841,65 @@ fn download(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
                 .get(&lower(&full))
                 .ok_or_else(|| err(&OpError::NotFound))?;
             let f = n.file().ok_or_else(|| err(&OpError::NotFile))?;
+            if !f.is_downloadable() {
+                // files.stone DownloadError.unsupported_file: "use export instead".
+                return Err(ApiError::route(files::DownloadError::UnsupportedFile));
+            }
             (wire::file_metadata(n, &call.scope), f.hash, f.rev.clone())
         }
     };
     drop(ns);
     let data = emu.blob(&hash).ok_or(ApiError::Server(500))?;
     let meta = serde_json::to_value(meta).map_err(|_| ApiError::Server(500))?;
+    Ok(Reply::Download { meta, data, rev })
+}
+
+/// The extension of an export format's file (as rclone maps them: `exportKnownAPIFormats`).
+fn export_extension(format: &str) -> &str {
+    match format {
+        "markdown" => "md",
+        other => other,
+    }
+}
+
+fn export(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
+    let arg: files::ExportArg = decode(call)?;
+    let err = |e: &OpError| ApiError::route(files::ExportError::Path(lookup_error(e)));
+    let account = call.account()?;
+    let path = call.path(&arg.path, LOOKUP)?.map_err(|e| err(&e))?;
+    let ns = account.ns.lock();
+    let full = resolve_read(&ns, &call.scope, &path)
+        .map_err(|e| err(&e))?
+        .ok_or_else(|| err(&OpError::NotFound))?;
+    let n = ns
+        .get(&lower(&full))
+        .ok_or_else(|| err(&OpError::NotFound))?;
+    let f = n.file().ok_or_else(|| err(&OpError::NotFile))?;
+    // Only files that cannot be downloaded export (files.stone, route export: "This route
+    // only supports exporting files that cannot be downloaded directly").
+    let exports = f
+        .export
+        .as_ref()
+        .ok_or_else(|| ApiError::route(files::ExportError::NonExportable))?;
+    let (format, hash, size) = match &arg.export_format {
+        None => exports.formats.first(),
+        Some(want) => exports.formats.iter().find(|(f, _, _)| f == want),
+    }
+    .cloned()
+    .ok_or_else(|| ApiError::route(files::ExportError::InvalidExportFormat))?;
+    let file_metadata = wire::file_metadata(n, &call.scope).ok_or(ApiError::Server(500))?;
+    let stem = sync_core::path::split_ext(&file_metadata.name)
+        .0
+        .to_string();
+    let rev = f.rev.clone();
+    drop(ns);
+    let result = files::ExportResult::new(
+        files::ExportMetadata::new(format!("{stem}.{}", export_extension(&format)), size)
+            .with_export_hash(hash.to_hex()),
+        file_metadata,
+    );
+    let data = emu.blob(&hash).ok_or(ApiError::Server(500))?;
+    let meta = serde_json::to_value(result).map_err(|_| ApiError::Server(500))?;
     Ok(Reply::Download { meta, data, rev })
 }
 

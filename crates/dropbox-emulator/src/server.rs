@@ -9,7 +9,7 @@
 
 use crate::cursor::Cursor;
 use crate::faults::Corrupt;
-use crate::routes::{self, Call, MAX_PAYLOAD, Reply, Style};
+use crate::routes::{self, Auth, Call, MAX_PAYLOAD, NOAUTH_WITH_HEADER, Reply, Style};
 use crate::state::{Access, Emulator};
 use crate::wire::{self, ApiError, Body, RateReason, Scope, full};
 use bytes::Bytes;
@@ -361,7 +361,15 @@ async fn api_inner(
         token: None,
         range: None,
     };
-    if info.auth {
+    if info.auth == Auth::NoAuth && parts.headers.contains_key(http::header::AUTHORIZATION) {
+        // files.stone: `auth="noauth"` (longpoll, the only such route: the cursor alone names
+        // the account); the answer as Dropbox gives it (dropbox-sdk-rust#15).
+        return Ok(ApiError::BadInput(format!(
+            "Error in call to API function \"{route}\": {NOAUTH_WITH_HEADER}"
+        ))
+        .into_response());
+    }
+    if matches!(info.auth, Auth::User | Auth::AppOrUser) {
         let Some(token) = bearer(&parts.headers, &query) else {
             return Ok(ApiError::BadInput(format!(
                 "Error in call to API function \"{route}\": Must provide HTTP header \"Authorization\" or URL parameter \"authorization\"."
@@ -467,6 +475,11 @@ async fn api_inner(
             let Some(raw) = raw else {
                 return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": Must provide HTTP header \"Dropbox-API-Arg\" or URL parameter \"arg\".")).into_response());
             };
+            // An HTTP header carries ASCII: JSON in it escapes everything else, characters
+            // above U+FFFF as surrogate pairs (Dropbox's HTTP documentation, "Formats").
+            if !raw.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+                return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": HTTP header \"Dropbox-API-Arg\": could not decode input as JSON")).into_response());
+            }
             match normalized(&raw) {
                 Some(arg) => call.arg = arg,
                 None => return Ok(ApiError::BadInput(format!("Error in call to API function \"{route}\": HTTP header \"Dropbox-API-Arg\": could not decode input as JSON")).into_response()),
@@ -531,6 +544,17 @@ async fn api_inner(
     if corrupt.is_some() {
         emu.stats.faults.fetch_add(1, Ordering::Relaxed);
     }
+    let corrupt = match corrupt {
+        Some(Corrupt::Stall) => {
+            let ms = match faults.stall_ms {
+                0 => 60_000,
+                n => n,
+            };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        other => other,
+    };
     match reply {
         Reply::Json(v) => {
             if reset {
@@ -559,6 +583,8 @@ async fn api_inner(
 fn corrupted_json(emu: &Arc<Emulator>, kind: Corrupt, mut v: serde_json::Value) -> Response<Body> {
     let pick = |n: u64| emu.rng.lock().upto(n);
     match kind {
+        // Held back before the answer is made (see `api_inner`).
+        Corrupt::Stall => wire::json_response(StatusCode::OK, &v),
         Corrupt::DotDotPath | Corrupt::AbsolutePath | Corrupt::OutsidePath => {
             crate::faults::corrupt_entry_path(&mut v, kind, pick);
             wire::json_response(StatusCode::OK, &v)
@@ -992,6 +1018,111 @@ mod tests {
             .await
             .expect("the client must get an answer, not a reset");
         assert_eq!(r.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn longpoll_refuses_an_authorization_header_as_dropbox_does() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let cursor: serde_json::Value = client
+            .post(format!(
+                "{}/2/files/list_folder/get_latest_cursor",
+                server.url
+            ))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/json")
+            .body(r#"{"path": ""}"#)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = serde_json::json!({"cursor": cursor["cursor"], "timeout": 30}).to_string();
+        let with_auth = client
+            .post(format!("{}/2/files/list_folder/longpoll", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(with_auth.status(), 400);
+        assert!(with_auth.text().await.unwrap().contains(
+            "Your request includes an Authorization header, but this function does not use it."
+        ));
+        // Without it, the call is taken (and answered once something changes).
+        let waiting = tokio::spawn(
+            client
+                .post(format!("{}/2/files/list_folder/longpoll", server.url))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send(),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let up = client
+            .post(format!("{}/2/files/upload", server.url))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/octet-stream")
+            .header("Dropbox-API-Arg", r#"{"path": "/a.txt"}"#)
+            .body(b"a".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(up.status(), 200);
+        let answer = waiting.await.unwrap().unwrap();
+        assert_eq!(answer.status(), 200);
+        let v: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(v["changes"], true);
+    }
+
+    #[tokio::test]
+    async fn a_header_argument_must_be_ascii_json() {
+        let config = crate::Config {
+            accounts: vec![("ada".into(), "tok".into())],
+            ..crate::Config::default()
+        };
+        let server = crate::TestServer::start(config, false).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let upload = |arg: http::HeaderValue| {
+            client
+                .post(format!("{}/2/files/upload", server.url))
+                .bearer_auth("tok")
+                .header("Content-Type", "application/octet-stream")
+                .header("Dropbox-API-Arg", arg)
+                .body(b"x".to_vec())
+                .send()
+        };
+        // Raw UTF-8 in the header, and a lone surrogate: refused.
+        for bad in [
+            http::HeaderValue::from_bytes("{\"path\": \"/party \u{1F389}.txt\"}".as_bytes())
+                .unwrap(),
+            http::HeaderValue::from_static(r#"{"path": "/lone \ud83c.txt"}"#),
+        ] {
+            let r = upload(bad).await.unwrap();
+            assert_eq!(r.status(), 400);
+            assert!(
+                r.text()
+                    .await
+                    .unwrap()
+                    .contains("could not decode input as JSON")
+            );
+        }
+        // A surrogate pair is the character.
+        let r = upload(http::HeaderValue::from_static(
+            r#"{"path": "/party \ud83c\udf89.txt"}"#,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["name"], "party \u{1F389}.txt");
     }
 
     #[tokio::test]

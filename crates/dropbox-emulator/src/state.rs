@@ -465,6 +465,28 @@ impl Emulator {
         out
     }
 
+    /// Make a file at `full_path` (a full path in the account, e.g.
+    /// `/Apps/nuvolos.cloud/notes.paper`) that cannot be downloaded, only exported — as a
+    /// Paper doc: to `html` (its default) or `markdown`.
+    pub fn add_export_only(
+        &self,
+        account: &Account,
+        full_path: &str,
+        html: &str,
+        markdown: &str,
+    ) -> Result<crate::store::Node, crate::ops::OpError> {
+        let mut formats = vec![];
+        for (format, text) in [("html", html), ("markdown", markdown)] {
+            let data = Bytes::copy_from_slice(text.as_bytes());
+            let hash = ContentHash::of(&data);
+            let size = data.len() as u64;
+            self.put_blob(hash, data)
+                .map_err(|_| crate::ops::OpError::InsufficientSpace)?;
+            formats.push((format.to_string(), hash, size));
+        }
+        self.mutate(account, |r| r.create_export_only(full_path, formats))
+    }
+
     /// Record a token grant so it survives restarts.
     pub fn persist_access(&self, token: &str, grant: &Grant) {
         self.append(&[Record::Access {

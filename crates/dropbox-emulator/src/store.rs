@@ -55,6 +55,26 @@ pub struct FileVersion {
     pub client_modified: i64,
     /// Timestamp the server stored this version (seconds since the epoch).
     pub server_modified: i64,
+    /// Set for a file Dropbox cannot hand out as it is (a Paper doc, a Google Doc): listed with
+    /// `is_downloadable: false` and `export_info`, without `content_hash`; `files/download`
+    /// refuses it, `files/export` serves one of these formats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Exports>,
+}
+
+/// The formats a non-downloadable file exports to, Dropbox's default (`export_as`) first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Exports {
+    /// (format as the API names it, e.g. `html` or `markdown`; content hash of the exported bytes;
+    /// their size).
+    pub formats: Vec<(String, ContentHash, u64)>,
+}
+
+impl FileVersion {
+    /// Whether `files/download` may hand out this version's bytes.
+    pub fn is_downloadable(&self) -> bool {
+        self.export.is_none()
+    }
 }
 
 /// What a node is.
@@ -343,6 +363,7 @@ mod tests {
                 hash: ContentHash::of(data),
                 client_modified: 1,
                 server_modified: 1,
+                export: None,
             }),
         }
     }

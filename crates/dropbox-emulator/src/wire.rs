@@ -127,20 +127,32 @@ pub fn file_metadata(node: &Node, scope: &Scope) -> Option<files::FileMetadata> 
         return None;
     };
     let display = scope.api_path(&node.display);
-    Some(
-        files::FileMetadata::new(
-            crate::store::name(&display).to_string(),
-            node.id.clone(),
-            timestamp(f.client_modified),
-            timestamp(f.server_modified),
-            f.rev.clone(),
-            f.size,
-        )
-        .with_path_lower(lower(&display))
-        .with_path_display(display)
-        .with_content_hash(f.hash.to_hex())
-        .with_is_downloadable(true),
+    let m = files::FileMetadata::new(
+        crate::store::name(&display).to_string(),
+        node.id.clone(),
+        timestamp(f.client_modified),
+        timestamp(f.server_modified),
+        f.rev.clone(),
+        f.size,
     )
+    .with_path_lower(lower(&display))
+    .with_path_display(display);
+    Some(match &f.export {
+        // A Paper doc (or another cloud document): no content_hash, not downloadable, and
+        // the formats it exports to (files.stone FileMetadata: is_downloadable, export_info).
+        Some(x) => {
+            let mut info = files::ExportInfo::default();
+            if let Some((first, _, _)) = x.formats.first() {
+                info = info.with_export_as(first.clone());
+            }
+            m.with_is_downloadable(false).with_export_info(
+                info.with_export_options(x.formats.iter().map(|(f, _, _)| f.clone()).collect()),
+            )
+        }
+        None => m
+            .with_content_hash(f.hash.to_hex())
+            .with_is_downloadable(true),
+    })
 }
 
 /// Metadata of a folder node as the untagged `FolderMetadata`.

@@ -5,7 +5,7 @@
 use crate::auth::{Authorizer, Credential};
 use crate::endpoints::Endpoints;
 use crate::error::{self, Error};
-use crate::transport::{RetryPolicy, Transport, http_client};
+use crate::transport::{NoAuth, RetryPolicy, Transport, WithArg, http_client};
 use bytes::Bytes;
 use dropbox_sdk::async_routes as routes;
 use dropbox_sdk::files as f;
@@ -44,11 +44,37 @@ pub struct FolderEntry {
     pub path_lower: String,
 }
 
+/// A file Dropbox lists but cannot hand out as bytes: a Paper doc, a Google Doc or Sheet
+/// kept in Dropbox, and other cloud documents (`is_downloadable: false`, no `content_hash`;
+/// `files/download` answers 409 `unsupported_file`). It can only be exported, to one of
+/// [`ExportOnlyEntry::export_options`] (files.stone `FileMetadata`, `ExportInfo`, route `export`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportOnlyEntry {
+    /// Stable id (`id:...`).
+    pub id: String,
+    /// Path as shown.
+    pub path_display: String,
+    /// Lower-cased path.
+    pub path_lower: String,
+    /// Revision.
+    pub rev: String,
+    /// Size Dropbox reports.
+    pub size: u64,
+    /// Server modification time (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub server_modified: String,
+    /// The format Dropbox exports it to by default (`html` for a Paper doc).
+    pub export_as: Option<String>,
+    /// Every format it exports to.
+    pub export_options: Vec<String>,
+}
+
 /// One entry of a listing or change feed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
     /// A file.
     File(FileEntry),
+    /// A file that cannot be downloaded, only exported (a Paper doc).
+    ExportOnly(ExportOnlyEntry),
     /// A folder.
     Folder(FolderEntry),
     /// Something was deleted at this path.
@@ -65,6 +91,7 @@ impl Entry {
     pub fn path_lower(&self) -> &str {
         match self {
             Entry::File(f) => &f.path_lower,
+            Entry::ExportOnly(x) => &x.path_lower,
             Entry::Folder(d) => &d.path_lower,
             Entry::Deleted { path_lower, .. } => path_lower,
         }
@@ -73,6 +100,7 @@ impl Entry {
     pub fn path_display(&self) -> &str {
         match self {
             Entry::File(f) => &f.path_display,
+            Entry::ExportOnly(x) => &x.path_display,
             Entry::Folder(d) => &d.path_display,
             Entry::Deleted { path_display, .. } => path_display,
         }
@@ -220,8 +248,27 @@ fn folder_entry(m: f::FolderMetadata) -> FolderEntry {
     }
 }
 
+fn export_only_entry(m: f::FileMetadata) -> ExportOnlyEntry {
+    let info = m.export_info.unwrap_or_default();
+    ExportOnlyEntry {
+        path_lower: m
+            .path_lower
+            .clone()
+            .unwrap_or_else(|| m.path_display.clone().unwrap_or_default().to_lowercase()),
+        path_display: m.path_display.unwrap_or_default(),
+        id: m.id,
+        rev: m.rev,
+        size: m.size,
+        server_modified: m.server_modified,
+        export_as: info.export_as,
+        export_options: info.export_options.unwrap_or_default(),
+    }
+}
+
 fn entry(m: f::Metadata) -> Result<Entry, Error> {
     Ok(match m {
+        // A Paper doc and the like: listed without content_hash, only exportable.
+        f::Metadata::File(x) if !x.is_downloadable => Entry::ExportOnly(export_only_entry(x)),
         f::Metadata::File(x) => Entry::File(file_entry(x)?),
         f::Metadata::Folder(x) => Entry::Folder(folder_entry(x)),
         f::Metadata::Deleted(x) => Entry::Deleted {
@@ -376,7 +423,7 @@ impl Client {
     ) -> Result<(bool, Option<u64>), Error> {
         let arg = f::ListFolderLongpollArg::new(cursor.to_string())
             .with_timeout(timeout_secs.clamp(30, 480));
-        let r = routes::files::list_folder_longpoll(self.t(), &arg)
+        let r = routes::files::list_folder_longpoll(&NoAuth(self.t()), &arg)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -416,12 +463,12 @@ impl Client {
         Error,
     > {
         let arg = f::DownloadArg::new(path.to_string());
-        let r = routes::files::download(self.t(), &arg, None, None)
+        let r = routes::files::download(&WithArg::new(self.t(), &arg)?, &arg, None, None)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
                     f::DownloadError::Path(l) => error::lookup(l),
-                    f::DownloadError::UnsupportedFile => Error::RestrictedContent,
+                    f::DownloadError::UnsupportedFile => Error::NotDownloadable,
                     other => Error::Unexpected(format!("{other:?}")),
                 })
             })?;
@@ -429,6 +476,56 @@ impl Client {
             .body
             .ok_or_else(|| Error::Unexpected("download without a body".into()))?;
         Ok((file_entry(r.result)?, r.content_length, body))
+    }
+
+    /// Export a file Dropbox cannot download (a Paper doc) to `format` (one of its
+    /// `export_options`; Dropbox's default without one): the file's metadata, the exported
+    /// file's name and content hash (Dropbox's `content_hash` algorithm over the exported
+    /// bytes), and a byte stream.
+    pub async fn export(
+        &self,
+        path: &str,
+        format: Option<&str>,
+    ) -> Result<
+        (
+            ExportOnlyEntry,
+            String,
+            Option<ContentHash>,
+            Box<dyn futures_util::AsyncRead + Send + Unpin>,
+        ),
+        Error,
+    > {
+        let mut arg = f::ExportArg::new(path.to_string());
+        if let Some(fmt) = format {
+            arg = arg.with_export_format(fmt.to_string());
+        }
+        let r = routes::files::export(&WithArg::new(self.t(), &arg)?, &arg, None, None)
+            .await
+            .map_err(|e| {
+                error::from_sdk(e, |re| match re {
+                    f::ExportError::Path(l) => error::lookup(l),
+                    f::ExportError::RetryError => {
+                        Error::Server("the export is not ready yet".into())
+                    }
+                    other => Error::Unexpected(format!("export: {other:?}")),
+                })
+            })?;
+        let body = r
+            .body
+            .ok_or_else(|| Error::Unexpected("export without a body".into()))?;
+        let hash = match &r.result.export_metadata.export_hash {
+            Some(h) => Some(
+                h.parse()
+                    .map_err(|_| Error::Unexpected("malformed export_hash from Dropbox".into()))?,
+            ),
+            None => None,
+        };
+        Ok((
+            export_only_entry(r.result.file_metadata),
+            r.result.export_metadata.name,
+            hash,
+            body,
+        ))
     }
 
     /// Upload a whole file in one request (up to 150 MiB).
@@ -442,7 +539,7 @@ impl Client {
             arg = arg.with_client_modified(t);
         }
         arg = arg.with_content_hash(ContentHash::of(&data).to_hex());
-        let m = routes::files::upload(self.t(), &arg, data)
+        let m = routes::files::upload(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -460,7 +557,7 @@ impl Client {
         let arg = f::UploadSessionStartArg::default()
             .with_close(close)
             .with_content_hash(ContentHash::of(&data).to_hex());
-        let r = routes::files::upload_session_start(self.t(), &arg, data)
+        let r = routes::files::upload_session_start(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -486,7 +583,7 @@ impl Client {
         ))
         .with_close(close)
         .with_content_hash(ContentHash::of(&data).to_hex());
-        routes::files::upload_session_append_v2(self.t(), &arg, data)
+        routes::files::upload_session_append_v2(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -515,7 +612,7 @@ impl Client {
             f::UploadSessionCursor::new(session_id.to_string(), offset),
             commit.info(),
         );
-        let m = routes::files::upload_session_finish(self.t(), &arg, data)
+        let m = routes::files::upload_session_finish(&WithArg::new(self.t(), &arg)?, &arg, data)
             .await
             .map_err(|e| error::from_sdk(e, error::finish))?;
         file_entry(m)

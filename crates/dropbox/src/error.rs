@@ -95,6 +95,11 @@ pub enum Error {
     /// Legally blocked content.
     #[error("Dropbox blocks this file's content (restricted content); it cannot be downloaded")]
     RestrictedContent,
+    /// A Paper doc or another cloud document: Dropbox can only export it.
+    #[error(
+        "this is a Paper doc or another cloud document, which Dropbox cannot download — it stays on Dropbox; open it on dropbox.com"
+    )]
+    NotDownloadable,
     /// Credentials refused.
     #[error("{}", auth_message(.0))]
     Auth(AuthProblem),
@@ -112,6 +117,11 @@ pub enum Error {
     /// The network failed.
     #[error("cannot reach Dropbox ({0}) — check the network connection; sync resumes by itself")]
     Network(String),
+    /// One request stopped moving (nothing sent or received for this many seconds). The
+    /// network is not down — other requests go on — so this fails only the operation, which
+    /// is tried again.
+    #[error("Dropbox stopped answering one request (nothing moved for {0} s); it is tried again")]
+    Stalled(u64),
     /// Dropbox's answer arrived cut off or garbled, again and again (after retries).
     #[error(
         "Dropbox's answer arrived cut off or garbled ({0}) — usually a flaky connection or a proxy that alters traffic; sync retries by itself, and if this persists check the proxy or network"
@@ -143,6 +153,7 @@ impl Error {
                 | Error::RateLimited { .. }
                 | Error::Server(_)
                 | Error::Network(_)
+                | Error::Stalled(_)
                 | Error::Garbled(_)
                 | Error::ContentHashMismatch
         )
@@ -180,10 +191,12 @@ impl Error {
             Error::CantMoveIntoItself => "cant_move_into_itself",
             Error::InvalidRevision => "invalid_revision",
             Error::RestrictedContent => "restricted_content",
+            Error::NotDownloadable => "not_downloadable",
             Error::Auth(_) => "auth",
             Error::RateLimited { .. } => "rate_limited",
             Error::Server(_) => "server_error",
             Error::Network(_) => "offline",
+            Error::Stalled(_) => "stalled",
             Error::Garbled(_) => "garbled_answer",
             Error::BadRequest(_) => "bad_request",
             Error::Unexpected(_) => "unexpected",

@@ -39,6 +39,9 @@ pub struct RetryPolicy {
     pub max: Duration,
     /// Longest `Retry-After` honoured in place (longer ones are returned as errors).
     pub max_retry_after: Duration,
+    /// A request that moves no byte either way for this long has stalled: it is given up
+    /// (and the operation tried again later), however long the whole transfer takes.
+    pub stall: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -49,6 +52,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(100),
             max: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(300),
+            stall: Duration::from_secs(120),
         }
     }
 }
@@ -76,19 +80,204 @@ pub struct TransportStats {
 enum SendError {
     Auth(Error),
     Http(reqwest::Error),
+    /// Nothing moved for the stall time.
+    Stalled,
+}
+
+/// When a request last moved: a piece of its body went out, or a piece of its answer came
+/// in. Time-outs measure silence, not the length of a transfer: a 10 GB upload over a slow
+/// link is fine as long as it keeps moving, and an answer that stops coming is given up
+/// after [`RetryPolicy::stall`] whatever stage it is in.
+///
+/// A piece handed to the connection may still wait in the system's send buffer (several
+/// megabytes) while a slow link drains it, with nothing to show for it here: once the last
+/// piece is handed over, the silence allowed grows by the time that buffer could take at a
+/// slow 64 KB/s (see [`Progress::sent_all`]).
+#[derive(Clone)]
+struct Progress {
+    start: std::time::Instant,
+    last_ms: Arc<AtomicU64>,
+    extra_ms: Arc<AtomicU64>,
+}
+
+/// The most a send buffer is taken to hold, and the slowest link it is taken to drain at.
+const BUFFERED_MAX: u64 = 8 << 20;
+const SLOW_LINK_BYTES_PER_SEC: u64 = 64 * 1024;
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            start: std::time::Instant::now(),
+            last_ms: Arc::default(),
+            extra_ms: Arc::default(),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The whole body (`len` bytes) is handed to the connection.
+    fn sent_all(&self, len: u64) {
+        let buffered = len.min(BUFFERED_MAX);
+        self.extra_ms
+            .store(buffered * 1000 / SLOW_LINK_BYTES_PER_SEC, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// Resolves once nothing has moved for `limit` (plus what [`Progress::sent_all`] allows).
+    async fn stalled(&self, limit: Duration) {
+        loop {
+            let limit = limit + Duration::from_millis(self.extra_ms.load(Ordering::Relaxed));
+            let idle = self
+                .start
+                .elapsed()
+                .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)));
+            if idle >= limit {
+                return;
+            }
+            tokio::time::sleep(limit - idle).await;
+        }
+    }
+}
+
+/// The largest JSON answer read into memory. Dropbox's largest (a listing page, a batch
+/// result of 1,000 entries) is a few megabytes; a server or proxy that sends more is not
+/// Dropbox, and is not allowed to exhaust memory.
+pub const MAX_JSON_ANSWER: usize = 64 * 1024 * 1024;
+
+/// Why an answer's body could not be read.
+enum ReadFail {
+    Stalled,
+    Broken(String),
+}
+
+/// Read a whole answer (at most `limit` bytes), giving up when a piece takes longer than
+/// `stall`.
+async fn read_all(
+    mut resp: reqwest::Response,
+    stall: Duration,
+    limit: usize,
+) -> Result<Bytes, ReadFail> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadFail::Broken(format!(
+            "the answer is larger than {} MB",
+            limit >> 20
+        )));
+    }
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match tokio::time::timeout(stall, resp.chunk()).await {
+            Err(_) => return Err(ReadFail::Stalled),
+            Ok(Err(e)) => return Err(ReadFail::Broken(format!("the answer was cut off: {e}"))),
+            Ok(Ok(None)) => return Ok(buf.freeze()),
+            Ok(Ok(Some(piece))) => {
+                if buf.len() + piece.len() > limit {
+                    return Err(ReadFail::Broken(format!(
+                        "the answer is larger than {} MB",
+                        limit >> 20
+                    )));
+                }
+                buf.extend_from_slice(&piece);
+            }
+        }
+    }
+}
+
+/// The time-out of a longpoll whose body asks for `timeout` seconds: Dropbox holds it that
+/// long plus up to 90 s of random jitter (`files.stone`, `ListFolderLongpollArg.timeout`),
+/// and the answer needs a moment more.
+fn longpoll_deadline(body: &[u8]) -> Duration {
+    let asked = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("timeout").and_then(serde_json::Value::as_u64))
+        .unwrap_or(30)
+        .clamp(30, 480);
+    Duration::from_secs(asked + 90 + 30)
+}
+
+/// How a request authenticates. Dropbox takes each route's kind from the API spec
+/// (`auth=` in the `.stone` files) and refuses a request for a `noauth` route that carries
+/// an `Authorization` header with HTTP 400 ("Your request includes an Authorization header,
+/// but this function does not use it." — dropbox-sdk-rust#15, dropbox-sdk-java#35).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Auth {
+    /// `Authorization: Bearer <access token>` (`auth="user"`, the default).
+    User,
+    /// No `Authorization` header (`auth="noauth"`: `files/list_folder/longpoll`).
+    None,
 }
 
 /// A request being built by the SDK.
 pub struct Request {
     url: String,
     headers: Vec<(String, String)>,
+    auth: Auth,
+    /// `Dropbox-API-Arg` as we escape it (see [`header_json`]), sent instead of the SDK's.
+    arg: Option<ArgHeader>,
+}
+
+/// A content route's argument: our escaping, and the SDK's for the same JSON (to check that
+/// what the SDK is sending is indeed this argument).
+#[derive(Clone)]
+struct ArgHeader {
+    ours: String,
+    sdks: String,
 }
 
 impl HttpRequest for Request {
     fn set_header(mut self, name: &str, value: &str) -> Self {
+        if name.eq_ignore_ascii_case("Dropbox-API-Arg") {
+            if let Some(arg) = &self.arg {
+                if arg.sdks == value {
+                    self.headers.push((name.to_string(), arg.ours.clone()));
+                    return self;
+                }
+                // Not the argument we were given: send what the SDK meant rather than
+                // something else (names above U+FFFF are then garbled, as the SDK does).
+                tracing::error!("the SDK sent another argument than the one given; using its own");
+            }
+        }
         self.headers.push((name.to_string(), value.to_string()));
         self
     }
+}
+
+/// JSON text fit for an HTTP header: every character outside printable ASCII escaped as
+/// `\uXXXX`, characters above U+FFFF as their UTF-16 surrogate pair — as JSON (RFC 8259 §7)
+/// requires, and as Dropbox's HTTP documentation ("Formats") asks of 0x7F and every
+/// non-ASCII character in a `Dropbox-API-Arg` header. The
+/// SDK 0.21 writes `\u1f389` for 🎉 (U+1F389), which JSON reads as U+1F38 followed by "9".
+pub(crate) fn header_json(json: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if (' '..='~').contains(&c) {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{u:04x}");
+            }
+        }
+    }
+    out
+}
+
+/// The SDK's own escaping of a header argument (dropbox-sdk 0.21 `json_escape_header`), to
+/// recognise its value.
+fn sdk_header_json(json: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if ('\x20'..'\x7f').contains(&c) {
+            out.push(c);
+        } else {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+    }
+    out
 }
 
 /// The SDK's HTTP client.
@@ -120,8 +309,10 @@ pub fn http_client(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("nuvosync/", env!("CARGO_PKG_VERSION")))
+        // Only connecting has a fixed time-out; a request that has started is given up when
+        // it stops moving (`Progress`), not when its whole transfer takes long — a read
+        // time-out would also run while a large body is still being sent.
         .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(120))
         // As many idle connections as the engine runs small transfers at once (128 + 32): a
         // smaller pool would close and reopen TLS connections all through a first sync.
         .pool_max_idle_per_host(160)
@@ -185,25 +376,33 @@ impl Transport {
         *self.limits.write() = limits;
     }
 
-    /// A request body paced by the upload limit: sent in pieces, each when its turn comes.
-    fn paced_body(&self, body: &Bytes) -> Option<reqwest::Body> {
-        let limits = self.limits.read().clone();
-        if limits.upload.get() == 0 || body.is_empty() {
-            return None;
+    /// A request body sent in pieces, each counted as progress when it is handed to the
+    /// connection and, under an upload limit, each when its turn comes.
+    fn body(&self, body: &Bytes, progress: &Progress) -> reqwest::Body {
+        if body.is_empty() {
+            return reqwest::Body::from(Bytes::new());
         }
-        let body = body.clone();
+        let limits = self.limits.read().clone();
+        let (body, progress) = (body.clone(), progress.clone());
         let pieces = futures_util::stream::unfold(0usize, move |at| {
-            let (body, limits) = (body.clone(), limits.clone());
+            let (body, limits, progress) = (body.clone(), limits.clone(), progress.clone());
             async move {
                 if at >= body.len() {
                     return None;
                 }
                 let end = (at + PIECE).min(body.len());
-                limits.upload.before_send((end - at) as u64).await;
+                if limits.upload.get() != 0 {
+                    limits.upload.before_send((end - at) as u64).await;
+                }
+                if end == body.len() {
+                    progress.sent_all(body.len() as u64);
+                } else {
+                    progress.touch();
+                }
                 Some((Ok::<_, std::io::Error>(body.slice(at..end)), end))
             }
         });
-        Some(reqwest::Body::wrap_stream(pieces))
+        reqwest::Body::wrap_stream(pieces)
     }
 
     /// The endpoints in use.
@@ -216,17 +415,16 @@ impl Transport {
         &self.auth
     }
 
-    async fn send_once(&self, req: &Request, body: &Bytes) -> Result<reqwest::Response, SendError> {
-        // Always send a fresh token (refreshed shortly before expiry), whatever the SDK saw.
-        let token = self.auth.token().await.map_err(SendError::Auth)?;
-        let mut rb = self
-            .http
-            .post(&req.url)
-            .header("Authorization", format!("Bearer {token}"));
-        let longpoll = req.url.ends_with("/list_folder/longpoll");
-        if longpoll {
-            // Dropbox holds a longpoll up to 480 s plus 90 s of jitter.
-            rb = rb.timeout(Duration::from_secs(600));
+    async fn send_once(
+        &self,
+        req: &Request,
+        body: &Bytes,
+    ) -> Result<(reqwest::Response, Progress), SendError> {
+        let mut rb = self.http.post(&req.url);
+        if req.auth == Auth::User {
+            // Always send a fresh token (refreshed shortly before expiry), whatever the SDK saw.
+            let token = self.auth.token().await.map_err(SendError::Auth)?;
+            rb = rb.header("Authorization", format!("Bearer {token}"));
         }
         for (k, v) in &req.headers {
             if !k.eq_ignore_ascii_case("authorization") {
@@ -237,15 +435,28 @@ impl Transport {
         self.stats
             .bytes_up
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        match self.paced_body(body) {
-            Some(paced) => rb
-                .header(reqwest::header::CONTENT_LENGTH, body.len())
-                .body(paced),
-            None => rb.body(body.clone()),
-        }
-        .send()
-        .await
-        .map_err(SendError::Http)
+        let progress = Progress::new();
+        let sent = rb
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(self.body(body, &progress))
+            .send();
+        let resp = if req.url.ends_with("/list_folder/longpoll") {
+            // Silent by design until something changes: only its own deadline applies.
+            tokio::time::timeout(longpoll_deadline(body), sent)
+                .await
+                .map_err(|_| SendError::Stalled)?
+        } else {
+            tokio::select! {
+                r = sent => r,
+                _ = progress.stalled(self.retry.stall) => return Err(SendError::Stalled),
+            }
+        };
+        progress.touch();
+        resp.map(|r| (r, progress)).map_err(SendError::Http)
+    }
+
+    fn stalled(&self) -> dropbox_sdk::Error {
+        sdk_err(Error::Stalled(self.retry.stall.as_secs().max(1)))
     }
 }
 
@@ -262,6 +473,9 @@ impl HttpClient for Transport {
         loop {
             match self.send_once(&request, &body).await {
                 Err(SendError::Auth(e)) => return Err(sdk_err(e)),
+                // Not retried here: the operation fails and is tried again later, so one
+                // silent request never holds up a run for several stall times.
+                Err(SendError::Stalled) => return Err(self.stalled()),
                 Err(SendError::Http(e)) => {
                     failures += 1;
                     if failures >= self.retry.attempts {
@@ -276,7 +490,7 @@ impl HttpClient for Transport {
                     }
                     tracing::debug!(attempt = failures, "network error, retrying: {e}");
                 }
-                Ok(resp) => {
+                Ok((resp, progress)) => {
                     let status = resp.status().as_u16();
                     if status == 429 {
                         limited += 1;
@@ -285,7 +499,11 @@ impl HttpClient for Transport {
                             .headers()
                             .get(reqwest::header::CONTENT_TYPE)
                             .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-                        let text = resp.text().await.unwrap_or_default();
+                        let text = match read_all(resp, self.retry.stall, 64 * 1024).await {
+                            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                            Err(ReadFail::Stalled) => return Err(self.stalled()),
+                            Err(ReadFail::Broken(_)) => String::new(),
+                        };
                         let write = text.contains("too_many_write_operations");
                         if limited >= self.retry.rate_limit_attempts
                             || wait > self.retry.max_retry_after
@@ -335,24 +553,41 @@ impl HttpClient for Transport {
                             // Paced by the download limit as it is read (a slow reader makes
                             // the server slow down).
                             let limits = self.limits.read().clone();
-                            let stream = resp
-                                .bytes_stream()
-                                .then(move |piece| {
-                                    let limits = limits.clone();
-                                    async move {
-                                        if let Ok(p) = &piece {
+                            let stall = self.retry.stall;
+                            // Each piece must arrive within the stall time; after an
+                            // error the stream ends (the reader has its answer).
+                            let stream = futures_util::stream::unfold(
+                                Some((resp, limits, progress)),
+                                move |state| async move {
+                                    let (mut resp, limits, progress) = state?;
+                                    match tokio::time::timeout(stall, resp.chunk()).await {
+                                        Ok(Ok(None)) => None,
+                                        Ok(Ok(Some(p))) => {
+                                            progress.touch();
                                             limits.download.after_receive(p.len() as u64).await;
+                                            Some((Ok(p), Some((resp, limits, progress))))
                                         }
-                                        piece
+                                        Ok(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
+                                        Err(_) => Some((
+                                            Err(std::io::Error::new(
+                                                std::io::ErrorKind::TimedOut,
+                                                format!(
+                                                    "nothing arrived for {} s",
+                                                    stall.as_secs().max(1)
+                                                ),
+                                            )),
+                                            None,
+                                        )),
                                     }
-                                })
-                                .map_err(std::io::Error::other)
-                                .boxed();
+                                },
+                            )
+                            .boxed();
                             Ok(Box::new(stream.into_async_read())
                                 as Box<dyn futures_util::AsyncRead + Send + Unpin>)
                         }
-                        None => match resp.bytes().await {
-                            Err(e) => Err(format!("the answer was cut off: {e}")),
+                        None => match read_all(resp, self.retry.stall, MAX_JSON_ANSWER).await {
+                            Err(ReadFail::Stalled) => return Err(self.stalled()),
+                            Err(ReadFail::Broken(what)) => Err(what),
                             Ok(b) if status == 200 && !b.is_empty() && !is_json(&b) => {
                                 Err("the answer is not JSON".to_string())
                             }
@@ -388,6 +623,8 @@ impl HttpClient for Transport {
         Request {
             url: self.endpoints.rewrite(url),
             headers: Vec::new(),
+            auth: Auth::User,
+            arg: None,
         }
     }
 
@@ -407,7 +644,85 @@ impl HttpClient for Transport {
 }
 
 impl UserAuthClient for Transport {}
-impl NoauthClient for Transport {}
+
+/// The transport for the routes that take no authorization (`auth="noauth"`): it never
+/// sends an `Authorization` header, and the SDK sees no token.
+pub(crate) struct NoAuth<'a>(pub &'a Transport);
+
+impl HttpClient for NoAuth<'_> {
+    type Request = Request;
+
+    async fn execute(
+        &self,
+        request: Request,
+        body: Bytes,
+    ) -> Result<HttpRequestResultRaw, dropbox_sdk::Error> {
+        self.0.execute(request, body).await
+    }
+
+    fn new_request(&self, url: &str) -> Request {
+        Request {
+            auth: Auth::None,
+            ..self.0.new_request(url)
+        }
+    }
+}
+
+impl NoauthClient for NoAuth<'_> {}
+
+/// The transport for one call of a content route (upload, download): the SDK builds the
+/// request, but its `Dropbox-API-Arg` is replaced by ours ([`header_json`]).
+pub(crate) struct WithArg<'a> {
+    transport: &'a Transport,
+    arg: ArgHeader,
+}
+
+impl<'a> WithArg<'a> {
+    /// For a call with `arg` (serialised as the SDK serialises it).
+    pub(crate) fn new(
+        transport: &'a Transport,
+        arg: &impl serde::Serialize,
+    ) -> Result<Self, Error> {
+        let json = serde_json::to_string(arg)
+            .map_err(|e| Error::Unexpected(format!("cannot encode a request: {e}")))?;
+        Ok(WithArg {
+            transport,
+            arg: ArgHeader {
+                ours: header_json(&json),
+                sdks: sdk_header_json(&json),
+            },
+        })
+    }
+}
+
+impl HttpClient for WithArg<'_> {
+    type Request = Request;
+
+    async fn execute(
+        &self,
+        request: Request,
+        body: Bytes,
+    ) -> Result<HttpRequestResultRaw, dropbox_sdk::Error> {
+        self.transport.execute(request, body).await
+    }
+
+    fn new_request(&self, url: &str) -> Request {
+        Request {
+            arg: Some(self.arg.clone()),
+            ..self.transport.new_request(url)
+        }
+    }
+
+    async fn update_token(&self, old_token: Arc<String>) -> Result<bool, dropbox_sdk::Error> {
+        self.transport.update_token(old_token).await
+    }
+
+    fn token(&self) -> Option<Arc<String>> {
+        self.transport.token()
+    }
+}
+
+impl UserAuthClient for WithArg<'_> {}
 
 #[cfg(test)]
 mod tests {

@@ -226,3 +226,211 @@ async fn cut_off_and_garbled_answers_are_retried_and_then_named() {
     let (meta, _, _) = c.download("/d/a.txt").await.unwrap();
     assert_eq!(meta.content_hash, ContentHash::of(b"a"));
 }
+
+#[tokio::test]
+async fn longpoll_goes_without_authorization_and_sees_a_change() {
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    let cursor = c.latest_cursor("", true).await.unwrap();
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move { c.longpoll(&cursor, 30).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    c.upload(&Commit::strict("/new.txt", None), Bytes::from_static(b"n"))
+        .await
+        .unwrap();
+    let (changes, _) = waiting
+        .await
+        .unwrap()
+        .expect("Dropbox refuses a longpoll carrying a token");
+    assert!(changes);
+}
+
+/// Names as they are on disks: every kind of Unicode scalar a file name may hold, above
+/// U+FFFF (emoji, historic scripts) included, with the characters JSON must escape.
+fn any_name() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        "[a-zA-Z0-9 ._-]{1,4}",
+        Just("🎉".to_string()),
+        Just("\u{1F600}\u{1F3FD}".to_string()),
+        Just("\u{10348}".to_string()),
+        Just("\u{1F38}9".to_string()),
+        Just("\"'{}".to_string()),
+        Just("\u{e9}e\u{301}\u{4e2d}\u{fffd}".to_string()),
+        any::<char>()
+            .prop_filter("a name character", |c| !c.is_control()
+                && *c != '/'
+                && *c != '\\')
+            .prop_map(String::from),
+    ];
+    proptest::collection::vec(piece, 1..6).prop_map(|v| {
+        let n: String = v.concat();
+        let n = n.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+        if n.is_empty() {
+            "x".to_string()
+        } else {
+            format!("n{n}")
+        }
+    })
+}
+
+#[test]
+fn every_name_survives_upload_session_finish_and_download() {
+    use proptest::prelude::*;
+    use unicode_normalization::UnicodeNormalization;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(server(14_400));
+    let c = client(&s, either("tok-ada"));
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 48,
+        ..proptest::test_runner::Config::default()
+    });
+    // Each case in folders of its own, so that a failing case (and its shrinking) is not
+    // disturbed by what an earlier one left.
+    let case = std::sync::atomic::AtomicU32::new(0);
+    runner
+        .run(&any_name(), |name| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (p, s) = (format!("/p{n}"), format!("/s{n}"));
+            rt.block_on(async {
+                // Dropbox keeps names composed (NFC): what comes back is the composed name.
+                let want: String = name.nfc().collect();
+                let data = Bytes::from(format!("content of {name}"));
+                let one = c
+                    .upload(&Commit::strict(format!("{p}/{name}"), None), data.clone())
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("upload {name:?}: {e}")))?;
+                prop_assert_eq!(&one.path_display, &format!("{p}/{want}"));
+                let session = c
+                    .session_start(data.clone(), true)
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("session {name:?}: {e}")))?;
+                let two = c
+                    .session_finish(
+                        &session,
+                        data.len() as u64,
+                        &Commit::strict(format!("{s}/{name}"), None),
+                        Bytes::new(),
+                    )
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("finish {name:?}: {e}")))?;
+                prop_assert_eq!(&two.path_display, &format!("{s}/{want}"));
+                let (meta, _, mut body) = c
+                    .download(&format!("{p}/{name}"))
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("download {name:?}: {e}")))?;
+                let mut got = vec![];
+                futures_util::AsyncReadExt::read_to_end(&mut body, &mut got)
+                    .await
+                    .unwrap();
+                prop_assert_eq!(&meta.path_display, &format!("{p}/{want}"));
+                prop_assert_eq!(Bytes::from(got), data);
+                Ok(())
+            })
+        })
+        .unwrap();
+}
+
+fn client_with_stall(s: &TestServer, stall: std::time::Duration) -> Client {
+    let mut e = Endpoints::single(&s.url).unwrap();
+    e.ca_file = s.ca_file.clone();
+    let retry = nuvosync_dropbox::transport::RetryPolicy {
+        stall,
+        ..Default::default()
+    };
+    Client::with_policy(e, either("tok-ada"), retry).unwrap()
+}
+
+#[tokio::test]
+async fn a_slow_transfer_goes_on_while_it_moves_and_a_silent_answer_is_given_up() {
+    let s = server(14_400).await;
+    let stall = std::time::Duration::from_secs(1);
+    let c = client_with_stall(&s, stall);
+    // 6 MB at 2 MB/s: three times the stall time in all, but never a second without progress.
+    s.emulator.faults.write().bandwidth_bytes_per_sec = 2_000_000;
+    let data = Bytes::from(vec![7u8; 6_000_000]);
+    let t = std::time::Instant::now();
+    let up = c
+        .upload(&Commit::strict("/slow.bin", None), data.clone())
+        .await
+        .expect("a slow upload that keeps moving is not timed out");
+    assert_eq!(up.size, 6_000_000);
+    assert!(t.elapsed() > 2 * stall, "the limit held: {:?}", t.elapsed());
+    // And the download of it, read as slowly.
+    let (_, _, mut body) = c.download("/slow.bin").await.unwrap();
+    let mut got = vec![];
+    futures_util::AsyncReadExt::read_to_end(&mut body, &mut got)
+        .await
+        .expect("a slow download that keeps moving is not timed out");
+    assert_eq!(got.len(), 6_000_000);
+    s.emulator.faults.write().bandwidth_bytes_per_sec = 0;
+
+    // An answer that stops coming: given up after the stall time, as a stall (not "offline").
+    {
+        let mut f = s.emulator.faults.write();
+        f.stall_ms = 20_000;
+        f.corrupt.push(dropbox_emulator::faults::Corruption {
+            route: "files/get_metadata".into(),
+            kind: dropbox_emulator::faults::Corrupt::Stall,
+            count: 1,
+        });
+    }
+    let t = std::time::Instant::now();
+    let e = c.get_metadata("/slow.bin", false).await.unwrap_err();
+    assert_eq!(e, Error::Stalled(1));
+    assert!(!e.is_offline() && e.is_retryable());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    // The next call goes through.
+    assert!(c.get_metadata("/slow.bin", false).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_paper_doc_lists_as_export_only_and_exports() {
+    let s = server(14_400).await;
+    let c = client(&s, either("tok-ada"));
+    c.upload(&Commit::strict("/d/a.txt", None), Bytes::from_static(b"a"))
+        .await
+        .unwrap();
+    let acct = s.emulator.account("ada").unwrap();
+    s.emulator
+        .add_export_only(
+            &acct,
+            "/Apps/nuvolos.cloud/d/Notes.paper",
+            "<p>hi</p>",
+            "hi\n",
+        )
+        .unwrap();
+    // The listing holding it is read whole (it failed on the missing content_hash).
+    let page = c.list_folder("/d", true, None).await.unwrap();
+    let doc = page
+        .entries
+        .iter()
+        .find_map(|e| match e {
+            Entry::ExportOnly(x) => Some(x.clone()),
+            _ => None,
+        })
+        .expect("the Paper doc is listed");
+    assert_eq!(doc.path_display, "/d/Notes.paper");
+    assert_eq!(doc.export_as.as_deref(), Some("html"));
+    assert_eq!(doc.export_options, ["html", "markdown"]);
+    assert!(page.entries.iter().any(|e| matches!(e, Entry::File(_))));
+    // Downloading it is refused at once, with its own error (not retried).
+    let err = c.download("/d/notes.paper").await.err().unwrap();
+    assert_eq!(err, Error::NotDownloadable);
+    assert!(!err.is_retryable());
+    // Exported: to markdown when asked.
+    let (meta, name, hash, mut body) = c.export("/d/notes.paper", Some("markdown")).await.unwrap();
+    let mut data = vec![];
+    futures_util::AsyncReadExt::read_to_end(&mut body, &mut data)
+        .await
+        .unwrap();
+    assert_eq!((name.as_str(), &data[..]), ("Notes.md", &b"hi\n"[..]));
+    assert_eq!(hash, Some(ContentHash::of(b"hi\n")));
+    assert_eq!(meta.id, doc.id);
+}

@@ -71,15 +71,27 @@ pub fn is_disallowed_name(name: &str) -> bool {
             .any(|d| d.eq_ignore_ascii_case(name))
 }
 
-/// Dropbox's limit on one name, in UTF-8 bytes.
-pub const MAX_NAME_BYTES: usize = 255;
+/// Dropbox's limit on one name, in UTF-16 code units: it counts characters as UTF-16 does
+/// (an emoji or another character above U+FFFF counts two), not bytes — a name of 100
+/// Chinese characters (300 bytes of UTF-8) is a valid Dropbox name.
+pub const MAX_NAME_UTF16: usize = 255;
+
+/// The limit of local file systems on one name, in bytes (`NAME_MAX` of ext4, btrfs, XFS,
+/// ZFS). Names nuvosync makes (conflicted copies) stay within it, and so within
+/// [`MAX_NAME_UTF16`] too.
+pub const MAX_LOCAL_NAME_BYTES: usize = 255;
+
+/// The length of a name as Dropbox counts it (UTF-16 code units).
+pub fn dropbox_name_len(name: &str) -> usize {
+    name.encode_utf16().count()
+}
 
 /// Why a name cannot be synced to Dropbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameProblem {
     /// A name Dropbox refuses.
     Disallowed,
-    /// Longer than 255 bytes.
+    /// Longer than 255 UTF-16 units.
     TooLong,
     /// Ends with a space (Dropbox strips or refuses it).
     TrailingSpace,
@@ -95,7 +107,7 @@ impl std::fmt::Display for NameProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NameProblem::Disallowed => f.write_str("Dropbox does not sync this name (desktop.ini, thumbs.db, .DS_Store and similar) — it stays local only"),
-            NameProblem::TooLong => write!(f, "the name is longer than Dropbox's limit of {MAX_NAME_BYTES} bytes — shorten it"),
+            NameProblem::TooLong => write!(f, "the name is longer than Dropbox's limit of {MAX_NAME_UTF16} characters (characters above U+FFFF, such as emoji, count two) — shorten it"),
             NameProblem::TrailingSpace => f.write_str("the name ends with a space, which Dropbox does not allow — remove the space"),
             NameProblem::BadCharacter(c) => write!(f, "the name contains a character Dropbox does not allow ({:?}) — rename it", c),
             NameProblem::Dots => f.write_str("\".\" and \"..\" are not file names"),
@@ -112,7 +124,8 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
     if is_disallowed_name(name) {
         return Err(NameProblem::Disallowed);
     }
-    if name.len() > MAX_NAME_BYTES {
+    // Cheap first: 255 bytes of UTF-8 are at most 255 UTF-16 units.
+    if name.len() > MAX_NAME_UTF16 && dropbox_name_len(name) > MAX_NAME_UTF16 {
         return Err(NameProblem::TooLong);
     }
     if name.ends_with(' ') {
@@ -144,7 +157,7 @@ pub fn split_ext(name: &str) -> (&str, &str) {
 
 /// The name of a conflicted copy: `name (conflicted copy from HOST YYYY-MM-DD).ext`, or with
 /// ` N` before the closing parenthesis when `n > 1`. The stem is shortened where the result
-/// would pass [`MAX_NAME_BYTES`].
+/// would pass [`MAX_LOCAL_NAME_BYTES`].
 pub fn conflicted_copy_name(name: &str, host: &str, date: &str, n: u32) -> String {
     let tag = if n <= 1 {
         format!(" (conflicted copy from {host} {date})")
@@ -171,15 +184,15 @@ pub fn clash_name(name: &str, unicode: bool, n: u32) -> String {
     tagged(name, &tag)
 }
 
-/// `stem` + `tag` + `.ext`, within [`MAX_NAME_BYTES`]: a long stem loses its end (on a
+/// `stem` + `tag` + `.ext`, within [`MAX_LOCAL_NAME_BYTES`]: a long stem loses its end (on a
 /// character boundary, never ending in a space); an extension too long to keep beside the
 /// tag counts as part of the stem.
 fn tagged(name: &str, tag: &str) -> String {
     let (mut stem, mut ext) = split_ext(name);
-    if ext.len() + tag.len() + 1 > MAX_NAME_BYTES {
+    if ext.len() + tag.len() + 1 > MAX_LOCAL_NAME_BYTES {
         (stem, ext) = (name, "");
     }
-    let budget = MAX_NAME_BYTES.saturating_sub(tag.len() + ext.len());
+    let budget = MAX_LOCAL_NAME_BYTES.saturating_sub(tag.len() + ext.len());
     if stem.len() > budget {
         let mut end = budget;
         while !stem.is_char_boundary(end) {
@@ -222,6 +235,13 @@ mod tests {
         assert_eq!(check_name("Thumbs.db"), Err(NameProblem::Disallowed));
         assert_eq!(check_name(&"x".repeat(256)), Err(NameProblem::TooLong));
         assert!(check_name(&"é".repeat(127)).is_ok(), "254 bytes is fine");
+        // Dropbox counts UTF-16 units, not bytes: 100 CJK characters (300 bytes) are a valid
+        // name, 255 of them too; 128 emoji (256 units) are not.
+        assert!(check_name(&"中".repeat(100)).is_ok());
+        assert!(check_name(&"中".repeat(255)).is_ok());
+        assert_eq!(check_name(&"中".repeat(256)), Err(NameProblem::TooLong));
+        assert!(check_name(&"🎉".repeat(127)).is_ok());
+        assert_eq!(check_name(&"🎉".repeat(128)), Err(NameProblem::TooLong));
         assert_eq!(check_name("trailing "), Err(NameProblem::TrailingSpace));
         assert_eq!(
             check_name("tab\there"),
@@ -267,20 +287,22 @@ mod tests {
         // A long name whose conflicted copy would pass 255 bytes: the stem gives way.
         let long = format!("{}.csv", "é".repeat(124)); // 252 bytes
         let copy = conflicted_copy_name(&long, "lab-pc", "2026-11-27", 2);
-        assert!(copy.len() <= MAX_NAME_BYTES, "{}", copy.len());
+        assert!(copy.len() <= MAX_LOCAL_NAME_BYTES, "{}", copy.len());
         assert!(check_name(&copy).is_ok());
         assert!(copy.ends_with(" (conflicted copy from lab-pc 2026-11-27 2).csv"));
         assert!(copy.starts_with("éé"));
         let clash = clash_name(&format!("{} x", "a".repeat(253)), true, 1);
         assert!(
-            clash.len() <= MAX_NAME_BYTES && check_name(&clash).is_ok(),
+            clash.len() <= MAX_LOCAL_NAME_BYTES && check_name(&clash).is_ok(),
             "{clash}"
         );
         assert!(clash.ends_with(" (unicode conflict)"));
         // An extension too long to keep beside the tag is shortened with the rest.
         let odd = format!("a.{}", "x".repeat(250));
         let copy = conflicted_copy_name(&odd, "h", "d", 1);
-        assert!(copy.len() <= MAX_NAME_BYTES && copy.ends_with(" (conflicted copy from h d)"));
+        assert!(
+            copy.len() <= MAX_LOCAL_NAME_BYTES && copy.ends_with(" (conflicted copy from h d)")
+        );
         // Short names are untouched.
         assert_eq!(clash_name("A.txt", false, 2), "A (case conflict 2).txt");
     }

@@ -7,20 +7,26 @@
 //!   operation is dropped and the path rescanned (the next plan sees the new state);
 //! - uploads are strict (`add` or `update(rev)`): a remote change that raced ours is a
 //!   conflict, never an overwrite;
-//! - downloads go to a temp file outside the synced folders, are checked against
-//!   `content_hash`, and renamed into place atomically (never over an unexpected file);
-//! - local deletes go to the trash;
-//! - nothing is read or written outside the pair's folder, nor below a symbolic link in it
-//!   ([`crate::localfs::inside`]); an entry the scanner never syncs (a link, a pipe) where a
-//!   Dropbox item should land *blocks* that item, with an issue saying so, rather than being
-//!   rescanned forever;
+//! - downloads go to a temp file outside the synced folders, are cut off at their listed
+//!   size and checked against `content_hash`, made durable, and renamed into place
+//!   atomically (never over an unexpected file); a file they replace keeps its mode;
+//! - a file is replaced or trashed only once its content is proven to be the version the
+//!   engine knows ([`crate::localfs::Root::proven`]): an edit that kept size and time is
+//!   recorded and becomes a conflict (both kept) instead;
+//! - local deletes go to the trash; what the pair does not sync (excluded folders, ignored
+//!   names, links) in a folder deleted on Dropbox stays where it is;
+//! - every local change goes through the checked file layer ([`crate::localfs`]): nothing
+//!   is read or written outside the pair's folder, nor through a symbolic link in it; an
+//!   entry the scanner never syncs (a link, a pipe) where a Dropbox item should land
+//!   *blocks* that item, with an issue saying so, rather than being rescanned forever;
+//! - what is done is durable on disk before the index records it;
 //! - many small files are committed with `upload_session/finish_batch_v2`, one commit at a
 //!   time per account; large files use upload sessions whose progress is stored, so a
 //!   restart resumes where Dropbox says it stopped.
 
 use crate::events::Event;
 use crate::index::StoredSession;
-use crate::localfs::{abs, ensure_parent, inside, matches, rename_noreplace, temp_path, to_trash};
+use crate::localfs::{Proof, Root};
 use crate::pair::{Pair, PauseReason, SyncError, lock, now};
 use crate::scan::sig_of;
 use bytes::Bytes;
@@ -28,6 +34,7 @@ use futures_util::{AsyncReadExt, StreamExt};
 use nuvosync_dropbox::{Commit, Entry, Error as DbxError, FileEntry, WriteMode};
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use sync_core::path::{key, name, parent};
 use sync_core::{
@@ -111,32 +118,32 @@ fn io_fail(what: &str, e: std::io::Error) -> Fail {
     }
 }
 
-/// Where a pair-relative path is on disk, to read or write: inside the pair's folder and
-/// reached through real folders only ([`inside`]); otherwise the operation fails, saying why.
-fn place(pair: &Pair, rel: &str) -> Result<std::path::PathBuf, Fail> {
-    inside(pair.root(), rel).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            // `inside` found the pair's folder gone: not this file's fault — the whole pair
-            // pauses until its folder is back.
-            Fail::Fatal(SyncError::Paused(PauseReason::MissingRoot {
-                path: pair.root().to_path_buf(),
-            }))
-        } else {
-            Fail::Failed {
-                code: "blocked",
-                message: e.to_string(),
-                counts: true,
-            }
-        }
-    })
+/// The pair's folder, to read or write at `rel` below it: the folder is still there (else
+/// the whole pair pauses), and every folder on the way to `rel` is a real folder (else the
+/// operation is blocked, saying which is not). The file layer refuses links by itself; this
+/// check names them.
+fn place(pair: &Pair, rel: &str) -> Result<Arc<Root>, Fail> {
+    let root = pair.files().map_err(Fail::Fatal)?;
+    if root.present().is_err() {
+        // Not this file's fault — the whole pair pauses until its folder is back.
+        return Err(Fail::Fatal(SyncError::Paused(PauseReason::MissingRoot {
+            path: pair.root().to_path_buf(),
+        })));
+    }
+    root.check_parents(rel).map_err(|e| Fail::Failed {
+        code: "blocked",
+        message: e.to_string(),
+        counts: true,
+    })?;
+    Ok(root)
 }
 
-/// Something is at `path` where the plan expected nothing. An entry the scanner records
+/// Something is at `rel` where the plan expected nothing. An entry the scanner records
 /// (a file, a folder) is news: rescan and plan again. One it never records (a symbolic link,
 /// a pipe, a socket, a device) would be news forever: it blocks the operation, and says so.
-fn occupied(path: &std::path::Path, rel: &str) -> Fail {
+fn occupied(root: &Root, rel: &str) -> Fail {
     use std::os::unix::fs::FileTypeExt;
-    let Ok(md) = std::fs::symlink_metadata(path) else {
+    let Ok(md) = root.stat(rel) else {
         return Fail::Stale(Some(rel.to_string()));
     };
     let ft = md.file_type();
@@ -153,6 +160,64 @@ fn occupied(path: &std::path::Path, rel: &str) -> Fail {
             "{what} here has the name of an item on Dropbox; it is left alone, so the Dropbox item cannot be synced here — rename or remove it"
         ),
         counts: true,
+    }
+}
+
+/// The state folder cannot be written in (a link or another user's folder was put in its
+/// place during the run): the pair stops and says why.
+fn state_unsafe(pair: &Pair, e: &std::io::Error) -> Option<Fail> {
+    let root = pair.files().ok()?;
+    match root.check_state() {
+        Err(crate::localfs::StateError::Unsafe(p)) => Some(Fail::Fatal(SyncError::Paused(
+            PauseReason::UnsafeStateFolder {
+                path: p.path,
+                problem: p.problem,
+            },
+        ))),
+        _ => {
+            tracing::debug!("state folder write failed: {e}");
+            None
+        }
+    }
+}
+
+/// The file at `rel` is about to be replaced or trashed: prove it is still `local`, by
+/// content. An edit that kept size, time and inode is recorded (the index gets its real
+/// hash, so the next plan sees a local change — a conflict, both kept) and nothing is
+/// replaced.
+fn prove(pair: &Pair, root: &Root, key: &str, rel: &str, local: &LocalNode) -> Result<(), Fail> {
+    match root
+        .proven(rel, local)
+        .map_err(|e| io_fail("cannot read the file to check it", e))?
+    {
+        Proof::Same => Ok(()),
+        Proof::Changed => Err(Fail::Stale(Some(rel.to_string()))),
+        Proof::Edited { hash, sig } => {
+            tracing::warn!(path = %rel, "an edit that kept the file's size and time: it is kept and synced, not replaced");
+            let node = LocalNode {
+                path: local.path.clone(),
+                inode: sig.inode,
+                kind: LocalKind::File {
+                    size: sig.size,
+                    mtime_ns: sig.mtime_ns,
+                    hash,
+                },
+            };
+            let mut ix = lock(&pair.index);
+            ix.batch()
+                .and_then(|mut b| {
+                    b.put_local(key, &node)?;
+                    b.commit()
+                })
+                .map_err(|e| Fail::Fatal(e.into()))?;
+            let _ = ix.set_issue(
+                rel,
+                "edited_in_place",
+                "this file was changed without a change of its size or time (a tool that keeps them, or a file system with coarse times); the change is kept and synced — where Dropbox has a newer version too, both are kept",
+                now(),
+            );
+            Err(Fail::Stale(None))
+        }
     }
 }
 
@@ -302,6 +367,12 @@ fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
     if done.is_empty() {
         return Ok(());
     }
+    // What is recorded below was made durable on disk by the operations themselves; a
+    // power-cut twin of the file layer stops here once the power is off.
+    pair.tuning.fs.barrier().map_err(|source| SyncError::Io {
+        what: "recording what was done".into(),
+        source,
+    })?;
     let mut ix = lock(&pair.index);
     let t = now();
     let mut b = ix.batch()?;
@@ -423,18 +494,38 @@ async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
 
 /// Read a file whose content the plan expects, checking it did not change.
 fn read_checked(pair: &Pair, local: &LocalNode) -> Result<Bytes, Fail> {
-    let path = place(pair, &local.path)?;
-    if !matches(&path, local) {
-        return Err(Fail::Stale(Some(local.path.clone())));
-    }
-    let mut f = std::fs::File::open(&path).map_err(|e| io_fail("cannot read the file", e))?;
+    let root = place(pair, &local.path)?;
+    let mut f = open_checked(&root, local)?;
     let mut buf = Vec::with_capacity(file_size(local) as usize);
     f.read_to_end(&mut buf)
         .map_err(|e| io_fail("cannot read the file", e))?;
-    if !matches(&path, local) || Some(ContentHash::of(&buf)) != local.hash() {
+    if !root.matches(&local.path, local) || Some(ContentHash::of(&buf)) != local.hash() {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
     Ok(Bytes::from(buf))
+}
+
+/// Open a file to upload: never through a link, and still the file that was observed.
+fn open_checked(root: &Root, local: &LocalNode) -> Result<std::fs::File, Fail> {
+    let f = match root.open_read(&local.path) {
+        Ok(f) => f,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.kind() == std::io::ErrorKind::NotADirectory
+                || e.kind() == std::io::ErrorKind::InvalidInput
+                || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) =>
+        {
+            return Err(Fail::Stale(Some(local.path.clone())));
+        }
+        Err(e) => return Err(io_fail("cannot read the file", e)),
+    };
+    let md = f
+        .metadata()
+        .map_err(|e| io_fail("cannot read the file", e))?;
+    if !crate::localfs::sig_matches(&sig_of(&md), local) {
+        return Err(Fail::Stale(Some(local.path.clone())));
+    }
+    Ok(f)
 }
 
 fn commit_for(pair: &Pair, local: &LocalNode, base: Option<String>) -> Commit {
@@ -465,11 +556,7 @@ fn remote_node(pair: &Pair, e: Entry) -> Result<RemoteNode, Fail> {
 fn bad_remote(bad: crate::remote::BadRemotePath) -> Fail {
     tracing::warn!("{bad}");
     Fail::Failed {
-        code: if bad.is_garbled() {
-            "garbled_answer"
-        } else {
-            "bad_remote_name"
-        },
+        code: bad.code(),
         message: bad.to_string(),
         counts: true,
     }
@@ -591,15 +678,12 @@ async fn upload_session(
     local: LocalNode,
     base: Option<String>,
 ) -> Result<Done, Fail> {
-    let path = place(pair, &local.path)?;
+    let root = place(pair, &local.path)?;
     let size = file_size(&local);
     let LocalKind::File { mtime_ns, .. } = local.kind else {
         return Err(Fail::Stale(None));
     };
-    if !matches(&path, &local) {
-        return Err(Fail::Stale(Some(local.path.clone())));
-    }
-    let mut f = std::fs::File::open(&path).map_err(|e| io_fail("cannot read the file", e))?;
+    let mut f = open_checked(&root, &local)?;
     let chunk = pair.tuning.chunk_size.max(1);
     let stored = lock(&pair.index)
         .session(&key)
@@ -699,7 +783,7 @@ async fn upload_session(
         }
     }
     // Commit only the exact content that was planned.
-    if !matches(&path, &local) || Some(hasher.finish()) != local.hash() {
+    if !root.matches(&local.path, &local) || Some(hasher.finish()) != local.hash() {
         let _ = lock(&pair.index).drop_session(&key);
         return Err(Fail::Stale(Some(local.path.clone())));
     }
@@ -894,86 +978,127 @@ async fn download(
         Some(l) => l.path.clone(),
         None => local_path_for(pair, &remote.path),
     };
-    let target = place(pair, &target_rel)?;
+    let root = place(pair, &target_rel)?;
     match &replace {
-        Some(l) if !matches(&target, l) => return Err(Fail::Stale(Some(l.path.clone()))),
-        None if std::fs::symlink_metadata(&target).is_ok() => {
-            return Err(occupied(&target, &target_rel));
-        }
+        Some(l) if !root.matches(&target_rel, l) => return Err(Fail::Stale(Some(l.path.clone()))),
+        None if root.exists(&target_rel) => return Err(occupied(&root, &target_rel)),
         _ => {}
     }
-    let Some(rev) = remote.rev() else {
+    let (Some(rev), sync_core::RemoteKind::File { size: listed, .. }) =
+        (remote.rev(), &remote.kind)
+    else {
         return Err(Fail::Stale(None));
     };
+    let listed = *listed;
     let expect = remote.hash();
     let (fe, mut body) = pair
         .remote
         .download(&format!("rev:{rev}"))
         .await
         .map_err(from_dbx)?;
-    let tmp = temp_path(pair.root()).map_err(|e| io_fail("cannot create a temporary file", e))?;
+    let refused = |message: String| Fail::Failed {
+        code: "download_refused",
+        message,
+        counts: true,
+    };
+    if fe.size != listed {
+        return Err(refused(format!(
+            "Dropbox announced {} bytes for a file it listed with {listed}; nothing was written — the download is retried",
+            fe.size
+        )));
+    }
+    let temp = match root.temp_file() {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(state_unsafe(pair, &e)
+                .unwrap_or_else(|| io_fail("cannot create a temporary file", e)));
+        }
+    };
     let result = async {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io_fail("cannot create a temporary file", e))?;
+        let file = &temp.file;
+        let mut writer = file;
         let mut hasher = ContentHasher::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut done = 0u64;
         loop {
-            let n = body.read(&mut buf).await.map_err(|e| Fail::Failed { code: "download", message: format!("the download was interrupted ({e}); retrying"), counts: true })?;
+            // One byte more than listed is enough to know the body is too long: a server
+            // that keeps sending is cut off there, never written past the listed size.
+            let room = (listed + 1 - done).min(buf.len() as u64) as usize;
+            let n = body.read(&mut buf[..room]).await.map_err(|e| Fail::Failed { code: "download", message: format!("the download was interrupted ({e}); retrying"), counts: true })?;
             if n == 0 {
                 break;
             }
+            if done + n as u64 > listed {
+                return Err(refused(format!("Dropbox sent more than the {listed} bytes it listed for this file; the download was cut off and nothing was replaced — it is retried")));
+            }
             hasher.update(&buf[..n]);
-            file.write_all(&buf[..n]).map_err(|e| io_fail("cannot write the downloaded file", e))?;
+            writer.write_all(&buf[..n]).map_err(|e| io_fail("cannot write the downloaded file", e))?;
             done += n as u64;
             if fe.size > 4 << 20 {
                 pair.events.send(Event::Progress { pair: pair.spec.name.clone(), path: target_rel.clone(), direction: "download".into(), done, total: fe.size });
             }
         }
         let got = hasher.finish();
-        if Some(got) != expect || got != fe.content_hash || done != fe.size {
+        if Some(got) != expect || got != fe.content_hash || done != listed {
             return Err(Fail::Failed { code: "content_hash_mismatch", message: "the downloaded bytes do not match Dropbox's content hash; the download is retried".into(), counts: true });
         }
         if let Some(t) = parse_ts(&fe.client_modified) {
             let _ = file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64));
         }
-        if fe.size > 1 << 20 {
-            file.sync_data().map_err(|e| io_fail("cannot write the downloaded file", e))?;
-        }
-        let md = file.metadata().map_err(|e| io_fail("cannot write the downloaded file", e))?;
-        Ok::<_, Fail>((sig_of(&md), got))
+        Ok::<_, Fail>(got)
     }
     .await;
-    let (sig, hash) = match result {
+    let hash = match result {
         Ok(x) => x,
         Err(f) => {
-            let _ = std::fs::remove_file(&tmp);
+            root.remove_temp(temp);
             return Err(f);
         }
     };
     let placed = (|| {
-        ensure_parent(&target).map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;
+        root.ensure_parent(&target_rel)
+            .map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;
         match &replace {
             Some(l) => {
-                // Re-check right before replacing: an edit made meanwhile must not be lost.
-                if !matches(&target, l) {
-                    return Err(Fail::Stale(Some(l.path.clone())));
-                }
-                std::fs::rename(&tmp, &target)
+                // Right before replacing: the file must still be the version the plan saw,
+                // by content — an edit made meanwhile, or one that kept size and time, is
+                // not lost.
+                let old = root
+                    .stat(&target_rel)
+                    .map_err(|_| Fail::Stale(Some(l.path.clone())))?;
+                prove(pair, &root, &key, &target_rel, l)?;
+                // The new version keeps the old one's permissions (a private file stays
+                // private, a script executable); never set-user or set-group-ID bits.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = old.permissions().mode() & 0o1777;
+                temp.file
+                    .set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| io_fail("cannot write the downloaded file", e))?;
+                root.place_temp(&temp, &target_rel, true)
                     .map_err(|e| io_fail("cannot move the downloaded file into place", e))
             }
-            None => rename_noreplace(&tmp, &target).map_err(|e| {
+            None => root.place_temp(&temp, &target_rel, false).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    occupied(&target, &target_rel)
+                    occupied(&root, &target_rel)
                 } else {
                     io_fail("cannot move the downloaded file into place", e)
                 }
             }),
         }
     })();
-    if let Err(f) = placed {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(f);
-    }
+    let sig = placed.and_then(|_| {
+        temp.file
+            .metadata()
+            .map(|md| sig_of(&md))
+            .map_err(|e| io_fail("cannot write the downloaded file", e))
+    });
+    let sig = match sig {
+        Ok(s) => s,
+        Err(f) => {
+            root.remove_temp(temp);
+            return Err(f);
+        }
+    };
     pair.counters.downloaded.fetch_add(1, Ordering::Relaxed);
     pair.counters.bytes.fetch_add(fe.size, Ordering::Relaxed);
     let local = LocalNode {
@@ -993,7 +1118,8 @@ async fn download(
     ))
 }
 
-fn parse_ts(s: &str) -> Option<i64> {
+/// Seconds since the epoch of a Dropbox timestamp (`2015-05-12T15:50:38Z`).
+pub(crate) fn parse_ts(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 20 {
         return None;
@@ -1012,16 +1138,17 @@ fn parse_ts(s: &str) -> Option<i64> {
 
 fn create_local_folder(pair: &Pair, key: String, remote: RemoteNode) -> Result<Done, Fail> {
     let rel = local_path_for(pair, &remote.path);
-    let path = place(pair, &rel)?;
-    match std::fs::symlink_metadata(&path) {
+    let root = place(pair, &rel)?;
+    match root.stat(&rel) {
         Ok(md) if md.is_dir() => {}
-        Ok(_) => return Err(occupied(&path, &rel)),
-        Err(_) => {
-            std::fs::create_dir_all(&path).map_err(|e| io_fail("cannot create the folder", e))?
-        }
+        Ok(_) => return Err(occupied(&root, &rel)),
+        Err(_) => root
+            .create_dir_all(&rel)
+            .map_err(|e| io_fail("cannot create the folder", e))?,
     }
-    let md =
-        std::fs::symlink_metadata(&path).map_err(|e| io_fail("cannot create the folder", e))?;
+    let md = root
+        .stat(&rel)
+        .map_err(|e| io_fail("cannot create the folder", e))?;
     pair.counters.folders.fetch_add(1, Ordering::Relaxed);
     let local = LocalNode {
         path: rel.clone(),
@@ -1037,7 +1164,7 @@ fn create_local_folder(pair: &Pair, key: String, remote: RemoteNode) -> Result<D
 }
 
 async fn create_remote_folder(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
-    if !matches(&place(pair, &local.path)?, &local) {
+    if !place(pair, &local.path)?.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
     let dbx = pair.root.dropbox_path(&local.path);
@@ -1109,70 +1236,103 @@ async fn delete_remote(pair: &Pair, key: String, remote: RemoteNode) -> Result<D
 }
 
 fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
-    let path = place(pair, &local.path)?;
-    if !matches(&path, &local) {
+    let root = place(pair, &local.path)?;
+    if !root.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
+    let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
+    let os = pair.os_trash();
+    let trash = |rel: &str| {
+        root.to_trash(rel, &stamp, os.as_ref())
+            .map_err(|e| io_fail("cannot move the file to the trash", e))
+    };
+    let mut kept = vec![];
     if local.is_folder() {
-        // Every entry below must be one we know, unchanged; anything new or edited stops it.
+        // Every entry below must be one we know, unchanged — proven by content; anything
+        // new or edited stops it. What the pair does not sync (excluded folders, ignored
+        // names, links, special files, names Dropbox refuses) is not the pair's to delete:
+        // it stays, and only the synced files go to the trash.
         let mut known = Trees::default();
         lock(&pair.index)
             .load_subtree(&key, &mut known)
             .map_err(|e| Fail::Fatal(e.into()))?;
-        for entry in walkdir(&path) {
-            let rel = format!(
-                "{}/{}",
-                local.path,
-                entry
-                    .strip_prefix(&path)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            );
-            if pair.rules().skips_path(&rel) {
+        let rules = pair.rules();
+        let entries = root
+            .walk(&local.path)
+            .map_err(|e| io_fail("cannot look into the folder", e))?;
+        let mut files = vec![];
+        let mut folders = vec![];
+        for crate::localfs::Walked { rel, md, utf8 } in entries {
+            if kept.iter().any(|k: &String| is_within_path(&rel, k)) {
                 continue;
             }
-            let ok = known
-                .local
-                .get(&key_of(&rel))
-                .is_some_and(|n| n.path == rel && matches(&entry, n));
-            if !ok {
+            let ft = md.file_type();
+            let named = utf8
+                && rel.rsplit('/').next().is_some_and(|n| {
+                    sync_core::path::check_os_name(std::ffi::OsStr::new(n)).is_ok()
+                });
+            if rules.skips_path(&rel) || !(ft.is_file() || ft.is_dir()) || !named {
+                kept.push(rel);
+                continue;
+            }
+            let Some(n) = known.local.get(&key_of(&rel)).filter(|n| n.path == rel) else {
                 return Err(Fail::Stale(Some(local.path.clone())));
+            };
+            if md.is_dir() {
+                if !root.matches(&rel, n) {
+                    return Err(Fail::Stale(Some(local.path.clone())));
+                }
+                folders.push(rel);
+            } else {
+                prove(pair, &root, &key_of(&rel), &rel, n)?;
+                files.push(rel);
             }
         }
+        if kept.is_empty() {
+            trash(&local.path)?;
+        } else {
+            for f in &files {
+                trash(f)?;
+            }
+            // Deepest first; a folder that holds something kept stays.
+            folders.sort_by_key(|f| std::cmp::Reverse(f.len()));
+            for d in &folders {
+                if !kept.iter().any(|k| is_within_path(k, d)) {
+                    // Emptied: its files are in the trash.
+                    root.remove_dir(d)
+                        .map_err(|e| io_fail("cannot remove the emptied folder", e))?;
+                }
+            }
+            tracing::info!(path = %local.path, kept = ?kept, "deleted on Dropbox: the synced files went to the trash; what is not synced stays");
+        }
+    } else {
+        prove(pair, &root, &key, &local.path, &local)?;
+        trash(&local.path)?;
     }
-    let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
-    to_trash(pair.root(), &local.path, &stamp, pair.tuning.os_trash)
-        .map_err(|e| io_fail("cannot move the file to the trash", e))?;
     pair.counters.deleted_local.fetch_add(1, Ordering::Relaxed);
-    Ok(Done::new(
+    let mut done = Done::new(
         Outcome::LocalDeleted { key },
         "deleted locally (moved to the trash)",
         &local.path,
         None,
-    ))
+    );
+    if !kept.is_empty() {
+        done.action = "deleted locally (moved to the trash; what is not synced stays)";
+        done.rescan = vec![local.path.clone()];
+    }
+    Ok(done)
 }
 
 fn key_of(rel: &str) -> Key {
     key(rel)
 }
 
-/// Every entry below `dir` (not following links).
-fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(p.clone());
-            }
-            out.push(p);
-        }
-    }
-    out
+/// `path` is `folder` or inside it (display paths, as on disk).
+fn is_within_path(path: &str, folder: &str) -> bool {
+    path == folder
+        || path
+            .strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 // ------------------------------------------------------------------ moves and renames
@@ -1216,26 +1376,30 @@ fn move_local(
     } else {
         local_path_for(pair, &to_path)
     };
-    let src = place(pair, &from_path)?;
-    let dst = place(pair, &target_rel)?;
+    let root = place(pair, &from_path)?;
+    place(pair, &target_rel)?;
     let known = lock(&pair.index)
         .local(&from)
         .map_err(|e| Fail::Fatal(e.into()))?;
     match known {
-        Some(l) if l.path == from_path && matches(&src, &l) => {}
+        Some(l) if l.path == from_path && root.matches(&from_path, &l) => {}
         _ => return Err(Fail::Stale(Some(from_path))),
     }
-    ensure_parent(&dst).map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;
-    match rename_noreplace(&src, &dst) {
+    root.ensure_parent(&target_rel)
+        .map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;
+    match root.rename(&from_path, &target_rel, true) {
         Ok(()) => {}
         // A case-insensitive disk sees the new name as taken by the old one: two steps.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && from == to => {
-            let tmp = place(pair, &format!("{from_path}.nuvosync-rename"))?;
-            rename_noreplace(&src, &tmp).map_err(|e| io_fail("cannot rename", e))?;
-            rename_noreplace(&tmp, &dst).map_err(|e| io_fail("cannot rename", e))?;
+            let tmp = format!("{from_path}.nuvosync-rename");
+            place(pair, &tmp)?;
+            root.rename(&from_path, &tmp, true)
+                .map_err(|e| io_fail("cannot rename", e))?;
+            root.rename(&tmp, &target_rel, true)
+                .map_err(|e| io_fail("cannot rename", e))?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(occupied(&dst, &target_rel));
+            return Err(occupied(&root, &target_rel));
         }
         Err(e) => return Err(io_fail("cannot rename", e)),
     }
@@ -1258,7 +1422,7 @@ fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> Stri
     let taken = |rel: &str| {
         let k = key(rel);
         let ix = lock(&pair.index);
-        abs(pair.root(), rel).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok())
+        pair.files().is_ok_and(|root| root.exists(rel))
             || ix.local(&k).ok().flatten().is_some()
             || ix.remote(&k).ok().flatten().is_some()
             || ix.synced(&k).ok().flatten().is_some()
@@ -1274,8 +1438,8 @@ fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> Stri
 }
 
 fn set_aside(pair: &Pair, key: String, local: LocalNode, to_path: String) -> Result<Done, Fail> {
-    let src = place(pair, &local.path)?;
-    if !matches(&src, &local) {
+    let root = place(pair, &local.path)?;
+    if !root.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
     let original = name(&local.path).to_string();
@@ -1283,7 +1447,8 @@ fn set_aside(pair: &Pair, key: String, local: LocalNode, to_path: String) -> Res
     let to_path = free_name(pair, &to_path, |n| {
         sync_core::path::conflicted_copy_name(&original, &host, &date, n)
     });
-    rename_noreplace(&src, &place(pair, &to_path)?).map_err(|e| {
+    place(pair, &to_path)?;
+    root.rename(&local.path, &to_path, true).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Fail::Stale(Some(to_path.clone()))
         } else {
@@ -1318,8 +1483,8 @@ fn rename_clash(
     to_path: String,
     reason: sync_core::ClashReason,
 ) -> Result<Done, Fail> {
-    let src = place(pair, &local.path)?;
-    if !matches(&src, &local) {
+    let root = place(pair, &local.path)?;
+    if !root.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(parent(&local.path).to_string())));
     }
     let original = name(&local.path).to_string();
@@ -1327,7 +1492,8 @@ fn rename_clash(
     let to_path = free_name(pair, &to_path, |n| {
         sync_core::path::clash_name(&original, unicode, n)
     });
-    rename_noreplace(&src, &place(pair, &to_path)?)
+    place(pair, &to_path)?;
+    root.rename(&local.path, &to_path, true)
         .map_err(|e| io_fail("cannot rename the clashing name", e))?;
     let kind = match reason {
         sync_core::ClashReason::Case => "case",

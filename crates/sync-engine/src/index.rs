@@ -42,6 +42,50 @@ pub enum IndexError {
     },
 }
 
+/// Create a folder (and those above it) for nuvosync's state, and make it private (0700)
+/// whatever the umask.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let md = std::fs::symlink_metadata(dir)?;
+    if md.is_dir() && md.permissions().mode() & 0o777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The database file exists and is private (0600), and so are its journal files if there
+/// are any (SQLite creates them with the database's mode).
+fn private_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let os = path.as_os_str().to_os_string();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = os.clone();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if let Ok(md) = std::fs::symlink_metadata(&p) {
+            if md.is_file() && md.permissions().mode() & 0o777 != 0o600 {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Result with [`IndexError`].
 pub type Result<T> = std::result::Result<T, IndexError>;
 
@@ -67,6 +111,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE history (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL, path TEXT NOT NULL,
                            size INTEGER, detail TEXT);
      CREATE INDEX history_at ON history(at);",
+    // 3: the local signature takes the ctime (an edit can keep size and mtime; the ctime
+    // moves on every change). NULL — rows from before, or written by the executor — means
+    // "not known": the next scan hashes the file again rather than trust size and mtime.
+    "ALTER TABLE local ADD COLUMN ctime_ns INTEGER;",
 ];
 
 /// Signatures by display path (a fast hash: a restart looks up every path of the folder).
@@ -83,6 +131,8 @@ pub struct Sig {
     pub size: u64,
     /// Modification time (ns).
     pub mtime_ns: i64,
+    /// Status-change time (ns); 0 for folders and where it is not known.
+    pub ctime_ns: i64,
 }
 
 /// A stored upload session.
@@ -260,7 +310,19 @@ fn subtree_end(key: &str) -> String {
     format!("{key}0")
 }
 
-fn put_local(tx: &Transaction<'_>, k: &str, n: &LocalNode) -> rusqlite::Result<()> {
+/// The ctime stored with a local node.
+#[derive(Clone, Copy)]
+enum Ctime {
+    /// What the scanner saw with the hash (`None`: nothing to trust).
+    Scanned(Option<i64>),
+    /// Not known to the writer (the executor's records): a ctime already stored for the very
+    /// same file (inode, size, mtime and hash) — or given by `Some` from a move in the same
+    /// batch — is kept, any other is forgotten, and the next scan hashes the file again.
+    Keep(Option<i64>),
+}
+
+/// Store a local node with its ctime.
+fn put_local(tx: &Transaction<'_>, k: &str, n: &LocalNode, ctime: Ctime) -> rusqlite::Result<()> {
     let (folder, size, mtime, hash) = match &n.kind {
         LocalKind::Folder => (true, None, None, None),
         LocalKind::File {
@@ -274,8 +336,34 @@ fn put_local(tx: &Transaction<'_>, k: &str, n: &LocalNode) -> rusqlite::Result<(
             hash_blob(Some(*hash)),
         ),
     };
-    tx.prepare_cached("INSERT OR REPLACE INTO local (key, path, folder, inode, size, mtime_ns, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)")?
-        .execute(params![k, n.path, folder, n.inode as i64, size, mtime, hash])?;
+    let (sql, c) = match ctime {
+        Ctime::Scanned(c) => (
+            "INSERT OR REPLACE INTO local (key, path, folder, inode, size, mtime_ns, hash, ctime_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            c,
+        ),
+        Ctime::Keep(c) => (
+            "INSERT INTO local (key, path, folder, inode, size, mtime_ns, hash, ctime_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)
+             ON CONFLICT(key) DO UPDATE SET path = excluded.path, folder = excluded.folder,
+               inode = excluded.inode, size = excluded.size, mtime_ns = excluded.mtime_ns, hash = excluded.hash,
+               ctime_ns = CASE
+                 WHEN excluded.ctime_ns IS NOT NULL THEN excluded.ctime_ns
+                 WHEN local.inode = excluded.inode AND local.size IS excluded.size
+                      AND local.mtime_ns IS excluded.mtime_ns AND local.hash IS excluded.hash THEN local.ctime_ns
+                 ELSE NULL END",
+            c,
+        ),
+    };
+    let c = if folder { None } else { c };
+    tx.prepare_cached(sql)?.execute(params![
+        k,
+        n.path,
+        folder,
+        n.inode as i64,
+        size,
+        mtime,
+        hash,
+        c
+    ])?;
     Ok(())
 }
 
@@ -354,10 +442,16 @@ fn load_subtree(conn: &Connection, key: &str, trees: &mut Trees) -> rusqlite::Re
     load_keys(conn, &keys, trees)
 }
 
+/// A stored file as a move carries it: inode, size, mtime and hash columns.
+type FileIdentity = (i64, Option<i64>, Option<i64>, Option<Vec<u8>>);
+
 /// A write batch: tree edits and bookkeeping applied in one transaction.
 pub struct Batch<'a> {
     tx: Transaction<'a>,
     path: &'a Path,
+    /// The ctimes of local rows removed in this batch, by (inode, size, mtime, hash): a move
+    /// removes a row and adds it under its new key, and the file's ctime goes with it.
+    moved_ctimes: std::collections::HashMap<FileIdentity, i64>,
 }
 
 impl Batch<'_> {
@@ -372,10 +466,13 @@ impl Batch<'_> {
     pub fn edits(&mut self, edits: &[Edit]) -> Result<()> {
         for e in edits {
             let r = match e {
-                Edit::PutLocal(k, n) => put_local(&self.tx, k, n).and_then(|_| mark(&self.tx, k)),
+                Edit::PutLocal(k, n) => {
+                    let ctime = Ctime::Keep(self.moved_ctime(n));
+                    put_local(&self.tx, k, n, ctime).and_then(|_| mark(&self.tx, k))
+                }
                 Edit::DelLocal(k) => self
-                    .tx
-                    .execute("DELETE FROM local WHERE key = ?1", [k])
+                    .remember_ctime(k)
+                    .and_then(|_| self.tx.execute("DELETE FROM local WHERE key = ?1", [k]))
                     .map(|_| ())
                     .and_then(|_| mark(&self.tx, k)),
                 Edit::PutRemote(k, n) => put_remote(&self.tx, k, n).and_then(|_| mark(&self.tx, k)),
@@ -396,9 +493,57 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Set or replace a local node (scanner).
+    /// Before a local row goes: keep its ctime for a move's new row (see `moved_ctimes`).
+    fn remember_ctime(&mut self, k: &str) -> rusqlite::Result<()> {
+        type Row = (i64, Option<i64>, Option<i64>, Option<Vec<u8>>, Option<i64>);
+        let row: Option<Row> = self
+            .tx
+            .prepare_cached(
+                "SELECT inode, size, mtime_ns, hash, ctime_ns FROM local WHERE key = ?1 AND folder = 0",
+            )?
+            .query_row([k], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .optional()?;
+        if let Some((inode, size, mtime, hash, Some(ctime))) = row {
+            self.moved_ctimes.insert((inode, size, mtime, hash), ctime);
+        }
+        Ok(())
+    }
+
+    /// The ctime of a row removed in this batch for this very file, if any.
+    fn moved_ctime(&self, n: &LocalNode) -> Option<i64> {
+        match &n.kind {
+            LocalKind::File {
+                size,
+                mtime_ns,
+                hash,
+            } => self
+                .moved_ctimes
+                .get(&(
+                    n.inode as i64,
+                    Some(*size as i64),
+                    Some(*mtime_ns),
+                    hash_blob(Some(*hash)),
+                ))
+                .copied(),
+            LocalKind::Folder => None,
+        }
+    }
+
+    /// Set or replace a local node (its ctime, if the very same file's is stored, is kept).
     pub fn put_local(&mut self, k: &str, n: &LocalNode) -> Result<()> {
-        let r = put_local(&self.tx, k, n).and_then(|_| mark(&self.tx, k));
+        let r = put_local(&self.tx, k, n, Ctime::Keep(None)).and_then(|_| mark(&self.tx, k));
+        self.wrap(r)
+    }
+
+    /// Set or replace a local node as the scanner found it, with the ctime it saw (`None`:
+    /// none to trust — the next scan hashes the file again).
+    pub fn put_local_scanned(
+        &mut self,
+        k: &str,
+        n: &LocalNode,
+        ctime_ns: Option<i64>,
+    ) -> Result<()> {
+        let r = put_local(&self.tx, k, n, Ctime::Scanned(ctime_ns)).and_then(|_| mark(&self.tx, k));
         self.wrap(r)
     }
 
@@ -479,6 +624,15 @@ impl Batch<'_> {
         self.wrap(r)
     }
 
+    /// Remove a metadata value.
+    pub fn del_meta(&mut self, k: &str) -> Result<()> {
+        let r = self
+            .tx
+            .execute("DELETE FROM meta WHERE k = ?1", [k])
+            .map(|_| ());
+        self.wrap(r)
+    }
+
     /// Record a history entry.
     pub fn history(&mut self, at: i64, action: &str, path: &str, size: Option<u64>) -> Result<()> {
         let r = self
@@ -519,11 +673,14 @@ impl Batch<'_> {
 }
 
 impl Index {
-    /// Open (creating and migrating) the index at `path`.
+    /// Open (creating and migrating) the index at `path`. Its folder is made private
+    /// (0700) and the database and its journal files are readable by their owner only
+    /// (0600), whatever the umask.
     pub fn open(path: &Path) -> Result<Index> {
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = private_dir(dir);
         }
+        let _ = private_files(path);
         let wrap = |source| IndexError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -531,7 +688,10 @@ impl Index {
         let conn = Connection::open(path).map_err(wrap)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // Every commit is durable when it returns: the commit that marks a file synced must
+        // not be lost to a power cut while the file it describes survives (nor the pending
+        // generation the restore marker was written after). See docs/decisions/0004.
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
@@ -598,6 +758,7 @@ impl Index {
         Ok(Batch {
             tx,
             path: &self.path,
+            moved_ctimes: Default::default(),
         })
     }
 
@@ -641,6 +802,7 @@ impl Index {
                     inode: r.get::<_, i64>(2)? as u64,
                     size: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
                     mtime_ns: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                    ctime_ns: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
                 },
             ))
         };
@@ -648,7 +810,8 @@ impl Index {
         let r = (|| {
             let mut out = Sigs::default();
             if keys.iter().any(|k| k.is_empty()) {
-                let mut st = tx.prepare("SELECT path, folder, inode, size, mtime_ns FROM local")?;
+                let mut st =
+                    tx.prepare("SELECT path, folder, inode, size, mtime_ns, ctime_ns FROM local")?;
                 for row in st.query_map([], sig)? {
                     let (p, s) = row?;
                     out.insert(p, s);
@@ -656,7 +819,7 @@ impl Index {
                 return Ok(out);
             }
             let mut st = tx.prepare_cached(
-                "SELECT path, folder, inode, size, mtime_ns FROM local \
+                "SELECT path, folder, inode, size, mtime_ns, ctime_ns FROM local \
                  WHERE key = ?1 OR (key > ?2 AND key < ?3)",
             )?;
             for k in keys {
@@ -761,6 +924,10 @@ impl Index {
                         .execute(params![key, path, folder, id, inode, rev, size, hash])?;
                     tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
                         .execute([&key])?;
+                    // The same on both sides now (an upload whose answer was lost landed after
+                    // all): what an earlier attempt reported about it no longer holds.
+                    tx.prepare_cached("DELETE FROM issues WHERE path = ?1")?
+                        .execute([&path])?;
                     recorded += 1;
                 }
                 if !full {
@@ -829,6 +996,35 @@ impl Index {
                 .and_then(|mut s| s.query_row([key], local_row).optional()),
         )
         .map(|o| o.map(|(_, n)| n))
+    }
+
+    /// The hash stored for a file at `key` whose whole signature (inode, size, mtime and
+    /// ctime) is `sig` — a hash that need not be computed again (a case-only rename).
+    pub fn stored_hash(&self, key: &str, sig: &Sig) -> Result<Option<ContentHash>> {
+        if sig.folder {
+            return Ok(None);
+        }
+        self.wrap(
+            self.conn
+                .prepare_cached(
+                    "SELECT hash FROM local WHERE key = ?1 AND folder = 0 AND inode = ?2 \
+                     AND size = ?3 AND mtime_ns = ?4 AND ctime_ns = ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_row(
+                        params![
+                            key,
+                            sig.inode as i64,
+                            sig.size as i64,
+                            sig.mtime_ns,
+                            sig.ctime_ns
+                        ],
+                        |r| r.get::<_, Option<Vec<u8>>>(0),
+                    )
+                    .optional()
+                }),
+        )
+        .map(|o| blob_hash(o.flatten()))
     }
 
     /// The remote node at a key.
@@ -994,6 +1190,38 @@ impl Index {
         Ok(())
     }
 
+    /// Clear the issues with one of these codes at or below these paths (a partial scan
+    /// reports again what it finds there).
+    pub fn clear_issues_within(&mut self, codes: &[&str], paths: &[String]) -> Result<()> {
+        let path = self.path.clone();
+        let wrap = |source| IndexError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for p in paths {
+            for c in codes {
+                // `p/` .. `p0`: everything below `p` ('0' follows '/').
+                tx.prepare_cached(
+                    "DELETE FROM issues WHERE code = ?1 AND (path = ?2 OR (path > ?3 AND path < ?4))",
+                )
+                .and_then(|mut s| s.execute(params![c, p, format!("{p}/"), subtree_end(p)]))
+                .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// The paths of the issues with this code.
+    pub fn issue_paths(&self, code: &str) -> Result<Vec<String>> {
+        let mut st = self.wrap(
+            self.conn
+                .prepare_cached("SELECT path FROM issues WHERE code = ?1 ORDER BY path"),
+        )?;
+        let rows = self.wrap(st.query_map([code], |r| r.get(0)))?;
+        rows.map(|r| self.wrap(r)).collect()
+    }
+
     /// Current issues.
     pub fn issues(&self) -> Result<Vec<Issue>> {
         let mut st = self.wrap(
@@ -1078,6 +1306,23 @@ impl Index {
                 .execute("DELETE FROM history WHERE at < ?1", [before])
                 .map(|_| ()),
         )
+    }
+
+    /// Keep only the newest `max_rows` history entries.
+    pub fn cap_history(&mut self, max_rows: u64) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute(
+                    "DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?1",
+                    [max_rows as i64],
+                )
+                .map(|_| ()),
+        )
+    }
+
+    /// SQLite's `synchronous` setting in force (2 is `FULL`).
+    pub fn synchronous(&self) -> Result<i64> {
+        self.wrap(self.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)))
     }
 
     /// SQLite's own consistency check (`PRAGMA integrity_check`): `ok` or the problems.
@@ -1282,5 +1527,48 @@ mod tests {
         }
         let ix = Index::open(&p).unwrap();
         assert_eq!(ix.meta("cursor").unwrap().as_deref(), Some("c1"));
+    }
+
+    /// The index is private whatever the umask (its folder 0700, the database and its
+    /// journal files 0600), and every commit is durable (`synchronous=FULL`).
+    #[test]
+    fn the_index_is_private_and_durable() {
+        use std::os::unix::fs::PermissionsExt;
+        // The most open umask there is (this test runs in a process of its own).
+        let old = rustix::process::umask(rustix::fs::Mode::empty());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state/pairs/i.db");
+        let mut ix = Index::open(&p).unwrap();
+        ix.set_meta("k", "v").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(p.parent().unwrap()), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let f = PathBuf::from(format!("{}{suffix}", p.display()));
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+        assert_eq!(ix.synchronous().unwrap(), 2, "synchronous=FULL");
+        rustix::process::umask(old);
+    }
+
+    #[test]
+    fn history_is_kept_within_its_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+        let mut b = ix.batch().unwrap();
+        for i in 0..10 {
+            b.history(100 + i, "uploaded", &format!("/f{i}"), None)
+                .unwrap();
+        }
+        b.commit().unwrap();
+        ix.prune_history(103).unwrap();
+        assert_eq!(ix.history(100, None).unwrap().len(), 7);
+        ix.cap_history(4).unwrap();
+        let left: Vec<String> = ix
+            .history(100, None)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.path)
+            .collect();
+        assert_eq!(left, ["/f9", "/f8", "/f7", "/f6"]);
     }
 }

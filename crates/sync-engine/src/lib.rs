@@ -39,6 +39,6 @@ pub fn tune_allocator() {
     }
 }
 pub use nuvosync_dropbox::throttle::Limits;
-pub use pair::{DeleteGuard, Pair, PairSpec, PauseReason, Report, SyncError, Tuning};
+pub use pair::{DeleteGuard, Pair, PairSpec, PauseReason, Report, Retention, SyncError, Tuning};
 pub use remote::{Remote, RemoteRoot};
 pub use runner::{RunOptions, RunStatus, Runner};

@@ -6,11 +6,22 @@
 //! the newer generation: the engine then stops before it lets Dropbox's newer copies
 //! overwrite the restored files.
 //!
-//! The bump is crash-safe: the index first records the *pending* generation, then the marker
-//! is rewritten, then the index commits it. A marker equal to the pending generation means
-//! the last bump was interrupted, not that a snapshot came back.
+//! The bump survives a power cut at any point (see `docs/decisions/0004-…` for the proof):
+//! 1. the index commits the *pending* generation `g+1` (and, on the first bump, the pair's
+//!    id) — durable when the commit returns (`synchronous=FULL`);
+//! 2. the marker is replaced durably ([`crate::localfs::Root::write_state`]: a new file
+//!    written and synced, renamed over the old one, the folder synced): after a cut it is
+//!    whole, `g` or `g+1`;
+//! 3. the index commits `generation = g+1` and drops the pending one, in one transaction.
+//!
+//! So the marker is always `generation` or `pending` after a cut, and [`verdict`] takes
+//! both for consistent. A marker *newer* than both is never a restored snapshot (a snapshot
+//! brings back an older state): the index is the older one (restored from a backup of the
+//! state folder) and the engine goes on with it ([`Verdict::IndexBehind`]). A marker with
+//! no index at all is not a new pair: the index was deleted, and without it a restored
+//! snapshot cannot be told from the current state ([`Verdict::IndexMissing`]).
 
-use crate::rules::STATE_DIR;
+use crate::localfs::Root;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -23,32 +34,45 @@ pub struct Marker {
     pub generation: u64,
 }
 
-/// The marker file of a pair folder.
+/// The marker's name in the state folder.
+pub const NAME: &str = "marker.json";
+
+/// The marker file of a pair folder (for messages and tests; it is read and written
+/// through the file layer).
 pub fn marker_path(root: &Path) -> PathBuf {
-    root.join(STATE_DIR).join("marker.json")
+    root.join(crate::rules::STATE_DIR).join(NAME)
 }
 
-/// Read the marker; `None` if there is none or it is unreadable.
+/// Read the marker: `None` if there is none or it is not a marker. A marker that cannot be
+/// read (a link, no permission) is an error, never "no marker".
+pub fn read_at(root: &Root) -> std::io::Result<Option<Marker>> {
+    match root.read_state(NAME) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Read the marker of the folder at `root` on the real disk; `None` if there is none or it
+/// cannot be read.
 pub fn read(root: &Path) -> Option<Marker> {
-    let bytes = std::fs::read(marker_path(root)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let r = Root::open(crate::localfs::real(), root).ok()?;
+    read_at(&r).ok().flatten()
 }
 
-/// Write the marker atomically.
-pub fn write(root: &Path, m: &Marker) -> std::io::Result<()> {
-    let dir = crate::localfs::state_dir(root)?;
-    let tmp = dir.join("marker.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(m).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(tmp, marker_path(root))
+/// Replace the marker durably.
+pub fn write(root: &Root, m: &Marker) -> std::io::Result<()> {
+    root.write_state(
+        NAME,
+        &serde_json::to_vec_pretty(m).map_err(std::io::Error::other)?,
+    )
 }
 
 /// What the marker says about the folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// A new pair: no generation recorded yet.
+    /// A new pair (no generation recorded, no marker of a previous index), or one whose
+    /// state was reset on purpose (the index keeps the pair's id).
     Fresh,
     /// Marker and index agree (or a bump was interrupted and can be completed).
     Consistent,
@@ -59,9 +83,22 @@ pub enum Verdict {
         /// Generation the index expects.
         expected: u64,
     },
+    /// The marker is newer than the index: the index is the older one (restored from a
+    /// backup); not a restore of the folder. The index takes the marker's generation.
+    IndexBehind {
+        /// Marker generation found.
+        found: u64,
+        /// Generation the index had.
+        expected: u64,
+    },
+    /// A marker, and no index that ever synced: the index was deleted.
+    IndexMissing {
+        /// Marker generation found.
+        found: u64,
+    },
 }
 
-/// Compare the marker on disk with the index's generation and pending generation.
+/// Compare the marker on disk with the index's generation, pending generation and pair id.
 pub fn verdict(
     marker: Option<&Marker>,
     pair_id: Option<&str>,
@@ -69,7 +106,13 @@ pub fn verdict(
     pending: Option<u64>,
 ) -> Verdict {
     let Some(expected) = expected else {
-        return Verdict::Fresh;
+        return match (marker, pair_id) {
+            // Synced before (a marker), but the index knows nothing, not even the pair.
+            (Some(m), None) => Verdict::IndexMissing {
+                found: m.generation,
+            },
+            _ => Verdict::Fresh,
+        };
     };
     match marker {
         None => Verdict::Restored {
@@ -81,6 +124,10 @@ pub fn verdict(
             expected,
         },
         Some(m) if m.generation == expected || Some(m.generation) == pending => Verdict::Consistent,
+        Some(m) if m.generation > expected => Verdict::IndexBehind {
+            found: m.generation,
+            expected,
+        },
         Some(m) => Verdict::Restored {
             found: Some(m.generation),
             expected,
@@ -133,6 +180,40 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_marker_is_not_a_restore() {
+        let m = Marker {
+            pair_id: "p".into(),
+            generation: 9,
+        };
+        assert_eq!(
+            verdict(Some(&m), Some("p"), Some(5), None),
+            Verdict::IndexBehind {
+                found: 9,
+                expected: 5
+            }
+        );
+    }
+
+    #[test]
+    fn a_marker_without_an_index_is_not_a_new_pair() {
+        let m = Marker {
+            pair_id: "p".into(),
+            generation: 4,
+        };
+        assert_eq!(
+            verdict(Some(&m), None, None, None),
+            Verdict::IndexMissing { found: 4 }
+        );
+        // A reset on purpose (the restore's "apply") keeps the pair's id: fresh.
+        assert_eq!(verdict(Some(&m), Some("p"), None, None), Verdict::Fresh);
+        assert_eq!(
+            verdict(Some(&m), Some("p"), None, Some(4)),
+            Verdict::Fresh,
+            "a first bump interrupted after the marker was written"
+        );
+    }
+
+    #[test]
     fn marker_round_trip() {
         let d = tempfile::tempdir().unwrap();
         assert_eq!(read(d.path()), None);
@@ -140,7 +221,14 @@ mod tests {
             pair_id: "x".into(),
             generation: 2,
         };
-        write(d.path(), &m).unwrap();
+        let root = Root::open(crate::localfs::real(), d.path()).unwrap();
+        write(&root, &m).unwrap();
         assert_eq!(read(d.path()), Some(m));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(marker_path(d.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

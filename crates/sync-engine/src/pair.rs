@@ -64,6 +64,12 @@ pub struct Tuning {
     pub max_failures: u32,
     /// Bandwidth limits, shared by every client given them (see `Client::set_limits`).
     pub limits: std::sync::Arc<nuvosync_dropbox::throttle::Limits>,
+    /// The checked file layer every local change goes through (the real disk; a twin that
+    /// models power cuts in the simulation).
+    pub fs: std::sync::Arc<dyn crate::localfs::Fs>,
+    /// How long the pair's own trash and its activity history are kept (a user setting,
+    /// shared by every pair given it).
+    pub retention: std::sync::Arc<Retention>,
 }
 
 impl Default for Tuning {
@@ -91,6 +97,61 @@ impl Default for Tuning {
             os_trash: std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none(),
             max_failures: 3,
             limits: std::sync::Arc::default(),
+            fs: crate::localfs::real(),
+            retention: std::sync::Arc::default(),
+        }
+    }
+}
+
+/// What the pair keeps of what it deleted (its own trash, `.nuvosync/trash`: files deleted
+/// here because they were deleted on Dropbox, when the desktop's trash cannot take them) and
+/// of what it did (the activity history). Older and bigger is dropped, the oldest first.
+/// Changing it applies at the next pruning of every pair sharing it (at most hourly).
+#[derive(Debug)]
+pub struct Retention {
+    trash_days: std::sync::atomic::AtomicU32,
+    trash_mb: AtomicU64,
+    history_days: std::sync::atomic::AtomicU32,
+    history_entries: AtomicU64,
+}
+
+impl Retention {
+    /// Deleted files stay in the pair's trash this many days by default…
+    pub const DEFAULT_TRASH_DAYS: u32 = 30;
+    /// …and the pair's trash holds at most this many MiB by default.
+    pub const DEFAULT_TRASH_MB: u64 = 2048;
+    /// The activity history goes back this many days by default…
+    pub const DEFAULT_HISTORY_DAYS: u32 = 90;
+    /// …and holds at most this many entries by default.
+    pub const DEFAULT_HISTORY_ENTRIES: u64 = 100_000;
+
+    /// Set the limits (0 days keeps nothing older than now; 0 MiB or entries keeps nothing).
+    pub fn set(&self, trash_days: u32, trash_mb: u64, history_days: u32, history_entries: u64) {
+        self.trash_days.store(trash_days, Ordering::SeqCst);
+        self.trash_mb.store(trash_mb, Ordering::SeqCst);
+        self.history_days.store(history_days, Ordering::SeqCst);
+        self.history_entries
+            .store(history_entries, Ordering::SeqCst);
+    }
+
+    /// (trash days, trash MiB, history days, history entries) now.
+    pub fn get(&self) -> (u32, u64, u32, u64) {
+        (
+            self.trash_days.load(Ordering::SeqCst),
+            self.trash_mb.load(Ordering::SeqCst),
+            self.history_days.load(Ordering::SeqCst),
+            self.history_entries.load(Ordering::SeqCst),
+        )
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            trash_days: Self::DEFAULT_TRASH_DAYS.into(),
+            trash_mb: Self::DEFAULT_TRASH_MB.into(),
+            history_days: Self::DEFAULT_HISTORY_DAYS.into(),
+            history_entries: Self::DEFAULT_HISTORY_ENTRIES.into(),
         }
     }
 }
@@ -186,6 +247,20 @@ pub enum PauseReason {
         /// Files the index knows.
         known: u64,
     },
+    /// nuvosync's state folder in the pair's folder (or what it keeps there) is a symbolic
+    /// link, not a folder, or another user's: nothing is written through it.
+    UnsafeStateFolder {
+        /// The entry at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The folder was synced before (its marker says so) but its index is gone: without it
+    /// a restored snapshot cannot be told from the current state.
+    IndexMissing {
+        /// The marker's generation.
+        found: u64,
+    },
     /// The user paused.
     User,
 }
@@ -217,6 +292,14 @@ impl PauseReason {
             PauseReason::RestoreDetected { .. } => "the local folder holds an older state than nuvosync last synced (a snapshot was restored?) — run `nuvosync restore --plan` to see what would change and `nuvosync restore --apply` to make the restored files the authority, or `nuvosync restore --continue` if this was not a restore".to_string(),
             PauseReason::EmptyRemote { known } => format!(
                 "Dropbox shows the folder empty but {known} files were synced — check the folder on dropbox.com; if it was emptied on purpose, run {confirm}"
+            ),
+            PauseReason::UnsafeStateFolder { path, problem } => format!(
+                "nuvosync's state folder {} {problem} — nuvosync never writes through links or into another user's folder, so this pair is stopped. If you did not set it up so on purpose, remove it (`rm {}` removes a link, not what it points to) and sync again; nuvosync then makes a new one and, as its restore marker was in it, asks once whether the folder was restored from a snapshot (`nuvosync restore --continue --yes` if not)",
+                path.display(),
+                path.display()
+            ),
+            PauseReason::IndexMissing { found } => format!(
+                "this folder was synced before (its marker is at generation {found}) but its sync index is gone — without it nuvosync cannot tell a restored snapshot from the current state, so it stops rather than guess. If you have the index file, put it back; otherwise run `nuvosync restore --plan` to see how the folder differs from Dropbox, then `nuvosync restore --continue --yes` to sync it afresh (where both sides differ, both versions are kept) or `nuvosync restore --apply` if the folder was restored from a snapshot"
             ),
             PauseReason::User => "paused — run `nuvosync resume` to continue".to_string(),
         }
@@ -341,6 +424,9 @@ pub struct Pair {
     pub(crate) remote: Arc<dyn Remote>,
     pub(crate) root: RemoteRoot,
     pub(crate) rules: RwLock<Rules>,
+    /// nuvosync's own folders (state, configuration, logs): never synced where they are
+    /// inside the pair's folder. The index's folder is always one.
+    private: RwLock<Vec<PathBuf>>,
     pub(crate) clashes: Mutex<Vec<LocalNode>>,
     pub(crate) failures: Mutex<HashMap<Key, u32>>,
     /// One commit at a time per account (shared by the pairs of an account).
@@ -360,6 +446,12 @@ pub struct Pair {
     scans: AtomicU64,
     /// Deletions of the last minutes: (when, local side, files).
     pub(crate) recent_deletes: Mutex<Vec<(std::time::Instant, bool, u64)>>,
+    /// The pair's folder, opened through the file layer (once per run, in [`Pair::begin`]).
+    files: Mutex<Option<Arc<crate::localfs::Root>>>,
+    /// The desktop's trash, opened on first use (`None`: there is none, or it is off).
+    os_trash: std::sync::OnceLock<Option<crate::localfs::OsTrash>>,
+    /// When the trash and the history were last pruned.
+    pruned: Mutex<Option<std::time::Instant>>,
 }
 
 /// Deletions within this window count together for the mass-delete guard.
@@ -425,7 +517,14 @@ impl Pair {
         events: Events,
     ) -> Result<Pair, SyncError> {
         let index = Index::open(&spec.index_path)?;
+        let private: Vec<PathBuf> = spec
+            .index_path
+            .parent()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
         let (rules, problems) = Rules::load(&spec.local_root, &spec.excluded);
+        let rules = rules.with_private(&crate::rules::private_keys(&spec.local_root, &private));
         for p in problems {
             tracing::warn!(pair = %spec.name, "{p}");
         }
@@ -438,6 +537,7 @@ impl Pair {
             index: Mutex::new(index),
             remote,
             rules: RwLock::new(rules),
+            private: RwLock::new(private),
             clashes: Mutex::new(vec![]),
             failures: Mutex::new(HashMap::new()),
             commit_lock,
@@ -450,12 +550,69 @@ impl Pair {
             transfer_slots: tokio::sync::Semaphore::new(transfers),
             scans: AtomicU64::new(0),
             recent_deletes: Mutex::new(vec![]),
+            files: Mutex::new(None),
+            os_trash: std::sync::OnceLock::new(),
+            pruned: Mutex::new(None),
         })
     }
 
     /// The local folder.
     pub fn root(&self) -> &Path {
         &self.spec.local_root
+    }
+
+    /// The pair's folder as the checked file layer sees it: opened (and its state folder
+    /// checked) at the start of each run, or now if no run began yet.
+    pub fn files(&self) -> Result<Arc<crate::localfs::Root>, SyncError> {
+        if let Some(r) = lock(&self.files).as_ref() {
+            return Ok(r.clone());
+        }
+        self.open_files()
+    }
+
+    /// Open the pair's folder through the file layer and check its state folder.
+    fn open_files(&self) -> Result<Arc<crate::localfs::Root>, SyncError> {
+        let root =
+            crate::localfs::Root::open(self.tuning.fs.clone(), self.root()).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    SyncError::Paused(PauseReason::MissingRoot {
+                        path: self.root().to_path_buf(),
+                    })
+                } else {
+                    SyncError::Io {
+                        what: format!("opening the synced folder {}", self.root().display()),
+                        source: e,
+                    }
+                }
+            })?;
+        match root.check_state() {
+            Ok(()) => {}
+            Err(crate::localfs::StateError::Unsafe(p)) => {
+                return Err(SyncError::Paused(PauseReason::UnsafeStateFolder {
+                    path: p.path,
+                    problem: p.problem,
+                }));
+            }
+            Err(crate::localfs::StateError::Io(source)) => {
+                return Err(SyncError::Io {
+                    what: "checking nuvosync's state folder in the synced folder".into(),
+                    source,
+                });
+            }
+        }
+        let root = Arc::new(root);
+        *lock(&self.files) = Some(root.clone());
+        Ok(root)
+    }
+
+    /// The desktop's trash, if deletes go there.
+    pub(crate) fn os_trash(&self) -> Option<crate::localfs::OsTrash> {
+        if !self.tuning.os_trash {
+            return None;
+        }
+        self.os_trash
+            .get_or_init(|| crate::localfs::OsTrash::home(&self.tuning.fs))
+            .clone()
     }
 
     /// The Dropbox root.
@@ -484,7 +641,29 @@ impl Pair {
         for p in problems {
             tracing::warn!(pair = %self.spec.name, "{p}");
         }
-        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
+        let private = self
+            .private
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let keys = crate::rules::private_keys(&self.spec.local_root, &private);
+        if !keys.is_empty() {
+            tracing::info!(pair = %self.spec.name, folders = ?keys, "nuvosync's own folders are inside this pair's folder: they are never synced");
+        }
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules.with_private(&keys);
+    }
+
+    /// nuvosync's own folders — its state (index, links, logs), configuration, runtime files:
+    /// never synced where they are inside the pair's folder (compared by real path). The
+    /// folder of the pair's index is always one of them.
+    pub fn set_private_folders(&self, dirs: &[PathBuf]) {
+        {
+            let mut p = self.private.write().unwrap_or_else(|p| p.into_inner());
+            let index_dir = self.spec.index_path.parent().map(Path::to_path_buf);
+            *p = dirs.iter().cloned().chain(index_dir).collect();
+        }
+        let excluded: Vec<String> = self.rules().excluded().to_vec();
+        self.reload_rules(&excluded);
     }
 
     /// The rules in force.
@@ -494,7 +673,8 @@ impl Pair {
 
     // ------------------------------------------------------------ guards
 
-    /// Check that the local folder is there and is the state nuvosync last synced.
+    /// Check that the local folder is there and is the state nuvosync last synced; open it
+    /// through the file layer for this run (its state folder checked).
     pub fn check_folder(&self) -> Result<(), SyncError> {
         let root = self.root();
         // Gone, or an empty folder where synced files and nuvosync's marker were — not even
@@ -515,6 +695,7 @@ impl Pair {
                 path: root.to_path_buf(),
             }));
         }
+        let files = self.open_files()?;
         let (expected, pending) = {
             let ix = lock(&self.index);
             (
@@ -522,55 +703,117 @@ impl Pair {
                 ix.meta("pending_generation")?.and_then(|g| g.parse().ok()),
             )
         };
-        let found = marker::read(root);
+        let found = marker::read_at(&files).map_err(|source| SyncError::Io {
+            what: format!(
+                "reading the pair's marker {}",
+                marker::marker_path(root).display()
+            ),
+            source,
+        })?;
         let pair_id = lock(&self.pair_id).clone();
         match marker::verdict(found.as_ref(), pair_id.as_deref(), expected, pending) {
-            Verdict::Fresh | Verdict::Consistent => Ok(()),
+            Verdict::Fresh => Ok(()),
+            Verdict::Consistent => {
+                // A bump interrupted by a crash: complete it (the marker has the pending
+                // generation) or forget it (the marker kept the old one).
+                if let (Some(p), Some(m)) = (pending, &found) {
+                    self.settle_generation((m.generation == p).then_some(p))?;
+                }
+                Ok(())
+            }
+            Verdict::IndexBehind { found, expected } => {
+                tracing::warn!(pair = %self.spec.name, found, expected, "the index is older than the folder's marker (restored from a backup?): it takes the marker's generation; the folder is not a restored snapshot");
+                self.settle_generation(Some(found))?;
+                Ok(())
+            }
             Verdict::Restored { found, expected } => {
                 Err(SyncError::Paused(PauseReason::RestoreDetected {
                     found,
                     expected,
                 }))
             }
+            Verdict::IndexMissing { found } => {
+                Err(SyncError::Paused(PauseReason::IndexMissing { found }))
+            }
         }
     }
 
-    /// Record that the folder's state moved on: marker and index generation + 1.
-    pub(crate) fn bump_generation(&self) -> Result<(), SyncError> {
+    /// The file layer's barrier before the index records what the disk holds (a power-cut
+    /// twin stops the engine here once the power is off; the real disk passes).
+    pub(crate) fn barrier(&self) -> Result<(), SyncError> {
+        self.tuning.fs.barrier().map_err(|source| SyncError::Io {
+            what: "recording the folder's state".into(),
+            source,
+        })
+    }
+
+    /// Drop the pending generation, making `generation` the current one if given — one
+    /// transaction.
+    fn settle_generation(&self, generation: Option<u64>) -> Result<(), SyncError> {
+        self.tuning.fs.barrier().map_err(|source| SyncError::Io {
+            what: "recording the pair's generation".into(),
+            source,
+        })?;
         let mut ix = lock(&self.index);
-        let current: u64 = ix
-            .meta("generation")?
-            .and_then(|g| g.parse().ok())
-            .unwrap_or(0);
-        let pair_id = {
+        let mut b = ix.batch()?;
+        if let Some(g) = generation {
+            b.set_meta("generation", &g.to_string())?;
+        }
+        b.del_meta("pending_generation")?;
+        b.commit()?;
+        Ok(())
+    }
+
+    /// Record that the folder's state moved on: marker and index generation + 1, in the
+    /// order that survives a power cut at any point (see [`crate::marker`]).
+    pub(crate) fn bump_generation(&self) -> Result<(), SyncError> {
+        let fs_err = |what: &str| {
+            let what = what.to_string();
+            move |source| SyncError::Io { what, source }
+        };
+        let files = self.files()?;
+        let (pair_id, next) = {
+            let mut ix = lock(&self.index);
+            let current: u64 = ix
+                .meta("generation")?
+                .and_then(|g| g.parse().ok())
+                .unwrap_or(0);
             let mut id = lock(&self.pair_id);
-            if id.is_none() {
-                let fresh = format!(
+            let fresh = id.is_none().then(|| {
+                format!(
                     "{:016x}{:016x}",
                     rand::random::<u64>(),
                     rand::random::<u64>()
-                );
-                ix.set_meta("pair_id", &fresh)?;
-                *id = Some(fresh);
+                )
+            });
+            let next = current + 1;
+            // 1. The index: the pending generation (and a new pair's id), durably.
+            self.tuning
+                .fs
+                .barrier()
+                .map_err(fs_err("recording the pair's generation"))?;
+            let mut b = ix.batch()?;
+            if let Some(f) = &fresh {
+                b.set_meta("pair_id", f)?;
             }
-            id.clone().unwrap_or_default()
+            b.set_meta("pending_generation", &next.to_string())?;
+            b.commit()?;
+            if let Some(f) = fresh {
+                *id = Some(f);
+            }
+            (id.clone().unwrap_or_default(), next)
         };
-        let next = current + 1;
-        ix.set_meta("pending_generation", &next.to_string())?;
+        // 2. The marker, durably.
         marker::write(
-            self.root(),
+            &files,
             &Marker {
                 pair_id,
                 generation: next,
             },
         )
-        .map_err(|source| SyncError::Io {
-            what: "writing the pair marker".into(),
-            source,
-        })?;
-        ix.set_meta("generation", &next.to_string())?;
-        ix.del_meta("pending_generation")?;
-        Ok(())
+        .map_err(fs_err("writing the pair marker"))?;
+        // 3. The index: the new generation, the pending one dropped — one transaction.
+        self.settle_generation(Some(next))
     }
 
     // ------------------------------------------------------------ observing
@@ -630,22 +873,9 @@ impl Pair {
         };
         let result = {
             let index = &self.index;
+            // Only a file whose whole signature, ctime included, is the one stored.
             let reuse = |k: &str, sig: &Sig| -> Option<sync_core::ContentHash> {
-                let ix = lock(index);
-                let node = ix.local(k).ok()??;
-                match node.kind {
-                    sync_core::LocalKind::File {
-                        size,
-                        mtime_ns,
-                        hash,
-                    } if node.inode == sig.inode
-                        && size == sig.size
-                        && mtime_ns == sig.mtime_ns =>
-                    {
-                        Some(hash)
-                    }
-                    _ => None,
-                }
+                lock(index).stored_hash(k, sig).ok().flatten()
             };
             Scanner {
                 root: &root,
@@ -667,14 +897,17 @@ impl Pair {
                     .map(|s| s.path)
                     .or_else(|| ix.local(k).ok().flatten().map(|l| l.path))
             };
+            // Something that cannot be looked at is there as far as anyone can tell.
             let exists = |p: &str| {
-                crate::localfs::abs(&root, p).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok())
-                    && !result.gone.iter().any(|g| g == p)
+                crate::localfs::abs(&root, p).is_ok_and(|p| {
+                    !matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+                }) && !result.gone.iter().any(|g| g == p)
             };
             resolve_clashes(result.found, &hint, &exists)
         };
         let owner_keys: BTreeSet<&str> = owners.iter().map(|f| f.key.as_str()).collect();
         let changed = !owners.is_empty() || !result.gone.is_empty();
+        self.barrier()?;
         let mut b = ix.batch()?;
         for g in &result.gone {
             let k = key(g);
@@ -683,18 +916,26 @@ impl Pair {
             }
         }
         for f in &owners {
-            b.put_local(&f.key, &f.node)?;
+            b.put_local_scanned(&f.key, &f.node, f.ctime_ns)?;
         }
         b.commit()?;
+        // What the scan reports is reported afresh: everywhere after a whole scan, within its
+        // scopes after a partial one (so a folder readable again is planned again at once).
+        const SCAN_CODES: &[&str] = &[
+            "bad_name",
+            "not_synced",
+            "symlink",
+            "special_file",
+            "unreadable",
+            "clash",
+        ];
         if whole {
-            ix.clear_issues_with_codes(&[
-                "bad_name",
-                "not_synced",
-                "symlink",
-                "special_file",
-                "unreadable",
-                "clash",
-            ])?;
+            ix.clear_issues_with_codes(SCAN_CODES)?;
+        } else {
+            ix.clear_issues_within(SCAN_CODES, &result.scopes)?;
+        }
+        if !result.unreadable.is_empty() {
+            tracing::warn!(pair = %self.spec.name, paths = ?result.unreadable, "cannot look at some entries: they are kept as they were, and nothing is planned there until they can be read");
         }
         let t = now();
         for i in &result.issues {
@@ -791,7 +1032,7 @@ impl Pair {
         };
         let known_before = lock(&self.index).count("synced")?;
         // A full listing reports every odd name on Dropbox again.
-        lock(&self.index).clear_issues_with_codes(&["bad_remote_name"])?;
+        lock(&self.index).clear_issues_with_codes(&["bad_remote_name", "not_downloadable"])?;
         let mut seen: BTreeSet<Key> = BTreeSet::new();
         let mut page = first;
         let mut entries = 0usize;
@@ -857,6 +1098,7 @@ impl Pair {
             placed.push((e, self.root.node(e)));
         }
         let mut odd_names = vec![];
+        let mut gone = vec![];
         let mut ix = lock(&self.index);
         let mut b = ix.batch()?;
         let mut seen = seen;
@@ -864,7 +1106,10 @@ impl Pair {
             match (e, node) {
                 (nuvosync_dropbox::Entry::Deleted { path_display, .. }, _) => {
                     match self.root.relative(path_display) {
-                        Ok(Some(rel)) => b.delete_remote_subtree(&key(&rel))?,
+                        Ok(Some(rel)) => {
+                            b.delete_remote_subtree(&key(&rel))?;
+                            gone.push(key(&rel));
+                        }
                         Err(bad) => odd_names.push((bad, false)),
                         Ok(None) => {}
                     }
@@ -883,10 +1128,20 @@ impl Pair {
             b.set_meta("cursor", cursor)?;
         }
         b.commit()?;
-        // A name Dropbox should not have: that entry stays there, reported; the rest syncs.
+        // What went from Dropbox no longer stays there: its status entry goes too.
+        if !gone.is_empty() {
+            for issue in ix.issues()? {
+                let k = key(&issue.path);
+                if issue.code == "not_downloadable" && gone.iter().any(|g| is_within(&k, g)) {
+                    ix.clear_issue(&issue.path)?;
+                }
+            }
+        }
+        // A name Dropbox should not have, or a file it cannot download: that entry stays
+        // there, reported once; the rest syncs.
         for (bad, present) in odd_names {
             if present {
-                ix.set_issue(bad.path(), "bad_remote_name", &bad.to_string(), now())?;
+                ix.set_issue(bad.path(), bad.code(), &bad.to_string(), now())?;
             } else {
                 ix.clear_issue(bad.path())?;
             }
@@ -906,13 +1161,21 @@ impl Pair {
             .collect();
         let mut ix = lock(&self.index);
         // What is already the same on both sides needs no plan (nor the trees in memory).
+        self.barrier()?;
         ix.agree_where_equal(&|p| !rules.skips_path(p))?;
         let dirty = ix.dirty()?;
-        let mut keys: BTreeSet<Key> = dirty
+        // What the scanner could not look at is unknown, not deleted nor unchanged: nothing is
+        // planned there (no delete on Dropbox, no download over it) until it can be read. The
+        // keys stay dirty and are planned once the issue is gone.
+        let unreadable: Vec<Key> = ix
+            .issue_paths("unreadable")?
             .iter()
-            .filter(|k| !given_up.iter().any(|g| is_within(k, g)))
-            .cloned()
+            .map(|p| key(p))
             .collect();
+        let held = |k: &str| {
+            given_up.iter().any(|g| is_within(k, g)) || unreadable.iter().any(|u| is_within(k, u))
+        };
+        let mut keys: BTreeSet<Key> = dirty.iter().filter(|k| !held(k)).cloned().collect();
         let mut trees = Trees::default();
         ix.load_keys(&keys, &mut trees)?;
         // Move partners: where a new local inode or remote id was synced before.
@@ -928,7 +1191,7 @@ impl Pair {
                 .filter(|(k, _)| !trees.synced.contains_key(*k))
                 .map(|(_, r)| r.id.as_str()),
         )?;
-        extra.retain(|k| !keys.contains(k));
+        extra.retain(|k| !keys.contains(k) && !held(k));
         ix.load_keys(&extra, &mut trees)?;
         keys.extend(extra);
         drop(ix);
@@ -944,7 +1207,13 @@ impl Pair {
         let settings = Settings {
             host: self.tuning.host.clone(),
             date: today(),
-            excluded: rules.excluded().to_vec(),
+            // nuvosync's own folders are as untouchable as excluded ones.
+            excluded: rules
+                .excluded()
+                .iter()
+                .chain(rules.private())
+                .cloned()
+                .collect(),
         };
         let plan = sync_core::plan(&trees, &settings);
         Ok((trees, plan, keys.into_iter().collect()))
@@ -1016,12 +1285,57 @@ impl Pair {
     /// of interrupted downloads go; counters and failures start afresh.
     pub fn begin(&self) -> Result<(), SyncError> {
         self.check_folder()?;
-        crate::localfs::clean_temp(self.root());
+        let files = self.files()?;
+        files.clean_temp();
+        self.prune();
         // Operations blocked last time are tried again; they say so again if still blocked.
         lock(&self.index).clear_issues_with_codes(&["blocked"])?;
         lock(&self.failures).clear();
         self.counters.reset();
         Ok(())
+    }
+
+    /// Keep the pair's trash and its activity history within their limits (at most once an
+    /// hour; a failure is logged, never stops a run).
+    fn prune(&self) {
+        {
+            let mut last = lock(&self.pruned);
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(3600)) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        self.prune_now();
+    }
+
+    /// Prune the pair's trash and its history now (see [`Retention`]).
+    pub fn prune_now(&self) {
+        let t = now();
+        let day = 86_400i64;
+        let (trash_days, trash_mb, history_days, history_entries) = self.tuning.retention.get();
+        if let Ok(files) = self.files() {
+            match files.prune_trash(
+                t,
+                i64::from(trash_days) * day,
+                trash_mb.saturating_mul(1 << 20),
+            ) {
+                Ok((0, _)) => {}
+                Ok((n, bytes)) => {
+                    tracing::info!(pair = %self.spec.name, batches = n, bytes, "old deletions removed from the pair's trash")
+                }
+                Err(e) => {
+                    tracing::warn!(pair = %self.spec.name, "cannot prune the pair's trash: {e}")
+                }
+            }
+        }
+        let before = t - i64::from(history_days) * day;
+        let mut ix = lock(&self.index);
+        if let Err(e) = ix
+            .prune_history(before)
+            .and_then(|_| ix.cap_history(history_entries))
+        {
+            tracing::warn!(pair = %self.spec.name, "cannot prune the history: {e}");
+        }
     }
 
     /// Plan and execute until nothing is left. With `settle` (one-shot runs, called right
@@ -1093,6 +1407,12 @@ impl Pair {
 
     /// Converge once: observe both sides, then plan and execute until nothing is left.
     pub async fn sync_once(&self) -> Result<Report, SyncError> {
+        let r = self.sync_once_open().await;
+        self.release_files();
+        r
+    }
+
+    async fn sync_once_open(&self) -> Result<Report, SyncError> {
         self.begin()?;
         self.events.send(Event::State {
             pair: self.spec.name.clone(),
@@ -1108,6 +1428,12 @@ impl Pair {
             state: PairState::UpToDate,
         });
         Ok(report)
+    }
+
+    /// Let go of the pair's folder between runs (the next run opens and checks it again): an
+    /// open folder keeps the drive it is on from being unmounted.
+    pub fn release_files(&self) {
+        *lock(&self.files) = None;
     }
 
     /// What the current run did so far.

@@ -6,7 +6,10 @@
 //! [`RemoteRoot::node`], which refuse what could not be a path in the pair's folder: an
 //! empty, `.` or `..` component ([`BadRemotePath::Escapes`] — never sent by a sane server, so
 //! the answer is treated as garbled) and a name Dropbox itself would refuse
-//! ([`BadRemotePath::Name`] — the entry is left on Dropbox and reported).
+//! ([`BadRemotePath::Name`] — the entry is left on Dropbox and reported). A file Dropbox
+//! cannot download (a Paper doc: [`BadRemotePath::ExportOnly`]) is left on Dropbox and
+//! reported the same way: never downloaded, never uploaded over, and a folder holding one is
+//! never deleted on Dropbox.
 
 use bytes::Bytes;
 use nuvosync_dropbox::{
@@ -259,6 +262,12 @@ impl RemoteRoot {
                 id: d.id.clone(),
                 kind: RemoteKind::Folder,
             },
+            Entry::ExportOnly(x) => {
+                return Err(BadRemotePath::ExportOnly {
+                    path: rel,
+                    export_as: x.export_as.clone(),
+                });
+            }
             Entry::Deleted { .. } => return Ok(None),
         };
         Ok(Some((key(&rel), node)))
@@ -289,6 +298,18 @@ pub enum BadRemotePath {
         /// Why the name is refused.
         problem: NameProblem,
     },
+    /// A Paper doc or another cloud document: Dropbox lists it but cannot download it (only
+    /// export it), so it stays on Dropbox only.
+    #[error(
+        "a Paper doc or another cloud document{}: Dropbox cannot download it, so it stays on Dropbox only — open it on dropbox.com",
+        .export_as.as_deref().map(|f| format!(" (exports as {f})")).unwrap_or_default()
+    )]
+    ExportOnly {
+        /// The path relative to the pair's root.
+        path: String,
+        /// The format Dropbox exports it to by default.
+        export_as: Option<String>,
+    },
 }
 
 impl BadRemotePath {
@@ -296,7 +317,18 @@ impl BadRemotePath {
     /// root ([`BadRemotePath::Name`]).
     pub fn path(&self) -> &str {
         match self {
-            BadRemotePath::Escapes { path, .. } | BadRemotePath::Name { path, .. } => path,
+            BadRemotePath::Escapes { path, .. }
+            | BadRemotePath::Name { path, .. }
+            | BadRemotePath::ExportOnly { path, .. } => path,
+        }
+    }
+
+    /// The machine code of the status entry it makes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BadRemotePath::Escapes { .. } => "garbled_answer",
+            BadRemotePath::Name { .. } => "bad_remote_name",
+            BadRemotePath::ExportOnly { .. } => "not_downloadable",
         }
     }
 
@@ -330,7 +362,12 @@ pub struct Hooked {
     hook: Hook,
     after: Option<AfterHook>,
     stall: Option<Stall>,
+    body: Option<BodyHook>,
 }
+
+/// Changes a download's body on its way to the engine (a server that sends more, less or
+/// other bytes than it announced).
+pub type BodyHook = Box<dyn Fn(Body) -> Body + Send + Sync>;
 
 impl Hooked {
     /// Wrap `inner`.
@@ -340,7 +377,14 @@ impl Hooked {
             hook,
             after: None,
             stall: None,
+            body: None,
         }
+    }
+
+    /// Also change download bodies.
+    pub fn with_body(mut self, body: BodyHook) -> Self {
+        self.body = Some(body);
+        self
     }
 
     /// Also freeze callers after the fact.
@@ -398,7 +442,14 @@ impl Remote for Hooked {
         self.gate("get_metadata", || self.inner.get_metadata(path))
     }
     fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
-        self.gate("download", || self.inner.download(path))
+        let call = self.gate("download", || self.inner.download(path));
+        match &self.body {
+            None => call,
+            Some(f) => Box::pin(async move {
+                let (meta, body) = call.await?;
+                Ok((meta, f(body)))
+            }),
+        }
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
         self.gate("upload", || self.inner.upload(commit, data))

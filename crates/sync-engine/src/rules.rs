@@ -1,6 +1,9 @@
 //! What is never synced: nuvosync's own folder, names Dropbox refuses, temporary files of
 //! editors and office suites, the patterns of `.nuvosyncignore` (gitignore syntax, matched
-//! case-insensitively, at the pair's root) and the folders excluded by selective sync.
+//! case-insensitively, at the pair's root), the folders excluded by selective sync, and
+//! nuvosync's private folders (its state, configuration and logs) when they are inside the
+//! pair's folder — found by real path ([`private_keys`]), so a pair of `$HOME` or a
+//! `--state-dir` inside the pair never uploads nuvosync's own index, tokens or logs.
 //!
 //! The same rules apply to both sides: a remote file that matches is never downloaded, so it
 //! can never look "deleted locally".
@@ -24,6 +27,8 @@ pub const STATE_DIR: &str = ".nuvosync";
 pub struct Rules {
     excluded: Vec<Key>,
     patterns: Option<Gitignore>,
+    /// nuvosync's private folders inside the pair's folder (state, configuration, logs).
+    private: Vec<Key>,
 }
 
 impl Rules {
@@ -32,7 +37,19 @@ impl Rules {
         Rules {
             excluded: excluded.iter().map(|e| key(&normalize(e))).collect(),
             patterns: None,
+            private: vec![],
         }
+    }
+
+    /// These rules, and never sync these folders (keys; see [`private_keys`]) either.
+    pub fn with_private(mut self, private: &[Key]) -> Self {
+        self.private = private.to_vec();
+        self
+    }
+
+    /// nuvosync's private folders inside the pair's folder (keys).
+    pub fn private(&self) -> &[Key] {
+        &self.private
     }
 
     /// Rules with the `.nuvosyncignore` at `root` (if any). A malformed line is reported.
@@ -88,9 +105,14 @@ impl Rules {
         {
             return true;
         }
-        if !self.excluded.is_empty() {
+        if !self.excluded.is_empty() || !self.private.is_empty() {
             let k = key(rel);
-            if self.excluded.iter().any(|e| is_within(&k, e)) {
+            if self
+                .excluded
+                .iter()
+                .chain(&self.private)
+                .any(|e| is_within(&k, e))
+            {
                 return true;
             }
         }
@@ -108,6 +130,49 @@ impl Rules {
                         .is_ignore()
             }
             None => false,
+        }
+    }
+}
+
+/// The keys, relative to the pair's folder `root`, of those of `dirs` that are inside it —
+/// compared by real path (links and `..` resolved), so another spelling of the same folder is
+/// found too. A folder that does not exist yet is placed by its nearest existing parent.
+pub fn private_keys(root: &Path, dirs: &[std::path::PathBuf]) -> Vec<Key> {
+    let root = real_path(root);
+    let mut out: Vec<Key> = dirs
+        .iter()
+        .filter_map(|d| {
+            let rel = real_path(d).strip_prefix(&root).ok()?.to_path_buf();
+            let rel = rel.to_str()?;
+            (!rel.is_empty()).then(|| key(&format!("/{rel}")))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `path` with links and `..` resolved, as far as it exists; the rest appended as it is.
+pub fn real_path(path: &Path) -> std::path::PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    };
+    let mut rest = vec![];
+    let mut at = abs.as_path();
+    loop {
+        if let Ok(r) = at.canonicalize() {
+            return rest.iter().rev().fold(r, |p, c| p.join(c));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return abs,
         }
     }
 }
@@ -149,6 +214,29 @@ mod tests {
         assert!(!r.refused_name_only("/excluded/desktop.ini"));
         assert!(!r.refused_name_only("/~$x/desktop.ini"));
         assert!(!r.refused_name_only("/docs/report.docx"));
+    }
+
+    #[test]
+    fn private_folders_inside_the_pair_are_found_by_real_path() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("home");
+        std::fs::create_dir_all(home.join(".local/state/nuvosync")).unwrap();
+        // The pair's folder reached through a link: still the same folder.
+        std::os::unix::fs::symlink(&home, d.path().join("link")).unwrap();
+        let keys = private_keys(
+            &d.path().join("link"),
+            &[
+                home.join(".local/state/nuvosync"),
+                home.join(".config/nuvosync"), // not made yet
+                d.path().join("elsewhere"),
+                home.clone(),
+            ],
+        );
+        assert_eq!(keys, ["/.config/nuvosync", "/.local/state/nuvosync"]);
+        let r = Rules::new(&[]).with_private(&keys);
+        assert!(r.skips_path("/.local/state/nuvosync/pairs/home.db"));
+        assert!(r.skips_path("/.Config/NuvoSync"));
+        assert!(!r.skips_path("/.local/state/other"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Continuous sync of one pair: a file-system watcher (debounced), Dropbox's longpoll, and
-//! periodic rescans for changes no event announces (other hosts on a network file system),
-//! feeding one loop that observes, plans and executes. Idle means idle: every task waits on
+//! Continuous sync of one pair: a file-system watcher (one watch per synced folder, none on
+//! nuvosync's own, excluded or ignored folders), Dropbox's longpoll, and periodic rescans for
+//! changes no event announces (other hosts on a network file system), feeding one loop that
+//! observes, plans and executes. What they report waits in [`Triggers`] — coalesced and
+//! bounded; a lost event queue (`IN_Q_OVERFLOW`) or too long a burst is one full rescan. Idle means idle: every task waits on
 //! an event, a longpoll or a timer.
 //!
 //! [`Runner::spawn`] returns a handle; dropping it (or [`Runner::stop`]) stops the work. A
@@ -10,14 +12,14 @@
 
 use crate::events::{Event, PairState};
 use crate::pair::{Pair, PauseReason, SyncError, lock, now};
-use notify_debouncer_full::notify::{self, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, new_debouncer_opt};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// How a pair runs.
 #[derive(Clone, Debug)]
@@ -83,10 +85,119 @@ struct Control {
     status: Mutex<RunStatus>,
 }
 
-enum Trigger {
-    Paths(Vec<String>),
-    Remote,
-    WatchLost(String),
+/// At most this many changed paths wait for the loop; a larger burst (a checkout, an unpacked
+/// archive) is looked at as one full rescan instead, so what waits stays small.
+pub const MAX_PENDING_PATHS: usize = 10_000;
+
+/// What the watcher and the longpoll ask of the loop, gathered until it looks: bounded, and
+/// coalesced — many triggers are one look.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Changed paths (relative display paths; `""`: the pair's folder itself).
+    pub paths: BTreeSet<String>,
+    /// Look at everything (events were lost, or too many paths).
+    pub full: bool,
+    /// Dropbox has changes.
+    pub remote: bool,
+    /// Why file events are not (all) watched, to show in status.
+    pub watch_problem: Option<String>,
+}
+
+/// Where the watcher and the longpoll leave their triggers for the loop.
+#[derive(Debug, Default)]
+pub struct Triggers {
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+impl Triggers {
+    /// Paths changed.
+    pub fn paths(&self, paths: impl IntoIterator<Item = String>) {
+        let mut p = lock(&self.pending);
+        if !p.full {
+            p.paths.extend(paths);
+            if p.paths.len() > MAX_PENDING_PATHS {
+                p.full = true;
+                p.paths = BTreeSet::new();
+            }
+        }
+        drop(p);
+        self.wake.notify_one();
+    }
+
+    /// Look at everything: file events were lost (the kernel's queue overflowed) or cannot
+    /// be trusted; `problem` is shown in status when watching stopped working.
+    pub fn full(&self, problem: Option<String>) {
+        let mut p = lock(&self.pending);
+        p.full = true;
+        p.paths = BTreeSet::new();
+        if problem.is_some() {
+            p.watch_problem = problem;
+        }
+        drop(p);
+        self.wake.notify_one();
+    }
+
+    /// Dropbox has changes.
+    pub fn remote(&self) {
+        lock(&self.pending).remote = true;
+        self.wake.notify_one();
+    }
+
+    /// Everything gathered so far (and nothing is left).
+    pub fn take(&self) -> Pending {
+        std::mem::take(&mut *lock(&self.pending))
+    }
+
+    /// Take in what the watcher reports: the relative paths below `root` (except nuvosync's
+    /// own folder `state_dir`); a notice that events were dropped (`IN_Q_OVERFLOW`, notify's
+    /// `Rescan` flag) or an error is a full rescan.
+    pub fn take_event(&self, root: &Path, state_dir: &Path, res: notify::Result<notify::Event>) {
+        let e = match res {
+            Ok(e) => e,
+            Err(err) => {
+                let problem = if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) {
+                    WATCH_LIMIT_HINT.to_string()
+                } else {
+                    tracing::warn!("file events were lost ({err}); rescanning");
+                    return self.full(None);
+                };
+                return self.full(Some(problem));
+            }
+        };
+        if e.need_rescan() {
+            // The kernel's event queue overflowed: changes were not reported one by one.
+            tracing::info!("the file event queue overflowed; rescanning the whole folder");
+            return self.full(None);
+        }
+        // Opening or reading a file or folder changes nothing, and the engine's own scans and
+        // uploads open everything they look at: only a close after writing counts among the
+        // access events (else every scan would set off the next).
+        if let notify::EventKind::Access(a) = e.kind {
+            if !matches!(
+                a,
+                notify::event::AccessKind::Close(notify::event::AccessMode::Write)
+            ) {
+                return;
+            }
+        }
+        let paths: Vec<String> = e
+            .paths
+            .iter()
+            .filter(|p| !p.starts_with(state_dir))
+            .filter_map(|p| p.strip_prefix(root).ok())
+            .map(|rel| {
+                if rel.as_os_str().is_empty() {
+                    String::new()
+                } else {
+                    format!("/{}", rel.to_string_lossy())
+                }
+            })
+            .collect();
+        if !paths.is_empty() {
+            self.paths(paths);
+        }
+    }
 }
 
 /// A running pair. Dropping it stops it.
@@ -197,87 +308,104 @@ pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The hint for a full inotify watch table.
 pub const WATCH_LIMIT_HINT: &str = "the system's limit of file watches (inotify) is reached, so changes here are found by periodic rescans only — raise it with `sudo sysctl fs.inotify.max_user_watches=524288` (and put `fs.inotify.max_user_watches=524288` in /etc/sysctl.d/90-nuvosync.conf to keep it)";
 
-fn start_watcher(
-    pair: &Pair,
-    tx: mpsc::UnboundedSender<Trigger>,
-) -> Result<Debouncer<RecommendedWatcher, NoCache>, String> {
-    let root = pair.root().to_path_buf();
-    let state_dir = root.join(crate::rules::STATE_DIR);
-    let events_tx = tx.clone();
-    let handler = move |res: DebounceEventResult| match res {
-        Ok(events) => {
-            let mut paths = BTreeSet::new();
-            for e in events {
-                // Opening or reading a file or folder changes nothing, and the engine's own
-                // scans and uploads open everything they look at: only a close after writing
-                // counts among the access events (else every scan would set off the next).
-                if let notify::EventKind::Access(a) = e.event.kind {
-                    if !matches!(
-                        a,
-                        notify::event::AccessKind::Close(notify::event::AccessMode::Write)
-                    ) {
-                        continue;
-                    }
-                }
-                for p in &e.event.paths {
-                    if p.starts_with(&state_dir) {
-                        continue;
-                    }
-                    if let Ok(rel) = p.strip_prefix(&root) {
-                        paths.insert(if rel.as_os_str().is_empty() {
-                            String::new()
-                        } else {
-                            format!("/{}", rel.to_string_lossy())
-                        });
-                    }
-                }
-            }
-            if !paths.is_empty() {
-                let _ = events_tx.send(Trigger::Paths(paths.into_iter().collect()));
-            }
+/// The file watcher: one non-recursive watch per folder the pair syncs, so that nuvosync's
+/// own folder, excluded folders and ignored ones are not watched at all (their events cost
+/// watches and wake-ups, and a build folder's churn could overflow the kernel's queue).
+/// Folders that appear later are watched when their event comes in, before they are scanned.
+struct Watch {
+    watcher: RecommendedWatcher,
+    root: PathBuf,
+}
+
+impl Watch {
+    fn start(pair: &Pair, triggers: Arc<Triggers>) -> Result<Watch, String> {
+        let root = pair.root().to_path_buf();
+        let state_dir = root.join(crate::rules::STATE_DIR);
+        let r = root.clone();
+        let watcher = RecommendedWatcher::new(
+            move |res: notify::Result<notify::Event>| triggers.take_event(&r, &state_dir, res),
+            notify::Config::default(),
+        )
+        .map_err(|e| format!("cannot watch for file events: {e}"))?;
+        if std::env::var_os("NUVOSYNC_FAKE_WATCH_LIMIT").is_some() {
+            // Test hook: behave as if the inotify table were full.
+            return Err(WATCH_LIMIT_HINT.to_string());
         }
-        Err(errors) => {
-            let full = errors
-                .iter()
-                .any(|e| matches!(e.kind, notify::ErrorKind::MaxFilesWatch));
-            let msg = if full {
-                WATCH_LIMIT_HINT.to_string()
-            } else {
-                format!(
-                    "file events were lost ({:?}); rescanning",
-                    errors.first().map(|e| e.to_string())
-                )
-            };
-            let _ = events_tx.send(Trigger::WatchLost(msg));
-        }
-    };
-    let mut d = new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
-        Duration::from_millis(100),
-        Some(Duration::from_millis(25)),
-        handler,
-        NoCache,
-        notify::Config::default(),
-    )
-    .map_err(|e| format!("cannot watch for file events: {e}"))?;
-    if std::env::var_os("NUVOSYNC_FAKE_WATCH_LIMIT").is_some() {
-        // Test hook: behave as if the inotify table were full.
-        return Err(WATCH_LIMIT_HINT.to_string());
+        let mut w = Watch { watcher, root };
+        w.add_tree("", &pair.rules())?;
+        Ok(w)
     }
-    d.watch(pair.root(), RecursiveMode::Recursive)
-        .map_err(|e| match e.kind {
-            notify::ErrorKind::MaxFilesWatch => WATCH_LIMIT_HINT.to_string(),
-            _ => format!(
-                "cannot watch {} for file events ({e}); changes are found by periodic rescans",
-                pair.root().display()
-            ),
-        })?;
-    Ok(d)
+
+    /// Watch the folder `rel` and every folder below it that the pair syncs (each on its own:
+    /// a watch on a folder reports its entries). A folder that is gone or cannot be read is
+    /// skipped (the scans report it); a full watch table is an error with what to do.
+    fn add_tree(&mut self, rel: &str, rules: &crate::rules::Rules) -> Result<(), String> {
+        let mut stack = vec![rel.to_string()];
+        while let Some(d) = stack.pop() {
+            let path = self.root.join(d.trim_start_matches('/'));
+            // A link is never followed (watching through it would watch what it points to).
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            match self.watcher.watch(&path, RecursiveMode::NonRecursive) {
+                Ok(()) => {}
+                Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                    return Err(WATCH_LIMIT_HINT.to_string());
+                }
+                Err(e) if d.is_empty() => {
+                    return Err(format!(
+                        "cannot watch {} for file events ({e}); changes are found by periodic rescans",
+                        self.root.display()
+                    ));
+                }
+                Err(_) => continue,
+            }
+            // Listed after the watch is in place: a folder made in between is listed here,
+            // one made later is reported by the watch.
+            let Ok(rd) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                // `file_type` does not follow links.
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                    continue; // not synced (not UTF-8)
+                };
+                let child = format!("{d}/{name}");
+                if !rules.skips_path(&child) && !rules.ignores_name(&name) {
+                    stack.push(child);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After events at `paths`: watch the folders among them (new, or moved in), with what is
+    /// below them. Watches of folders that went away are dropped by the watcher itself.
+    fn follow(
+        &mut self,
+        paths: &BTreeSet<String>,
+        rules: &crate::rules::Rules,
+    ) -> Result<(), String> {
+        for p in paths {
+            if p.is_empty() || rules.skips_path(p) {
+                continue;
+            }
+            let path = self.root.join(p.trim_start_matches('/'));
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                self.add_tree(p, rules)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 async fn longpoll_loop(
     pair: Arc<Pair>,
     control: Arc<Control>,
-    tx: mpsc::UnboundedSender<Trigger>,
+    triggers: Arc<Triggers>,
     timeout: u64,
 ) {
     let mut failures = 0u32;
@@ -291,7 +419,7 @@ async fn longpoll_loop(
             Ok((changes, backoff)) => {
                 failures = 0;
                 if changes {
-                    let _ = tx.send(Trigger::Remote);
+                    triggers.remote();
                 }
                 if let Some(b) = backoff {
                     tokio::time::sleep(Duration::from_secs(b)).await;
@@ -303,7 +431,7 @@ async fn longpoll_loop(
                 }
             }
             Err(nuvosync_dropbox::Error::CursorReset) => {
-                let _ = tx.send(Trigger::Remote);
+                triggers.remote();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => {
@@ -335,9 +463,9 @@ fn set(control: &Control, pair: &Pair, f: impl FnOnce(&mut RunStatus)) {
 }
 
 async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Trigger>();
-    let watcher = if opts.watch {
-        match start_watcher(&pair, tx.clone()) {
+    let triggers = Arc::new(Triggers::default());
+    let mut watcher = if opts.watch {
+        match crate::pair::blocking(|| Watch::start(&pair, triggers.clone())) {
             Ok(w) => {
                 set(&control, &pair, |s| s.watching = true);
                 Some(w)
@@ -354,7 +482,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     let poller = tokio::spawn(longpoll_loop(
         pair.clone(),
         control.clone(),
-        tx.clone(),
+        triggers.clone(),
         opts.longpoll_secs,
     ));
     let mut rescan = tokio::time::interval_at(
@@ -372,6 +500,34 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         if control.stop.load(Ordering::SeqCst) {
             break;
         }
+        // What came in meanwhile (also while paused: it is kept, bounded).
+        let came = triggers.take();
+        remote |= came.remote;
+        if came.full {
+            full = true;
+            // Folders made while events were lost are watched too.
+            if let Some(w) = watcher.as_mut() {
+                if let Err(msg) = crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
+                    watch_failed(&control, &pair, &mut watcher, msg);
+                }
+            }
+        }
+        if let Some(msg) = came.watch_problem {
+            watch_failed(&control, &pair, &mut watcher, msg);
+        }
+        if !came.paths.is_empty() {
+            // New folders are watched before they are scanned: nothing made in them is missed.
+            if let Some(w) = watcher.as_mut() {
+                if let Err(msg) = crate::pair::blocking(|| w.follow(&came.paths, &pair.rules())) {
+                    watch_failed(&control, &pair, &mut watcher, msg);
+                }
+            }
+            scopes.extend(came.paths);
+        }
+        if full || scopes.len() > MAX_PENDING_PATHS {
+            full = true;
+            scopes.clear();
+        }
         let have_work = full || remote || !scopes.is_empty();
         if !have_work || control.paused.load(Ordering::SeqCst) {
             // Wait for something to happen.
@@ -382,29 +538,13 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 }
             };
             tokio::select! {
-                t = rx.recv() => match t {
-                    Some(Trigger::Paths(p)) => scopes.extend(p),
-                    Some(Trigger::Remote) => remote = true,
-                    Some(Trigger::WatchLost(msg)) => {
-                        full = true;
-                        if msg == WATCH_LIMIT_HINT {
-                            set(&control, &pair, |s| { s.watching = false; s.watch_problem = Some(msg.clone()); });
-                        }
-                    }
-                    None => break,
-                },
+                _ = triggers.wake.notified() => {
+                    // Coalesce a burst of events.
+                    tokio::time::sleep(COALESCE).await;
+                }
                 _ = rescan.tick() => full = true,
                 _ = control.wake.notified() => { full = true; remote = true; }
                 _ = timer => { retry_in = None; full = true; remote = true; }
-            }
-            // Coalesce a burst of events.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            while let Ok(t) = rx.try_recv() {
-                match t {
-                    Trigger::Paths(p) => scopes.extend(p),
-                    Trigger::Remote => remote = true,
-                    Trigger::WatchLost(_) => full = true,
-                }
             }
             continue;
         }
@@ -433,6 +573,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             pair.converge(false).await
         }
         .await;
+        // Between runs the pair's folder is not held open (its drive can be unmounted).
+        pair.release_files();
         full = false;
         remote = false;
         scopes.clear();
@@ -520,4 +662,73 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     }
     poller.abort();
     drop(watcher);
+}
+
+/// How long the loop waits after a file event for the rest of its burst.
+const COALESCE: Duration = Duration::from_millis(50);
+
+/// Watching stopped working (a full watch table): say so; periodic rescans go on.
+fn watch_failed(control: &Control, pair: &Pair, watcher: &mut Option<Watch>, msg: String) {
+    tracing::warn!(pair = %pair.spec.name, "{msg}");
+    if msg == WATCH_LIMIT_HINT {
+        *watcher = None;
+        set(control, pair, |s| {
+            s.watching = false;
+            s.watch_problem = Some(msg);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: notify::EventKind, paths: &[&str]) -> notify::Result<notify::Event> {
+        let mut e = notify::Event::new(kind);
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        Ok(e)
+    }
+
+    #[test]
+    fn a_queue_overflow_is_a_full_rescan_and_bursts_stay_bounded() {
+        let t = Triggers::default();
+        let (root, state) = (Path::new("/p"), Path::new("/p/.nuvosync"));
+        let write = notify::EventKind::Access(notify::event::AccessKind::Close(
+            notify::event::AccessMode::Write,
+        ));
+        let open = notify::EventKind::Access(notify::event::AccessKind::Open(
+            notify::event::AccessMode::Any,
+        ));
+        t.take_event(
+            root,
+            state,
+            event(write, &["/p/a.txt", "/p/.nuvosync/tmp/x"]),
+        );
+        t.take_event(root, state, event(open, &["/p/b.txt"]));
+        let got = t.take();
+        assert_eq!(got.paths.into_iter().collect::<Vec<_>>(), ["/a.txt"]);
+        assert!(!got.full);
+        // IN_Q_OVERFLOW: notify sends an event with no paths and the Rescan flag.
+        let overflow =
+            notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        t.take_event(root, state, Ok(overflow));
+        assert!(
+            t.take().full,
+            "an overflow of the event queue is a full rescan"
+        );
+        // More paths than are kept: one full rescan, nothing held.
+        let create = notify::EventKind::Create(notify::event::CreateKind::File);
+        for i in 0..(MAX_PENDING_PATHS + 5) {
+            t.take_event(root, state, event(create, &[&format!("/p/f{i}")]));
+        }
+        let got = t.take();
+        assert!(
+            got.full && got.paths.is_empty(),
+            "{} paths held",
+            got.paths.len()
+        );
+        assert_eq!(t.take(), Pending::default(), "taken means gone");
+    }
 }

@@ -177,6 +177,39 @@ async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_authors_change_arrives_by_longpoll_not_by_the_rescan() {
+    // Longpoll is a no-auth route (files.stone): Dropbox, and the emulator, refuse it with a
+    // 400 when it carries an Authorization header. With no file events and no rescan within
+    // the test's time, only a working longpoll brings the change in.
+    let w = World::new().await;
+    let a = w.folder("a");
+    let opts = RunOptions {
+        watch: false,
+        rescan_interval: Duration::from_secs(3600),
+        longpoll_secs: 30,
+        paused: false,
+    };
+    let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
+    first_sync(&runner).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the longpoll is waiting
+    w.put("/from-a-co-author.txt", b"written on the web").await;
+    let t = eventually("the change arrives", Duration::from_secs(5), || {
+        a.join("from-a-co-author.txt").exists()
+    })
+    .await;
+    eprintln!("co-author's change on disk after {t:?}");
+    let routes = w.server.emulator.stats.routes.lock().unwrap().clone();
+    assert!(
+        routes
+            .get("files/list_folder/longpoll")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+    );
+    runner.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stops_transfers_and_resume_catches_up() {
     let w = World::new().await;
     let a = w.folder("a");
@@ -281,5 +314,81 @@ async fn a_guard_pauses_the_running_pair_until_resumed_with_confirmation() {
         "at most 50 files went before the pause, {} are left",
         left
     );
+    runner.stop().await;
+}
+
+/// The inodes of the folders this process watches for file events (every inotify instance
+/// it has), as the kernel lists them in `/proc/self/fdinfo`.
+fn watched_inodes() -> std::collections::BTreeSet<u64> {
+    let mut out = std::collections::BTreeSet::new();
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let inotify = std::fs::read_link(fd.path())
+            .is_ok_and(|t| t.to_string_lossy() == "anon_inode:inotify");
+        if !inotify {
+            continue;
+        }
+        let info =
+            std::fs::read_to_string(std::path::Path::new("/proc/self/fdinfo").join(fd.file_name()))
+                .unwrap_or_default();
+        // "inotify wd:1 ino:2a0041 sdev:800021 mask:..." — the inode in hex.
+        for line in info.lines().filter(|l| l.starts_with("inotify ")) {
+            if let Some(ino) = line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("ino:"))
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+            {
+                out.insert(ino);
+            }
+        }
+    }
+    out
+}
+
+fn inode(p: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).unwrap().ino()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_not_synced_is_not_watched_and_new_folders_are() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/docs/sub/a.txt", b"a");
+    write(&a, "/big/inner/huge.bin", b"excluded");
+    write(&a, "/build/out/x.o", b"ignored");
+    write(&a, "/.nuvosyncignore", b"build/\n");
+    let pair = Arc::new(w.pair_excluding("a", &a, &["/big"]));
+    let runner = running(pair);
+    first_sync(&runner).await;
+    assert!(runner.status().watching);
+    std::fs::create_dir_all(a.join(".nuvosync/tmp")).unwrap();
+    let watched = watched_inodes();
+    for p in ["", "docs", "docs/sub"] {
+        assert!(watched.contains(&inode(&a.join(p))), "/{p} is not watched");
+    }
+    for p in [".nuvosync", "big", "big/inner", "build", "build/out"] {
+        assert!(
+            !watched.contains(&inode(&a.join(p))),
+            "/{p} is watched, though it is not synced"
+        );
+    }
+    // A folder made while running is watched, with what was made in it at once: a file
+    // written into it later arrives by its event (the periodic rescan is a minute away).
+    std::fs::create_dir_all(a.join("docs/new/deeper")).unwrap();
+    write(&a, "/docs/new/deeper/first.txt", b"1");
+    eventually(
+        "the new folder's file on Dropbox",
+        Duration::from_secs(10),
+        || w.remote_tree().contains_key("/docs/new/deeper/first.txt"),
+    )
+    .await;
+    assert!(watched_inodes().contains(&inode(&a.join("docs/new/deeper"))));
+    write(&a, "/docs/new/deeper/second.txt", b"2");
+    eventually(
+        "a file written later arrives too",
+        Duration::from_secs(5),
+        || w.remote_tree().contains_key("/docs/new/deeper/second.txt"),
+    )
+    .await;
     runner.stop().await;
 }

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 
 /// The pair paused because its folder is gone (or an empty mount point).
 fn assert_missing_root(err: &sync_engine::SyncError) {
@@ -416,4 +417,111 @@ async fn a_mass_delete_pauses_until_confirmed() {
     pair.confirm_deletes();
     pair.sync_once().await.unwrap();
     assert!(w.remote_tree().is_empty());
+}
+
+/// Write `data` into the file in place (same inode) and put its mtime back, as tools that
+/// restore timestamps do (`touch -r`, some editors and sync tools; coarse FAT/SMB clocks
+/// give the same result).
+fn edit_keeping_mtime(path: &std::path::Path, data: &[u8]) {
+    use std::io::Write;
+    let before = std::fs::metadata(path).unwrap();
+    assert_eq!(before.len(), data.len() as u64, "the edit keeps the size");
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all(data).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    let after = std::fs::metadata(path).unwrap();
+    assert_eq!(
+        (after.ino(), after.len(), after.mtime(), after.mtime_nsec()),
+        (
+            before.ino(),
+            before.len(),
+            before.mtime(),
+            before.mtime_nsec()
+        ),
+        "size, mtime and inode are as they were"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_that_keeps_size_and_mtime_is_uploaded_not_overwritten() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/alone.txt", b"version 1");
+    write(&a, "/both.txt", b"version 1");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    // Past the window in which a file's timestamps are too fresh to be trusted
+    // (`scan::RACY`): from now on only the signature tells an edit apart.
+    tokio::time::sleep(sync_engine::scan::RACY + std::time::Duration::from_millis(100)).await;
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!((report.uploaded, report.downloaded), (0, 0));
+
+    edit_keeping_mtime(&a.join("alone.txt"), b"version 2");
+    edit_keeping_mtime(&a.join("both.txt"), b"version L");
+    // Dropbox's next edit of one of them comes down while the local edit is there.
+    w.put("/both.txt", b"version D (Dropbox)").await;
+    let report = pair.sync_once().await.unwrap();
+    // The edit of alone.txt, and the conflicted copy of both.txt.
+    assert_eq!(report.uploaded, 2, "{report:?}");
+    assert_eq!(w.remote_tree()["/alone.txt"], h(b"version 2"));
+    assert_eq!(report.conflicts, 1, "the local edit is not overwritten");
+    let local = local_tree(&a);
+    assert_eq!(local["/both.txt"], h(b"version D (Dropbox)"));
+    assert!(
+        local.values().any(|v| *v == h(b"version L")),
+        "the local edit is kept as a conflicted copy: {local:?}"
+    );
+    assert_same(&w, &a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nuvosyncs_own_folders_inside_the_pair_are_never_synced() {
+    // A state folder inside the pair's folder (`--state-dir` there, or a pair of $HOME),
+    // reached through another spelling of the path, and a configuration folder inside it.
+    let w = World::new().await;
+    let a = w.folder("home");
+    write(&a, "/notes.txt", b"mine");
+    write(&a, "/.config/nuvosync/config.toml", b"[settings]");
+    std::os::unix::fs::symlink(&a, w.dir.path().join("home-link")).unwrap();
+    let spec = sync_engine::PairSpec {
+        name: "home".into(),
+        local_root: a.clone(),
+        remote_root: ROOT.into(),
+        excluded: vec![],
+        index_path: w
+            .dir
+            .path()
+            .join("home-link/.local/state/nuvosync/pairs/home.db"),
+    };
+    let pair = sync_engine::Pair::open(
+        spec,
+        World::tuning(),
+        Arc::new(w.client()),
+        w.commit_lock.clone(),
+    )
+    .unwrap();
+    // The index's own folder is never synced by itself; the rest the application says.
+    pair.set_private_folders(&[
+        w.dir.path().join("home-link/.local/state/nuvosync"),
+        a.join(".config/nuvosync"),
+    ]);
+    pair.sync_once().await.unwrap();
+    assert!(a.join(".local/state/nuvosync/pairs/home.db").exists());
+    let remote: Vec<String> = w.remote_tree().into_keys().collect();
+    assert!(remote.contains(&"/notes.txt".to_string()), "{remote:?}");
+    assert!(
+        !remote
+            .iter()
+            .any(|p| p.starts_with("/.local/state/nuvosync") || p.starts_with("/.config/nuvosync")),
+        "nuvosync's own files reached Dropbox: {remote:?}"
+    );
+    // Nor does Dropbox's copy of such a folder come down.
+    w.put("/.config/nuvosync/config.toml", b"from elsewhere")
+        .await;
+    pair.sync_once().await.unwrap();
+    assert_eq!(
+        std::fs::read(a.join(".config/nuvosync/config.toml")).unwrap(),
+        b"[settings]"
+    );
 }

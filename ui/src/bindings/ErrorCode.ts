@@ -3,4 +3,4 @@
 /**
  * Machine-readable error codes.
  */
-export type ErrorCode = "invalid_argument" | "not_found" | "already_exists" | "not_linked" | "auth" | "offline" | "dropbox" | "paused" | "index" | "io" | "no_daemon" | "internal";
+export type ErrorCode = "invalid_argument" | "not_found" | "already_exists" | "not_linked" | "auth" | "offline" | "dropbox" | "paused" | "index" | "io" | "no_daemon" | "already_running" | "internal";

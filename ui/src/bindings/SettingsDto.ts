@@ -34,6 +34,22 @@ mass_delete_percent: number,
  */
 mass_delete_min_files: number, 
 /**
+ * Days a pair's own trash keeps deleted files (always given).
+ */
+trash_days?: number, 
+/**
+ * MiB a pair's own trash holds at most (always given).
+ */
+trash_max_mb?: number, 
+/**
+ * Days of activity history kept (always given).
+ */
+history_days?: number, 
+/**
+ * Entries of activity history kept at most (always given).
+ */
+history_max_entries?: number, 
+/**
  * Pairs.
  */
 pairs: Array<PairSettingsDto>, };

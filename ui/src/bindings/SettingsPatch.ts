@@ -34,6 +34,22 @@ mass_delete_percent: number | null,
  */
 mass_delete_min_files: number | null, 
 /**
+ * Days a pair's own trash keeps deleted files.
+ */
+trash_days?: number, 
+/**
+ * MiB a pair's own trash holds at most.
+ */
+trash_max_mb?: number, 
+/**
+ * Days of activity history kept.
+ */
+history_days?: number, 
+/**
+ * Entries of activity history kept at most.
+ */
+history_max_entries?: number, 
+/**
  * Per-pair changes.
  */
 pairs: Array<PairPatch>, };

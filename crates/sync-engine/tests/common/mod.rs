@@ -90,6 +90,24 @@ impl World {
         Pair::open(spec, tuning, remote, self.commit_lock.clone()).unwrap()
     }
 
+    /// A pair that excludes these folders (selective sync).
+    pub fn pair_excluding(&self, name: &str, local: &Path, excluded: &[&str]) -> Pair {
+        let spec = PairSpec {
+            name: name.into(),
+            local_root: local.to_path_buf(),
+            remote_root: ROOT.into(),
+            excluded: excluded.iter().map(|e| e.to_string()).collect(),
+            index_path: self.dir.path().join("state").join(format!("{name}.db")),
+        };
+        Pair::open(
+            spec,
+            Self::tuning(),
+            Arc::new(self.client()),
+            self.commit_lock.clone(),
+        )
+        .unwrap()
+    }
+
     /// Every file under ROOT on Dropbox: relative path → content hash (folders: None).
     pub fn remote_tree(&self) -> BTreeMap<String, Option<ContentHash>> {
         let acct = self.server.emulator.account("ada").unwrap();
@@ -125,6 +143,20 @@ impl World {
         self.client()
             .delete(&format!("{ROOT}{rel}"), None)
             .await
+            .unwrap();
+    }
+
+    /// A Paper doc at `rel` (Dropbox lists it, cannot download it, only export it).
+    pub fn paper(&self, rel: &str) {
+        let acct = self.server.emulator.account("ada").unwrap();
+        self.server
+            .emulator
+            .add_export_only(
+                &acct,
+                &format!("/Apps/nuvolos.cloud{ROOT}{rel}"),
+                "<h1>Plan</h1>",
+                "# Plan\n",
+            )
             .unwrap();
     }
 
