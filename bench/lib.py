@@ -272,6 +272,9 @@ class Emulator:
             f"{ACCOUNT}:{TOKEN}",
             "--admin-token",
             ADMIN,
+            # Maestral refreshes with its built-in app key: registered, as Dropbox requires.
+            "--app",
+            "2jmbq42w7vof78h:",
             "--latency-ms",
             str(latency_ms),
         ]

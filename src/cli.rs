@@ -110,9 +110,15 @@ pub enum Command {
     },
     /// Link a Dropbox account (the app gets only Apps/nuvolos.cloud).
     Link {
-        /// Print the address and read the code from the terminal (SSH sessions).
+        /// Print the address and read the code from the terminal (SSH sessions; also what
+        /// happens without a display, or when none of the sign-in ports is free).
         #[arg(long)]
         no_browser: bool,
+        /// The Dropbox app key to link with: an app you registered in Dropbox's App Console
+        /// (README: "Use your own Dropbox app"). Default: `app_key` in config.toml, then
+        /// NUVOSYNC_APP_KEY.
+        #[arg(long, value_name = "KEY")]
+        app_key: Option<String>,
     },
     /// Unlink: revoke nuvosync's access (local files stay).
     Unlink,
@@ -264,7 +270,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Stop => control::simple(&cli, Cmd::Stop, "stopping").await,
         Command::Settings(c) => control::settings(&cli, c).await,
         Command::Autostart { action } => control::autostart(&cli, action == "enable"),
-        Command::Link { no_browser } => control::link(&cli, *no_browser).await,
+        Command::Link {
+            no_browser,
+            app_key,
+        } => control::link(&cli, *no_browser, app_key.clone()).await,
         Command::Unlink => match control::call(&cli, Cmd::Unlink, true).await {
             Ok(v) => {
                 if v["revoked"] == serde_json::Value::Bool(true) {

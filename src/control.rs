@@ -654,27 +654,39 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
     }
 }
 
-/// `link`
-pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
+/// `link`: the loopback redirect when a browser can be shown here (the consent page opened
+/// through a private forwarding page, never on a command line), the code-paste flow with
+/// `--no-browser`, without a display, or when none of the sign-in ports is free.
+pub async fn link(cli: &Cli, no_browser: bool, app_key: Option<String>) -> i32 {
     // One connection for the whole sign-in: it holds the sign-in in progress.
     let mut conn = match Conn::open(cli, true).await {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
+    let browser = !no_browser && crate::browser::available();
+    if !no_browser && !browser {
+        println!(
+            "No display here (DISPLAY and WAYLAND_DISPLAY are unset), so no browser can be opened: Dropbox will show a code to paste instead."
+        );
+    }
     let start: LinkStartDto = match conn
         .call_as(Command::LinkStart {
-            loopback: !no_browser,
+            loopback: browser,
+            app_key,
         })
         .await
     {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    if let Some(why) = &start.paste_reason {
+        println!("Note: {why}.");
+    }
     println!(
         "Link nuvosync to your Dropbox (it gets only its own folder, Apps/nuvolos.cloud). Open:\n\n  {}\n",
         start.authorize_url
     );
-    let account: Result<AccountDto, ApiError> = if no_browser {
+    let account: Result<AccountDto, ApiError> = if start.redirect_uri.is_none() {
         print!("Then paste the code Dropbox shows you: ");
         let _ = std::io::stdout().flush();
         let mut code = String::new();
@@ -689,20 +701,18 @@ pub async fn link(cli: &Cli, no_browser: bool) -> i32 {
         })
         .await
     } else {
-        let opened = std::process::Command::new("xdg-open")
-            .arg(&start.authorize_url)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        // Kept until the sign-in ends: the browser may read it only after a while.
+        let page = crate::browser::ForwardPage::new(&start.authorize_url);
+        let opened = page.as_ref().is_ok_and(|p| p.open());
         if !opened {
             println!(
                 "(no browser could be opened here — open the address above yourself, or use `nuvosync link --no-browser` on a machine without a desktop)"
             );
         }
         println!("Waiting for you to allow access in the browser…");
-        conn.call_as(Command::LinkWait { timeout_secs: 600 }).await
+        let outcome = conn.call_as(Command::LinkWait { timeout_secs: 600 }).await;
+        drop(page);
+        outcome
     };
     match account {
         Ok(a) => {

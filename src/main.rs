@@ -4,6 +4,7 @@
 //! Exit codes: 0 done (in sync), 2 usage, 3 paused by a guard (stderr says why and what to
 //! do), 4 synced except for some files (listed), 1 any other error (stderr says what to do).
 
+mod browser;
 mod cli;
 mod control;
 mod debug;

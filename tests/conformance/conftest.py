@@ -24,6 +24,20 @@ BOB, BOB_TOKEN = "bob", "bob-long-lived-token-0002"
 APP_KEY = "nuvosync-desktop"
 APP_FOLDER = "/Apps/nuvolos.cloud"
 FULL_ACCESS_APP_KEY = "conformance-full-access"
+SECRET_APP_KEY, SECRET_APP_SECRET = "conformance-confidential", "conformance-secret-0001"
+# The redirect URIs registered for nuvosync's key here (as in the App Console): nuvosync's own
+# fixed loopback ports and those the SDK's flows below use. Dropbox matches them exactly.
+REDIRECT_URIS = [
+    "http://127.0.0.1:28752/callback",
+    "http://127.0.0.1:53682/callback",
+    "http://localhost:9/cb",
+    "http://127.0.0.1:5000/a",
+]
+APPS = [
+    "--app", f"{APP_KEY}:nuvolos.cloud:{','.join(REDIRECT_URIS)}",
+    "--app", f"{FULL_ACCESS_APP_KEY}:",
+    "--app", f"{SECRET_APP_KEY}={SECRET_APP_SECRET}::",
+]
 
 DEFAULT_FAULTS = {
     "latency_ms": 0,
@@ -44,7 +58,7 @@ DEFAULT_FAULTS = {
 
 @pytest.fixture(scope="session")
 def emu():
-    e = Emulator({ALICE: ALICE_TOKEN, BOB: BOB_TOKEN})
+    e = Emulator({ALICE: ALICE_TOKEN, BOB: BOB_TOKEN}, extra_args=APPS)
     os.environ.update(sdk_environment(e))
     os.environ.pop("CURL_CA_BUNDLE", None)
     yield e
@@ -101,7 +115,7 @@ def dbx_bob(client):
 
 @pytest.fixture
 def full_dbx(client):
-    """Alice with full Dropbox access (a refresh with an app key that is not an app-folder app)."""
+    """Alice with full Dropbox access (a refresh with a registered app key that is not an app-folder app)."""
     return client(oauth2_refresh_token=ALICE_TOKEN, app_key=FULL_ACCESS_APP_KEY)
 
 

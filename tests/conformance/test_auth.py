@@ -11,7 +11,7 @@ import uuid
 from html.parser import HTMLParser
 
 import pytest
-from conftest import ALICE, ALICE_TOKEN, APP_FOLDER, APP_KEY
+from conftest import ALICE, ALICE_TOKEN, APP_FOLDER, APP_KEY, FULL_ACCESS_APP_KEY, SECRET_APP_KEY, SECRET_APP_SECRET
 from emulator import Emulator, sdk_environment
 
 
@@ -340,5 +340,81 @@ def test_refresh_token_is_bound_to_its_app_key(emu, raw, sdk, client):
     flow = sdk.DropboxOAuth2FlowNoRedirect(APP_KEY, use_pkce=True, token_access_type="offline")
     result = flow.finish(code_from_consent(raw, emu, flow))
     with pytest.raises(sdk.exceptions.AuthError):
-        client(oauth2_refresh_token=result.refresh_token, app_key="some-other-app").users_get_current_account()
+        client(oauth2_refresh_token=result.refresh_token, app_key=FULL_ACCESS_APP_KEY).users_get_current_account()
     assert client(oauth2_refresh_token=result.refresh_token, app_key=APP_KEY).users_get_current_account()
+
+
+# ---------------------------------------------------------------- registered apps, secrets, scopes
+
+
+def test_authorize_refuses_an_unknown_app(emu, raw):
+    r = raw.get(
+        f"{emu.url}/oauth2/authorize",
+        params={"client_id": "not-registered", "response_type": "code"},
+        timeout=30,
+    )
+    assert r.status_code == 400
+    assert 'Invalid client_id: &quot;not-registered&quot;.' in r.text
+
+
+def test_authorize_refuses_a_loopback_port_that_is_not_registered(emu, raw, sdk):
+    """Dropbox matches the registered redirect URI exactly, port and path included."""
+    for uri in ("http://127.0.0.1:53683/callback", "http://127.0.0.1:53682/other", "http://localhost:53682/callback"):
+        flow = sdk.DropboxOAuth2Flow(APP_KEY, redirect_uri=uri, session={}, csrf_token_session_key="csrf", use_pkce=True)
+        page = raw.get(flow.start(), timeout=30)
+        assert page.status_code == 400, uri
+        assert "must exactly match one of the redirect URIs" in page.text
+    ok = sdk.DropboxOAuth2Flow(
+        APP_KEY, redirect_uri="http://127.0.0.1:28752/callback", session={}, csrf_token_session_key="csrf", use_pkce=True
+    )
+    assert raw.get(ok.start(), timeout=30).status_code == 200
+
+
+def test_token_endpoint_refuses_unknown_apps_and_wrong_secrets(emu, raw):
+    def refresh(**form):
+        return raw.post(
+            f"{emu.url}/oauth2/token", data=dict(grant_type="refresh_token", refresh_token=ALICE_TOKEN, **form), timeout=30
+        )
+
+    for bad in (
+        dict(client_id="not-registered"),
+        dict(client_id=SECRET_APP_KEY, client_secret="wrong"),
+        dict(client_id=APP_KEY, client_secret="nuvosync has no secret"),
+    ):
+        r = refresh(**bad)
+        assert r.status_code == 400, bad
+        assert r.json()["error"] == "invalid_client"
+    assert refresh(client_id=SECRET_APP_KEY, client_secret=SECRET_APP_SECRET).status_code == 200
+    # HTTP Basic, as the SDK sends an app secret.
+    r = raw.post(
+        f"{emu.url}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": ALICE_TOKEN},
+        auth=(SECRET_APP_KEY, "wrong"),
+        timeout=30,
+    )
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_client")
+
+
+def test_sdk_with_a_wrong_app_secret_cannot_refresh(client, sdk):
+    d = client(oauth2_refresh_token=ALICE_TOKEN, app_key=SECRET_APP_KEY, app_secret="wrong")
+    with pytest.raises(Exception) as e:
+        d.users_get_current_account()
+    assert "invalid_client" in repr(e.value) or getattr(getattr(e.value, "response", None), "status_code", 400) == 400
+    right = client(oauth2_refresh_token=ALICE_TOKEN, app_key=SECRET_APP_KEY, app_secret=SECRET_APP_SECRET)
+    assert right.users_get_current_account().email == "alice@example.com"
+
+
+def test_downscope(client, sdk, root):
+    """The official SDK's own integration test (test_downscope), on the emulator: a refresh
+    with `scope` gives a narrower token, and a route outside it answers missing_scope."""
+    d = client(oauth2_refresh_token=ALICE_TOKEN, app_key=APP_KEY)
+    d.users_get_current_account()
+    d.refresh_access_token(scope=["files.metadata.read"])
+    with pytest.raises(sdk.exceptions.AuthError) as e:
+        d.users_get_current_account()
+    assert e.value.error.is_missing_scope()
+    assert e.value.error.get_missing_scope().required_scope == "account_info.read"
+    with pytest.raises(sdk.exceptions.AuthError) as e:
+        d.files_upload(b"x", f"{root}/not-allowed.txt")
+    assert e.value.error.get_missing_scope().required_scope == "files.content.write"
+    d.files_list_folder("")  # files.metadata.read is granted

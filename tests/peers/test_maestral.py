@@ -34,9 +34,18 @@ if not os.path.exists(MAESTRAL):
     )
 
 
+MAESTRAL_APP_KEY = "2jmbq42w7vof78h"  # maestral/constants.py DROPBOX_APP_KEY
+
+
 class Daemon:
     def __init__(self, tmp: Path):
-        self.emu = Emulator({ACCOUNT: TOKEN}, admin_token="adm-maestral")
+        # Maestral's built-in app key (full Dropbox access, no redirect: it uses the code-paste
+        # flow) and the key this test's own API calls use, registered as in the App Console.
+        self.emu = Emulator(
+            {ACCOUNT: TOKEN},
+            admin_token="adm-maestral",
+            extra_args=["--app", f"{MAESTRAL_APP_KEY}:", "--app", "maestral-peer-test:"],
+        )
         self.root = tmp
         self.dropbox = tmp / "Dropbox"
         self.dropbox.mkdir()

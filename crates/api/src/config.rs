@@ -217,6 +217,11 @@ pub struct Config {
     /// Dropbox app key (an app-folder app); default nuvosync's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_key: Option<String>,
+    /// The loopback ports `link` listens on for Dropbox's redirect, in order (default
+    /// 28752, 28753, 28754). Each must be registered as `http://127.0.0.1:PORT/callback` for
+    /// the app key in Dropbox's App Console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_ports: Option<Vec<u16>>,
     /// Notification level.
     #[serde(default)]
     pub notifications: NotifyLevel,
@@ -258,6 +263,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             app_key: None,
+            link_ports: None,
             notifications: NotifyLevel::default(),
             upload_limit: 0,
             download_limit: 0,
@@ -316,6 +322,16 @@ impl Config {
                 ),
             ));
         }
+        if self
+            .link_ports
+            .as_ref()
+            .is_some_and(|p| p.is_empty() || p.contains(&0))
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                "link_ports must list one or more port numbers (1 to 65535), each registered as http://127.0.0.1:PORT/callback for the app",
+            ));
+        }
         Ok(())
     }
 
@@ -339,6 +355,30 @@ impl Config {
     /// A pair by name.
     pub fn pair(&self, name: &str) -> Option<&PairConfig> {
         self.pairs.iter().find(|p| p.name == name)
+    }
+
+    /// The loopback ports `link` tries, in order: `link_ports` in config.toml, else
+    /// `NUVOSYNC_LINK_PORTS` (comma-separated), else nuvosync's
+    /// ([`nuvosync_dropbox::auth::LINK_PORTS`]).
+    pub fn link_ports(&self) -> Result<Vec<u16>, ApiError> {
+        if let Some(p) = &self.link_ports {
+            return Ok(p.clone());
+        }
+        match std::env::var("NUVOSYNC_LINK_PORTS") {
+            Ok(v) if !v.trim().is_empty() => v
+                .split(',')
+                .map(|p| p.trim().parse::<u16>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidArgument,
+                        format!(
+                            "NUVOSYNC_LINK_PORTS must be port numbers separated by commas, got {v:?}"
+                        ),
+                    )
+                }),
+            _ => Ok(nuvosync_dropbox::auth::LINK_PORTS.to_vec()),
+        }
     }
 
     /// The app key in use.

@@ -391,7 +391,9 @@ impl Daemon {
                 json(())
             }
             Command::Account => json(self.account().await?),
-            Command::LinkStart { loopback } => json(self.link_start(loopback).await?),
+            Command::LinkStart { loopback, app_key } => {
+                json(self.link_start(loopback, app_key).await?)
+            }
             Command::LinkFinish { redirect } => json(self.link_finish(&redirect).await?),
             Command::LinkWait { timeout_secs } => json(self.link_wait(timeout_secs).await?),
             Command::Unlink => json(self.unlink().await?),
@@ -970,15 +972,41 @@ impl Daemon {
         Ok(dto)
     }
 
-    async fn link_start(&self, loopback: bool) -> Result<LinkStartDto, ApiError> {
+    /// Start a sign-in with `app_key` (or the configured one): the loopback redirect on the
+    /// first free of the configured ports (the code-paste flow when none is free), or the
+    /// code-paste flow when `loopback` is false. nuvosync's placeholder key is refused
+    /// against the real Dropbox, with what to do instead.
+    async fn link_start(
+        &self,
+        loopback: bool,
+        app_key: Option<String>,
+    ) -> Result<LinkStartDto, ApiError> {
         let endpoints = self.service.endpoints().clone();
+        let config = self.service.config();
+        let app_key = app_key
+            .map(|k| k.trim().to_string())
+            .unwrap_or_else(|| config.app_key());
+        if let Some(problem) = nuvosync_dropbox::auth::app_key_problem(&endpoints, &app_key) {
+            return Err(ApiError::new(ErrorCode::InvalidArgument, problem));
+        }
+        let redirect = if loopback {
+            nuvosync_dropbox::auth::Redirect::Loopback(config.link_ports()?)
+        } else {
+            nuvosync_dropbox::auth::Redirect::Paste
+        };
+        // A sign-in started again replaces the one in progress: let its listener go first,
+        // so that its port is free for the new one.
+        drop(lock(&self.link).take());
         let http = nuvosync_dropbox::transport::http_client(&endpoints, false)?;
-        let session =
-            LinkSession::start(&endpoints, &self.service.config().app_key(), http, loopback)
-                .await?;
+        let session = LinkSession::start(&endpoints, &app_key, http, redirect).await?;
+        if let Some(why) = session.paste_reason() {
+            tracing::info!("{why}");
+        }
         let dto = LinkStartDto {
             authorize_url: session.authorize_url.clone(),
             redirect_uri: session.redirect_uri().map(str::to_string),
+            paste_reason: session.paste_reason().map(str::to_string),
+            app_key,
         };
         *lock(&self.link) = Some(Arc::new(session));
         Ok(dto)

@@ -342,8 +342,16 @@ pub struct NewPairDto {
 pub struct LinkStartDto {
     /// The consent page.
     pub authorize_url: String,
-    /// Where Dropbox sends the browser back (a loopback listener), if any.
+    /// Where Dropbox sends the browser back (a loopback listener), if any; `None` when the
+    /// user pastes the code Dropbox shows.
     pub redirect_uri: Option<String>,
+    /// Why a sign-in that asked for the loopback redirect became a code-paste one (none of
+    /// the sign-in ports was free), if it did.
+    #[serde(default)]
+    pub paste_reason: Option<String>,
+    /// The Dropbox app key this sign-in uses.
+    #[serde(default)]
+    pub app_key: String,
 }
 
 /// One entry of a restore preview.
@@ -634,6 +642,11 @@ pub enum Command {
         /// Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
         #[serde(default = "yes")]
         loopback: bool,
+        /// Link with this Dropbox app key (default: `app_key` in config.toml, then
+        /// `NUVOSYNC_APP_KEY`, then nuvosync's own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        app_key: Option<String>,
     },
     /// Finish linking with the redirect URL the browser came back to (or a pasted code).
     LinkFinish {

@@ -29,10 +29,12 @@ struct Args {
     /// refresh token for any app key (repeatable). Default: demo:demo-token.
     #[arg(long = "account")]
     accounts: Vec<String>,
-    /// An app key confined to an app folder, KEY:FOLDER (repeatable; default nuvosync-desktop:nuvolos.cloud).
-    /// Every other app key gets full Dropbox access.
-    #[arg(long = "app-folder-app")]
-    app_folder_apps: Vec<String>,
+    /// A registered app, KEY[=SECRET]:FOLDER:REDIRECT_URI[,REDIRECT_URI...] (repeatable): FOLDER
+    /// empty for full Dropbox access, redirect URIs matched exactly. Only registered apps may
+    /// sign in or refresh. nuvosync-desktop:nuvolos.cloud with its three loopback redirect URIs
+    /// is always registered (an --app with its key replaces it).
+    #[arg(long = "app", value_parser = dropbox_emulator::oauth::RegisteredApp::parse)]
+    apps: Vec<dropbox_emulator::oauth::RegisteredApp>,
     /// Seed for ids, revisions and fault decisions.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -173,13 +175,7 @@ async fn main() -> anyhow::Result<()> {
         },
         ..Config::default()
     };
-    if !args.app_folder_apps.is_empty() {
-        config.app_folder_apps = args
-            .app_folder_apps
-            .iter()
-            .map(|a| split_pair(a, "--app-folder-app"))
-            .collect::<anyhow::Result<_>>()?;
-    }
+    config.apps.extend(args.apps.iter().cloned());
     let admin_token = config.admin_token.clone();
     let emu = Emulator::new(config).context("starting the emulator")?;
     let tls = match &args.tls_dir {

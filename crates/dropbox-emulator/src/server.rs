@@ -86,12 +86,27 @@ where
         let svc = service_fn(move |req| {
             let emu = emu.clone();
             let tls = tls.clone();
-            async move { dispatch(emu, req, peer, tls).await }
+            async move {
+                let mut answer = dispatch(emu.clone(), req, peer, tls).await;
+                if let Ok(resp) = &mut answer {
+                    date_header(&emu, resp);
+                }
+                answer
+            }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.keep_alive(true).max_buf_size(256 * 1024);
         let _ = builder.serve_connection(io, svc).with_upgrades().await;
     })
+}
+
+/// The `Date` header from the emulator's clock (`POST /admin/clock` moves it), so that a
+/// client can be shown a server whose clock differs from its own, as `nuvosync doctor` checks.
+fn date_header(emu: &Emulator, resp: &mut Response<Body>) {
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(emu.now().max(0) as u64);
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        resp.headers_mut().insert(http::header::DATE, v);
+    }
 }
 
 /// A dropped connection (fault injection): returning this error makes hyper close it.
@@ -367,6 +382,9 @@ async fn api_inner(
         };
         if grant.expires_at.is_some_and(|t| t <= emu.now()) {
             return Ok(ApiError::Auth("expired_access_token").into_response());
+        }
+        if let Some(refused) = crate::oauth::missing_scope(&grant, &route) {
+            return Ok(refused);
         }
         let Some(account) = emu.account(&grant.account) else {
             return Ok(ApiError::Auth("invalid_access_token").into_response());

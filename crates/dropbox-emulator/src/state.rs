@@ -29,9 +29,9 @@ pub const NUVOSYNC_APP_FOLDER: &str = "nuvolos.cloud";
 pub struct Config {
     /// Accounts to create at start: (name, long-lived token).
     pub accounts: Vec<(String, String)>,
-    /// App keys whose tokens are confined to an app folder: (app key, folder name). Every
-    /// other app key gets full Dropbox access.
-    pub app_folder_apps: Vec<(String, String)>,
+    /// The registered apps (as in Dropbox's App Console): only these may sign users in or
+    /// refresh tokens. By default nuvosync's own key; a later entry with the same key wins.
+    pub apps: Vec<crate::oauth::RegisteredApp>,
     /// Seed for ids, revisions and fault decisions.
     pub seed: u64,
     /// Persist state here (crash-safe); in memory when `None`.
@@ -50,7 +50,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             accounts: vec![],
-            app_folder_apps: vec![(NUVOSYNC_APP_KEY.into(), NUVOSYNC_APP_FOLDER.into())],
+            apps: vec![crate::oauth::RegisteredApp::nuvosync()],
             seed: 0,
             data_dir: None,
             token_lifetime_secs: 14_400,
@@ -106,6 +106,9 @@ pub struct Grant {
     pub expires_at: Option<i64>,
     /// The refresh token it was issued from, if any (revocation cascades through it).
     pub family: Option<String>,
+    /// The scopes it carries; `None` for every scope (the accounts' fixed tokens).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// A refresh token's grant.
@@ -115,6 +118,16 @@ pub struct RefreshGrant {
     pub account: String,
     /// The app key it was issued to (`None` for the accounts' fixed tokens, which any app may refresh).
     pub app_key: Option<String>,
+    /// The scopes granted; `None` for every scope.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Issued through PKCE, so refreshed without the app's secret.
+    #[serde(default = "yes")]
+    pub public: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A pending authorization code.
@@ -134,6 +147,8 @@ pub struct AuthCode {
     pub expires_at: i64,
     /// Set once exchanged; a replay revokes what it issued, as OAuth 2.0 recommends.
     pub used_by: Option<String>,
+    /// Scopes asked for (`None`: all of the app's).
+    pub scopes: Option<Vec<String>>,
 }
 
 /// Tokens and codes.
@@ -344,6 +359,7 @@ impl Emulator {
                 access: Access::AppFolder(folder),
                 expires_at: None,
                 family: None,
+                scopes: None,
             },
         );
         tokens.refresh.insert(
@@ -351,6 +367,8 @@ impl Emulator {
             RefreshGrant {
                 account: name.to_string(),
                 app_key: None,
+                scopes: None,
+                public: true,
             },
         );
         account
@@ -361,13 +379,10 @@ impl Emulator {
         self.accounts.read().get(name).cloned()
     }
 
-    /// The app folder an app key is confined to, or `None` for full access.
+    /// The app folder a registered app key is confined to, or `None` for full access (or an
+    /// unknown key).
     pub fn app_folder_of(&self, app_key: &str) -> Option<String> {
-        self.config
-            .app_folder_apps
-            .iter()
-            .find(|(k, _)| k == app_key)
-            .map(|(_, f)| f.clone())
+        crate::oauth::app(self, app_key).and_then(|a| a.folder)
     }
 
     /// Seconds since the epoch on the emulator's (adjustable) clock.

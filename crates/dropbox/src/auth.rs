@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// nuvosync's Dropbox app key (an app-folder app; its folder is `Apps/nuvolos.cloud`).
 /// Override with the `app_key` setting for another registered app.
@@ -249,6 +249,54 @@ impl Authorizer {
     }
 }
 
+/// The loopback ports the sign-in listens on for Dropbox's redirect, in order: a fixed port and
+/// two fallbacks. Dropbox sends the browser back only to a redirect URI registered for the app,
+/// matched exactly (port included), so all three are registered — see the README section
+/// "Use your own Dropbox app". When none is free, the sign-in falls back to pasting a code.
+pub const LINK_PORTS: [u16; 3] = [28752, 28753, 28754];
+
+/// The redirect URI of a loopback port: `http://127.0.0.1:PORT/callback`.
+pub fn redirect_uri_for(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/callback")
+}
+
+/// The permissions (OAuth scopes) nuvosync asks for, derived from the routes it calls (each
+/// route's `scope` in the API spec): `account_info.read` for `users/get_current_account` and
+/// `users/get_space_usage`; `files.metadata.read` for `list_folder` (and `continue`,
+/// `get_latest_cursor`), `get_metadata` and `list_revisions`; `files.content.read` for
+/// `download`; `files.content.write` for `upload`, the upload sessions, `delete_v2`,
+/// `move_v2`, `copy_v2`, `create_folder_v2`, their batches and `restore`. Longpoll takes no
+/// token, and revoking one needs no scope.
+pub const SCOPES: [&str; 4] = [
+    "account_info.read",
+    "files.content.read",
+    "files.content.write",
+    "files.metadata.read",
+];
+
+/// Why linking cannot start with this app key, if it cannot: nuvosync's default key is a
+/// placeholder that the real Dropbox does not know, so against Dropbox an app key of one's own
+/// is needed. Emulators (any other endpoint) know the placeholder.
+pub fn app_key_problem(endpoints: &Endpoints, app_key: &str) -> Option<String> {
+    let real = endpoints
+        .authorize
+        .host_str()
+        .is_some_and(|h| h == "www.dropbox.com" || h.ends_with(".dropbox.com"));
+    if app_key.trim().is_empty() {
+        return Some("the Dropbox app key is empty — run `nuvosync link --app-key YOUR_APP_KEY` (README: \"Use your own Dropbox app\")".into());
+    }
+    (real && app_key == DEFAULT_APP_KEY).then(|| {
+        format!(
+            "nuvosync needs a Dropbox app key to link with Dropbox: {DEFAULT_APP_KEY:?} is only a placeholder, and Dropbox would refuse it. \
+             Register an app of your own (free, a few minutes) at https://www.dropbox.com/developers/apps — Scoped access, App folder \"{APP_FOLDER}\", \
+             the permissions {} and the redirect URIs {} — then run `nuvosync link --app-key YOUR_APP_KEY` \
+             (or set app_key in config.toml, or NUVOSYNC_APP_KEY). Every step is in the README section \"Use your own Dropbox app\".",
+            SCOPES.join(", "),
+            LINK_PORTS.map(redirect_uri_for).join(", "),
+        )
+    })
+}
+
 /// The result of a successful link: what to store, and who was linked.
 #[derive(Debug, Clone)]
 pub struct LinkResult {
@@ -260,6 +308,18 @@ pub struct LinkResult {
     pub app_key: String,
     /// Dropbox account id, when the token endpoint says it.
     pub account_id: Option<String>,
+    /// The permissions granted, as the token endpoint listed them (empty if it did not).
+    pub scopes: Vec<String>,
+}
+
+/// How Dropbox hands the sign-in back to nuvosync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redirect {
+    /// To a listener on 127.0.0.1: the first free port of these (each registered as
+    /// [`redirect_uri_for`]); the code-paste flow when none is free.
+    Loopback(Vec<u16>),
+    /// No redirect: Dropbox shows a code for the user to paste.
+    Paste,
 }
 
 /// One authorization in progress: the authorize URL to open, and what is needed to finish.
@@ -269,6 +329,7 @@ pub struct LinkSession {
     verifier: Mutex<Option<PkceCodeVerifier>>,
     state: CsrfToken,
     redirect_uri: Option<String>,
+    paste_reason: Option<String>,
     /// The page to open in a browser or webview.
     pub authorize_url: String,
     listener: Mutex<Option<tokio::net::TcpListener>>,
@@ -283,40 +344,58 @@ impl fmt::Debug for LinkSession {
     }
 }
 
+/// How long one connection to the redirect listener may take to send its request.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once by the redirect listener (more wait to be accepted).
+const MAX_CONNECTIONS: usize = 64;
+/// The longest request head the redirect listener reads.
+const MAX_HEAD: usize = 16 * 1024;
+
 impl LinkSession {
-    /// Start a link. With `loopback`, a listener on 127.0.0.1 (random port) receives the
-    /// redirect; without, Dropbox shows the code for the user to paste.
+    /// Start a link. With [`Redirect::Loopback`], a listener on the first free of the given
+    /// ports receives the redirect (the code-paste flow when none is free — see
+    /// [`LinkSession::paste_reason`]); with [`Redirect::Paste`], Dropbox shows the code for the
+    /// user to paste.
     pub async fn start(
         endpoints: &Endpoints,
         app_key: &str,
         http: reqwest::Client,
-        loopback: bool,
+        redirect: Redirect,
     ) -> Result<LinkSession, Error> {
         let mut client = oauth_client(endpoints, app_key)?;
-        let (listener, redirect_uri) = if loopback {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| {
-                    Error::Network(format!(
-                        "cannot listen on 127.0.0.1 for the sign-in redirect: {e}"
-                    ))
-                })?;
-            let port = l
-                .local_addr()
-                .map_err(|e| Error::Network(e.to_string()))?
-                .port();
-            let uri = format!("http://127.0.0.1:{port}/callback");
+        let (mut listener, mut redirect_uri, mut paste_reason) = (None, None, None);
+        if let Redirect::Loopback(ports) = redirect {
+            let mut busy = vec![];
+            for port in &ports {
+                match tokio::net::TcpListener::bind(("127.0.0.1", *port)).await {
+                    Ok(l) => {
+                        listener = Some(l);
+                        redirect_uri = Some(redirect_uri_for(*port));
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!("sign-in port {port} is not free: {e}");
+                        busy.push(port.to_string());
+                    }
+                }
+            }
+            if listener.is_none() {
+                paste_reason = Some(format!(
+                    "no sign-in port is free on this computer (tried {}), so Dropbox will show a code to paste instead",
+                    busy.join(", ")
+                ));
+            }
+        }
+        if let Some(uri) = &redirect_uri {
             client = client.set_redirect_uri(
                 RedirectUrl::new(uri.clone()).map_err(|e| Error::Unexpected(e.to_string()))?,
             );
-            (Some(l), Some(uri))
-        } else {
-            (None, None)
-        };
+        }
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = client
             .authorize_url(CsrfToken::new_random)
             .set_pkce_challenge(challenge)
+            .add_scopes(SCOPES.iter().map(|s| oauth2::Scope::new(s.to_string())))
             .add_extra_param("token_access_type", "offline")
             .url();
         Ok(LinkSession {
@@ -325,6 +404,7 @@ impl LinkSession {
             verifier: Mutex::new(Some(verifier)),
             state,
             redirect_uri,
+            paste_reason,
             authorize_url: url.to_string(),
             listener: Mutex::new(listener),
             http,
@@ -334,6 +414,11 @@ impl LinkSession {
     /// The loopback redirect URI, if this session listens for one.
     pub fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
+    }
+
+    /// Why a loopback sign-in became a code-paste one (no free port), if it did.
+    pub fn paste_reason(&self) -> Option<&str> {
+        self.paste_reason.as_deref()
     }
 
     /// Exchange a code for tokens. A code can be exchanged once per session.
@@ -353,6 +438,26 @@ impl LinkSession {
                 Error::Auth(_) => Error::Auth(AuthProblem::Other("Dropbox did not accept the sign-in code (it may be mistyped, expired or already used) — run `nuvosync link` again".into())),
                 other => other,
             })?;
+        let scopes: Vec<String> = resp
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        if !scopes.is_empty() {
+            let missing: Vec<&str> = SCOPES
+                .iter()
+                .copied()
+                .filter(|s| !scopes.iter().any(|g| g == s))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::Auth(AuthProblem::Other(format!(
+                    "the Dropbox app {} was not given the permission{} {} — enable {} on the app's Permissions tab in the App Console (dropbox.com/developers/apps), then run `nuvosync link` again",
+                    self.app_key,
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", "),
+                    if missing.len() > 1 { "them" } else { "it" },
+                ))));
+            }
+        }
         let refresh = resp.refresh_token().ok_or_else(|| {
             Error::Unexpected(
                 "Dropbox returned no refresh token (offline access was not granted)".into(),
@@ -363,6 +468,7 @@ impl LinkSession {
             access_token: Secret::new(resp.access_token().secret().clone()),
             app_key: self.app_key.clone(),
             account_id: None,
+            scopes,
         })
     }
 
@@ -411,9 +517,13 @@ impl LinkSession {
         }
     }
 
-    /// Wait (up to `timeout`) for the browser to come back to the loopback listener. Replies
-    /// with a wrong `state` are refused and waiting goes on; the first valid one finishes the
-    /// link and closes the listener, so any later callback is refused by the OS.
+    /// Wait (up to `timeout`) for the browser to come back to the loopback listener.
+    ///
+    /// Connections are served concurrently, each with its own time limit, so a local program
+    /// that connects and sends nothing (or sends slowly) cannot hold up the real redirect.
+    /// Only a `GET /callback` carrying this sign-in's `state` is taken: anything else is
+    /// refused and waiting goes on. The first valid reply finishes the link and closes the
+    /// listener, so any later callback is refused by the OS.
     pub async fn wait_for_redirect(&self, timeout: Duration) -> Result<LinkResult, Error> {
         let listener = self.listener.lock().take().ok_or_else(|| {
             Error::Auth(AuthProblem::Other(
@@ -421,68 +531,129 @@ impl LinkSession {
             ))
         })?;
         let deadline = tokio::time::Instant::now() + timeout;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Callback, tokio::net::TcpStream)>(4);
+        let mut connections = tokio::task::JoinSet::new();
+        let state = Arc::new(self.state.secret().clone());
         loop {
-            let accepted = tokio::time::timeout_at(deadline, listener.accept()).await;
-            let (mut stream, _) = match accepted {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(Error::Network(format!("sign-in listener failed: {e}"))),
-                Err(_) => {
-                    return Err(Error::Auth(AuthProblem::Other(
-                        "timed out waiting for the Dropbox sign-in to come back".into(),
-                    )));
-                }
-            };
-            let mut reader = tokio::io::BufReader::new(&mut stream);
-            let mut line = String::new();
-            if tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line))
-                .await
-                .is_err()
-            {
-                continue;
-            }
-            let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
-            let result = if target.starts_with("/callback") {
-                self.parse_redirect(&target)
-            } else {
-                Callback::Foreign("not the sign-in callback".into())
-            };
-            match result {
-                Callback::Denied(why) => {
-                    let page = format!(
-                        "<!doctype html><title>nuvosync</title><h1>Not linked</h1><p>{}</p>",
-                        html_escape(&why)
-                    );
-                    let _ = respond(&mut stream, "200 OK", &page).await;
-                    return Err(Error::Auth(AuthProblem::Other(why)));
-                }
-                Callback::Code(code) => {
-                    let outcome = self.finish_with_code(&code).await;
-                    let page = match &outcome {
-                        Ok(_) => "<!doctype html><title>nuvosync</title><h1>nuvosync is linked to your Dropbox.</h1><p>You can close this window.</p>".to_string(),
-                        Err(e) => format!("<!doctype html><title>nuvosync</title><h1>Linking failed</h1><p>{}</p>", html_escape(&e.to_string())),
+            tokio::select! {
+                accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => {
+                    let (stream, _) = match accepted {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!("sign-in listener: {e}");
+                            continue;
+                        }
                     };
-                    let _ = respond(
-                        &mut stream,
-                        if outcome.is_ok() {
-                            "200 OK"
-                        } else {
-                            "400 Bad Request"
-                        },
-                        &page,
-                    )
-                    .await;
+                    let tx = tx.clone();
+                    let state = state.clone();
+                    connections.spawn(async move {
+                        let head = tokio::time::timeout(CONNECTION_TIMEOUT, read_head(stream)).await;
+                        let Ok(Some((mut stream, target))) = head else {
+                            return; // too slow, too long or not HTTP: dropped
+                        };
+                        match classify(&target, &state) {
+                            Ok(callback) => {
+                                let _ = tx.send((callback, stream)).await;
+                            }
+                            Err((status, why)) => {
+                                tracing::warn!("refused a sign-in callback: {why}");
+                                let page = format!(
+                                    "<!doctype html><title>nuvosync</title><h1>Refused</h1><p>{}</p>",
+                                    html_escape(&why)
+                                );
+                                let _ = tokio::time::timeout(
+                                    CONNECTION_TIMEOUT,
+                                    respond(&mut stream, status, &page),
+                                )
+                                .await;
+                            }
+                        }
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                Some((callback, mut stream)) = rx.recv() => {
+                    let (status, page, outcome) = match callback {
+                        Callback::Code(code) => {
+                            let outcome = self.finish_with_code(&code).await;
+                            match &outcome {
+                                Ok(_) => ("200 OK", "<!doctype html><title>nuvosync</title><h1>nuvosync is linked to your Dropbox.</h1><p>You can close this window.</p>".to_string(), outcome),
+                                Err(e) => ("400 Bad Request", format!("<!doctype html><title>nuvosync</title><h1>Linking failed</h1><p>{}</p>", html_escape(&e.to_string())), outcome),
+                            }
+                        }
+                        Callback::Denied(why) => (
+                            "200 OK",
+                            format!("<!doctype html><title>nuvosync</title><h1>Not linked</h1><p>{}</p>", html_escape(&why)),
+                            Err(Error::Auth(AuthProblem::Other(why))),
+                        ),
+                        Callback::Foreign(_) => continue, // never sent: refused in its task
+                    };
+                    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, respond(&mut stream, status, &page)).await;
+                    connections.abort_all();
                     return outcome;
                 }
-                Callback::Foreign(why) => {
-                    tracing::warn!("refused a sign-in callback: {why}");
-                    let page = format!(
-                        "<!doctype html><h1>Refused</h1><p>{}</p>",
-                        html_escape(&why)
-                    );
-                    let _ = respond(&mut stream, "400 Bad Request", &page).await;
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(Error::Auth(AuthProblem::Other(
+                        "timed out waiting for the Dropbox sign-in to come back — run `nuvosync link` to try again".into(),
+                    )));
                 }
             }
         }
+    }
+}
+
+/// Read an HTTP request head (up to [`MAX_HEAD`] bytes); returns the stream and the request
+/// target of a `GET`, or `None` for anything else.
+async fn read_head(mut stream: tokio::net::TcpStream) -> Option<(tokio::net::TcpStream, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 || buf.len() + n > MAX_HEAD {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf);
+    let mut first = head.lines().next()?.split_whitespace();
+    match (first.next(), first.next()) {
+        (Some("GET"), Some(target)) => Some((stream, target.to_string())),
+        _ => None,
+    }
+}
+
+/// Decide what a request to the redirect listener is, before anything else is done with it:
+/// only `/callback` with this sign-in's `state` goes on (with a code, or with Dropbox's
+/// refusal); anything else gets an HTTP status and why.
+fn classify(target: &str, state: &str) -> Result<Callback, (&'static str, String)> {
+    let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
+        return Err(("400 Bad Request", "not a sign-in reply".into()));
+    };
+    if url.path() != "/callback" {
+        return Err(("404 Not Found", "not the sign-in callback".into()));
+    }
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if q.get("state").map(String::as_str) != Some(state) {
+        return Err((
+            "400 Bad Request",
+            "the sign-in reply did not match this sign-in (state mismatch); it was ignored".into(),
+        ));
+    }
+    if let Some(err) = q.get("error") {
+        let why = q
+            .get("error_description")
+            .cloned()
+            .unwrap_or_else(|| err.clone());
+        return Ok(Callback::Denied(format!(
+            "Dropbox sign-in was not completed: {why} — run `nuvosync link` to try again"
+        )));
+    }
+    match q.get("code") {
+        Some(c) => Ok(Callback::Code(c.clone())),
+        None => Err((
+            "400 Bad Request",
+            "the sign-in reply carried no code".into(),
+        )),
     }
 }
 

@@ -110,7 +110,12 @@ name: string, } } | { "cmd": "account" } | { "cmd": "link_start", "args": {
 /**
  * Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
  */
-loopback: boolean, } } | { "cmd": "link_finish", "args": { 
+loopback: boolean, 
+/**
+ * Link with this Dropbox app key (default: `app_key` in config.toml, then
+ * `NUVOSYNC_APP_KEY`, then nuvosync's own).
+ */
+app_key?: string, } } | { "cmd": "link_finish", "args": { 
 /**
  * Redirect URL or code.
  */

@@ -9,6 +9,16 @@ export type LinkStartDto = {
  */
 authorize_url: string, 
 /**
- * Where Dropbox sends the browser back (a loopback listener), if any.
+ * Where Dropbox sends the browser back (a loopback listener), if any; `None` when the
+ * user pastes the code Dropbox shows.
  */
-redirect_uri: string | null, };
+redirect_uri: string | null, 
+/**
+ * Why a sign-in that asked for the loopback redirect became a code-paste one (none of
+ * the sign-in ports was free), if it did.
+ */
+paste_reason: string | null, 
+/**
+ * The Dropbox app key this sign-in uses.
+ */
+app_key: string, };
