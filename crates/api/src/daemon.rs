@@ -362,6 +362,13 @@ impl Daemon {
                     .ok_or_else(|| not_found(&pair))?;
                 self.stop_runner(&pair).await;
                 let p = self.service.pair(&pair)?;
+                // Rebuilt against another account, the folder would be merged into it.
+                if let Err(e) = p.check_account().await {
+                    self.start_runner(&pair).await;
+                    let mut e: ApiError = e.into();
+                    e.message = format!("the index was not rebuilt: {}", e.message);
+                    return Err(e);
+                }
                 p.with_index(|ix| ix.reset_trees())?;
                 self.service.forget_pair(&pair);
                 self.start_runner(&pair).await;
@@ -498,6 +505,7 @@ impl Daemon {
                     | Some("empty_remote")
                     | Some("unsafe_state_folder")
                     | Some("index_missing")
+                    | Some("account_changed")
             ) || (state == StateDto::UpToDate && conflicts > 0)
             {
                 state = StateDto::Attention;

@@ -261,6 +261,13 @@ pub enum PauseReason {
         /// The marker's generation.
         found: u64,
     },
+    /// The index was built with another Dropbox account than the one linked now.
+    AccountChanged {
+        /// The account the pair was synced with (its email, or id).
+        synced_with: String,
+        /// The account linked now.
+        linked: String,
+    },
     /// The user paused.
     User,
 }
@@ -300,6 +307,9 @@ impl PauseReason {
             ),
             PauseReason::IndexMissing { found } => format!(
                 "this folder was synced before (its marker is at generation {found}) but its sync index is gone — without it nuvosync cannot tell a restored snapshot from the current state, so it stops rather than guess. If you have the index file, put it back; otherwise run `nuvosync restore --plan` to see how the folder differs from Dropbox, then `nuvosync restore --continue --yes` to sync it afresh (where both sides differ, both versions are kept) or `nuvosync restore --apply` if the folder was restored from a snapshot"
+            ),
+            PauseReason::AccountChanged { synced_with, linked } => format!(
+                "this folder was synced with the Dropbox account {synced_with}, but {linked} is linked now — nothing is synced, so the two accounts are never mixed. Link {synced_with} again (`nuvosync unlink`, then `nuvosync link`), or, to sync this folder with {linked} from now on, remove the pair and add it again (`nuvosync pair remove`, `nuvosync pair add`: both sides are kept, and where they differ both versions are)"
             ),
             PauseReason::User => "paused — run `nuvosync resume` to continue".to_string(),
         }
@@ -452,6 +462,9 @@ pub struct Pair {
     os_trash: std::sync::OnceLock<Option<crate::localfs::OsTrash>>,
     /// When the trash and the history were last pruned.
     pruned: Mutex<Option<std::time::Instant>>,
+    /// The linked account was found to be the index's (once per opening: see
+    /// [`Pair::check_account`]).
+    account_checked: AtomicBool,
 }
 
 /// Deletions within this window count together for the mass-delete guard.
@@ -553,6 +566,7 @@ impl Pair {
             files: Mutex::new(None),
             os_trash: std::sync::OnceLock::new(),
             pruned: Mutex::new(None),
+            account_checked: AtomicBool::new(false),
         })
     }
 
@@ -816,6 +830,44 @@ impl Pair {
         self.settle_generation(Some(next))
     }
 
+    /// The index belongs to one Dropbox account: the first time it meets one, it keeps its
+    /// id; after that, a pair opened with another account linked stops here (a cursor, ids and
+    /// revisions of one account mean nothing in another, and syncing would merge the two).
+    /// Asked once per opening of the pair.
+    pub async fn check_account(&self) -> Result<(), SyncError> {
+        if self.account_checked.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let linked = self.remote.account().await?;
+        let stored = {
+            let ix = lock(&self.index);
+            (ix.meta("account_id")?, ix.meta("account_email")?)
+        };
+        match stored {
+            (Some(id), _) if id == linked.account_id => {}
+            (Some(id), email) => {
+                let name = |email: Option<String>, id: &str| match email {
+                    Some(e) if !e.is_empty() => e,
+                    _ => id.to_string(),
+                };
+                return Err(SyncError::Paused(PauseReason::AccountChanged {
+                    synced_with: name(email, &id),
+                    linked: name(Some(linked.email.clone()), &linked.account_id),
+                }));
+            }
+            (None, _) => {
+                // A new index (or one from before accounts were kept): it is this account's.
+                let mut ix = lock(&self.index);
+                let mut b = ix.batch()?;
+                b.set_meta("account_id", &linked.account_id)?;
+                b.set_meta("account_email", &linked.email)?;
+                b.commit()?;
+            }
+        }
+        self.account_checked.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
     // ------------------------------------------------------------ observing
 
     /// Scan the local folder (or some paths in it) into the index. Returns whether anything changed.
@@ -989,6 +1041,7 @@ impl Pair {
 
     /// Fetch remote changes into the index. Returns whether anything changed.
     pub async fn pull(&self) -> Result<bool, SyncError> {
+        self.check_account().await?;
         let cursor = lock(&self.index).meta("cursor")?;
         match cursor {
             Some(c) => match self.pull_from(c).await {
@@ -1414,6 +1467,8 @@ impl Pair {
 
     async fn sync_once_open(&self) -> Result<Report, SyncError> {
         self.begin()?;
+        // Before the walk and the listing overlap (where the run cannot be cut off).
+        self.check_account().await?;
         self.events.send(Event::State {
             pair: self.spec.name.clone(),
             state: PairState::Syncing,

@@ -556,6 +556,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         });
         let result = async {
             pair.begin()?;
+            pair.check_account().await?;
             if full || !scopes.is_empty() {
                 // The walk and Dropbox's answer overlap.
                 let list: Vec<String> = if full {

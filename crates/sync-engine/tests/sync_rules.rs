@@ -525,3 +525,65 @@ async fn nuvosyncs_own_folders_inside_the_pair_are_never_synced() {
         b"[settings]"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_opened_with_another_account_linked_stops_and_mixes_nothing() {
+    let w = World::new().await;
+    w.server.emulator.add_account("bob", "tok-bob");
+    let a = w.folder("a");
+    write(&a, "/ada.txt", b"ada's file");
+    w.pair("a", &a).sync_once().await.unwrap();
+    // Bob is linked now (a relink with another account); his Dropbox has the same folder.
+    let bob = Arc::new(w.client_with("tok-bob"));
+    bob.upload(
+        &nuvosync_dropbox::Commit {
+            path: format!("{ROOT}/bob.txt"),
+            mode: nuvosync_dropbox::WriteMode::Add,
+            autorename: false,
+            strict_conflict: false,
+            client_modified: None,
+        },
+        bytes::Bytes::from_static(b"bob's file"),
+    )
+    .await
+    .unwrap();
+    let bob_tree = |w: &World| {
+        let acct = w.server.emulator.account("bob").unwrap();
+        let ns = acct.ns.lock();
+        ns.nodes.keys().cloned().collect::<Vec<_>>()
+    };
+    let bob_before = bob_tree(&w);
+    let open = || w.pair_with("a", &a, World::tuning(), bob.clone());
+    let pair = open();
+    for _ in 0..2 {
+        let err = pair.sync_once().await.unwrap_err();
+        let sync_engine::SyncError::Paused(
+            reason @ sync_engine::PauseReason::AccountChanged { .. },
+        ) = &err
+        else {
+            panic!("{err:?}");
+        };
+        let said = reason.describe(true);
+        assert!(said.contains("ada@") && said.contains("bob@"), "{said}");
+        assert!(said.contains("nuvosync link"), "says what to do: {said}");
+    }
+    // Rebuilding the index does not make it another account's either.
+    pair.with_index(|ix| ix.reset_trees()).unwrap();
+    drop(pair);
+    let err = open().sync_once().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sync_engine::SyncError::Paused(sync_engine::PauseReason::AccountChanged { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(bob_tree(&w), bob_before, "nothing reached bob's Dropbox");
+    assert!(
+        !a.join("bob.txt").exists(),
+        "nothing came from bob's Dropbox"
+    );
+    // Ada linked again: the pair goes on.
+    w.pair("a", &a).sync_once().await.unwrap();
+    assert_same(&w, &a);
+}

@@ -41,12 +41,17 @@ impl World {
     }
 
     pub fn client(&self) -> Client {
+        self.client_with("tok-ada")
+    }
+
+    /// A client with another account's token (see `Emulator::add_account`).
+    pub fn client_with(&self, token: &str) -> Client {
         let mut e = Endpoints::single(&self.server.url).unwrap();
         e.ca_file = self.server.ca_file.clone();
         Client::new(
             e,
             Credential::Either {
-                token: Secret::new("tok-ada"),
+                token: Secret::new(token),
                 app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
             },
         )
