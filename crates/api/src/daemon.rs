@@ -506,6 +506,7 @@ impl Daemon {
                     | Some("unsafe_state_folder")
                     | Some("index_missing")
                     | Some("account_changed")
+                    | Some("remote_folder_gone")
             ) || (state == StateDto::UpToDate && conflicts > 0)
             {
                 state = StateDto::Attention;

@@ -623,6 +623,15 @@ fn list_folder_continue(call: &Call) -> Result<Reply, ApiError> {
     if cursor.epoch != account.epoch.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(ApiError::route(files::ListFolderContinueError::Reset));
     }
+    // "If the folder itself that the cursor refers to is deleted, the call will return a 409
+    // path error" (https://developers.dropbox.com/detecting-changes-guide, "Polling"); a move
+    // is a delete at the old path. The journal holds it as one Delete of the listed folder,
+    // which a listing of that folder never shows.
+    if listed_folder_gone(&account.ns.lock(), &cursor) {
+        return Err(ApiError::route(files::ListFolderContinueError::Path(
+            files::LookupError::NotFound,
+        )));
+    }
     page(account, cursor, &call.scope, vec![])
 }
 
@@ -759,10 +768,19 @@ fn page(
     ))
 }
 
+/// Whether the folder a cursor lists (other than the app folder or the whole Dropbox) was
+/// deleted or moved away since the cursor's position.
+fn listed_folder_gone(ns: &crate::store::Namespace, cursor: &Cursor) -> bool {
+    cursor.root != lower(&cursor.scope_root)
+        && ns.listed_folder_gone_since(cursor.seq, &cursor.root)
+}
+
 /// Whether a cursor's scope has changes after its position (for longpoll).
 pub fn cursor_behind(account: &Account, cursor: &Cursor) -> bool {
     let ns = account.ns.lock();
+    // A listed folder that went away is a change (continue then answers with the path error).
     cursor.after.is_some()
+        || listed_folder_gone(&ns, cursor)
         || ns
             .changes_since(cursor.seq, &cursor.root, cursor.recursive)
             .next()

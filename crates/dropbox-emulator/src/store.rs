@@ -318,6 +318,22 @@ impl Namespace {
             .unwrap_or_default()
     }
 
+    /// Whether the folder `root` (a listing's folder; not the app folder or the account's
+    /// root) is gone since `seq`: deleted, moved away, or replaced by a file — now, or at any
+    /// point after `seq` (then a folder at that path now is not the one listed, or came back
+    /// after its contents were gone, which the cursor's journal cannot tell item by item).
+    pub fn listed_folder_gone_since(&self, seq: u64, root: &str) -> bool {
+        if root.is_empty() {
+            return false;
+        }
+        self.nodes.get(root).is_none_or(|n| n.file().is_some())
+            || self
+                .journal
+                .iter()
+                .skip(seq as usize)
+                .any(|e| e.node.is_none() && within(root, &e.lower))
+    }
+
     /// Journal entries after `seq` that fall in the scope (`root`, recursive or not).
     pub fn changes_since(
         &self,

@@ -182,3 +182,72 @@ async fn a_paper_doc_lists_without_content_hash_and_only_exports() {
         assert!(body.contains("conflict"), "{body}");
     }
 }
+
+/// "If the folder itself that the cursor refers to is deleted, the call will return a 409 path
+/// error" (https://developers.dropbox.com/detecting-changes-guide): a listed folder moved away
+/// (renamed on the web) or deleted makes `list_folder/continue` answer 409 `path/not_found`,
+/// and longpoll reports it as a change; a listing of the app folder goes on as before.
+#[tokio::test]
+async fn continue_on_a_listed_folder_that_was_moved_or_deleted_is_a_path_error() {
+    let e = emu().await;
+    let (status, _) = e.upload_raw(br#"{"path": "/A/x.txt"}"#, b"x").await;
+    assert_eq!(status, 200);
+    let emu = &e;
+    let listed = |path: &'static str| async move {
+        let (status, body) = emu
+            .rpc(
+                "files/list_folder",
+                json!({"path": path, "recursive": true}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["cursor"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (of_a, of_root) = (listed("/A").await, listed("").await);
+    let (status, body) = e
+        .rpc("files/move_v2", json!({"from_path": "/A", "to_path": "/B"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = e
+        .rpc("files/list_folder/continue", json!({"cursor": of_a}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(err["error"][".tag"], "path", "{err}");
+    assert_eq!(err["error"]["path"][".tag"], "not_found", "{err}");
+    let r = e
+        .http
+        .post(e.url("files/list_folder/longpoll"))
+        .header("Content-Type", "application/json")
+        .body(json!({"cursor": of_a, "timeout": 30}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["changes"], true, "{v}");
+    // Back where it was, the old cursor still cannot say what happened meanwhile.
+    let (status, _) = e
+        .rpc("files/move_v2", json!({"from_path": "/B", "to_path": "/A"}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = e
+        .rpc("files/list_folder/continue", json!({"cursor": of_a}))
+        .await;
+    assert_eq!(status, 409);
+    // A new listing of it works; deleting it is a path error too.
+    let again = listed("/A").await;
+    let (status, _) = e.rpc("files/delete_v2", json!({"path": "/A"})).await;
+    assert_eq!(status, 200);
+    let (status, body) = e
+        .rpc("files/list_folder/continue", json!({"cursor": again}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    // The app folder's listing sees the moves and the delete as entries.
+    let (status, body) = e
+        .rpc("files/list_folder/continue", json!({"cursor": of_root}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -268,6 +268,17 @@ pub enum PauseReason {
         /// The account linked now.
         linked: String,
     },
+    /// The pair's folder on Dropbox is not where the pair syncs it any more: moved (renamed on
+    /// the web), deleted, or replaced by another folder of the same name. Nothing is synced,
+    /// so it is never made again at the old place and nothing here is deleted.
+    RemoteFolderGone {
+        /// The pair's folder on Dropbox (in the app folder).
+        path: String,
+        /// Where it is now, if Dropbox still has it (in the app folder).
+        moved_to: Option<String>,
+        /// Another folder now sits at `path`.
+        replaced: bool,
+    },
     /// The user paused.
     User,
 }
@@ -311,6 +322,39 @@ impl PauseReason {
             PauseReason::AccountChanged { synced_with, linked } => format!(
                 "this folder was synced with the Dropbox account {synced_with}, but {linked} is linked now — nothing is synced, so the two accounts are never mixed. Link {synced_with} again (`nuvosync unlink`, then `nuvosync link`), or, to sync this folder with {linked} from now on, remove the pair and add it again (`nuvosync pair remove`, `nuvosync pair add`: both sides are kept, and where they differ both versions are)"
             ),
+            PauseReason::RemoteFolderGone {
+                path,
+                moved_to,
+                replaced,
+            } => {
+                let app = nuvosync_dropbox::APP_FOLDER;
+                let what = match (moved_to, replaced) {
+                    (Some(to), false) => format!(
+                        "the Dropbox folder {path} this pair syncs was moved to {to} (Apps/{app} on dropbox.com)"
+                    ),
+                    (Some(to), true) => format!(
+                        "the folder at {path} on Dropbox is not the one this pair synced: that one was moved to {to} (Apps/{app} on dropbox.com) and another folder was made in its place"
+                    ),
+                    (None, false) => format!(
+                        "the Dropbox folder {path} this pair syncs was deleted or moved out of Apps/{app}"
+                    ),
+                    (None, true) => format!(
+                        "the folder at {path} on Dropbox is not the one this pair synced: that one was deleted or moved out of Apps/{app}, and another folder was made in its place"
+                    ),
+                };
+                let back = match (moved_to, replaced) {
+                    (Some(to), false) => format!("move {to} back to {path} on dropbox.com"),
+                    (Some(to), true) => format!(
+                        "move the new {path} aside and {to} back to {path} on dropbox.com"
+                    ),
+                    (None, _) => format!(
+                        "restore it at {path} on dropbox.com (Deleted files), or move it back there"
+                    ),
+                };
+                format!(
+                    "{what} — nothing is synced, so the old folder is not made again and nothing here is deleted. To go on, {back} and sync runs again; or, to sync this folder with the Dropbox folder where it is now, remove the pair and add it again with that path (`nuvosync pair remove`, `nuvosync pair add`: both sides are kept, and where they differ both versions are)"
+                )
+            }
             PauseReason::User => "paused — run `nuvosync resume` to continue".to_string(),
         }
     }
@@ -1050,6 +1094,14 @@ impl Pair {
                     lock(&self.index).del_meta("cursor")?;
                     self.full_listing().await
                 }
+                // The listed folder itself was deleted or moved: Dropbox answers `continue`
+                // with a path error (https://developers.dropbox.com/detecting-changes-guide).
+                // A full listing tells whether it is back (same id) or stops the pair.
+                Err(SyncError::Remote(DbxError::NotFound)) if !self.root.path.is_empty() => {
+                    tracing::warn!(pair = %self.spec.name, "the pair's folder on Dropbox is gone from where it was");
+                    lock(&self.index).del_meta("cursor")?;
+                    self.full_listing().await
+                }
                 other => other,
             },
             None => self.full_listing().await,
@@ -1069,9 +1121,43 @@ impl Pair {
         }
     }
 
+    /// The pair's folder on Dropbox is not the one the index knows (`stored`, its id): where
+    /// it went, if Dropbox still has it, makes the pause.
+    async fn remote_folder_gone(&self, stored: Option<&str>, replaced: bool) -> SyncError {
+        let moved_to = match stored {
+            // Dropbox's ids read `id:…`, which is also how a path argument names one.
+            Some(id) => match self.remote.get_metadata(id).await {
+                Ok(Some(e)) if !matches!(e, nuvosync_dropbox::Entry::Deleted { .. }) => {
+                    Some(e.path_display().to_string())
+                }
+                Ok(_) => None,
+                Err(e) => return e.into(),
+            },
+            None => None,
+        };
+        tracing::warn!(pair = %self.spec.name, ?moved_to, replaced, "the pair's folder on Dropbox moved away");
+        SyncError::Paused(PauseReason::RemoteFolderGone {
+            path: self.root.path.clone(),
+            moved_to,
+            replaced,
+        })
+    }
+
     async fn full_listing(&self) -> Result<bool, SyncError> {
+        // The pair's folder is known by its id once listed: a folder that went away (moved,
+        // deleted) is never made again at the old place for a pair that synced, and another
+        // folder made there is not taken for it (split brain: two folders, each half synced).
+        let (stored_root, synced_before) = {
+            let ix = lock(&self.index);
+            (ix.meta("root_id")?, ix.count("synced")? > 0)
+        };
         let first = match self.remote.list_folder(&self.root.path).await {
             Ok(p) => p,
+            Err(DbxError::NotFound)
+                if !self.root.path.is_empty() && (stored_root.is_some() || synced_before) =>
+            {
+                return Err(self.remote_folder_gone(stored_root.as_deref(), false).await);
+            }
             Err(DbxError::NotFound) => {
                 // A new pair: make its folder on Dropbox.
                 if let Err(e) = self.remote.create_folder(&self.root.path).await {
@@ -1083,6 +1169,31 @@ impl Pair {
             }
             Err(e) => return Err(e.into()),
         };
+        // A recursive listing of a folder other than the app folder leads with the folder.
+        let listed_root = if self.root.path.is_empty() {
+            None
+        } else {
+            let lead = first.entries.iter().find_map(|e| match e {
+                nuvosync_dropbox::Entry::Folder(d)
+                    if matches!(self.root.relative(&d.path_display), Ok(Some(ref r)) if r.is_empty()) =>
+                {
+                    Some(d.id.clone())
+                }
+                _ => None,
+            });
+            match lead {
+                Some(id) => Some(id),
+                None => match self.remote.get_metadata(&self.root.path).await? {
+                    Some(nuvosync_dropbox::Entry::Folder(d)) => Some(d.id),
+                    _ => None,
+                },
+            }
+        };
+        if let (Some(stored), Some(listed)) = (&stored_root, &listed_root) {
+            if stored != listed {
+                return Err(self.remote_folder_gone(Some(stored), true).await);
+            }
+        }
         let known_before = lock(&self.index).count("synced")?;
         // A full listing reports every odd name on Dropbox again.
         lock(&self.index).clear_issues_with_codes(&["bad_remote_name", "not_downloadable"])?;
@@ -1121,6 +1232,9 @@ impl Pair {
             b.delete_remote_subtree(k)?;
         }
         b.set_meta("cursor", &page.cursor)?;
+        if let (None, Some(id)) = (&stored_root, &listed_root) {
+            b.set_meta("root_id", id)?;
+        }
         b.commit()?;
         Ok(true)
     }

@@ -613,10 +613,18 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                     s.code = Some(code);
                     s.pause = Some(reason.clone());
                 });
-                // A missing folder may come back by itself: look again now and then.
-                if matches!(reason, PauseReason::MissingRoot { .. }) {
-                    control.paused.store(false, Ordering::SeqCst);
-                    retry_in = Some(Duration::from_secs(10));
+                // A missing folder may come back by itself: look again now and then (one
+                // moved on Dropbox may be moved back; nothing is synced until it is).
+                match reason {
+                    PauseReason::MissingRoot { .. } => {
+                        control.paused.store(false, Ordering::SeqCst);
+                        retry_in = Some(Duration::from_secs(10));
+                    }
+                    PauseReason::RemoteFolderGone { .. } => {
+                        control.paused.store(false, Ordering::SeqCst);
+                        retry_in = Some(Duration::from_secs(30));
+                    }
+                    _ => {}
                 }
             }
             Err(SyncError::Remote(e)) if e.is_auth() => {

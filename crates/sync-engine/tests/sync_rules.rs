@@ -587,3 +587,93 @@ async fn a_pair_opened_with_another_account_linked_stops_and_mixes_nothing() {
     w.pair("a", &a).sync_once().await.unwrap();
     assert_same(&w, &a);
 }
+
+/// The pair's folder on Dropbox, or `None`: (display path, id).
+fn remote_root(w: &World, path: &str) -> Option<(String, String)> {
+    let acct = w.server.emulator.account("ada").unwrap();
+    let ns = acct.ns.lock();
+    let k = sync_core::path::key(&format!("/apps/nuvolos.cloud{path}"));
+    ns.nodes.get(&k).map(|n| (n.display.clone(), n.id.clone()))
+}
+
+fn folder_gone(err: &sync_engine::SyncError) -> (Option<String>, bool, String) {
+    match err {
+        sync_engine::SyncError::Paused(
+            r @ sync_engine::PauseReason::RemoteFolderGone {
+                path,
+                moved_to,
+                replaced,
+            },
+        ) => {
+            assert_eq!(path, ROOT);
+            (moved_to.clone(), *replaced, r.describe(true))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_whose_dropbox_folder_was_moved_stops_and_never_makes_it_again() {
+    const MOVED: &str = "/Acme/Research/Inst (old)";
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/notes.txt", b"v1");
+    write(&a, "/sub/deep.txt", b"deep");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    // Renamed on the web.
+    w.client().move_entry(ROOT, MOVED).await.unwrap();
+    // Seen through the cursor (Dropbox's path error), then by a new opening's listing, and
+    // after a local edit: always the same pause, the old folder never made again.
+    let err = pair.sync_once().await.unwrap_err();
+    let (moved_to, replaced, said) = folder_gone(&err);
+    assert_eq!((moved_to.as_deref(), replaced), (Some(MOVED), false));
+    assert!(said.contains(MOVED) && said.contains("move"), "{said}");
+    assert!(said.contains("nuvosync pair remove"), "{said}");
+    write(&a, "/notes.txt", b"v2, edited while it was away");
+    for p in [&pair, &w.pair("a", &a)] {
+        let err = p.sync_once().await.unwrap_err();
+        assert_eq!(folder_gone(&err).0.as_deref(), Some(MOVED));
+    }
+    assert_eq!(remote_root(&w, ROOT), None, "the old folder was made again");
+    assert_eq!(
+        local_tree(&a).len(),
+        3,
+        "nothing here is deleted: {:?}",
+        local_tree(&a)
+    );
+    // Moved back: sync goes on where it was, and the edit goes up.
+    w.client().move_entry(MOVED, ROOT).await.unwrap();
+    let report = pair.sync_once().await.unwrap();
+    assert_eq!(report.uploaded, 1, "{report:?}");
+    assert_same(&w, &a);
+    assert_eq!(
+        w.remote_tree()["/notes.txt"],
+        h(b"v2, edited while it was away")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_whose_dropbox_folder_was_deleted_or_replaced_stops() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/notes.txt", b"v1");
+    w.pair("a", &a).sync_once().await.unwrap();
+    let before = local_tree(&a);
+    w.client().delete(ROOT, None).await.unwrap();
+    let err = w.pair("a", &a).sync_once().await.unwrap_err();
+    let (moved_to, replaced, said) = folder_gone(&err);
+    assert_eq!((moved_to, replaced), (None, false));
+    assert!(said.contains("deleted"), "{said}");
+    assert_eq!(remote_root(&w, ROOT), None);
+    // Another folder made in its place is not taken for it: nothing goes into it, nothing
+    // comes out of it, nothing here is deleted.
+    w.client().create_folder(ROOT).await.unwrap();
+    w.put("/theirs.txt", b"someone else's").await;
+    let err = w.pair("a", &a).sync_once().await.unwrap_err();
+    let (moved_to, replaced, said) = folder_gone(&err);
+    assert_eq!((moved_to, replaced), (None, true));
+    assert!(said.contains("not the one"), "{said}");
+    assert_eq!(local_tree(&a), before);
+    assert_eq!(w.remote_tree().len(), 1, "{:?}", w.remote_tree());
+}
