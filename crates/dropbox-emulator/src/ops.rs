@@ -81,6 +81,8 @@ pub struct Recorder<'a> {
     pub now: i64,
     /// Quota in bytes.
     pub quota: u64,
+    /// The account owner's given name, for conflicted copies (`a (Ada's conflicted copy).txt`).
+    pub owner: String,
 }
 
 /// Where new ids and revisions come from.
@@ -187,6 +189,10 @@ impl Recorder<'_> {
         let conflict = |kind| Err(OpError::Conflict(kind));
         let mut rename_label: Option<Option<&str>> = None; // Some(label) when we must autorename
         let mut replace: Option<Node> = None;
+        // files.stone WriteMode.update: "The autorename strategy is to append the string
+        // "conflicted copy" to the file name. For example, "document.txt" might become
+        // "document (conflicted copy).txt" or "document (Panda's conflicted copy).txt"."
+        let conflicted = format!("{}'s conflicted copy", self.owner);
         if existing
             .as_ref()
             .and_then(|n| n.file())
@@ -238,14 +244,14 @@ impl Recorder<'_> {
                     if !autorename {
                         return conflict(ConflictKind::File);
                     }
-                    rename_label = Some(Some("conflicted copy"));
+                    rename_label = Some(Some(conflicted.as_str()));
                 }
             }
             (None, Mode::Update(_)) if strict => {
                 if !autorename {
                     return conflict(ConflictKind::File);
                 }
-                rename_label = Some(Some("conflicted copy"));
+                rename_label = Some(Some(conflicted.as_str()));
             }
             (None, _) => {}
         }
@@ -545,6 +551,7 @@ mod tests {
             ids,
             now: 100,
             quota: 1 << 40,
+            owner: "Ada".into(),
         }
     }
 
@@ -604,7 +611,7 @@ mod tests {
         let cc = r
             .commit("/docs/a.txt", &Mode::Update(rev1), true, true, None, h1, 3)
             .unwrap();
-        assert_eq!(cc.display, "/Docs/a (conflicted copy).txt");
+        assert_eq!(cc.display, "/Docs/a (Ada's conflicted copy).txt");
         // add with autorename numbers the name
         let n = r
             .commit(

@@ -515,20 +515,13 @@ pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         "files/create_folder_batch/check" => job_check(emu, call),
         "files/list_revisions" => list_revisions(call),
         "files/restore" => restore(emu, call),
-        other => Err(ApiError::UnknownRoute(format!(
-            "Unknown API function: \"{other}\""
-        ))),
+        other => Err(ApiError::unknown_route(other)),
     }
 }
 
 fn current_account(_emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let a = call.account()?;
-    let display = {
-        let mut c = a.name.chars();
-        c.next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default()
-    };
+    let display = a.given_name();
     let name = users::Name::new(
         display.clone(),
         "Emulated".into(),
@@ -913,14 +906,21 @@ fn mode_of(m: &files::WriteMode) -> Mode {
     }
 }
 
+/// A `client_modified` as seconds since the epoch; a malformed timestamp is refused with the
+/// 400 Dropbox sends (common.stone `DropboxTimestamp`: `%Y-%m-%dT%H:%M:%SZ`).
 fn client_modified(call: &Call, ts: &Option<String>) -> Result<Option<i64>, ApiError> {
     match ts {
         None => Ok(None),
         Some(s) => wire::parse_timestamp(s).map(Some).ok_or_else(|| {
+            let what = if route_info(&call.route).is_some_and(|r| r.style == Style::Rpc) {
+                "request body"
+            } else {
+                "HTTP header \"Dropbox-API-Arg\""
+            };
             ApiError::bad_arg(
                 &call.route,
-                "client_modified",
-                format!("'{s}' is not a valid timestamp"),
+                &format!("{what}: client_modified"),
+                format!("time data '{s}' does not match format '%Y-%m-%dT%H:%M:%SZ'"),
             )
         }),
     }
@@ -1270,6 +1270,7 @@ fn finish_one(
 
 fn session_finish(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let arg: files::UploadSessionFinishArg = decode(call)?;
+    client_modified(call, &arg.commit.client_modified)?;
     let account = call.account()?;
     if call.body.len() as u64 > MAX_PAYLOAD {
         return Err(ApiError::route(
@@ -1282,6 +1283,9 @@ fn session_finish(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
 
 fn finish_batch(emu: &Emulator, call: &Call, v1: bool) -> Result<Reply, ApiError> {
     let arg: files::UploadSessionFinishBatchArg = decode(call)?;
+    for e in &arg.entries {
+        client_modified(call, &e.commit.client_modified)?;
+    }
     if arg.entries.len() > 1000 {
         return Err(ApiError::bad_arg(
             &call.route,

@@ -293,9 +293,7 @@ async fn api_inner(
     query: String,
 ) -> Result<Response<Body>, Dropped> {
     let Some(info) = routes::route_info(&route) else {
-        return Ok(
-            ApiError::UnknownRoute(format!("Unknown API function: \"{route}\"")).into_response(),
-        );
+        return Ok(ApiError::unknown_route(&route).into_response());
     };
     emu.stats.count_route(&route);
     let method_ok = parts.method == Method::POST
@@ -677,6 +675,14 @@ fn check_path_root(raw: &HeaderValue, account: &crate::state::Account) -> Result
         };
     if ns.and_then(|n| n.as_str()) == Some(account.namespace_id.as_str()) {
         return Ok(());
+    }
+    // common.stone PathRoot: `root` naming another namespace than the user's root is
+    // `invalid_root` (with the user's current root info); `namespace_id` naming a namespace
+    // the user cannot access is `no_permission`.
+    if v.get(".tag").and_then(|t| t.as_str()) == Some("namespace_id") {
+        return Err(ApiError::PathRoot(
+            serde_json::json!({".tag": "no_permission"}),
+        ));
     }
     Err(ApiError::PathRoot(serde_json::json!({
         ".tag": "invalid_root",

@@ -93,6 +93,14 @@ impl Account {
     pub fn email(&self) -> String {
         format!("{}@example.com", self.name.to_lowercase())
     }
+
+    /// Given name shown in account info (the short name, capitalised): `ada` → `Ada`.
+    pub fn given_name(&self) -> String {
+        let mut c = self.name.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+    }
 }
 
 /// An access token's grant.
@@ -448,6 +456,7 @@ impl Emulator {
             ids: self,
             now: self.now(),
             quota: self.config.quota_bytes,
+            owner: account.given_name(),
         };
         let out = f(&mut rec);
         let changes = std::mem::take(&mut rec.changes);
