@@ -388,6 +388,9 @@ impl Recorder<'_> {
             .cloned()
             .ok_or(RelocateError::From(OpError::NotFound))?;
         let to_key = lower(to);
+        if to_key == from_key && !copy && name(&src.display) != name(to) {
+            return Ok(self.recase(&src, to));
+        }
         if to_key == from_key || (src.file().is_none() && crate::store::within(&to_key, &from_key))
         {
             if to_key == from_key {
@@ -469,6 +472,30 @@ impl Recorder<'_> {
             self.record(Change::Put(moved));
         }
         Ok(root)
+    }
+
+    /// A case-only rename (`/folder` → `/FOLDER`): Dropbox renames the item in place, same id,
+    /// as the official SDK's and Maestral's integration tests against the real Dropbox expect
+    /// (`test_case_change_remote`). Each node under it is put again with the new casing; nothing
+    /// is deleted, so a listing shows the renamed entries only.
+    fn recase(&mut self, src: &Node, to: &str) -> Node {
+        let new_root = self.canonical_display(&format!("{}/{}", parent(&src.display), name(to)));
+        let old_len = src.display.len();
+        let subtree: Vec<Node> = self
+            .ns
+            .descendants(&lower(&src.display))
+            .map(|(_, n)| n.clone())
+            .collect();
+        let root = Node {
+            display: new_root.clone(),
+            ..src.clone()
+        };
+        self.record(Change::Put(root.clone()));
+        for n in subtree {
+            let display = format!("{new_root}{}", &n.display[old_len..]);
+            self.record(Change::Put(Node { display, ..n }));
+        }
+        root
     }
 
     /// Make `rev` the current content at `display` (as a new revision).

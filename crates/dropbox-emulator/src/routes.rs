@@ -91,6 +91,8 @@ const ROUTES: &[RouteRow] = {
     const CW: Option<&str> = Some("files.content.write");
     const AI: Option<&str> = Some("account_info.read");
     &[
+        ("check/app",                               Rpc,      App,       false, None, "check.stone:18"),
+        ("check/user",                              Rpc,      User,      false, AI,   "check.stone:5"),
         ("users/get_current_account",               Rpc,      User,      false, AI,   "users.stone:342"),
         ("users/get_space_usage",                   Rpc,      User,      false, AI,   "users.stone:361"),
         ("auth/token/revoke",                       Rpc,      User,      false, None, "auth.stone:94"),
@@ -467,6 +469,7 @@ impl Call {
 /// Handle one route call (everything but longpoll, which the server awaits separately).
 pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     match call.route.as_str() {
+        "check/app" | "check/user" => echo(call),
         "users/get_current_account" => current_account(emu, call),
         "users/get_space_usage" => {
             let a = call.account()?;
@@ -517,6 +520,29 @@ pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         "files/restore" => restore(emu, call),
         other => Err(ApiError::unknown_route(other)),
     }
+}
+
+/// `check/app` and `check/user` (check.stone): after the route's authentication, echo
+/// `query` (at most 500 characters) back as `result`.
+fn echo(call: &Call) -> Result<Reply, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct EchoArg {
+        #[serde(default)]
+        query: String,
+    }
+    let arg: EchoArg = decode(call)?;
+    if arg.query.chars().count() > 500 {
+        return Err(ApiError::bad_arg(
+            &call.route,
+            "request body: query",
+            format!(
+                "'{}...' longer than 500",
+                arg.query.chars().take(20).collect::<String>()
+            ),
+        ));
+    }
+    Ok(Reply::Json(serde_json::json!({"result": arg.query})))
 }
 
 fn current_account(_emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
@@ -733,7 +759,8 @@ fn page(
     }
     let mut seq = cursor.seq;
     let mut has_more = false;
-    for (s, e) in ns.changes_since(cursor.seq, &cursor.root, cursor.recursive) {
+    // One entry per path with its latest state, as Dropbox sends them.
+    for (s, e) in ns.latest_changes_since(cursor.seq, &cursor.root, cursor.recursive) {
         if entries.len() >= limit {
             has_more = true;
             break;

@@ -367,6 +367,20 @@ async fn api_inner(
         ))
         .into_response());
     }
+    if info.auth == Auth::App {
+        // check.stone `auth="app"`: HTTP Basic with a registered app's key and secret.
+        let Some((key, secret)) = basic_auth(&parts.headers) else {
+            return Ok(ApiError::BadInput(format!(
+                "Error in call to API function \"{route}\": Must provide HTTP header \"Authorization\" with HTTP Basic app key and secret."
+            ))
+            .into_response());
+        };
+        let known = crate::oauth::app(&emu, &key)
+            .is_some_and(|app| app.secret.as_deref() == Some(secret.as_str()));
+        if !known {
+            return Ok(ApiError::Auth("invalid_access_token").into_response());
+        }
+    }
     if matches!(info.auth, Auth::User | Auth::AppOrUser) {
         let Some(token) = bearer(&parts.headers, &query) else {
             return Ok(ApiError::BadInput(format!(
@@ -742,6 +756,16 @@ async fn read_body(
     Ok(buf.freeze())
 }
 
+/// How long a longpoll with `timeout` seconds waits when nothing changes: the timeout plus
+/// Dropbox's random jitter, "plus up to 90 seconds of random jitter added to avoid the
+/// thundering herd problem" (files.stone `ListFolderLongpollArg.timeout`), seeded.
+fn longpoll_wait(emu: &Emulator, faults: &crate::faults::Faults, timeout: u64) -> Duration {
+    let max = faults
+        .longpoll_jitter_ms
+        .unwrap_or(crate::faults::LONGPOLL_JITTER_MS);
+    Duration::from_secs(timeout) + Duration::from_millis(emu.rng.lock().upto(max))
+}
+
 async fn longpoll(emu: &Emulator, call: &Call) -> Result<Response<Body>, ApiError> {
     let arg: files::ListFolderLongpollArg = serde_json::from_slice(&call.arg)
         .map_err(|e| ApiError::bad_arg(&call.route, "request body", e))?;
@@ -758,8 +782,8 @@ async fn longpoll(emu: &Emulator, call: &Call) -> Result<Response<Body>, ApiErro
         .account(&cursor.account)
         .ok_or_else(|| ApiError::bad_arg(&call.route, "request body: cursor", "Invalid cursor"))?;
     let mut rx = account.changed.subscribe();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(arg.timeout);
     let faults = emu.faults.read().clone();
+    let deadline = tokio::time::Instant::now() + longpoll_wait(emu, &faults, arg.timeout);
     let changes = loop {
         if cursor.epoch != account.epoch.load(Ordering::Relaxed) {
             return Err(ApiError::route(files::ListFolderLongpollError::Reset));
@@ -1026,6 +1050,35 @@ mod tests {
             .await
             .expect("the client must get an answer, not a reset");
         assert_eq!(r.status(), 400);
+    }
+
+    /// Dropbox waits up to 90 s beyond `timeout` (files.stone `ListFolderLongpollArg`): the
+    /// emulator does too by default, seeded, and a test may turn it off.
+    #[test]
+    fn longpoll_waits_timeout_plus_dropbox_jitter() {
+        let emu = |seed| {
+            crate::Emulator::new(crate::Config {
+                seed,
+                ..crate::Config::default()
+            })
+            .unwrap()
+        };
+        let (a, b) = (emu(7), emu(7));
+        let f = crate::faults::Faults::default();
+        let waits: Vec<Duration> = (0..200).map(|_| longpoll_wait(&a, &f, 30)).collect();
+        let again: Vec<Duration> = (0..200).map(|_| longpoll_wait(&b, &f, 30)).collect();
+        assert_eq!(waits, again, "seeded");
+        let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*min >= Duration::from_secs(30) && *max <= Duration::from_secs(120));
+        assert!(
+            *max > Duration::from_secs(90),
+            "jitter spans up to 90 s: {max:?}"
+        );
+        let off = crate::faults::Faults {
+            longpoll_jitter_ms: Some(0),
+            ..f
+        };
+        assert_eq!(longpoll_wait(&a, &off, 30), Duration::from_secs(30));
     }
 
     #[tokio::test]

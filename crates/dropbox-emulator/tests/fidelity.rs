@@ -276,3 +276,147 @@ async fn a_path_root_without_access_is_no_permission() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"][".tag"], "invalid_root", "{v}");
 }
+
+impl Emu {
+    /// `list_folder/continue` from `cursor`: the entries as (`.tag`, `path_display`).
+    async fn changes(&self, cursor: &str) -> Vec<(String, String)> {
+        let (status, body) = self
+            .rpc("files/list_folder/continue", json!({"cursor": cursor}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e[".tag"].as_str().unwrap().to_string(),
+                    e["path_display"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A case-only rename with `files/move_v2` renames the item, same id (Maestral's
+/// `test_case_change_remote` and `test_case_change_local`, run against the real Dropbox);
+/// `list_folder/continue` shows the renamed entries, no deletion.
+#[tokio::test]
+async fn a_case_only_move_renames() {
+    let e = emu().await;
+    let (status, _) = e
+        .upload_raw(br#"{"path": "/folder/sub/a.txt"}"#, b"a")
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = e
+        .rpc("files/get_metadata", json!({"path": "/folder"}))
+        .await;
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].clone();
+    let cursor = e.cursor().await;
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/folder", "to_path": "/FOLDER"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["metadata"]["name"], "FOLDER");
+    assert_eq!(v["metadata"]["id"], id);
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/FOLDER/sub/a.txt", "to_path": "/folder/sub/A.TXT"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["metadata"]["name"], "A.TXT");
+    let changes = e.changes(&cursor).await;
+    assert!(changes.iter().all(|(t, _)| t != "deleted"), "{changes:?}");
+    let names: Vec<_> = changes
+        .iter()
+        .map(|(_, p)| p.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, ["FOLDER", "sub", "A.TXT"], "{changes:?}");
+    // Moving onto itself, same casing, is still a conflict; a copy onto itself too.
+    let (status, _) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/FOLDER", "to_path": "/FOLDER"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _) = e
+        .rpc(
+            "files/copy_v2",
+            json!({"from_path": "/FOLDER", "to_path": "/folder"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
+/// `list_folder/continue` sends one entry per path with its latest state: a file deleted and
+/// uploaded again arrives as the new file; a folder deleted and re-created as a file arrives
+/// as one file entry (which replaces the folder and its children).
+#[tokio::test]
+async fn continue_sends_the_latest_state_per_path() {
+    let e = emu().await;
+    for p in ["/f.txt", "/d/x.txt"] {
+        let arg = json!({"path": p}).to_string();
+        assert_eq!(e.upload_raw(arg.as_bytes(), b"1").await.0, 200);
+    }
+    let cursor = e.cursor().await;
+    for p in ["/f.txt", "/d"] {
+        let (status, body) = e.rpc("files/delete_v2", json!({"path": p})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(e.upload_raw(br#"{"path": "/f.txt"}"#, b"2").await.0, 200);
+    assert_eq!(e.upload_raw(br#"{"path": "/d/y.txt"}"#, b"2").await.0, 200);
+    let (status, _) = e.rpc("files/delete_v2", json!({"path": "/d"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(e.upload_raw(br#"{"path": "/D"}"#, b"3").await.0, 200);
+    let changes = e.changes(&cursor).await;
+    assert_eq!(
+        changes,
+        [
+            ("file".to_string(), "/f.txt".to_string()),
+            ("file".to_string(), "/D".to_string())
+        ]
+    );
+}
+
+/// check.stone: `check/user` (user auth) and `check/app` (HTTP Basic with the app key and
+/// secret, as the Python SDK's `test_app_auth` calls it against the real Dropbox) echo
+/// `query`; a wrong secret or no credentials are refused.
+#[tokio::test]
+async fn check_routes_echo_after_their_authentication() {
+    let e = emu_with(Config {
+        accounts: vec![("ada".into(), "tok".into())],
+        apps: vec![dropbox_emulator::oauth::RegisteredApp::parse("k1=s3cret:Demo:").unwrap()],
+        ..Config::default()
+    })
+    .await;
+    let (status, body) = e.rpc("check/user", json!({"query": "hello world"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"result": "hello world"})
+    );
+    let app = |user: &str, secret: &str| {
+        e.http
+            .post(e.url("check/app"))
+            .basic_auth(user, Some(secret))
+            .header("Content-Type", "application/json")
+            .body(json!({"query": "hi"}).to_string())
+            .send()
+    };
+    let r = app("k1", "s3cret").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"result": "hi"}));
+    assert_eq!(app("k1", "wrong").await.unwrap().status(), 401);
+    assert_eq!(app("nope", "s3cret").await.unwrap().status(), 401);
+    let (status, _) = e.rpc("check/app", json!({"query": "hi"})).await;
+    assert_eq!(status, 400, "a bearer token is not app auth");
+}
