@@ -1226,10 +1226,6 @@ impl Pair {
         let mut window = lock(&self.recent_deletes);
         let cutoff = std::time::Instant::now() - DELETE_WINDOW;
         window.retain(|(t, _, _)| *t >= cutoff);
-        if self.deletes_confirmed.load(Ordering::SeqCst) {
-            window.clear();
-            return Ok(());
-        }
         let ix = lock(&self.index);
         let count_files = |k: &str| -> Result<u64, SyncError> {
             let mut t = Trees::default();
@@ -1247,6 +1243,14 @@ impl Pair {
             }
         }
         drop(ix);
+        // A confirmation approves the deletions the user was shown, in the next plan that
+        // deletes: it is used up there. Deletions arriving later (Dropbox sends each path's
+        // latest state as soon as it is known, so they can arrive while the confirmed run is
+        // still converging) are counted afresh.
+        if (local > 0 || remote > 0) && self.deletes_confirmed.swap(false, Ordering::SeqCst) {
+            window.clear();
+            return Ok(());
+        }
         let earlier = |side: bool| {
             window
                 .iter()

@@ -226,21 +226,76 @@ async fn renames_and_folder_moves_are_moves_also_between_runs() {
     assert_same(&w, &a);
 }
 
+/// Dropbox renames `/readme.md` → `/README.md` in one `move_v2` (Maestral's
+/// `test_case_change_local` against the real Dropbox): no detour through a temporary name that
+/// a co-author would see, the item keeps its id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_only_renames_go_through_in_two_steps() {
+async fn case_only_renames_go_through_in_one_move() {
     let w = World::new().await;
     let a = w.folder("a");
     write(&a, "/readme.md", b"# hi");
+    write(&a, "/docs/x.txt", b"x");
     let pair = w.pair("a", &a);
     pair.sync_once().await.unwrap();
+    let moves = || {
+        w.server
+            .emulator
+            .stats
+            .routes
+            .lock()
+            .unwrap()
+            .get("files/move_v2")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = moves();
     std::fs::rename(a.join("readme.md"), a.join("README.md")).unwrap();
+    std::fs::rename(a.join("docs"), a.join("DOCS")).unwrap();
     pair.sync_once().await.unwrap();
+    let remote = w.remote_tree();
+    assert!(remote.contains_key("/README.md"), "{remote:?}");
+    assert!(remote.contains_key("/DOCS"), "{remote:?}");
+    assert!(!remote.contains_key("/readme.md") && !remote.contains_key("/docs"));
+    assert_eq!(moves() - before, 2, "one move per case-only rename");
+    pair.sync_once().await.unwrap();
+    assert!(a.join("DOCS/x.txt").is_file());
+    assert_same(&w, &a);
+}
+
+/// A case-only rename made on Dropbox (`/folder` → `/FOLDER`, a file too) arrives as the same
+/// items with new names; the local folder is renamed, its content stays, nothing is
+/// downloaded again (Maestral's `test_case_change_remote` against the real Dropbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_only_renames_on_dropbox_rename_locally() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/folder/Subfolder/x.txt", b"x");
+    write(&a, "/note.txt", b"n");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    let inode = std::fs::metadata(a.join("folder/Subfolder/x.txt"))
+        .unwrap()
+        .ino();
+    w.mv("/folder", "/FOLDER").await;
+    w.mv("/note.txt", "/Note.TXT").await;
+    pair.sync_once().await.unwrap();
+    let local = local_tree(&a);
+    assert!(local.contains_key("/FOLDER/Subfolder/x.txt"), "{local:?}");
+    assert!(local.contains_key("/Note.TXT"), "{local:?}");
     assert!(
-        w.remote_tree().contains_key("/README.md"),
-        "{:?}",
-        w.remote_tree()
+        !local.contains_key("/folder") && !local.contains_key("/note.txt"),
+        "{local:?}"
     );
-    assert!(!w.remote_tree().contains_key("/readme.md"));
+    assert_eq!(
+        std::fs::metadata(a.join("FOLDER/Subfolder/x.txt"))
+            .unwrap()
+            .ino(),
+        inode,
+        "renamed in place, not downloaded again"
+    );
+    pair.sync_once().await.unwrap();
+    assert_same(&w, &a);
+    assert!(w.remote_tree().contains_key("/FOLDER/Subfolder/x.txt"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
