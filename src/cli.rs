@@ -88,6 +88,35 @@ pub enum Command {
         /// The file.
         path: String,
     },
+    /// A file's versions on Dropbox, newest first.
+    History {
+        /// The file (a path in a synced folder; it may be deleted).
+        path: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier version of a file current again (the current one stays in its history).
+    RestoreVersion {
+        /// The file (a path in a synced folder).
+        path: String,
+        /// The version, as `history` lists it.
+        rev: String,
+    },
+    /// Files deleted on Dropbox that can still be brought back, newest first.
+    Deleted {
+        /// The pair (needed when there are several).
+        #[arg(long)]
+        pair: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring back a file deleted on Dropbox (its last version); a file now at its place is kept.
+    Undelete {
+        /// The file (a path in a synced folder).
+        path: String,
+    },
     /// Folders excluded from sync (selective sync).
     #[command(subcommand)]
     Excluded(control::ExcludedCommand),
@@ -248,6 +277,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Conflicts { json, all } => control::conflicts(&cli, *json, *all).await,
         Command::Resolve(a) => control::resolve(&cli, a).await,
         Command::Filestatus { path } => control::filestatus(&cli, path).await,
+        Command::History { path, json } => control::history(&cli, path, *json).await,
+        Command::RestoreVersion { path, rev } => control::restore_version(&cli, path, rev).await,
+        Command::Deleted { pair, json } => control::deleted(&cli, pair, *json).await,
+        Command::Undelete { path } => control::undelete(&cli, path).await,
         Command::Excluded(c) => control::excluded(&cli, c).await,
         Command::RebuildIndex { pair } => match pair.clone().or_else(|| {
             service(&cli)

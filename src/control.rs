@@ -505,6 +505,159 @@ pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
     }
 }
 
+/// The pair holding a local `path` and the path relative to it. The file itself may be gone
+/// (a deleted file's history), so the path is resolved through its folder.
+fn locate(cli: &Cli, path: &str) -> Result<(String, String), ApiError> {
+    let given = std::path::Path::new(path);
+    let abs = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(given))
+            .unwrap_or_else(|_| given.to_path_buf())
+    };
+    let abs = match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => dir
+            .canonicalize()
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| abs.clone()),
+        _ => abs,
+    };
+    let pairs = Service::open(paths(cli)?)?.pairs();
+    for p in pairs {
+        let root = p.local.canonicalize().unwrap_or_else(|_| p.local.clone());
+        if let Ok(rest) = abs.strip_prefix(&root) {
+            let rel = rest.to_string_lossy().into_owned();
+            if rel.is_empty() {
+                break;
+            }
+            return Ok((p.name, format!("/{rel}")));
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::InvalidArgument,
+        format!(
+            "{path} is not a file in a synced folder — give a path inside one of the folders `nuvosync pair list` shows"
+        ),
+    ))
+}
+
+/// `history`
+pub async fn history(cli: &Cli, path: &str, json: bool) -> i32 {
+    let (pair, rel) = match locate(cli, path) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let revs: Vec<RevisionDto> = match call_as(
+        cli,
+        Command::Revisions {
+            pair,
+            path: rel.clone(),
+        },
+        true,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&revs);
+        return 0;
+    }
+    if revs.is_empty() {
+        println!("no versions of {rel} on Dropbox");
+    }
+    for (i, r) in revs.iter().enumerate() {
+        println!(
+            "{}  {:>10}  {}{}",
+            r.rev,
+            human_bytes(r.size),
+            r.server_modified,
+            if i == 0 { "  (newest)" } else { "" }
+        );
+    }
+    0
+}
+
+/// `restore-version`
+pub async fn restore_version(cli: &Cli, path: &str, rev: &str) -> i32 {
+    let (pair, rel) = match locate(cli, path) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    match call(
+        cli,
+        Command::RestoreRevision {
+            pair,
+            path: rel.clone(),
+            rev: rev.to_string(),
+        },
+        true,
+    )
+    .await
+    {
+        Ok(_) => {
+            println!(
+                "{rel}: version {rev} is current on Dropbox again (the version it replaced stays in `nuvosync history`); the next sync brings it here"
+            );
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `deleted`
+pub async fn deleted(cli: &Cli, pair: &Option<String>, json: bool) -> i32 {
+    let pair = match one_pair(cli, pair).await {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let list: Vec<DeletedDto> = match call_as(cli, Command::Deleted { pair }, true).await {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&list);
+        return 0;
+    }
+    if list.is_empty() {
+        println!("no deleted files to bring back");
+    }
+    for d in list {
+        println!("{}  {:>10}  {}", d.deleted_at, human_bytes(d.size), d.path);
+    }
+    0
+}
+
+/// `undelete`
+pub async fn undelete(cli: &Cli, path: &str) -> i32 {
+    let (pair, rel) = match locate(cli, path) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    match call_as::<RevisionDto>(
+        cli,
+        Command::Undelete {
+            pair,
+            path: rel.clone(),
+        },
+        true,
+    )
+    .await
+    {
+        Ok(r) => {
+            println!(
+                "{rel}: brought back on Dropbox (version {}, {}); the next sync brings it here",
+                r.rev,
+                human_bytes(r.size)
+            );
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 /// `excluded`
 pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
     let (pair, c) = match cmd {

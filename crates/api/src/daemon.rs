@@ -5,6 +5,7 @@
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::{AddPair, Service};
+use futures_util::StreamExt;
 use nuvosync_dropbox::{Entry, LinkSession};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -336,6 +337,12 @@ impl Daemon {
                 self.kick(&pair).await;
                 json(())
             }
+            Command::Deleted { pair } => json(self.deleted(&pair).await?),
+            Command::Undelete { pair, path } => {
+                let what = self.undelete(&pair, &path).await?;
+                self.kick(&pair).await;
+                json(what)
+            }
             Command::Resolve { pair, id, choice } => {
                 self.resolve(&pair, id, choice)?;
                 self.kick(&pair).await;
@@ -629,6 +636,91 @@ impl Daemon {
                 server_modified: r.server_modified,
             })
             .collect())
+    }
+
+    /// Files deleted on Dropbox in the pair's folder, newest first: Dropbox lists the deleted
+    /// paths, and each one's history says whether it is a file, when it was deleted and its
+    /// last version (a folder has no history and is left out: its files are listed).
+    async fn deleted(&self, pair: &str) -> Result<Vec<DeletedDto>, ApiError> {
+        /// At most this many histories are asked for (newest first needs each one's date).
+        const MAX: usize = 500;
+        let p = self.service.pair(pair)?;
+        let root = p.remote_root();
+        let paths = p.remote().list_deleted(&root.path).await?;
+        let remote = p.remote();
+        let histories = futures_util::stream::iter(paths.into_iter().take(MAX).map(|path| {
+            let remote = remote.clone();
+            async move {
+                let h = remote.file_history(&path, 1).await;
+                (path, h)
+            }
+        }))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+        let mut out = vec![];
+        for (path, h) in histories {
+            let h = match h {
+                Ok(h) => h,
+                // A folder (not a file), or gone from history since the listing.
+                Err(nuvosync_dropbox::Error::NotFound | nuvosync_dropbox::Error::NotFile) => {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (Some(at), Some(last)) = (h.deleted_at, h.revisions.into_iter().next()) else {
+                continue;
+            };
+            let Ok(Some(rel)) = root.relative(&path) else {
+                continue;
+            };
+            out.push(DeletedDto {
+                pair: pair.to_string(),
+                path: rel,
+                deleted_at: at,
+                size: last.size,
+                rev: last.rev,
+            });
+        }
+        out.sort_by(|a, b| b.deleted_at.cmp(&a.deleted_at).then(a.path.cmp(&b.path)));
+        Ok(out)
+    }
+
+    /// Bring back the last version of a file deleted on Dropbox.
+    async fn undelete(&self, pair: &str, path: &str) -> Result<RevisionDto, ApiError> {
+        let p = self.service.pair(pair)?;
+        let full = p.remote_root().dropbox_path(&rel(path));
+        let h = p.remote().file_history(&full, 1).await.map_err(|e| match e {
+            nuvosync_dropbox::Error::NotFound => ApiError::new(
+                ErrorCode::NotFound,
+                format!("Dropbox has no history for {path} — see `nuvosync deleted` for what can be brought back"),
+            ),
+            nuvosync_dropbox::Error::NotFile => ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!("{path} is a folder on Dropbox — bring back the files in it one by one (see `nuvosync deleted`)"),
+            ),
+            e => e.into(),
+        })?;
+        let Some(last) = h.revisions.into_iter().next() else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("Dropbox keeps no version of {path} any more"),
+            ));
+        };
+        if h.deleted_at.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "{path} is not deleted on Dropbox — to bring back an earlier version, see `nuvosync history`"
+                ),
+            ));
+        }
+        let back = p.remote().restore(&full, &last.rev).await?;
+        Ok(RevisionDto {
+            rev: back.rev,
+            size: back.size,
+            server_modified: back.server_modified,
+        })
     }
 
     fn resolve(&self, pair: &str, id: i64, choice: Resolution) -> Result<(), ApiError> {

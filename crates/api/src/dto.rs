@@ -206,6 +206,23 @@ pub struct RevisionDto {
     pub server_modified: String,
 }
 
+/// A file deleted on Dropbox that can still be brought back (Dropbox keeps deleted files for
+/// its retention period).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeletedDto {
+    /// Pair.
+    pub pair: String,
+    /// Relative path in the pair.
+    pub path: String,
+    /// Deleted on Dropbox at.
+    pub deleted_at: String,
+    /// The last version's size.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// The last version's revision (what `undelete` brings back).
+    pub rev: String,
+}
+
 /// A conflict: both versions were kept.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ConflictDto {
@@ -580,6 +597,19 @@ pub enum Command {
         /// Revision.
         rev: String,
     },
+    /// Files deleted on Dropbox in a pair's folder that can be brought back, newest first.
+    Deleted {
+        /// Pair.
+        pair: String,
+    },
+    /// Bring back a file deleted on Dropbox: its last version becomes current again and
+    /// syncs down. A file now at that path is kept (both versions end up side by side).
+    Undelete {
+        /// Pair.
+        pair: String,
+        /// Relative path.
+        path: String,
+    },
     /// Resolve a conflict.
     Resolve {
         /// Pair.
@@ -708,6 +738,7 @@ pub fn typescript() -> Vec<(String, String)> {
         ActivityDto,
         VersionDto,
         RevisionDto,
+        DeletedDto,
         ConflictDto,
         Resolution,
         FileStatusDto,

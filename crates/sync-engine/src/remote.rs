@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use nuvosync_dropbox::{
-    Account, Client, Commit, Entry, Error, FileEntry, FolderEntry, Page, SpaceUsage,
+    Account, Client, Commit, Entry, Error, FileEntry, FileHistory, FolderEntry, Page, SpaceUsage,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +73,10 @@ pub trait Remote: Send + Sync {
     fn move_entry<'a>(&'a self, from: &'a str, to: &'a str) -> Call<'a, Entry>;
     /// Revisions, newest first.
     fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>>;
+    /// A file's revisions and whether it is deleted now.
+    fn file_history<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, FileHistory>;
+    /// Paths below `path` Dropbox lists as deleted.
+    fn list_deleted<'a>(&'a self, path: &'a str) -> Call<'a, Vec<String>>;
     /// Restore a revision.
     fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry>;
     /// Who is linked.
@@ -144,6 +148,12 @@ impl Remote for Client {
     }
     fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>> {
         Box::pin(Client::list_revisions(self, path, limit))
+    }
+    fn file_history<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, FileHistory> {
+        Box::pin(Client::file_history(self, path, limit))
+    }
+    fn list_deleted<'a>(&'a self, path: &'a str) -> Call<'a, Vec<String>> {
+        Box::pin(Client::list_deleted(self, path))
     }
     fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry> {
         Box::pin(Client::restore(self, path, rev))
@@ -496,6 +506,12 @@ impl Remote for Hooked {
     }
     fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>> {
         self.gate("list_revisions", || self.inner.list_revisions(path, limit))
+    }
+    fn file_history<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, FileHistory> {
+        self.gate("file_history", || self.inner.file_history(path, limit))
+    }
+    fn list_deleted<'a>(&'a self, path: &'a str) -> Call<'a, Vec<String>> {
+        self.gate("list_deleted", || self.inner.list_deleted(path))
     }
     fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry> {
         self.gate("restore", || self.inner.restore(path, rev))

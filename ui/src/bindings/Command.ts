@@ -54,7 +54,19 @@ path: string,
 /**
  * Revision.
  */
-rev: string, } } | { "cmd": "resolve", "args": { 
+rev: string, } } | { "cmd": "deleted", "args": { 
+/**
+ * Pair.
+ */
+pair: string, } } | { "cmd": "undelete", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * Relative path.
+ */
+path: string, } } | { "cmd": "resolve", "args": { 
 /**
  * Pair.
  */
