@@ -80,6 +80,7 @@ impl Daemon {
 
     fn make(service: Arc<Service>, runs_pairs: bool) -> Arc<Daemon> {
         let (events, _) = broadcast::channel(4096);
+        let snoozed_until = load_snooze(&service.paths().state_dir);
         let d = Arc::new(Daemon {
             service,
             runners: tokio::sync::Mutex::new(HashMap::new()),
@@ -87,7 +88,7 @@ impl Daemon {
             transfers: Mutex::new(BTreeMap::new()),
             account: Mutex::new(None),
             link: Mutex::new(None),
-            snoozed_until: Mutex::new(None),
+            snoozed_until: Mutex::new(snoozed_until),
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
             runs_pairs,
@@ -1009,7 +1010,9 @@ impl Daemon {
             Ok(())
         })?;
         if let Some(m) = patch.snooze_minutes {
-            *lock(&self.snoozed_until) = (m > 0).then(|| now() + m as i64 * 60);
+            let until = (m > 0).then(|| now() + m as i64 * 60);
+            *lock(&self.snoozed_until) = until;
+            save_snooze(&self.service.paths().state_dir, until)?;
         }
         for pp in &patch.pairs {
             if let Some(text) = &pp.ignore_patterns {
@@ -1198,6 +1201,42 @@ impl Daemon {
 
 fn rel(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
+}
+
+/// Where a snooze is kept, so that it outlasts a restart (state, not a setting).
+fn snooze_file(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("notifications-snoozed-until")
+}
+
+/// The snooze kept by an earlier run, if it has not ended.
+fn load_snooze(state_dir: &Path) -> Option<i64> {
+    std::fs::read_to_string(snooze_file(state_dir))
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .filter(|&t| t > now())
+}
+
+/// Keep (or, with `None`, forget) a snooze: written whole and renamed into place.
+fn save_snooze(state_dir: &Path, until: Option<i64>) -> Result<(), ApiError> {
+    let file = snooze_file(state_dir);
+    let io = |e: std::io::Error| {
+        ApiError::new(
+            ErrorCode::Io,
+            format!("cannot keep the snooze in {}: {e}", file.display()),
+        )
+    };
+    match until {
+        None => match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        },
+        Some(t) => {
+            std::fs::create_dir_all(state_dir).map_err(io)?;
+            let tmp = file.with_extension("tmp");
+            std::fs::write(&tmp, t.to_string()).map_err(io)?;
+            std::fs::rename(&tmp, &file).map_err(io)
+        }
+    }
 }
 
 fn not_found(pair: &str) -> ApiError {

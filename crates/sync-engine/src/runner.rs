@@ -81,6 +81,8 @@ impl Default for RunStatus {
 struct Control {
     paused: AtomicBool,
     stop: AtomicBool,
+    /// The lost link was announced (until a run succeeds again).
+    auth_told: AtomicBool,
     wake: Notify,
     status: Mutex<RunStatus>,
 }
@@ -213,6 +215,7 @@ impl Runner {
         let control = Arc::new(Control {
             paused: AtomicBool::new(opts.paused),
             stop: AtomicBool::new(false),
+            auth_told: AtomicBool::new(false),
             wake: Notify::new(),
             status: Mutex::new(RunStatus::default()),
         });
@@ -582,6 +585,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             Ok(_) => {
                 failures = 0;
                 retry_in = None;
+                control.auth_told.store(false, Ordering::SeqCst);
                 set(&control, &pair, |s| {
                     s.last_sync = Some(now());
                     if paused_by_user(s) {
@@ -623,11 +627,20 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 tracing::error!(pair = %pair.spec.name, "{msg}");
                 // Nothing is deleted because of this; wait for a new link (resume/wake).
                 control.paused.store(true, Ordering::SeqCst);
+                let first = !control.auth_told.swap(true, Ordering::SeqCst);
                 set(&control, &pair, |s| {
                     s.state = PairState::Error;
-                    s.message = Some(msg);
+                    s.message = Some(msg.clone());
                     s.code = Some("auth".into());
                 });
+                // Said once, so the user can sign in again (a notification in the app).
+                if first {
+                    pair.events.send(Event::Paused {
+                        pair: pair.spec.name.clone(),
+                        message: msg,
+                        code: "auth".into(),
+                    });
+                }
             }
             Err(e) => {
                 failures += 1;

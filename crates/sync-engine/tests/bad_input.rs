@@ -1330,6 +1330,7 @@ async fn a_revoked_token_stops_sync_with_a_message_and_deletes_nothing() {
     };
     assert_eq!(remote, 2, "nothing deleted on Dropbox");
     // Continuous sync stops in an error state saying what to do.
+    let mut events = pair.events.subscribe();
     let runner = sync_engine::Runner::spawn(
         pair.clone(),
         sync_engine::RunOptions {
@@ -1349,6 +1350,19 @@ async fn a_revoked_token_stops_sync_with_a_message_and_deletes_nothing() {
         assert!(t0.elapsed().as_secs() < 20, "{s:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // Said once as a pause with code "auth" (the app's "sign in again" notification),
+    // however often the runner is woken.
+    runner.resume(false);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut told = 0;
+    while let Ok(e) = events.try_recv() {
+        if let sync_engine::Event::Paused { code, message, .. } = e {
+            assert_eq!(code, "auth");
+            assert!(message.contains("nuvosync link"), "{message}");
+            told += 1;
+        }
+    }
+    assert_eq!(told, 1, "the lost link is said once");
     drop(runner);
     assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"a");
     assert_nothing_lost(&w, &[&a], &[b"a", b"b", b"c"]);
