@@ -471,8 +471,27 @@ impl Client {
         ),
         Error,
     > {
+        self.download_from(path, 0).await
+    }
+
+    /// Download from byte `start` on (a `Range` request, which Dropbox's content endpoints
+    /// honour; `start` 0 asks for the whole file): the file's metadata (its whole size), the
+    /// length of the body sent, and the body.
+    pub async fn download_from(
+        &self,
+        path: &str,
+        start: u64,
+    ) -> Result<
+        (
+            FileEntry,
+            Option<u64>,
+            Box<dyn futures_util::AsyncRead + Send + Unpin>,
+        ),
+        Error,
+    > {
         let arg = f::DownloadArg::new(path.to_string());
-        let r = routes::files::download(&WithArg::new(self.t(), &arg)?, &arg, None, None)
+        let range = (start > 0).then_some(start);
+        let r = routes::files::download(&WithArg::new(self.t(), &arg)?, &arg, range, None)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {

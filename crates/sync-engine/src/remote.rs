@@ -39,7 +39,13 @@ pub trait Remote: Send + Sync {
     /// Metadata of a path.
     fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>>;
     /// Start a download.
-    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)>;
+    /// Download from byte `start` on (0: the whole file): the file's metadata (its whole
+    /// size), the length of the body sent when known, and the body.
+    fn download<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+    ) -> Call<'a, (FileEntry, Option<u64>, Body)>;
     /// Upload in one request.
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry>;
     /// Start a session.
@@ -101,11 +107,12 @@ impl Remote for Client {
     fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>> {
         Box::pin(Client::get_metadata(self, path, false))
     }
-    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
-        Box::pin(async move {
-            let (meta, _len, body) = Client::download(self, path).await?;
-            Ok((meta, body))
-        })
+    fn download<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+    ) -> Call<'a, (FileEntry, Option<u64>, Body)> {
+        Box::pin(Client::download_from(self, path, start))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
         Box::pin(Client::upload(self, commit, data))
@@ -451,13 +458,17 @@ impl Remote for Hooked {
     fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>> {
         self.gate("get_metadata", || self.inner.get_metadata(path))
     }
-    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
-        let call = self.gate("download", || self.inner.download(path));
+    fn download<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+    ) -> Call<'a, (FileEntry, Option<u64>, Body)> {
+        let call = self.gate("download", || self.inner.download(path, start));
         match &self.body {
             None => call,
             Some(f) => Box::pin(async move {
-                let (meta, body) = call.await?;
-                Ok((meta, f(body)))
+                let (meta, len, body) = call.await?;
+                Ok((meta, len, f(body)))
             }),
         }
     }

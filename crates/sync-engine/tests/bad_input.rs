@@ -109,13 +109,6 @@ fn assert_nothing_outside(w: &World, expected: &[&str], escape_names: &[&str]) {
     }
 }
 
-/// The run went through, and nothing was given up on.
-fn clean(r: Result<Report, SyncError>) -> Report {
-    let report = r.unwrap();
-    assert!(report.failed.is_empty(), "{:#?}", report.failed);
-    report
-}
-
 /// A small file system of its own (a tmpfs), unmounted when dropped; `None` (with a message
 /// saying why the case is skipped) where mounting is not permitted.
 struct Mounted {
