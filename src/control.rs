@@ -42,6 +42,9 @@ pub enum ExcludedCommand {
         /// The pair.
         #[arg(long)]
         pair: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// Exclude a folder (its local copy stays, it is no longer synced).
     Add {
@@ -280,8 +283,9 @@ pub async fn status(cli: &Cli, json: bool) -> i32 {
 }
 
 /// Commands that print nothing but "done".
-pub async fn simple(cli: &Cli, cmd: Command, done: &str) -> i32 {
-    match call(cli, cmd, false).await {
+/// Send `cmd` and print `done`; `local`: handled in-process when no daemon runs.
+pub async fn simple(cli: &Cli, cmd: Command, done: &str, local: bool) -> i32 {
+    match call(cli, cmd, local).await {
         Ok(_) => {
             println!("{done}");
             0
@@ -291,21 +295,28 @@ pub async fn simple(cli: &Cli, cmd: Command, done: &str) -> i32 {
 }
 
 /// `activity`
-pub async fn activity(cli: &Cli, follow: bool, search: Option<String>) -> i32 {
+pub async fn activity(cli: &Cli, follow: bool, search: Option<String>, json: bool) -> i32 {
     let a: ActivityDto = match call_as(
         cli,
         Command::Activity {
             search,
-            limit: Some(20),
+            limit: Some(if json { 200 } else { 20 }),
         },
-        false,
+        !follow,
     )
     .await
     {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    for h in a.history.iter().rev() {
+    if json {
+        // The history and transfers now, then (following) one event per line.
+        print_json(&a);
+        if !follow {
+            return 0;
+        }
+    }
+    for h in a.history.iter().rev().filter(|_| !json) {
         println!(
             "{}  {:<8} {:<40} {}",
             when(Some(h.at)),
@@ -330,6 +341,13 @@ pub async fn activity(cli: &Cli, follow: bool, search: Option<String>) -> i32 {
     };
     let tty = std::io::stdout().is_terminal();
     while let Some(e) = events.next().await {
+        if json {
+            match serde_json::to_string(&e) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("cannot print an event: {e}"),
+            }
+            continue;
+        }
         match e {
             EventDto::Progress { transfer: t } => {
                 let pct = (t.done * 100).checked_div(t.total).unwrap_or(100);
@@ -383,7 +401,7 @@ pub async fn conflicts(cli: &Cli, json: bool, all: bool) -> i32 {
         Command::Conflicts {
             include_resolved: all,
         },
-        false,
+        true,
     )
     .await
     {
@@ -426,7 +444,7 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
                 Command::Conflicts {
                     include_resolved: false,
                 },
-                false,
+                true,
             )
             .await
             {
@@ -471,12 +489,13 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
             choice,
         },
         "resolved",
+        true,
     )
     .await
 }
 
 /// `filestatus`
-pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
+pub async fn filestatus(cli: &Cli, path: &str, json: bool) -> i32 {
     let abs = std::path::Path::new(path);
     let abs = if abs.is_absolute() {
         abs.to_path_buf()
@@ -490,10 +509,14 @@ pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
         Command::FileStatus {
             path: abs.display().to_string(),
         },
-        false,
+        true,
     )
     .await
     {
+        Ok(s) if json => {
+            print_json(&s);
+            0
+        }
         Ok(s) => {
             println!("{}", s.status.replace('_', " "));
             if let Some(m) = s.message {
@@ -660,10 +683,10 @@ pub async fn undelete(cli: &Cli, path: &str) -> i32 {
 
 /// `excluded`
 pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
-    let (pair, c) = match cmd {
-        ExcludedCommand::List { pair } => (pair, None),
-        ExcludedCommand::Add { path, pair } => (pair, Some((path.clone(), true))),
-        ExcludedCommand::Remove { path, pair } => (pair, Some((path.clone(), false))),
+    let (pair, c, json) = match cmd {
+        ExcludedCommand::List { pair, json } => (pair, None, *json),
+        ExcludedCommand::Add { path, pair } => (pair, Some((path.clone(), true)), false),
+        ExcludedCommand::Remove { path, pair } => (pair, Some((path.clone(), false)), false),
     };
     let pair = match one_pair(cli, pair).await {
         Ok(p) => p,
@@ -674,8 +697,12 @@ pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
         Some((path, true)) => Command::ExcludedAdd { pair, path },
         Some((path, false)) => Command::ExcludedRemove { pair, path },
     };
-    match call_as::<Vec<String>>(cli, cmd, false).await {
+    match call_as::<Vec<String>>(cli, cmd, true).await {
         Ok(list) => {
+            if json {
+                print_json(&list);
+                return 0;
+            }
             if list.is_empty() {
                 println!("nothing is excluded");
             }
@@ -987,6 +1014,7 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
             cli,
             Command::RestoreContinue { pair },
             "continuing normally",
+            true,
         )
         .await;
     }

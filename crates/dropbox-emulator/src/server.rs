@@ -963,7 +963,10 @@ impl hyper::body::Body for Streamed {
             this.wait = None;
             let chunk = this.data.slice(this.pos..this.pos + n);
             this.pos += n;
-            this.emu.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+            this.emu
+                .stats
+                .bytes_out
+                .fetch_add(n as u64, Ordering::Relaxed);
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         if let Some(at) = this.abort_at {
@@ -989,7 +992,10 @@ impl hyper::body::Body for Streamed {
         let chunk = this.data.slice(this.pos..this.pos + n);
         this.pos += n;
         // Counted as it goes out, so a body cut short counts what was sent.
-        this.emu.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+        this.emu
+            .stats
+            .bytes_out
+            .fetch_add(n as u64, Ordering::Relaxed);
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
