@@ -196,6 +196,17 @@ impl Triggers {
                 }
             })
             .collect();
+        if paths
+            .iter()
+            .any(|p| p.strip_prefix('/') == Some(crate::rules::IGNORE_FILE))
+        {
+            // The patterns changed: what is synced may change anywhere in the folder.
+            tracing::info!(
+                "{} changed; rescanning with its patterns",
+                crate::rules::IGNORE_FILE
+            );
+            return self.full(None);
+        }
         if !paths.is_empty() {
             self.paths(paths);
         }
@@ -508,6 +519,10 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         remote |= came.remote;
         if came.full {
             full = true;
+            // The patterns first (an edit of the ignore file sets this off): a folder they no
+            // longer ignore is watched from now on.
+            let excluded = pair.rules().excluded().to_vec();
+            pair.reload_rules(&excluded);
             // Folders made while events were lost are watched too.
             if let Some(w) = watcher.as_mut() {
                 if let Err(msg) = crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
@@ -557,6 +572,12 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 s.state = PairState::Syncing;
             }
         });
+        // The ignore file may have been edited by hand: a full look takes it up again (an
+        // edit of it sets one off), so new patterns apply without a restart.
+        if full {
+            let excluded = pair.rules().excluded().to_vec();
+            pair.reload_rules(&excluded);
+        }
         let result = async {
             pair.begin()?;
             if full || !scopes.is_empty() {
