@@ -46,13 +46,18 @@ pub enum ExcludedCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Exclude a folder (its local copy stays, it is no longer synced).
+    /// Exclude a folder: it is no longer synced; its local copy stays unless --remove-local.
     Add {
         /// Folder, relative to the pair's folder.
         path: String,
         /// The pair.
         #[arg(long)]
         pair: Option<String>,
+        /// Free the space: move the local copy to the trash — only files that are the version
+        /// synced with Dropbox; changed and never-synced files stay. `excluded remove`
+        /// downloads it again.
+        #[arg(long)]
+        remove_local: bool,
     },
     /// Sync a folder again.
     Remove {
@@ -682,10 +687,10 @@ pub async fn undelete(cli: &Cli, path: &str) -> i32 {
 }
 
 /// `excluded`
-pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
-    let (pair, c, json) = match cmd {
+pub async fn excluded(cli: &Cli, excluded_cmd: &ExcludedCommand) -> i32 {
+    let (pair, c, json) = match excluded_cmd {
         ExcludedCommand::List { pair, json } => (pair, None, *json),
-        ExcludedCommand::Add { path, pair } => (pair, Some((path.clone(), true)), false),
+        ExcludedCommand::Add { path, pair, .. } => (pair, Some((path.clone(), true)), false),
         ExcludedCommand::Remove { path, pair } => (pair, Some((path.clone(), false)), false),
     };
     let pair = match one_pair(cli, pair).await {
@@ -697,8 +702,46 @@ pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
         Some((path, true)) => Command::ExcludedAdd { pair, path },
         Some((path, false)) => Command::ExcludedRemove { pair, path },
     };
+    let free = match cmd {
+        Command::ExcludedAdd { ref pair, ref path } => match excluded_cmd {
+            ExcludedCommand::Add {
+                remove_local: true, ..
+            } => Some((pair.clone(), path.clone())),
+            _ => None,
+        },
+        _ => None,
+    };
     match call_as::<Vec<String>>(cli, cmd, true).await {
         Ok(list) => {
+            if let Some((pair, path)) = free {
+                return match call_as::<FreedDto>(
+                    cli,
+                    Command::ExcludedFree {
+                        pair,
+                        path: path.clone(),
+                    },
+                    true,
+                )
+                .await
+                {
+                    Ok(f) => {
+                        println!(
+                            "{path} is excluded; {} file{} ({}) moved to the trash",
+                            f.trashed,
+                            if f.trashed == 1 { "" } else { "s" },
+                            human_bytes(f.bytes)
+                        );
+                        if !f.kept.is_empty() {
+                            println!("kept here (changed since synced, or never synced):");
+                            for k in f.kept {
+                                println!("  {k}");
+                            }
+                        }
+                        0
+                    }
+                    Err(e) => fail(&e),
+                };
+            }
             if json {
                 print_json(&list);
                 return 0;

@@ -201,3 +201,76 @@ fn autostart_writes_and_removes_a_systemd_user_unit() {
     assert!(out.status.success(), "{out:?}");
     assert!(!unit.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluding_with_remove_local_frees_the_space_and_including_brings_it_back() {
+    let p = Profile::new(true).await;
+    let local = p.local();
+    std::fs::create_dir_all(local.join("data/raw")).unwrap();
+    std::fs::write(local.join("data/raw/a.bin"), vec![1u8; 50_000]).unwrap();
+    std::fs::write(local.join("data/b.bin"), vec![2u8; 30_000]).unwrap();
+    std::fs::write(local.join("data/edited.txt"), b"synced").unwrap();
+    std::fs::write(local.join("notes.txt"), b"n").unwrap();
+    p.add_pair(&[]);
+    p.ok(&["sync", "--once"]);
+    // Changed here after the sync, and one never synced: both must stay.
+    std::fs::write(local.join("data/edited.txt"), b"edited here, not synced").unwrap();
+    p.ok(&["excluded", "add", "data"]);
+    std::fs::write(local.join("data/new-here.txt"), b"only here").unwrap();
+
+    let said = p.ok(&["excluded", "add", "data", "--remove-local"]);
+    assert!(said.contains("2 files"), "{said}");
+    assert!(
+        said.contains("/data/edited.txt") && said.contains("/data/new-here.txt"),
+        "{said}"
+    );
+    assert!(!local.join("data/raw/a.bin").exists());
+    assert!(
+        !local.join("data/raw").exists(),
+        "the emptied folder went too"
+    );
+    assert!(!local.join("data/b.bin").exists());
+    assert_eq!(
+        std::fs::read(local.join("data/edited.txt")).unwrap(),
+        b"edited here, not synced"
+    );
+    assert_eq!(
+        std::fs::read(local.join("data/new-here.txt")).unwrap(),
+        b"only here"
+    );
+    // Into the trash (this profile's pair trash: NUVOSYNC_NO_OS_TRASH), never deleted.
+    let trashed = local_files(&local.join(".nuvosync/trash"));
+    assert_eq!(trashed.len(), 2, "{:?}", trashed.keys());
+    // Dropbox keeps everything, and a sync deletes nothing there.
+    p.ok(&["sync", "--once"]);
+    let remote = p.remote_files();
+    assert_eq!(remote["/data/raw/a.bin"].len(), 50_000);
+    assert_eq!(remote["/data/b.bin"].len(), 30_000);
+    assert_eq!(remote["/data/edited.txt"], b"synced");
+
+    // Included again: Dropbox's copy comes down, and what stayed here syncs as it would have
+    // (the edit goes up as the newer version, the earlier one stays in its history).
+    p.ok(&["excluded", "remove", "data"]);
+    p.ok(&["sync", "--once"]);
+    assert_eq!(
+        std::fs::read(local.join("data/raw/a.bin")).unwrap().len(),
+        50_000
+    );
+    assert_eq!(
+        std::fs::read(local.join("data/b.bin")).unwrap().len(),
+        30_000
+    );
+    assert_eq!(local_files(&local), p.remote_files(), "both sides agree");
+    assert_eq!(
+        p.remote_files()["/data/edited.txt"],
+        b"edited here, not synced"
+    );
+    assert_eq!(p.remote_files()["/data/new-here.txt"], b"only here");
+
+    // Only an excluded folder's copy can go.
+    let out = p.run(&["excluded", "add", "notes", "--remove-local"]);
+    assert!(
+        out.status.success(),
+        "a folder that does not exist is excluded: nothing to free"
+    );
+}

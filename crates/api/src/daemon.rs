@@ -282,6 +282,7 @@ impl Daemon {
                 | Command::RestoreContinue { .. }
                 | Command::Resolve { .. }
                 | Command::RebuildIndex { .. }
+                | Command::ExcludedFree { .. }
                 | Command::RemovePair { .. }
         ) {
             self.service.claim()?;
@@ -362,6 +363,28 @@ impl Daemon {
             }
             Command::ExcludedRemove { pair, path } => {
                 json(self.set_excluded(&pair, &path, false).await?)
+            }
+            Command::ExcludedFree { pair, path } => {
+                self.service
+                    .config()
+                    .pair(&pair)
+                    .ok_or_else(|| not_found(&pair))?;
+                // Not while the pair syncs: it goes on afterwards.
+                self.stop_runner(&pair).await;
+                let freed = self
+                    .service
+                    .pair(&pair)
+                    .and_then(|p| {
+                        let rel = format!("/{}", path.trim_matches('/'));
+                        p.free_excluded(&rel).map_err(ApiError::from)
+                    });
+                self.start_runner(&pair).await;
+                let f = freed?;
+                json(FreedDto {
+                    trashed: f.trashed,
+                    bytes: f.bytes,
+                    kept: f.kept,
+                })
             }
             Command::RebuildIndex { pair } => {
                 self.service

@@ -223,6 +223,19 @@ pub struct DeletedDto {
     pub rev: String,
 }
 
+/// What freeing an excluded folder's local copy did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FreedDto {
+    /// Files moved to the trash.
+    #[ts(type = "number")]
+    pub trashed: u64,
+    /// Their bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Files that stay (changed here, or never synced): relative paths.
+    pub kept: Vec<String>,
+}
+
 /// A conflict: both versions were kept.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ConflictDto {
@@ -597,6 +610,15 @@ pub enum Command {
         /// Revision.
         rev: String,
     },
+    /// Move the local copy of an excluded folder to the trash to free space: only files that
+    /// are the version synced with Dropbox go (read and compared first); changed and
+    /// never-synced files stay. Including the folder again downloads it.
+    ExcludedFree {
+        /// Pair.
+        pair: String,
+        /// The excluded folder, relative to the pair's folder.
+        path: String,
+    },
     /// Files deleted on Dropbox in a pair's folder that can be brought back, newest first.
     Deleted {
         /// Pair.
@@ -739,6 +761,7 @@ pub fn typescript() -> Vec<(String, String)> {
         VersionDto,
         RevisionDto,
         DeletedDto,
+        FreedDto,
         ConflictDto,
         Resolution,
         FileStatusDto,

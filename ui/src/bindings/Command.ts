@@ -54,7 +54,15 @@ path: string,
 /**
  * Revision.
  */
-rev: string, } } | { "cmd": "deleted", "args": { 
+rev: string, } } | { "cmd": "excluded_free", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * The excluded folder, relative to the pair's folder.
+ */
+path: string, } } | { "cmd": "deleted", "args": { 
 /**
  * Pair.
  */
