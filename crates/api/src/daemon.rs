@@ -371,13 +371,10 @@ impl Daemon {
                     .ok_or_else(|| not_found(&pair))?;
                 // Not while the pair syncs: it goes on afterwards.
                 self.stop_runner(&pair).await;
-                let freed = self
-                    .service
-                    .pair(&pair)
-                    .and_then(|p| {
-                        let rel = format!("/{}", path.trim_matches('/'));
-                        p.free_excluded(&rel).map_err(ApiError::from)
-                    });
+                let freed = self.service.pair(&pair).and_then(|p| {
+                    let rel = format!("/{}", path.trim_matches('/'));
+                    p.free_excluded(&rel).map_err(ApiError::from)
+                });
                 self.start_runner(&pair).await;
                 let f = freed?;
                 json(FreedDto {
