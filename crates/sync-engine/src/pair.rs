@@ -1229,7 +1229,16 @@ impl Pair {
         let mut window = lock(&self.recent_deletes);
         let cutoff = std::time::Instant::now() - DELETE_WINDOW;
         window.retain(|(t, _, _)| *t >= cutoff);
-        if self.deletes_confirmed.load(Ordering::SeqCst) {
+        let deletes = plan.ops.iter().any(|op| {
+            matches!(
+                op,
+                sync_core::Op::DeleteLocal { .. } | sync_core::Op::DeleteRemote { .. }
+            )
+        });
+        // A confirmation approves the deletions the user was shown — the next plan that has
+        // any — not whatever else is deleted later while this run goes on (a co-author's
+        // deletions arriving meanwhile are counted afresh).
+        if deletes && self.deletes_confirmed.swap(false, Ordering::SeqCst) {
             window.clear();
             return Ok(());
         }
