@@ -340,6 +340,7 @@ impl Daemon {
                 json(())
             }
             Command::Deleted { pair } => json(self.deleted(&pair).await?),
+            Command::RemoteFolders { pair, path } => json(self.remote_folders(&pair, &path)?),
             Command::Undelete { pair, path } => {
                 let what = self.undelete(&pair, &path).await?;
                 self.kick(&pair).await;
@@ -705,6 +706,63 @@ impl Daemon {
         }
         out.sort_by(|a, b| b.deleted_at.cmp(&a.deleted_at).then(a.path.cmp(&b.path)));
         Ok(out)
+    }
+
+    /// The folders directly in `path` on Dropbox (from the index's copy of the listing),
+    /// with what is below each.
+    fn remote_folders(&self, pair: &str, path: &str) -> Result<Vec<RemoteFolderDto>, ApiError> {
+        let p = self.service.pair(pair)?;
+        let rel = format!("/{}", path.trim_matches('/'));
+        let key = if rel == "/" {
+            String::new()
+        } else {
+            sync_core::path::key(&rel)
+        };
+        let mut trees = sync_core::Trees::default();
+        p.with_index(|ix| ix.load_subtree(&key, &mut trees))?;
+        let rules = p.rules();
+        let depth = |k: &str| k.matches('/').count();
+        let want = depth(&key) + 1;
+        let mut out: BTreeMap<String, RemoteFolderDto> = BTreeMap::new();
+        for (k, n) in trees
+            .remote
+            .iter()
+            .filter(|(k, n)| depth(k) == want && n.is_folder())
+        {
+            out.insert(
+                k.clone(),
+                RemoteFolderDto {
+                    path: n.path.clone(),
+                    name: n.path.rsplit('/').next().unwrap_or_default().to_string(),
+                    files: 0,
+                    bytes: 0,
+                    has_folders: false,
+                    excluded: rules
+                        .excluded()
+                        .iter()
+                        .any(|e| *k == *e || sync_core::path::is_below(k, e)),
+                },
+            );
+        }
+        for (k, n) in &trees.remote {
+            if depth(k) <= want {
+                continue;
+            }
+            // The child of `key` this entry lies in.
+            let child: String = k.split('/').take(want + 1).collect::<Vec<_>>().join("/");
+            if let Some(f) = out.get_mut(&child) {
+                match &n.kind {
+                    sync_core::RemoteKind::File { size, .. } => {
+                        f.files += 1;
+                        f.bytes += size;
+                    }
+                    sync_core::RemoteKind::Folder => f.has_folders = true,
+                }
+            }
+        }
+        let mut list: Vec<RemoteFolderDto> = out.into_values().collect();
+        list.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(list)
     }
 
     /// Bring back the last version of a file deleted on Dropbox.

@@ -223,6 +223,25 @@ pub struct DeletedDto {
     pub rev: String,
 }
 
+/// A folder on Dropbox, for the selective-sync picker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RemoteFolderDto {
+    /// Relative path in the pair (`/data/raw`).
+    pub path: String,
+    /// Its name.
+    pub name: String,
+    /// Files below it (at any depth).
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Their bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// It has folders in it.
+    pub has_folders: bool,
+    /// It, or a folder above it, is excluded from sync.
+    pub excluded: bool,
+}
+
 /// What freeing an excluded folder's local copy did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct FreedDto {
@@ -619,6 +638,16 @@ pub enum Command {
         /// The excluded folder, relative to the pair's folder.
         path: String,
     },
+    /// The folders directly in a folder of a pair, as Dropbox has them (from the pair's
+    /// index, so it answers at once): with the files and bytes below each, and whether it is
+    /// excluded — for a selective-sync folder picker.
+    RemoteFolders {
+        /// Pair.
+        pair: String,
+        /// The folder, relative to the pair's folder (`/` or empty for the pair's folder).
+        #[serde(default)]
+        path: String,
+    },
     /// Files deleted on Dropbox in a pair's folder that can be brought back, newest first.
     Deleted {
         /// Pair.
@@ -762,6 +791,7 @@ pub fn typescript() -> Vec<(String, String)> {
         RevisionDto,
         DeletedDto,
         FreedDto,
+        RemoteFolderDto,
         ConflictDto,
         Resolution,
         FileStatusDto,

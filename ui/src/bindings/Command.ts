@@ -62,6 +62,14 @@ pair: string,
 /**
  * The excluded folder, relative to the pair's folder.
  */
+path: string, } } | { "cmd": "remote_folders", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * The folder, relative to the pair's folder (`/` or empty for the pair's folder).
+ */
 path: string, } } | { "cmd": "deleted", "args": { 
 /**
  * Pair.
