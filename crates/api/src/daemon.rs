@@ -761,7 +761,7 @@ impl Daemon {
             }
         }
         let mut list: Vec<RemoteFolderDto> = out.into_values().collect();
-        list.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        list.sort_by_key(|f| f.name.to_lowercase());
         Ok(list)
     }
 
