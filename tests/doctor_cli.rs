@@ -55,6 +55,19 @@ async fn a_sound_setup_passes_every_check() {
         assert_eq!(c["verdict"], "ok", "{id}: {c}");
     }
     assert_eq!(code, 0);
+    // nuvosync made the state folder, readable by its owner only.
+    let mode = std::fs::metadata(p.state_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "state folder mode {mode:o}");
+    assert!(
+        checks["state_folder"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("mode 700")
+    );
     assert!(checks["account"]["detail"].as_str().unwrap().contains('@'));
     assert!(
         checks["scopes"]["detail"]
