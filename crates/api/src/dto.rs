@@ -245,6 +245,36 @@ pub struct RevisionDto {
     pub server_modified: String,
 }
 
+/// A file deleted on Dropbox that can still be brought back (Dropbox keeps deleted files for
+/// its retention period).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeletedDto {
+    /// Pair.
+    pub pair: String,
+    /// Relative path in the pair.
+    pub path: String,
+    /// Deleted on Dropbox at.
+    pub deleted_at: String,
+    /// The last version's size.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// The last version's revision (what `undelete` brings back).
+    pub rev: String,
+}
+
+/// What freeing an excluded folder's local copy did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FreedDto {
+    /// Files moved to the trash.
+    #[ts(type = "number")]
+    pub trashed: u64,
+    /// Their bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Files that stay (changed here, or never synced): relative paths.
+    pub kept: Vec<String>,
+}
+
 /// A conflict: both versions were kept.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ConflictDto {
@@ -619,6 +649,28 @@ pub enum Command {
         /// Revision.
         rev: String,
     },
+    /// Move the local copy of an excluded folder to the trash to free space: only files that
+    /// are the version synced with Dropbox go (read and compared first); changed and
+    /// never-synced files stay. Including the folder again downloads it.
+    ExcludedFree {
+        /// Pair.
+        pair: String,
+        /// The excluded folder, relative to the pair's folder.
+        path: String,
+    },
+    /// Files deleted on Dropbox in a pair's folder that can be brought back, newest first.
+    Deleted {
+        /// Pair.
+        pair: String,
+    },
+    /// Bring back a file deleted on Dropbox: its last version becomes current again and
+    /// syncs down. A file now at that path is kept (both versions end up side by side).
+    Undelete {
+        /// Pair.
+        pair: String,
+        /// Relative path.
+        path: String,
+    },
     /// Resolve a conflict.
     Resolve {
         /// Pair.
@@ -752,6 +804,8 @@ pub fn typescript() -> Vec<(String, String)> {
         ActivityDto,
         VersionDto,
         RevisionDto,
+        DeletedDto,
+        FreedDto,
         ConflictDto,
         Resolution,
         FileStatusDto,

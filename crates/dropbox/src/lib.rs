@@ -20,8 +20,8 @@ pub mod transport;
 
 pub use auth::{APP_FOLDER, Credential, DEFAULT_APP_KEY, LinkSession, Secret};
 pub use client::{
-    Account, Client, Commit, Entry, ExportOnlyEntry, FileEntry, FolderEntry, Page, SpaceUsage,
-    WriteMode,
+    Account, Client, Commit, Entry, ExportOnlyEntry, FileEntry, FileHistory, FolderEntry, Page,
+    SpaceUsage, WriteMode,
 };
 pub use endpoints::Endpoints;
 pub use error::{AuthProblem, Conflict, Error};

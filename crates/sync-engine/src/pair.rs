@@ -338,6 +338,9 @@ pub enum SyncError {
         "sync did not settle after {0} rounds — something keeps changing the files; see `nuvosync status`"
     )]
     NoProgress(usize),
+    /// A request that cannot be done as asked; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl From<ScanError> for SyncError {

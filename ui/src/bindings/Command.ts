@@ -54,7 +54,27 @@ path: string,
 /**
  * Revision.
  */
-rev: string, } } | { "cmd": "resolve", "args": { 
+rev: string, } } | { "cmd": "excluded_free", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * The excluded folder, relative to the pair's folder.
+ */
+path: string, } } | { "cmd": "deleted", "args": { 
+/**
+ * Pair.
+ */
+pair: string, } } | { "cmd": "undelete", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * Relative path.
+ */
+path: string, } } | { "cmd": "resolve", "args": { 
 /**
  * Pair.
  */
