@@ -164,6 +164,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the setup: account and granted scopes, Dropbox hosts, clock, inotify limits,
+    /// keyring, state folder — each with what to do. Exits 1 when a problem is found.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Recover from a restored snapshot of a pair's folder.
     Restore(control::RestoreArgs),
     /// Measurements for the benchmarks.
@@ -334,6 +341,7 @@ pub async fn run(cli: Cli) -> i32 {
             Err(e) => fail(&e),
         },
         Command::Account { json } => control::account(&cli, *json).await,
+        Command::Doctor { json } => control::doctor(&cli, *json).await,
         Command::Restore(a) => control::restore(&cli, a).await,
         Command::Sync(args) => {
             if !args.once {

@@ -973,6 +973,37 @@ pub async fn account(cli: &Cli, json: bool) -> i32 {
     }
 }
 
+/// `doctor`: every check with its verdict and what to do; exit 1 when one is a problem.
+pub async fn doctor(cli: &Cli, json: bool) -> i32 {
+    let d = match call_as::<DoctorDto>(cli, Command::Doctor, true).await {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&d);
+    } else {
+        for c in &d.checks {
+            let word = match c.verdict {
+                Verdict::Ok => "ok",
+                Verdict::Warning => "warning",
+                Verdict::Problem => "PROBLEM",
+            };
+            println!("{word:<8} {}: {}", c.title, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("{:<8}   → {fix}", "");
+            }
+        }
+        let count = |v| d.checks.iter().filter(|c| c.verdict == v).count();
+        println!(
+            "\n{} ok, {} warning(s), {} problem(s)",
+            count(Verdict::Ok),
+            count(Verdict::Warning),
+            count(Verdict::Problem)
+        );
+    }
+    i32::from(d.verdict == Verdict::Problem)
+}
+
 /// `restore`
 pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
     let pair = match one_pair(cli, &a.pair).await {

@@ -420,6 +420,7 @@ impl Daemon {
                 json(())
             }
             Command::Account => json(self.account().await?),
+            Command::Doctor => json(crate::doctor::run(&self.service).await),
             Command::LinkStart { loopback, app_key } => {
                 json(self.link_start(loopback, app_key).await?)
             }

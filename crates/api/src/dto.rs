@@ -134,6 +134,45 @@ pub struct AccountDto {
     pub stored_in_file: Option<String>,
 }
 
+/// How one check of `nuvosync doctor` came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Works, but something may go wrong later (or works less well than it could).
+    Warning,
+    /// Sync cannot work as it should until this is fixed.
+    Problem,
+}
+
+/// One check of the setup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CheckDto {
+    /// Stable id: `account`, `scopes`, `host_api`, `host_content`, `host_notify`, `clock`,
+    /// `inotify`, `keyring`, `state_folder`.
+    pub id: String,
+    /// What was checked, in words.
+    pub title: String,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// What was found.
+    pub detail: String,
+    /// What to do (for a warning or a problem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fix: Option<String>,
+}
+
+/// The answer of `doctor`: every check, in a fixed order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DoctorDto {
+    /// The checks.
+    pub checks: Vec<CheckDto>,
+    /// The worst verdict.
+    pub verdict: Verdict,
+}
+
 /// Everything the status view shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct StatusDto {
@@ -718,6 +757,8 @@ pub enum Command {
     },
     /// The linked account.
     Account,
+    /// Check the setup: account and scopes, hosts, clock, inotify limits, keyring, state folder.
+    Doctor,
     /// Start linking a Dropbox account.
     LinkStart {
         /// Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
@@ -784,6 +825,9 @@ pub fn typescript() -> Vec<(String, String)> {
         IssueDto,
         PairStatusDto,
         AccountDto,
+        Verdict,
+        CheckDto,
+        DoctorDto,
         StatusDto,
         HistoryDto,
         ActivityDto,

@@ -134,7 +134,7 @@ pair: NewPairDto, } } | { "cmd": "remove_pair", "args": {
 /**
  * Name.
  */
-name: string, } } | { "cmd": "account" } | { "cmd": "link_start", "args": { 
+name: string, } } | { "cmd": "account" } | { "cmd": "doctor" } | { "cmd": "link_start", "args": { 
 /**
  * Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
  */
