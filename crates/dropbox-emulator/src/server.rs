@@ -919,9 +919,6 @@ fn download_response(
     if reset {
         emu.stats.faults.fetch_add(1, Ordering::Relaxed);
     }
-    emu.stats
-        .bytes_out
-        .fetch_add(slice.len() as u64, Ordering::Relaxed);
     let len = slice.len();
     let body = Streamed::new(emu, slice, abort_at);
     let mut r = Response::new(http_body_util::BodyExt::boxed(body));
@@ -996,6 +993,10 @@ impl hyper::body::Body for Streamed {
             this.wait = None;
             let chunk = this.data.slice(this.pos..this.pos + n);
             this.pos += n;
+            this.emu
+                .stats
+                .bytes_out
+                .fetch_add(n as u64, Ordering::Relaxed);
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         if let Some(at) = this.abort_at {
@@ -1020,6 +1021,11 @@ impl hyper::body::Body for Streamed {
         }
         let chunk = this.data.slice(this.pos..this.pos + n);
         this.pos += n;
+        // Counted as it goes out, so a body cut short counts what was sent.
+        this.emu
+            .stats
+            .bytes_out
+            .fetch_add(n as u64, Ordering::Relaxed);
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 

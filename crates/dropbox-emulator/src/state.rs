@@ -195,7 +195,8 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// Request body bytes received on content routes.
     pub bytes_in: AtomicU64,
-    /// Response body bytes sent on download routes.
+    /// Response body bytes sent on download routes, counted as they go out (a body cut short
+    /// counts what was sent).
     pub bytes_out: AtomicU64,
     /// Faults injected.
     pub faults: AtomicU64,

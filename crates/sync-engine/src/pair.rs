@@ -338,6 +338,9 @@ pub enum SyncError {
         "sync did not settle after {0} rounds — something keeps changing the files; see `nuvosync status`"
     )]
     NoProgress(usize),
+    /// A request that cannot be done as asked; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl From<ScanError> for SyncError {
@@ -1227,6 +1230,19 @@ impl Pair {
         let mut window = lock(&self.recent_deletes);
         let cutoff = std::time::Instant::now() - DELETE_WINDOW;
         window.retain(|(t, _, _)| *t >= cutoff);
+        let deletes = plan.ops.iter().any(|op| {
+            matches!(
+                op,
+                sync_core::Op::DeleteLocal { .. } | sync_core::Op::DeleteRemote { .. }
+            )
+        });
+        // A confirmation approves the deletions the user was shown — the next plan that has
+        // any — not whatever else is deleted later while this run goes on (a co-author's
+        // deletions arriving meanwhile are counted afresh).
+        if deletes && self.deletes_confirmed.swap(false, Ordering::SeqCst) {
+            window.clear();
+            return Ok(());
+        }
         let ix = lock(&self.index);
         let count_files = |k: &str| -> Result<u64, SyncError> {
             let mut t = Trees::default();
@@ -1244,14 +1260,6 @@ impl Pair {
             }
         }
         drop(ix);
-        // A confirmation approves the deletions the user was shown, in the next plan that
-        // deletes: it is used up there. Deletions arriving later (Dropbox sends each path's
-        // latest state as soon as it is known, so they can arrive while the confirmed run is
-        // still converging) are counted afresh.
-        if (local > 0 || remote > 0) && self.deletes_confirmed.swap(false, Ordering::SeqCst) {
-            window.clear();
-            return Ok(());
-        }
         let earlier = |side: bool| {
             window
                 .iter()
