@@ -106,7 +106,7 @@ where
 }
 
 /// Serve an HTTP/2 connection (ALPN `h2` on the TLS listener). The same service as
-/// [`http`]; `CONNECT` tunnels are HTTP/1.1 only (the clients that use them speak it).
+/// [`http`]; a `CONNECT` is itself HTTP/1.1, the TLS inside its tunnel negotiates again.
 async fn http2<I>(
     io: I,
     peer: SocketAddr,
@@ -254,7 +254,12 @@ fn tunnel(
                     .accept(io)
                     .await
                 {
-                    http(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                    // Inside the tunnel ALPN decides too (Go's client, rclone's, offers h2).
+                    if s.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        http2(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                    } else {
+                        http(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                    }
                 }
             }
             None => http(TokioIo::new(io), peer, emu, None).await,
