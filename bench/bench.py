@@ -889,6 +889,43 @@ def run_P6(ctx: Ctx):
 
         attempt(ctx, tool, fallbacks, body)
 
+    # --- the same file down: kill -9 at 50 % of the download, restart (nuvosync resumes a
+    # staged download with a Range request; the others fetch it again from byte 0).
+    wl_d = "P6 bytes downloaded again after kill -9 at 50 % of a download and restart (MB, from /admin/stats bytes_out)"
+    if "nuvosync" in tools_for(ctx):
+        def down(name="P6-nuvosync-download-kill"):
+            emu = ctx.emulator(name)
+            t = make_tool(ctx, "nuvosync", emu, ctx.workdir(name))
+            proc = None
+            try:
+                loadgen(ctx.bins, emu, "large-upload", "--path", f"{PAIR_REMOTE}/big.bin", "--size", size, "--chunk", 16 * MiB)
+                t.local.mkdir(parents=True, exist_ok=True)
+                t.pair_add()
+                base = emu.stats()["bytes_out"]
+                proc = spawn([t.bin, "sync", "--once"], env=t.env, log_path=t.log_path)
+                wait_until(lambda: emu.stats()["bytes_out"] - base >= size // 2 or proc.poll() is not None, 1800, "half of the download", lo=0.01, hi=0.01)
+                if proc.poll() is not None:
+                    raise RuntimeError("the download finished before it could be killed at 50 %")
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                time.sleep(1)
+                at_kill = emu.stats()["bytes_out"] - base
+                t0 = time.monotonic()
+                t.sync_once()
+                got = t.local / "big.bin"
+                if not got.exists() or got.stat().st_size != size:
+                    raise RuntimeError("the file is not here after the restart")
+                total = emu.stats()["bytes_out"] - base
+                ctx.add("P6.refetched", wl_d, "nuvosync", (total - size) / MB, "MB", False,
+                        tool_settings("nuvosync", {"bytes_out_at_kill": at_kill, "bytes_out_total": total, "file_bytes": size,
+                                                   "restart_secs": round(time.monotonic() - t0, 3)}))
+            finally:
+                stop_proc(proc)
+                emu.stop()
+                ctx.finish(name)
+
+        attempt(ctx, "nuvosync", [("P6.refetched", wl_d, "MB", False)], down)
+
 
 # ================================================================ P7: hashing
 

@@ -107,6 +107,9 @@ def targets(R: Results) -> list[dict]:
     r = R.get("P6.resent", "nuvosync")
     chunks = r["settings"].get("resent_chunks") if r and r.get("value") is not None else None
     add("P6 bytes re-sent after kill -9 at 50 %", "≤ one chunk", f"{fmt(r and r.get('value'))} MB ({fmt(chunks)} chunks)", "—", None if chunks is None else chunks <= 1.0)
+    r = R.get("P6.refetched", "nuvosync")
+    v = r.get("value") if r else None
+    add("P6 bytes downloaded again after kill -9 at 50 %", "≤ one chunk (16 MiB)", f"{fmt(v)} MB", "—", None if v is None else v <= 16 * 1024 * 1024 / 1e6)
     n, o = R.val("P7.single", "nuvosync"), R.val("P7.openssl", "openssl")
     add("P7 hashing, one thread vs openssl sha256 one core", "≥ 90 %", f"{fmt(n)} MB/s vs {fmt(o)} MB/s",
         "n/a" if None in (n, o) else f"{100 * n / o:.0f} %", None if None in (n, o) else n >= 0.9 * o)
@@ -200,6 +203,7 @@ PANELS = [
     ("P5.down.p50", "P5 latency remote → local, p50", []),
     ("P6.throughput", "P6 1 GiB upload", [("P6.ceiling", "plain-client", "plain client")]),
     ("P6.resent", "P6 re-sent after kill -9 at 50 %", []),
+    ("P6.refetched", "P6 downloaded again after kill -9 at 50 %", []),
     ("P7.single", "P7 content hashing, one thread", [("P7.openssl", "openssl", "openssl sha256")]),
     ("P8.latency", "P8 unwatched change noticed (worst)", []),
 ]

@@ -71,6 +71,10 @@ pub enum Command {
         /// Only history entries whose path contains this.
         #[arg(long)]
         search: Option<String>,
+        /// Machine-readable output: the history and transfers as one JSON object, then
+        /// (following) one event per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Conflicts (both versions were kept).
     Conflicts {
@@ -86,6 +90,38 @@ pub enum Command {
     /// The sync status of one file.
     Filestatus {
         /// The file.
+        path: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A file's versions on Dropbox, newest first.
+    History {
+        /// The file (a path in a synced folder; it may be deleted).
+        path: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier version of a file current again (the current one stays in its history).
+    RestoreVersion {
+        /// The file (a path in a synced folder).
+        path: String,
+        /// The version, as `history` lists it.
+        rev: String,
+    },
+    /// Files deleted on Dropbox that can still be brought back, newest first.
+    Deleted {
+        /// The pair (needed when there are several).
+        #[arg(long)]
+        pair: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring back a file deleted on Dropbox (its last version); a file now at its place is kept.
+    Undelete {
+        /// The file (a path in a synced folder).
         path: String,
     },
     /// Folders excluded from sync (selective sync).
@@ -124,6 +160,13 @@ pub enum Command {
     Unlink,
     /// The linked account.
     Account {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the setup: account and granted scopes, Dropbox hosts, clock, inotify limits,
+    /// keyring, state folder — each with what to do. Exits 1 when a problem is found.
+    Doctor {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -226,7 +269,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Debug(c) => crate::debug::run(c),
         Command::Status { json } => control::status(&cli, *json).await,
         Command::Pause { pair } => {
-            control::simple(&cli, Cmd::Pause { pair: pair.clone() }, "paused").await
+            control::simple(&cli, Cmd::Pause { pair: pair.clone() }, "paused", false).await
         }
         Command::Resume {
             pair,
@@ -239,15 +282,22 @@ pub async fn run(cli: Cli) -> i32 {
                     confirm_deletes: *confirm_deletes,
                 },
                 "resumed",
+                false,
             )
             .await
         }
-        Command::Activity { no_follow, search } => {
-            control::activity(&cli, !no_follow, search.clone()).await
-        }
+        Command::Activity {
+            no_follow,
+            search,
+            json,
+        } => control::activity(&cli, !no_follow, search.clone(), *json).await,
         Command::Conflicts { json, all } => control::conflicts(&cli, *json, *all).await,
         Command::Resolve(a) => control::resolve(&cli, a).await,
-        Command::Filestatus { path } => control::filestatus(&cli, path).await,
+        Command::Filestatus { path, json } => control::filestatus(&cli, path, *json).await,
+        Command::History { path, json } => control::history(&cli, path, *json).await,
+        Command::RestoreVersion { path, rev } => control::restore_version(&cli, path, rev).await,
+        Command::Deleted { pair, json } => control::deleted(&cli, pair, *json).await,
+        Command::Undelete { path } => control::undelete(&cli, path).await,
         Command::Excluded(c) => control::excluded(&cli, c).await,
         Command::RebuildIndex { pair } => match pair.clone().or_else(|| {
             service(&cli)
@@ -259,6 +309,7 @@ pub async fn run(cli: Cli) -> i32 {
                     &cli,
                     Cmd::RebuildIndex { pair },
                     "the index is being rebuilt",
+                    true,
                 )
                 .await
             }
@@ -267,7 +318,7 @@ pub async fn run(cli: Cli) -> i32 {
                 "say which pair with --pair NAME",
             )),
         },
-        Command::Stop => control::simple(&cli, Cmd::Stop, "stopping").await,
+        Command::Stop => control::simple(&cli, Cmd::Stop, "stopping", false).await,
         Command::Settings(c) => control::settings(&cli, c).await,
         Command::Autostart { action } => control::autostart(&cli, action == "enable"),
         Command::Link {
@@ -290,6 +341,7 @@ pub async fn run(cli: Cli) -> i32 {
             Err(e) => fail(&e),
         },
         Command::Account { json } => control::account(&cli, *json).await,
+        Command::Doctor { json } => control::doctor(&cli, *json).await,
         Command::Restore(a) => control::restore(&cli, a).await,
         Command::Sync(args) => {
             if !args.once {

@@ -42,14 +42,22 @@ pub enum ExcludedCommand {
         /// The pair.
         #[arg(long)]
         pair: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
-    /// Exclude a folder (its local copy stays, it is no longer synced).
+    /// Exclude a folder: it is no longer synced; its local copy stays unless --remove-local.
     Add {
         /// Folder, relative to the pair's folder.
         path: String,
         /// The pair.
         #[arg(long)]
         pair: Option<String>,
+        /// Free the space: move the local copy to the trash — only files that are the version
+        /// synced with Dropbox; changed and never-synced files stay. `excluded remove`
+        /// downloads it again.
+        #[arg(long)]
+        remove_local: bool,
     },
     /// Sync a folder again.
     Remove {
@@ -280,8 +288,9 @@ pub async fn status(cli: &Cli, json: bool) -> i32 {
 }
 
 /// Commands that print nothing but "done".
-pub async fn simple(cli: &Cli, cmd: Command, done: &str) -> i32 {
-    match call(cli, cmd, false).await {
+/// Send `cmd` and print `done`; `local`: handled in-process when no daemon runs.
+pub async fn simple(cli: &Cli, cmd: Command, done: &str, local: bool) -> i32 {
+    match call(cli, cmd, local).await {
         Ok(_) => {
             println!("{done}");
             0
@@ -291,21 +300,28 @@ pub async fn simple(cli: &Cli, cmd: Command, done: &str) -> i32 {
 }
 
 /// `activity`
-pub async fn activity(cli: &Cli, follow: bool, search: Option<String>) -> i32 {
+pub async fn activity(cli: &Cli, follow: bool, search: Option<String>, json: bool) -> i32 {
     let a: ActivityDto = match call_as(
         cli,
         Command::Activity {
             search,
-            limit: Some(20),
+            limit: Some(if json { 200 } else { 20 }),
         },
-        false,
+        !follow,
     )
     .await
     {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    for h in a.history.iter().rev() {
+    if json {
+        // The history and transfers now, then (following) one event per line.
+        print_json(&a);
+        if !follow {
+            return 0;
+        }
+    }
+    for h in a.history.iter().rev().filter(|_| !json) {
         println!(
             "{}  {:<8} {:<40} {}",
             when(Some(h.at)),
@@ -330,6 +346,13 @@ pub async fn activity(cli: &Cli, follow: bool, search: Option<String>) -> i32 {
     };
     let tty = std::io::stdout().is_terminal();
     while let Some(e) = events.next().await {
+        if json {
+            match serde_json::to_string(&e) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("cannot print an event: {e}"),
+            }
+            continue;
+        }
         match e {
             EventDto::Progress { transfer: t } => {
                 let pct = (t.done * 100).checked_div(t.total).unwrap_or(100);
@@ -383,7 +406,7 @@ pub async fn conflicts(cli: &Cli, json: bool, all: bool) -> i32 {
         Command::Conflicts {
             include_resolved: all,
         },
-        false,
+        true,
     )
     .await
     {
@@ -426,7 +449,7 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
                 Command::Conflicts {
                     include_resolved: false,
                 },
-                false,
+                true,
             )
             .await
             {
@@ -471,12 +494,13 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
             choice,
         },
         "resolved",
+        true,
     )
     .await
 }
 
 /// `filestatus`
-pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
+pub async fn filestatus(cli: &Cli, path: &str, json: bool) -> i32 {
     let abs = std::path::Path::new(path);
     let abs = if abs.is_absolute() {
         abs.to_path_buf()
@@ -490,10 +514,14 @@ pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
         Command::FileStatus {
             path: abs.display().to_string(),
         },
-        false,
+        true,
     )
     .await
     {
+        Ok(s) if json => {
+            print_json(&s);
+            0
+        }
         Ok(s) => {
             println!("{}", s.status.replace('_', " "));
             if let Some(m) = s.message {
@@ -505,12 +533,165 @@ pub async fn filestatus(cli: &Cli, path: &str) -> i32 {
     }
 }
 
+/// The pair holding a local `path` and the path relative to it. The file itself may be gone
+/// (a deleted file's history), so the path is resolved through its folder.
+fn locate(cli: &Cli, path: &str) -> Result<(String, String), ApiError> {
+    let given = std::path::Path::new(path);
+    let abs = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(given))
+            .unwrap_or_else(|_| given.to_path_buf())
+    };
+    let abs = match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => dir
+            .canonicalize()
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| abs.clone()),
+        _ => abs,
+    };
+    let pairs = Service::open(paths(cli)?)?.pairs();
+    for p in pairs {
+        let root = p.local.canonicalize().unwrap_or_else(|_| p.local.clone());
+        if let Ok(rest) = abs.strip_prefix(&root) {
+            let rel = rest.to_string_lossy().into_owned();
+            if rel.is_empty() {
+                break;
+            }
+            return Ok((p.name, format!("/{rel}")));
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::InvalidArgument,
+        format!(
+            "{path} is not a file in a synced folder — give a path inside one of the folders `nuvosync pair list` shows"
+        ),
+    ))
+}
+
+/// `history`
+pub async fn history(cli: &Cli, path: &str, json: bool) -> i32 {
+    let (pair, rel) = match locate(cli, path) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let revs: Vec<RevisionDto> = match call_as(
+        cli,
+        Command::Revisions {
+            pair,
+            path: rel.clone(),
+        },
+        true,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&revs);
+        return 0;
+    }
+    if revs.is_empty() {
+        println!("no versions of {rel} on Dropbox");
+    }
+    for (i, r) in revs.iter().enumerate() {
+        println!(
+            "{}  {:>10}  {}{}",
+            r.rev,
+            human_bytes(r.size),
+            r.server_modified,
+            if i == 0 { "  (newest)" } else { "" }
+        );
+    }
+    0
+}
+
+/// `restore-version`
+pub async fn restore_version(cli: &Cli, path: &str, rev: &str) -> i32 {
+    let (pair, rel) = match locate(cli, path) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    match call(
+        cli,
+        Command::RestoreRevision {
+            pair,
+            path: rel.clone(),
+            rev: rev.to_string(),
+        },
+        true,
+    )
+    .await
+    {
+        Ok(_) => {
+            println!(
+                "{rel}: version {rev} is current on Dropbox again (the version it replaced stays in `nuvosync history`); the next sync brings it here"
+            );
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `deleted`
+pub async fn deleted(cli: &Cli, pair: &Option<String>, json: bool) -> i32 {
+    let pair = match one_pair(cli, pair).await {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let list: Vec<DeletedDto> = match call_as(cli, Command::Deleted { pair }, true).await {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&list);
+        return 0;
+    }
+    if list.is_empty() {
+        println!("no deleted files to bring back");
+    }
+    for d in list {
+        println!("{}  {:>10}  {}", d.deleted_at, human_bytes(d.size), d.path);
+    }
+    0
+}
+
+/// `undelete`
+pub async fn undelete(cli: &Cli, path: &str) -> i32 {
+    let (pair, rel) = match locate(cli, path) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    match call_as::<RevisionDto>(
+        cli,
+        Command::Undelete {
+            pair,
+            path: rel.clone(),
+        },
+        true,
+    )
+    .await
+    {
+        Ok(r) => {
+            println!(
+                "{rel}: brought back on Dropbox (version {}, {}); the next sync brings it here",
+                r.rev,
+                human_bytes(r.size)
+            );
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 /// `excluded`
-pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
-    let (pair, c) = match cmd {
-        ExcludedCommand::List { pair } => (pair, None),
-        ExcludedCommand::Add { path, pair } => (pair, Some((path.clone(), true))),
-        ExcludedCommand::Remove { path, pair } => (pair, Some((path.clone(), false))),
+pub async fn excluded(cli: &Cli, excluded_cmd: &ExcludedCommand) -> i32 {
+    let (pair, c, json) = match excluded_cmd {
+        ExcludedCommand::List { pair, json } => (pair, None, *json),
+        ExcludedCommand::Add { path, pair, .. } => (pair, Some((path.clone(), true)), false),
+        ExcludedCommand::Remove { path, pair } => (pair, Some((path.clone(), false)), false),
     };
     let pair = match one_pair(cli, pair).await {
         Ok(p) => p,
@@ -521,8 +702,50 @@ pub async fn excluded(cli: &Cli, cmd: &ExcludedCommand) -> i32 {
         Some((path, true)) => Command::ExcludedAdd { pair, path },
         Some((path, false)) => Command::ExcludedRemove { pair, path },
     };
-    match call_as::<Vec<String>>(cli, cmd, false).await {
+    let free = match cmd {
+        Command::ExcludedAdd { ref pair, ref path } => match excluded_cmd {
+            ExcludedCommand::Add {
+                remove_local: true, ..
+            } => Some((pair.clone(), path.clone())),
+            _ => None,
+        },
+        _ => None,
+    };
+    match call_as::<Vec<String>>(cli, cmd, true).await {
         Ok(list) => {
+            if let Some((pair, path)) = free {
+                return match call_as::<FreedDto>(
+                    cli,
+                    Command::ExcludedFree {
+                        pair,
+                        path: path.clone(),
+                    },
+                    true,
+                )
+                .await
+                {
+                    Ok(f) => {
+                        println!(
+                            "{path} is excluded; {} file{} ({}) moved to the trash",
+                            f.trashed,
+                            if f.trashed == 1 { "" } else { "s" },
+                            human_bytes(f.bytes)
+                        );
+                        if !f.kept.is_empty() {
+                            println!("kept here (changed since synced, or never synced):");
+                            for k in f.kept {
+                                println!("  {k}");
+                            }
+                        }
+                        0
+                    }
+                    Err(e) => fail(&e),
+                };
+            }
+            if json {
+                print_json(&list);
+                return 0;
+            }
             if list.is_empty() {
                 println!("nothing is excluded");
             }
@@ -750,6 +973,37 @@ pub async fn account(cli: &Cli, json: bool) -> i32 {
     }
 }
 
+/// `doctor`: every check with its verdict and what to do; exit 1 when one is a problem.
+pub async fn doctor(cli: &Cli, json: bool) -> i32 {
+    let d = match call_as::<DoctorDto>(cli, Command::Doctor, true).await {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print_json(&d);
+    } else {
+        for c in &d.checks {
+            let word = match c.verdict {
+                Verdict::Ok => "ok",
+                Verdict::Warning => "warning",
+                Verdict::Problem => "PROBLEM",
+            };
+            println!("{word:<8} {}: {}", c.title, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("{:<8}   → {fix}", "");
+            }
+        }
+        let count = |v| d.checks.iter().filter(|c| c.verdict == v).count();
+        println!(
+            "\n{} ok, {} warning(s), {} problem(s)",
+            count(Verdict::Ok),
+            count(Verdict::Warning),
+            count(Verdict::Problem)
+        );
+    }
+    i32::from(d.verdict == Verdict::Problem)
+}
+
 /// `restore`
 pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
     let pair = match one_pair(cli, &a.pair).await {
@@ -834,6 +1088,7 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
             cli,
             Command::RestoreContinue { pair },
             "continuing normally",
+            true,
         )
         .await;
     }

@@ -207,7 +207,7 @@ pub fn install(app: &AppHandle, daemon: Arc<Daemon>) -> tauri::Result<()> {
                 ),
             };
             for n in shown {
-                if n.restore && notify_with_action(&handle, &n) {
+                if (n.restore || n.relink) && notify_with_action(&handle, &n) {
                     continue;
                 }
                 use tauri_plugin_notification::NotificationExt;
@@ -227,17 +227,22 @@ pub fn install(app: &AppHandle, daemon: Arc<Daemon>) -> tauri::Result<()> {
     Ok(())
 }
 
-/// A notification that opens the restore wizard when clicked (the notification plugin has
-/// no click on desktops): shown over the freedesktop notification service, and a thread
-/// waits for the click. False if it could not be shown that way.
+/// A notification that opens the restore wizard, or the sign-in, when clicked (the
+/// notification plugin has no click on desktops): shown over the freedesktop notification
+/// service, and a thread waits for the click. False if it could not be shown that way.
 #[cfg(target_os = "linux")]
 fn notify_with_action(app: &AppHandle, n: &nuvosync_api::notify::Notification) -> bool {
+    let (id, label, target) = if n.relink {
+        ("sign-in", "Sign in again", "link")
+    } else {
+        ("open-restore", "Open the restore wizard", "restore")
+    };
     let shown = notify_rust::Notification::new()
         .appname("nuvosync")
         .summary(&n.title)
         .body(&n.body)
-        .action("default", "Open the restore wizard")
-        .action("open-restore", "Open the restore wizard")
+        .action("default", label)
+        .action(id, label)
         .show();
     let Ok(handle) = shown else {
         return false;
@@ -245,9 +250,9 @@ fn notify_with_action(app: &AppHandle, n: &nuvosync_api::notify::Notification) -
     let app = app.clone();
     std::thread::spawn(move || {
         handle.wait_for_action(|action| {
-            if action == "default" || action == "open-restore" {
+            if action == "default" || action == id {
                 show_window(&app);
-                let _ = app.emit("nuvosync://navigate", "restore");
+                let _ = app.emit("nuvosync://navigate", target);
             }
         });
     });

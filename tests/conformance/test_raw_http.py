@@ -187,7 +187,8 @@ def test_error_shape_401(raw, emu):
 
 def test_unknown_route_and_wrong_method(raw, emu):
     r = rpc(raw, emu, "files/no_such_route", b"{}", {"Content-Type": "application/json"})
-    assert r.status_code in (400, 404) and r.headers["Content-Type"].startswith("text/plain")
+    assert r.status_code == 400 and r.headers["Content-Type"].startswith("text/plain")
+    assert r.text == 'Error in call to API function "files/no_such_route": Unknown API function: /2/files/no_such_route'
     r = raw.get(f"{emu.url}/2/files/list_folder", headers=AUTH, timeout=30)
     assert r.status_code in (400, 405)
 

@@ -101,7 +101,8 @@ def test_update_with_stale_rev_conflicts_or_makes_conflicted_copy(dbx, root, sdk
     err = api_error(sdk, dbx.files_upload, b"mine", f"{root}/u.txt", mode=stale)
     assert tag_chain(err) == ["path", "conflict", "file"]
     md = dbx.files_upload(b"mine", f"{root}/u.txt", mode=stale, autorename=True)
-    assert md.name == "u (conflicted copy).txt"
+    # files.stone WriteMode.update: "document (Panda's conflicted copy).txt"
+    assert md.name == "u (Alice's conflicted copy).txt"
     assert dbx.files_download(f"{root}/u.txt")[1].content == b"theirs"
 
 

@@ -43,3 +43,16 @@ def test_invalid_token_is_an_auth_error(client, sdk):
     with pytest.raises(sdk.exceptions.AuthError) as e:
         d.users_get_current_account()
     assert e.value.error.is_invalid_access_token()
+
+
+def test_check_user_and_check_app_echo_the_query(dbx, client, sdk):
+    """check.stone: check/user with the user's token, check/app with the app key and secret
+    (as the SDK's own integration test `test_app_auth` calls it against the real Dropbox)."""
+    from conftest import SECRET_APP_KEY, SECRET_APP_SECRET
+
+    assert dbx.check_user(query="hello world").result == "hello world"
+    app = client(app_key=SECRET_APP_KEY, app_secret=SECRET_APP_SECRET)
+    assert app.check_app(query="hello world").result == "hello world"
+    wrong = client(app_key=SECRET_APP_KEY, app_secret="not-the-secret")
+    with pytest.raises(sdk.exceptions.AuthError):
+        wrong.check_app(query="x")

@@ -5,6 +5,7 @@ import pytest
 
 ROUTES = """
 auth/token/revoke
+check/app check/user
 files/copy_batch/check_v2 files/copy_batch_v2 files/copy_v2
 files/create_folder_batch files/create_folder_batch/check files/create_folder_v2
 files/delete files/delete_batch files/delete_batch/check files/delete_v2

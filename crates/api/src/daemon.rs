@@ -5,6 +5,7 @@
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::{AddPair, Service};
+use futures_util::StreamExt;
 use nuvosync_dropbox::{Entry, LinkSession};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -79,6 +80,7 @@ impl Daemon {
 
     fn make(service: Arc<Service>, runs_pairs: bool) -> Arc<Daemon> {
         let (events, _) = broadcast::channel(4096);
+        let snoozed_until = load_snooze(&service.paths().state_dir);
         let d = Arc::new(Daemon {
             service,
             runners: tokio::sync::Mutex::new(HashMap::new()),
@@ -86,7 +88,7 @@ impl Daemon {
             transfers: Mutex::new(BTreeMap::new()),
             account: Mutex::new(None),
             link: Mutex::new(None),
-            snoozed_until: Mutex::new(None),
+            snoozed_until: Mutex::new(snoozed_until),
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
             runs_pairs,
@@ -280,6 +282,7 @@ impl Daemon {
                 | Command::RestoreContinue { .. }
                 | Command::Resolve { .. }
                 | Command::RebuildIndex { .. }
+                | Command::ExcludedFree { .. }
                 | Command::RemovePair { .. }
         ) {
             self.service.claim()?;
@@ -336,6 +339,13 @@ impl Daemon {
                 self.kick(&pair).await;
                 json(())
             }
+            Command::Deleted { pair } => json(self.deleted(&pair).await?),
+            Command::RemoteFolders { pair, path } => json(self.remote_folders(&pair, &path)?),
+            Command::Undelete { pair, path } => {
+                let what = self.undelete(&pair, &path).await?;
+                self.kick(&pair).await;
+                json(what)
+            }
             Command::Resolve { pair, id, choice } => {
                 self.resolve(&pair, id, choice)?;
                 self.kick(&pair).await;
@@ -354,6 +364,25 @@ impl Daemon {
             }
             Command::ExcludedRemove { pair, path } => {
                 json(self.set_excluded(&pair, &path, false).await?)
+            }
+            Command::ExcludedFree { pair, path } => {
+                self.service
+                    .config()
+                    .pair(&pair)
+                    .ok_or_else(|| not_found(&pair))?;
+                // Not while the pair syncs: it goes on afterwards.
+                self.stop_runner(&pair).await;
+                let freed = self.service.pair(&pair).and_then(|p| {
+                    let rel = format!("/{}", path.trim_matches('/'));
+                    p.free_excluded(&rel).map_err(ApiError::from)
+                });
+                self.start_runner(&pair).await;
+                let f = freed?;
+                json(FreedDto {
+                    trashed: f.trashed,
+                    bytes: f.bytes,
+                    kept: f.kept,
+                })
             }
             Command::RebuildIndex { pair } => {
                 self.service
@@ -391,6 +420,7 @@ impl Daemon {
                 json(())
             }
             Command::Account => json(self.account().await?),
+            Command::Doctor => json(crate::doctor::run(&self.service).await),
             Command::LinkStart { loopback, app_key } => {
                 json(self.link_start(loopback, app_key).await?)
             }
@@ -629,6 +659,148 @@ impl Daemon {
                 server_modified: r.server_modified,
             })
             .collect())
+    }
+
+    /// Files deleted on Dropbox in the pair's folder, newest first: Dropbox lists the deleted
+    /// paths, and each one's history says whether it is a file, when it was deleted and its
+    /// last version (a folder has no history and is left out: its files are listed).
+    async fn deleted(&self, pair: &str) -> Result<Vec<DeletedDto>, ApiError> {
+        /// At most this many histories are asked for (newest first needs each one's date).
+        const MAX: usize = 500;
+        let p = self.service.pair(pair)?;
+        let root = p.remote_root();
+        let paths = p.remote().list_deleted(&root.path).await?;
+        let remote = p.remote();
+        let histories = futures_util::stream::iter(paths.into_iter().take(MAX).map(|path| {
+            let remote = remote.clone();
+            async move {
+                let h = remote.file_history(&path, 1).await;
+                (path, h)
+            }
+        }))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+        let mut out = vec![];
+        for (path, h) in histories {
+            let h = match h {
+                Ok(h) => h,
+                // A folder (not a file), or gone from history since the listing.
+                Err(nuvosync_dropbox::Error::NotFound | nuvosync_dropbox::Error::NotFile) => {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (Some(at), Some(last)) = (h.deleted_at, h.revisions.into_iter().next()) else {
+                continue;
+            };
+            let Ok(Some(rel)) = root.relative(&path) else {
+                continue;
+            };
+            out.push(DeletedDto {
+                pair: pair.to_string(),
+                path: rel,
+                deleted_at: at,
+                size: last.size,
+                rev: last.rev,
+            });
+        }
+        out.sort_by(|a, b| b.deleted_at.cmp(&a.deleted_at).then(a.path.cmp(&b.path)));
+        Ok(out)
+    }
+
+    /// The folders directly in `path` on Dropbox (from the index's copy of the listing),
+    /// with what is below each.
+    fn remote_folders(&self, pair: &str, path: &str) -> Result<Vec<RemoteFolderDto>, ApiError> {
+        let p = self.service.pair(pair)?;
+        let rel = format!("/{}", path.trim_matches('/'));
+        let key = if rel == "/" {
+            String::new()
+        } else {
+            sync_core::path::key(&rel)
+        };
+        let mut trees = sync_core::Trees::default();
+        p.with_index(|ix| ix.load_subtree(&key, &mut trees))?;
+        let rules = p.rules();
+        let depth = |k: &str| k.matches('/').count();
+        let want = depth(&key) + 1;
+        let mut out: BTreeMap<String, RemoteFolderDto> = BTreeMap::new();
+        for (k, n) in trees
+            .remote
+            .iter()
+            .filter(|(k, n)| depth(k) == want && n.is_folder())
+        {
+            out.insert(
+                k.clone(),
+                RemoteFolderDto {
+                    path: n.path.clone(),
+                    name: n.path.rsplit('/').next().unwrap_or_default().to_string(),
+                    files: 0,
+                    bytes: 0,
+                    has_folders: false,
+                    excluded: rules
+                        .excluded()
+                        .iter()
+                        .any(|e| *k == *e || sync_core::path::is_below(k, e)),
+                },
+            );
+        }
+        for (k, n) in &trees.remote {
+            if depth(k) <= want {
+                continue;
+            }
+            // The child of `key` this entry lies in.
+            let child: String = k.split('/').take(want + 1).collect::<Vec<_>>().join("/");
+            if let Some(f) = out.get_mut(&child) {
+                match &n.kind {
+                    sync_core::RemoteKind::File { size, .. } => {
+                        f.files += 1;
+                        f.bytes += size;
+                    }
+                    sync_core::RemoteKind::Folder => f.has_folders = true,
+                }
+            }
+        }
+        let mut list: Vec<RemoteFolderDto> = out.into_values().collect();
+        list.sort_by_key(|f| f.name.to_lowercase());
+        Ok(list)
+    }
+
+    /// Bring back the last version of a file deleted on Dropbox.
+    async fn undelete(&self, pair: &str, path: &str) -> Result<RevisionDto, ApiError> {
+        let p = self.service.pair(pair)?;
+        let full = p.remote_root().dropbox_path(&rel(path));
+        let h = p.remote().file_history(&full, 1).await.map_err(|e| match e {
+            nuvosync_dropbox::Error::NotFound => ApiError::new(
+                ErrorCode::NotFound,
+                format!("Dropbox has no history for {path} — see `nuvosync deleted` for what can be brought back"),
+            ),
+            nuvosync_dropbox::Error::NotFile => ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!("{path} is a folder on Dropbox — bring back the files in it one by one (see `nuvosync deleted`)"),
+            ),
+            e => e.into(),
+        })?;
+        let Some(last) = h.revisions.into_iter().next() else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("Dropbox keeps no version of {path} any more"),
+            ));
+        };
+        if h.deleted_at.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "{path} is not deleted on Dropbox — to bring back an earlier version, see `nuvosync history`"
+                ),
+            ));
+        }
+        let back = p.remote().restore(&full, &last.rev).await?;
+        Ok(RevisionDto {
+            rev: back.rev,
+            size: back.size,
+            server_modified: back.server_modified,
+        })
     }
 
     fn resolve(&self, pair: &str, id: i64, choice: Resolution) -> Result<(), ApiError> {
@@ -917,7 +1089,9 @@ impl Daemon {
             Ok(())
         })?;
         if let Some(m) = patch.snooze_minutes {
-            *lock(&self.snoozed_until) = (m > 0).then(|| now() + m as i64 * 60);
+            let until = (m > 0).then(|| now() + m as i64 * 60);
+            *lock(&self.snoozed_until) = until;
+            save_snooze(&self.service.paths().state_dir, until)?;
         }
         for pp in &patch.pairs {
             if let Some(text) = &pp.ignore_patterns {
@@ -1106,6 +1280,42 @@ impl Daemon {
 
 fn rel(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
+}
+
+/// Where a snooze is kept, so that it outlasts a restart (state, not a setting).
+fn snooze_file(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("notifications-snoozed-until")
+}
+
+/// The snooze kept by an earlier run, if it has not ended.
+fn load_snooze(state_dir: &Path) -> Option<i64> {
+    std::fs::read_to_string(snooze_file(state_dir))
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .filter(|&t| t > now())
+}
+
+/// Keep (or, with `None`, forget) a snooze: written whole and renamed into place.
+fn save_snooze(state_dir: &Path, until: Option<i64>) -> Result<(), ApiError> {
+    let file = snooze_file(state_dir);
+    let io = |e: std::io::Error| {
+        ApiError::new(
+            ErrorCode::Io,
+            format!("cannot keep the snooze in {}: {e}", file.display()),
+        )
+    };
+    match until {
+        None => match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        },
+        Some(t) => {
+            std::fs::create_dir_all(state_dir).map_err(io)?;
+            let tmp = file.with_extension("tmp");
+            std::fs::write(&tmp, t.to_string()).map_err(io)?;
+            std::fs::rename(&tmp, &file).map_err(io)
+        }
+    }
 }
 
 fn not_found(pair: &str) -> ApiError {

@@ -134,6 +134,45 @@ pub struct AccountDto {
     pub stored_in_file: Option<String>,
 }
 
+/// How one check of `nuvosync doctor` came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Works, but something may go wrong later (or works less well than it could).
+    Warning,
+    /// Sync cannot work as it should until this is fixed.
+    Problem,
+}
+
+/// One check of the setup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CheckDto {
+    /// Stable id: `account`, `scopes`, `host_api`, `host_content`, `host_notify`, `clock`,
+    /// `inotify`, `keyring`, `state_folder`.
+    pub id: String,
+    /// What was checked, in words.
+    pub title: String,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// What was found.
+    pub detail: String,
+    /// What to do (for a warning or a problem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fix: Option<String>,
+}
+
+/// The answer of `doctor`: every check, in a fixed order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DoctorDto {
+    /// The checks.
+    pub checks: Vec<CheckDto>,
+    /// The worst verdict.
+    pub verdict: Verdict,
+}
+
 /// Everything the status view shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct StatusDto {
@@ -204,6 +243,55 @@ pub struct RevisionDto {
     pub size: u64,
     /// Saved on Dropbox at.
     pub server_modified: String,
+}
+
+/// A file deleted on Dropbox that can still be brought back (Dropbox keeps deleted files for
+/// its retention period).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeletedDto {
+    /// Pair.
+    pub pair: String,
+    /// Relative path in the pair.
+    pub path: String,
+    /// Deleted on Dropbox at.
+    pub deleted_at: String,
+    /// The last version's size.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// The last version's revision (what `undelete` brings back).
+    pub rev: String,
+}
+
+/// A folder on Dropbox, for the selective-sync picker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RemoteFolderDto {
+    /// Relative path in the pair (`/data/raw`).
+    pub path: String,
+    /// Its name.
+    pub name: String,
+    /// Files below it (at any depth).
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Their bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// It has folders in it.
+    pub has_folders: bool,
+    /// It, or a folder above it, is excluded from sync.
+    pub excluded: bool,
+}
+
+/// What freeing an excluded folder's local copy did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FreedDto {
+    /// Files moved to the trash.
+    #[ts(type = "number")]
+    pub trashed: u64,
+    /// Their bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Files that stay (changed here, or never synced): relative paths.
+    pub kept: Vec<String>,
 }
 
 /// A conflict: both versions were kept.
@@ -580,6 +668,38 @@ pub enum Command {
         /// Revision.
         rev: String,
     },
+    /// Move the local copy of an excluded folder to the trash to free space: only files that
+    /// are the version synced with Dropbox go (read and compared first); changed and
+    /// never-synced files stay. Including the folder again downloads it.
+    ExcludedFree {
+        /// Pair.
+        pair: String,
+        /// The excluded folder, relative to the pair's folder.
+        path: String,
+    },
+    /// The folders directly in a folder of a pair, as Dropbox has them (from the pair's
+    /// index, so it answers at once): with the files and bytes below each, and whether it is
+    /// excluded — for a selective-sync folder picker.
+    RemoteFolders {
+        /// Pair.
+        pair: String,
+        /// The folder, relative to the pair's folder (`/` or empty for the pair's folder).
+        #[serde(default)]
+        path: String,
+    },
+    /// Files deleted on Dropbox in a pair's folder that can be brought back, newest first.
+    Deleted {
+        /// Pair.
+        pair: String,
+    },
+    /// Bring back a file deleted on Dropbox: its last version becomes current again and
+    /// syncs down. A file now at that path is kept (both versions end up side by side).
+    Undelete {
+        /// Pair.
+        pair: String,
+        /// Relative path.
+        path: String,
+    },
     /// Resolve a conflict.
     Resolve {
         /// Pair.
@@ -637,6 +757,8 @@ pub enum Command {
     },
     /// The linked account.
     Account,
+    /// Check the setup: account and scopes, hosts, clock, inotify limits, keyring, state folder.
+    Doctor,
     /// Start linking a Dropbox account.
     LinkStart {
         /// Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
@@ -703,11 +825,17 @@ pub fn typescript() -> Vec<(String, String)> {
         IssueDto,
         PairStatusDto,
         AccountDto,
+        Verdict,
+        CheckDto,
+        DoctorDto,
         StatusDto,
         HistoryDto,
         ActivityDto,
         VersionDto,
         RevisionDto,
+        DeletedDto,
+        FreedDto,
+        RemoteFolderDto,
         ConflictDto,
         Resolution,
         FileStatusDto,

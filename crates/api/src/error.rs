@@ -76,6 +76,7 @@ impl From<sync_engine::SyncError> for ApiError {
             S::Index(_) => ApiError::new(ErrorCode::Index, e.to_string()),
             S::Io { .. } => ApiError::new(ErrorCode::Io, e.to_string()),
             S::NoProgress(_) => ApiError::new(ErrorCode::Internal, e.to_string()),
+            S::Invalid(_) => ApiError::new(ErrorCode::InvalidArgument, e.to_string()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod doctor;
 pub mod dto;
 pub mod error;
 pub mod instance;

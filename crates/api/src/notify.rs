@@ -1,7 +1,9 @@
 //! Which desktop notifications to show, and when: conflicts, errors that need the user,
 //! guards that paused sync and detected snapshot restores at once; finished files batched
-//! into one "N files synced" per window — never one per file. The level and snooze settings
-//! apply. Pure: time is passed in.
+//! into one "N files synced" per window — never one per file. A lost Dropbox link is said
+//! once (with "Sign in again"), however many pairs find out, until the account is linked
+//! again; a file that keeps failing is said once until it syncs or fails otherwise. The
+//! level and snooze settings apply. Pure: time is passed in.
 
 use crate::config::NotifyLevel;
 use crate::dto::EventDto;
@@ -17,6 +19,8 @@ pub struct Notification {
     pub attention: bool,
     /// Opens the restore wizard when clicked.
     pub restore: bool,
+    /// Offers to sign in to Dropbox again when clicked.
+    pub relink: bool,
 }
 
 /// Turns events into notifications.
@@ -24,6 +28,10 @@ pub struct Notification {
 pub struct Notifier {
     synced: u64,
     window_start: Option<i64>,
+    /// The link loss was said (until the account is linked again).
+    link_lost: bool,
+    /// Files whose failure was said, with what was said: (pair, path) → message.
+    failing: std::collections::HashMap<(String, String), String>,
 }
 
 /// Seconds over which finished files are summed into one notification.
@@ -40,9 +48,25 @@ impl Notifier {
     ) -> Vec<Notification> {
         let mut out = vec![];
         match e {
-            EventDto::Synced { .. } => {
+            EventDto::Synced { pair, path, .. } => {
+                self.failing.remove(&(pair.clone(), path.clone()));
                 self.synced += 1;
                 self.window_start.get_or_insert(now);
+            }
+            EventDto::Link { linked: true, .. } => self.link_lost = false,
+            EventDto::Paused { message, code, .. } if code == "auth" => {
+                // Said once, however many pairs find out.
+                let first = !std::mem::replace(&mut self.link_lost, true);
+                out.extend(first.then(|| Notification {
+                    title: "Dropbox link lost — sign in again".into(),
+                    body: format!(
+                        "{}. Nothing is synced or deleted until you sign in again (the app's Sign in, or `nuvosync link`).",
+                        message.trim_end_matches('.')
+                    ),
+                    attention: true,
+                    restore: false,
+                    relink: true,
+                }));
             }
             EventDto::Conflict {
                 path, copy_path, ..
@@ -53,6 +77,7 @@ impl Notifier {
                 ),
                 attention: true,
                 restore: false,
+                relink: false,
             }),
             EventDto::Paused { message, code, .. } => out.push(Notification {
                 title: if code == "restore_detected" {
@@ -63,13 +88,26 @@ impl Notifier {
                 body: message.clone(),
                 attention: true,
                 restore: code == "restore_detected",
+                relink: false,
             }),
-            EventDto::FileError { path, message, .. } => out.push(Notification {
-                title: format!("Cannot sync {path}"),
-                body: message.clone(),
-                attention: true,
-                restore: false,
-            }),
+            EventDto::FileError {
+                pair,
+                path,
+                message,
+            } => {
+                let said = self
+                    .failing
+                    .insert((pair.clone(), path.clone()), message.clone());
+                if said.as_ref() != Some(message) {
+                    out.push(Notification {
+                        title: format!("Cannot sync {path}"),
+                        body: message.clone(),
+                        attention: true,
+                        restore: false,
+                        relink: false,
+                    });
+                }
+            }
             _ => {}
         }
         out.extend(self.tick(now));
@@ -87,6 +125,7 @@ impl Notifier {
                     body: format!("{n} file{} synced", if n == 1 { "" } else { "s" }),
                     attention: false,
                     restore: false,
+                    relink: false,
                 }]
             }
             _ => vec![],
@@ -132,6 +171,61 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].body, "25 files synced");
         assert!(n.tick(200).is_empty(), "the batch was emptied");
+    }
+
+    #[test]
+    fn a_lost_link_is_said_once_until_linked_again() {
+        let mut n = Notifier::default();
+        let lost = |pair: &str| EventDto::Paused {
+            pair: pair.into(),
+            message: "the Dropbox link was revoked".into(),
+            code: "auth".into(),
+        };
+        let out = n.event(&lost("a"), 0, NotifyLevel::Attention, false);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].relink && !out[0].restore);
+        assert!(out[0].title.contains("sign in again"), "{:?}", out[0]);
+        assert!(
+            n.event(&lost("b"), 1, NotifyLevel::Attention, false)
+                .is_empty(),
+            "a second pair finding out says nothing new"
+        );
+        n.event(&EventDto::Link { linked: true }, 2, NotifyLevel::All, false);
+        assert_eq!(n.event(&lost("a"), 3, NotifyLevel::All, false).len(), 1);
+    }
+
+    #[test]
+    fn a_file_that_keeps_failing_is_said_once_until_it_changes() {
+        let mut n = Notifier::default();
+        let failed = |message: &str| EventDto::FileError {
+            pair: "p".into(),
+            path: "/a".into(),
+            message: message.into(),
+        };
+        assert_eq!(
+            n.event(&failed("denied"), 0, NotifyLevel::All, false).len(),
+            1
+        );
+        for t in 1..5 {
+            assert!(
+                n.event(&failed("denied"), t * 60, NotifyLevel::All, false)
+                    .is_empty(),
+                "every rescan fails it again: said once"
+            );
+        }
+        assert_eq!(
+            n.event(&failed("disk full"), 400, NotifyLevel::All, false)
+                .len(),
+            1,
+            "failing otherwise is news"
+        );
+        n.event(&synced(), 500, NotifyLevel::All, false);
+        assert_eq!(
+            n.event(&failed("disk full"), 600, NotifyLevel::Attention, false)
+                .len(),
+            1,
+            "synced in between: a new failure"
+        );
     }
 
     #[test]

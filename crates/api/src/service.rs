@@ -119,6 +119,16 @@ impl Service {
     ) -> Result<Service, ApiError> {
         let config = Config::load(&paths)?;
         apply_to_tuning(&config, &tuning);
+        // The state folder holds the indexes (every synced name) and maybe the token file: made
+        // readable by its owner only, as the XDG base directory spec asks of the folders it
+        // names (0700). An existing folder is left as it is; `nuvosync doctor` checks it.
+        if !paths.state_dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&paths.state_dir);
+        }
         Ok(Service {
             paths,
             config: Mutex::new(config),

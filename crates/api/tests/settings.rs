@@ -148,3 +148,41 @@ async fn the_mass_delete_guard_follows_its_settings() {
         serde_json::from_value(d.handle(Command::SettingsGet).await.unwrap()).unwrap();
     assert_eq!(s.mass_delete_percent, 80, "a refused value changes nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snooze_outlasts_a_restart_and_ending_it_does_too() {
+    let lab = Lab::new().await;
+    let reopen = || {
+        let service = nuvosync_api::Service::with_endpoints(
+            nuvosync_api::Paths::under(lab.dir.path()),
+            common::endpoints(&lab.server),
+            sync_engine::Tuning::default(),
+        )
+        .unwrap();
+        Daemon::idle(std::sync::Arc::new(service))
+    };
+    let snooze = |m: u64| Command::SettingsSet {
+        patch: SettingsPatch {
+            snooze_minutes: Some(m),
+            ..SettingsPatch::default()
+        },
+    };
+    let d = Daemon::idle(lab.service.clone());
+    assert!(!d.snoozed());
+    let s: SettingsDto = serde_json::from_value(d.handle(snooze(30)).await.unwrap()).unwrap();
+    let until = s.snoozed_until.expect("snoozed");
+    drop(d);
+
+    // A new process (the app restarted): still snoozed, until the same time.
+    let d = reopen();
+    assert!(d.snoozed(), "the snooze was forgotten on restart");
+    let s: SettingsDto =
+        serde_json::from_value(d.handle(Command::SettingsGet).await.unwrap()).unwrap();
+    assert_eq!(s.snoozed_until, Some(until));
+
+    // Ended: ended for the next process too.
+    d.handle(snooze(0)).await.unwrap();
+    assert!(!d.snoozed());
+    drop(d);
+    assert!(!reopen().snoozed());
+}

@@ -44,6 +44,10 @@ pub struct Faults {
     pub longpoll_delay_ms: u64,
     /// When set, longpoll responses carry `backoff` of this many seconds.
     pub longpoll_backoff_secs: Option<u64>,
+    /// The most random jitter added to a longpoll's `timeout` when nothing changes
+    /// (milliseconds); `None` is Dropbox's "up to 90 seconds" (files.stone
+    /// `ListFolderLongpollArg.timeout`), `Some(0)` none.
+    pub longpoll_jitter_ms: Option<u64>,
     /// Each write commit holds the account's namespace lock this long (milliseconds); a write
     /// arriving while it is held fails with `too_many_write_operations`, as on Dropbox.
     pub write_lock_ms: u64,
@@ -52,6 +56,10 @@ pub struct Faults {
     /// How long a [`Corrupt::Stall`] holds an answer back (milliseconds; 0 = 60 s).
     pub stall_ms: u64,
 }
+
+/// Dropbox's longpoll jitter: "plus up to 90 seconds of random jitter added to avoid the
+/// thundering herd problem" (files.stone, `ListFolderLongpollArg.timeout`).
+pub const LONGPOLL_JITTER_MS: u64 = 90_000;
 
 /// Spoil the next `count` successful answers of `route` in the way `kind` says.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -93,6 +93,10 @@ struct Args {
     /// Add `backoff` (seconds) to longpoll answers.
     #[arg(long)]
     longpoll_backoff: Option<u64>,
+    /// Longpoll waits `timeout` plus up to this much random jitter (milliseconds) when nothing
+    /// changes; Dropbox adds up to 90 s (the default). 0 answers exactly at `timeout`.
+    #[arg(long)]
+    longpoll_jitter_ms: Option<u64>,
     /// Hold the namespace write lock this long per commit; concurrent writes then get too_many_write_operations.
     #[arg(long, default_value_t = 0)]
     write_lock_ms: u64,
@@ -180,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
             rate_limit_text_body: args.rate_limit_text,
             longpoll_delay_ms: args.slow_longpoll_ms,
             longpoll_backoff_secs: args.longpoll_backoff,
+            longpoll_jitter_ms: args.longpoll_jitter_ms,
             write_lock_ms: args.write_lock_ms,
             corrupt: args
                 .corrupt

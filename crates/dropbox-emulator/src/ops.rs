@@ -81,6 +81,8 @@ pub struct Recorder<'a> {
     pub now: i64,
     /// Quota in bytes.
     pub quota: u64,
+    /// The account owner's given name, for conflicted copies (`a (Ada's conflicted copy).txt`).
+    pub owner: String,
 }
 
 /// Where new ids and revisions come from.
@@ -187,6 +189,10 @@ impl Recorder<'_> {
         let conflict = |kind| Err(OpError::Conflict(kind));
         let mut rename_label: Option<Option<&str>> = None; // Some(label) when we must autorename
         let mut replace: Option<Node> = None;
+        // files.stone WriteMode.update: "The autorename strategy is to append the string
+        // "conflicted copy" to the file name. For example, "document.txt" might become
+        // "document (conflicted copy).txt" or "document (Panda's conflicted copy).txt"."
+        let conflicted = format!("{}'s conflicted copy", self.owner);
         if existing
             .as_ref()
             .and_then(|n| n.file())
@@ -238,14 +244,14 @@ impl Recorder<'_> {
                     if !autorename {
                         return conflict(ConflictKind::File);
                     }
-                    rename_label = Some(Some("conflicted copy"));
+                    rename_label = Some(Some(conflicted.as_str()));
                 }
             }
             (None, Mode::Update(_)) if strict => {
                 if !autorename {
                     return conflict(ConflictKind::File);
                 }
-                rename_label = Some(Some("conflicted copy"));
+                rename_label = Some(Some(conflicted.as_str()));
             }
             (None, _) => {}
         }
@@ -382,6 +388,9 @@ impl Recorder<'_> {
             .cloned()
             .ok_or(RelocateError::From(OpError::NotFound))?;
         let to_key = lower(to);
+        if to_key == from_key && !copy && name(&src.display) != name(to) {
+            return Ok(self.recase(&src, to));
+        }
         if to_key == from_key || (src.file().is_none() && crate::store::within(&to_key, &from_key))
         {
             if to_key == from_key {
@@ -465,6 +474,30 @@ impl Recorder<'_> {
         Ok(root)
     }
 
+    /// A case-only rename (`/folder` → `/FOLDER`): Dropbox renames the item in place, same id,
+    /// as the official SDK's and Maestral's integration tests against the real Dropbox expect
+    /// (`test_case_change_remote`). Each node under it is put again with the new casing; nothing
+    /// is deleted, so a listing shows the renamed entries only.
+    fn recase(&mut self, src: &Node, to: &str) -> Node {
+        let new_root = self.canonical_display(&format!("{}/{}", parent(&src.display), name(to)));
+        let old_len = src.display.len();
+        let subtree: Vec<Node> = self
+            .ns
+            .descendants(&lower(&src.display))
+            .map(|(_, n)| n.clone())
+            .collect();
+        let root = Node {
+            display: new_root.clone(),
+            ..src.clone()
+        };
+        self.record(Change::Put(root.clone()));
+        for n in subtree {
+            let display = format!("{new_root}{}", &n.display[old_len..]);
+            self.record(Change::Put(Node { display, ..n }));
+        }
+        root
+    }
+
     /// Make `rev` the current content at `display` (as a new revision).
     pub fn restore(&mut self, display: &str, rev: &str) -> Result<Node, OpError> {
         let key = lower(display);
@@ -545,6 +578,7 @@ mod tests {
             ids,
             now: 100,
             quota: 1 << 40,
+            owner: "Ada".into(),
         }
     }
 
@@ -604,7 +638,7 @@ mod tests {
         let cc = r
             .commit("/docs/a.txt", &Mode::Update(rev1), true, true, None, h1, 3)
             .unwrap();
-        assert_eq!(cc.display, "/Docs/a (conflicted copy).txt");
+        assert_eq!(cc.display, "/Docs/a (Ada's conflicted copy).txt");
         // add with autorename numbers the name
         let n = r
             .commit(

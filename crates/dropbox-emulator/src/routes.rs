@@ -91,6 +91,8 @@ const ROUTES: &[RouteRow] = {
     const CW: Option<&str> = Some("files.content.write");
     const AI: Option<&str> = Some("account_info.read");
     &[
+        ("check/app",                               Rpc,      App,       false, None, "check.stone:18"),
+        ("check/user",                              Rpc,      User,      false, AI,   "check.stone:5"),
         ("users/get_current_account",               Rpc,      User,      false, AI,   "users.stone:342"),
         ("users/get_space_usage",                   Rpc,      User,      false, AI,   "users.stone:361"),
         ("auth/token/revoke",                       Rpc,      User,      false, None, "auth.stone:94"),
@@ -467,6 +469,7 @@ impl Call {
 /// Handle one route call (everything but longpoll, which the server awaits separately).
 pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     match call.route.as_str() {
+        "check/app" | "check/user" => echo(call),
         "users/get_current_account" => current_account(emu, call),
         "users/get_space_usage" => {
             let a = call.account()?;
@@ -515,20 +518,36 @@ pub fn handle(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
         "files/create_folder_batch/check" => job_check(emu, call),
         "files/list_revisions" => list_revisions(call),
         "files/restore" => restore(emu, call),
-        other => Err(ApiError::UnknownRoute(format!(
-            "Unknown API function: \"{other}\""
-        ))),
+        other => Err(ApiError::unknown_route(other)),
     }
+}
+
+/// `check/app` and `check/user` (check.stone): after the route's authentication, echo
+/// `query` (at most 500 characters) back as `result`.
+fn echo(call: &Call) -> Result<Reply, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct EchoArg {
+        #[serde(default)]
+        query: String,
+    }
+    let arg: EchoArg = decode(call)?;
+    if arg.query.chars().count() > 500 {
+        return Err(ApiError::bad_arg(
+            &call.route,
+            "request body: query",
+            format!(
+                "'{}...' longer than 500",
+                arg.query.chars().take(20).collect::<String>()
+            ),
+        ));
+    }
+    Ok(Reply::Json(serde_json::json!({"result": arg.query})))
 }
 
 fn current_account(_emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let a = call.account()?;
-    let display = {
-        let mut c = a.name.chars();
-        c.next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default()
-    };
+    let display = a.given_name();
     let name = users::Name::new(
         display.clone(),
         "Emulated".into(),
@@ -740,7 +759,8 @@ fn page(
     }
     let mut seq = cursor.seq;
     let mut has_more = false;
-    for (s, e) in ns.changes_since(cursor.seq, &cursor.root, cursor.recursive) {
+    // One entry per path with its latest state, as Dropbox sends them.
+    for (s, e) in ns.latest_changes_since(cursor.seq, &cursor.root, cursor.recursive) {
         if entries.len() >= limit {
             has_more = true;
             break;
@@ -913,14 +933,21 @@ fn mode_of(m: &files::WriteMode) -> Mode {
     }
 }
 
+/// A `client_modified` as seconds since the epoch; a malformed timestamp is refused with the
+/// 400 Dropbox sends (common.stone `DropboxTimestamp`: `%Y-%m-%dT%H:%M:%SZ`).
 fn client_modified(call: &Call, ts: &Option<String>) -> Result<Option<i64>, ApiError> {
     match ts {
         None => Ok(None),
         Some(s) => wire::parse_timestamp(s).map(Some).ok_or_else(|| {
+            let what = if route_info(&call.route).is_some_and(|r| r.style == Style::Rpc) {
+                "request body"
+            } else {
+                "HTTP header \"Dropbox-API-Arg\""
+            };
             ApiError::bad_arg(
                 &call.route,
-                "client_modified",
-                format!("'{s}' is not a valid timestamp"),
+                &format!("{what}: client_modified"),
+                format!("time data '{s}' does not match format '%Y-%m-%dT%H:%M:%SZ'"),
             )
         }),
     }
@@ -1270,6 +1297,7 @@ fn finish_one(
 
 fn session_finish(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
     let arg: files::UploadSessionFinishArg = decode(call)?;
+    client_modified(call, &arg.commit.client_modified)?;
     let account = call.account()?;
     if call.body.len() as u64 > MAX_PAYLOAD {
         return Err(ApiError::route(
@@ -1282,6 +1310,9 @@ fn session_finish(emu: &Emulator, call: &Call) -> Result<Reply, ApiError> {
 
 fn finish_batch(emu: &Emulator, call: &Call, v1: bool) -> Result<Reply, ApiError> {
     let arg: files::UploadSessionFinishBatchArg = decode(call)?;
+    for e in &arg.entries {
+        client_modified(call, &e.commit.client_modified)?;
+    }
     if arg.entries.len() > 1000 {
         return Err(ApiError::bad_arg(
             &call.route,

@@ -338,9 +338,7 @@ async fn api_inner(
     query: String,
 ) -> Result<Response<Body>, Dropped> {
     let Some(info) = routes::route_info(&route) else {
-        return Ok(
-            ApiError::UnknownRoute(format!("Unknown API function: \"{route}\"")).into_response(),
-        );
+        return Ok(ApiError::unknown_route(&route).into_response());
     };
     emu.stats.count_route(&route);
     let method_ok = parts.method == Method::POST
@@ -413,6 +411,20 @@ async fn api_inner(
             "Error in call to API function \"{route}\": {NOAUTH_WITH_HEADER}"
         ))
         .into_response());
+    }
+    if info.auth == Auth::App {
+        // check.stone `auth="app"`: HTTP Basic with a registered app's key and secret.
+        let Some((key, secret)) = basic_auth(&parts.headers) else {
+            return Ok(ApiError::BadInput(format!(
+                "Error in call to API function \"{route}\": Must provide HTTP header \"Authorization\" with HTTP Basic app key and secret."
+            ))
+            .into_response());
+        };
+        let known = crate::oauth::app(&emu, &key)
+            .is_some_and(|app| app.secret.as_deref() == Some(secret.as_str()));
+        if !known {
+            return Ok(ApiError::Auth("invalid_access_token").into_response());
+        }
     }
     if matches!(info.auth, Auth::User | Auth::AppOrUser) {
         let Some(token) = bearer(&parts.headers, &query) else {
@@ -739,6 +751,14 @@ fn check_path_root(raw: &HeaderValue, account: &crate::state::Account) -> Result
     if ns.and_then(|n| n.as_str()) == Some(account.namespace_id.as_str()) {
         return Ok(());
     }
+    // common.stone PathRoot: `root` naming another namespace than the user's root is
+    // `invalid_root` (with the user's current root info); `namespace_id` naming a namespace
+    // the user cannot access is `no_permission`.
+    if v.get(".tag").and_then(|t| t.as_str()) == Some("namespace_id") {
+        return Err(ApiError::PathRoot(
+            serde_json::json!({".tag": "no_permission"}),
+        ));
+    }
     Err(ApiError::PathRoot(serde_json::json!({
         ".tag": "invalid_root",
         "invalid_root": {".tag": "user", "root_namespace_id": account.namespace_id, "home_namespace_id": account.namespace_id}
@@ -797,6 +817,16 @@ async fn read_body(
     Ok(buf.freeze())
 }
 
+/// How long a longpoll with `timeout` seconds waits when nothing changes: the timeout plus
+/// Dropbox's random jitter, "plus up to 90 seconds of random jitter added to avoid the
+/// thundering herd problem" (files.stone `ListFolderLongpollArg.timeout`), seeded.
+fn longpoll_wait(emu: &Emulator, faults: &crate::faults::Faults, timeout: u64) -> Duration {
+    let max = faults
+        .longpoll_jitter_ms
+        .unwrap_or(crate::faults::LONGPOLL_JITTER_MS);
+    Duration::from_secs(timeout) + Duration::from_millis(emu.rng.lock().upto(max))
+}
+
 async fn longpoll(emu: &Emulator, call: &Call) -> Result<Response<Body>, ApiError> {
     let arg: files::ListFolderLongpollArg = serde_json::from_slice(&call.arg)
         .map_err(|e| ApiError::bad_arg(&call.route, "request body", e))?;
@@ -813,8 +843,8 @@ async fn longpoll(emu: &Emulator, call: &Call) -> Result<Response<Body>, ApiErro
         .account(&cursor.account)
         .ok_or_else(|| ApiError::bad_arg(&call.route, "request body: cursor", "Invalid cursor"))?;
     let mut rx = account.changed.subscribe();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(arg.timeout);
     let faults = emu.faults.read().clone();
+    let deadline = tokio::time::Instant::now() + longpoll_wait(emu, &faults, arg.timeout);
     let changes = loop {
         if cursor.epoch != account.epoch.load(Ordering::Relaxed) {
             return Err(ApiError::route(files::ListFolderLongpollError::Reset));
@@ -950,9 +980,6 @@ fn download_response(
     if reset {
         emu.stats.faults.fetch_add(1, Ordering::Relaxed);
     }
-    emu.stats
-        .bytes_out
-        .fetch_add(slice.len() as u64, Ordering::Relaxed);
     let len = slice.len();
     let body = Streamed::new(emu, slice, abort_at);
     let mut r = Response::new(http_body_util::BodyExt::boxed(body));
@@ -1027,6 +1054,10 @@ impl hyper::body::Body for Streamed {
             this.wait = None;
             let chunk = this.data.slice(this.pos..this.pos + n);
             this.pos += n;
+            this.emu
+                .stats
+                .bytes_out
+                .fetch_add(n as u64, Ordering::Relaxed);
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         if let Some(at) = this.abort_at {
@@ -1051,6 +1082,11 @@ impl hyper::body::Body for Streamed {
         }
         let chunk = this.data.slice(this.pos..this.pos + n);
         this.pos += n;
+        // Counted as it goes out, so a body cut short counts what was sent.
+        this.emu
+            .stats
+            .bytes_out
+            .fetch_add(n as u64, Ordering::Relaxed);
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
@@ -1081,6 +1117,35 @@ mod tests {
             .await
             .expect("the client must get an answer, not a reset");
         assert_eq!(r.status(), 400);
+    }
+
+    /// Dropbox waits up to 90 s beyond `timeout` (files.stone `ListFolderLongpollArg`): the
+    /// emulator does too by default, seeded, and a test may turn it off.
+    #[test]
+    fn longpoll_waits_timeout_plus_dropbox_jitter() {
+        let emu = |seed| {
+            crate::Emulator::new(crate::Config {
+                seed,
+                ..crate::Config::default()
+            })
+            .unwrap()
+        };
+        let (a, b) = (emu(7), emu(7));
+        let f = crate::faults::Faults::default();
+        let waits: Vec<Duration> = (0..200).map(|_| longpoll_wait(&a, &f, 30)).collect();
+        let again: Vec<Duration> = (0..200).map(|_| longpoll_wait(&b, &f, 30)).collect();
+        assert_eq!(waits, again, "seeded");
+        let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*min >= Duration::from_secs(30) && *max <= Duration::from_secs(120));
+        assert!(
+            *max > Duration::from_secs(90),
+            "jitter spans up to 90 s: {max:?}"
+        );
+        let off = crate::faults::Faults {
+            longpoll_jitter_ms: Some(0),
+            ..f
+        };
+        assert_eq!(longpoll_wait(&a, &off, 30), Duration::from_secs(30));
     }
 
     #[tokio::test]

@@ -96,6 +96,14 @@ impl Account {
     pub fn email(&self) -> String {
         format!("{}@example.com", self.name.to_lowercase())
     }
+
+    /// Given name shown in account info (the short name, capitalised): `ada` → `Ada`.
+    pub fn given_name(&self) -> String {
+        let mut c = self.name.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+    }
 }
 
 /// An access token's grant.
@@ -194,7 +202,8 @@ pub struct Stats {
     pub load_refused: AtomicU64,
     /// Request body bytes received on content routes.
     pub bytes_in: AtomicU64,
-    /// Response body bytes sent on download routes.
+    /// Response body bytes sent on download routes, counted as they go out (a body cut short
+    /// counts what was sent).
     pub bytes_out: AtomicU64,
     /// Faults injected.
     pub faults: AtomicU64,
@@ -458,6 +467,7 @@ impl Emulator {
             ids: self,
             now: self.now(),
             quota: self.config.quota_bytes,
+            owner: account.given_name(),
         };
         let out = f(&mut rec);
         let changes = std::mem::take(&mut rec.changes);

@@ -339,6 +339,60 @@ impl Namespace {
                 in_scope.then_some((i as u64 + 1, e))
             })
     }
+
+    /// The changes after `seq` as `list_folder/continue` sends them: one entry per path with
+    /// its latest state, in journal order of that state. An entry is dropped when a later one
+    /// makes it moot: a later entry at the same path, or a later deletion of an ancestor (the
+    /// deletion removes the whole subtree). A deletion followed by a folder at the same path
+    /// is kept as the pair, since a folder entry leaves the children a client knows in place
+    /// (files.stone `ListFolderResult`; Dropbox's list_folder docs: a file entry replaces a
+    /// folder and its children, a folder entry replaces only a file).
+    pub fn latest_changes_since(
+        &self,
+        seq: u64,
+        root: &str,
+        recursive: bool,
+    ) -> Vec<(u64, &JournalEntry)> {
+        let mut out: BTreeMap<u64, &JournalEntry> = BTreeMap::new();
+        let mut at: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for (s, e) in self.changes_since(seq, root, recursive) {
+            match &e.node {
+                None => {
+                    let prefix = format!("{}/", e.lower);
+                    let doomed: Vec<String> = std::iter::once(e.lower.clone())
+                        .chain(
+                            at.range::<String, _>(prefix.clone()..)
+                                .take_while(|(k, _)| k.starts_with(&prefix))
+                                .map(|(k, _)| k.clone()),
+                        )
+                        .collect();
+                    for k in doomed {
+                        for old in at.remove(&k).unwrap_or_default() {
+                            out.remove(&old);
+                        }
+                    }
+                }
+                Some(node) => {
+                    let olds = at.remove(&e.lower).unwrap_or_default();
+                    let mut kept = Vec::new();
+                    for old in olds {
+                        let was_delete = out.get(&old).is_some_and(|o| o.node.is_none());
+                        if was_delete && node.file().is_none() {
+                            kept.push(old);
+                        } else {
+                            out.remove(&old);
+                        }
+                    }
+                    if !kept.is_empty() {
+                        at.insert(e.lower.clone(), kept);
+                    }
+                }
+            }
+            at.entry(e.lower.clone()).or_default().push(s);
+            out.insert(s, e);
+        }
+        out.into_iter().collect()
+    }
 }
 
 #[cfg(test)]

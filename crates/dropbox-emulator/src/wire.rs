@@ -47,7 +47,22 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    // Every field is digits (`parse` also takes a sign).
+    if !s
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || b.is_ascii_digit())
+    {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
@@ -228,7 +243,7 @@ pub enum ApiError {
     },
     /// 5xx.
     Server(u16),
-    /// 404 for an unknown endpoint.
+    /// An unknown route under `/2/`: 400 with plain text, as Dropbox answers it.
     UnknownRoute(String),
 }
 
@@ -236,6 +251,16 @@ impl ApiError {
     /// A 409 from any serialisable route error union.
     pub fn route(err: impl Serialize) -> Self {
         ApiError::Route(serde_json::to_value(err).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A call to a route Dropbox does not have: HTTP 400, `Error in call to API function
+    /// "files/x": Unknown API function: /2/files/x` — the text Dropbox answered for a route it
+    /// did not know (orgzly-android#1011, through the Java SDK's `BadRequestException`, which
+    /// it makes of a 400 only).
+    pub fn unknown_route(route: &str) -> Self {
+        ApiError::UnknownRoute(format!(
+            "Error in call to API function \"{route}\": Unknown API function: /2/{route}"
+        ))
     }
 
     /// The 400 Dropbox sends when an argument does not decode.
@@ -249,7 +274,7 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         match self {
             ApiError::BadInput(msg) => text_response(StatusCode::BAD_REQUEST, msg),
-            ApiError::UnknownRoute(msg) => text_response(StatusCode::NOT_FOUND, msg),
+            ApiError::UnknownRoute(msg) => text_response(StatusCode::BAD_REQUEST, msg),
             ApiError::Auth(tag) => json_response(
                 StatusCode::UNAUTHORIZED,
                 &serde_json::json!({"error_summary": format!("{tag}/"), "error": {".tag": tag}}),

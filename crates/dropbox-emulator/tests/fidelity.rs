@@ -47,9 +47,14 @@ impl Emu {
 
     /// An upload with a raw `Dropbox-API-Arg` value: (status, body text).
     async fn upload_raw(&self, arg: &[u8], data: &'static [u8]) -> (u16, String) {
+        self.upload_to("files/upload", arg, data).await
+    }
+
+    /// An upload-style call to `route` with a raw `Dropbox-API-Arg`: (status, body text).
+    async fn upload_to(&self, route: &str, arg: &[u8], data: &'static [u8]) -> (u16, String) {
         let r = self
             .http
-            .post(self.url("files/upload"))
+            .post(self.url(route))
             .bearer_auth("tok")
             .header("Content-Type", "application/octet-stream")
             .header(
@@ -181,4 +186,237 @@ async fn a_paper_doc_lists_without_content_hash_and_only_exports() {
         assert_eq!(status, 409, "{mode}: {body}");
         assert!(body.contains("conflict"), "{body}");
     }
+}
+
+/// A route Dropbox does not have is answered HTTP 400 with Dropbox's plain-text wording
+/// (orgzly-android#1011), which the SDKs read as a bad-input error; a 404 they cannot parse.
+#[tokio::test]
+async fn an_unknown_route_is_a_400_with_dropbox_wording() {
+    let e = emu().await;
+    let (status, body) = e.rpc("files/no_such_route", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body,
+        "Error in call to API function \"files/no_such_route\": Unknown API function: /2/files/no_such_route"
+    );
+}
+
+/// files.stone WriteMode.update: the autorenamed copy of a conflicting update is named with
+/// the conflicted-copy convention, "document (Panda's conflicted copy).txt".
+#[tokio::test]
+async fn an_update_conflict_copy_carries_the_owner_name() {
+    let e = emu().await;
+    let (status, body) = e.upload_raw(br#"{"path": "/a.txt"}"#, b"one").await;
+    assert_eq!(status, 200, "{body}");
+    let rev1 = serde_json::from_str::<Value>(&body).unwrap()["rev"].clone();
+    let arg = json!({"path": "/a.txt", "mode": {".tag": "update", "update": rev1}}).to_string();
+    let (status, _) = e.upload_raw(arg.as_bytes(), b"two").await;
+    assert_eq!(status, 200);
+    let arg =
+        json!({"path": "/a.txt", "mode": {".tag": "update", "update": rev1}, "autorename": true})
+            .to_string();
+    let (status, body) = e.upload_raw(arg.as_bytes(), b"three").await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["name"], "a (Ada's conflicted copy).txt", "{v}");
+}
+
+/// common.stone `DropboxTimestamp` is `%Y-%m-%dT%H:%M:%SZ`: a malformed `client_modified` is a
+/// 400, in `files/upload` and in `files/upload_session/finish` alike.
+#[tokio::test]
+async fn a_malformed_client_modified_is_refused_everywhere() {
+    let e = emu().await;
+    for bad in [
+        "2020-02-30T00:00:00Z",
+        "2020-01-01T00:00:60Z",
+        "2020-+1-01T00:00:00Z",
+    ] {
+        let arg = json!({"path": "/t.txt", "client_modified": bad}).to_string();
+        let (status, body) = e.upload_raw(arg.as_bytes(), b"x").await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("client_modified"), "{body}");
+    }
+    let (status, body) = e.upload_to("files/upload_session/start", b"{}", b"").await;
+    assert_eq!(status, 200, "{body}");
+    let session = serde_json::from_str::<Value>(&body).unwrap()["session_id"].clone();
+    let finish = json!({"cursor": {"session_id": session, "offset": 0},
+                        "commit": {"path": "/s.txt", "client_modified": "yesterday"}})
+    .to_string();
+    let (status, body) = e
+        .upload_to("files/upload_session/finish", finish.as_bytes(), b"")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("client_modified"), "{body}");
+}
+/// common.stone `PathRootError`: a `namespace_id` the user may not access is `no_permission`
+/// (HTTP 422, as every path-root error); a `root` that is not the user's root is
+/// `invalid_root` with the user's root info.
+#[tokio::test]
+async fn a_path_root_without_access_is_no_permission() {
+    let e = emu().await;
+    let send = |root: Value| {
+        e.http
+            .post(e.url("files/list_folder"))
+            .bearer_auth("tok")
+            .header("Content-Type", "application/json")
+            .header("Dropbox-API-Path-Root", root.to_string())
+            .body(json!({"path": ""}).to_string())
+            .send()
+    };
+    let r = send(json!({".tag": "namespace_id", "namespace_id": "999999"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"][".tag"], "no_permission", "{v}");
+    let r = send(json!({".tag": "root", "root": "999999"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"][".tag"], "invalid_root", "{v}");
+}
+
+impl Emu {
+    /// `list_folder/continue` from `cursor`: the entries as (`.tag`, `path_display`).
+    async fn changes(&self, cursor: &str) -> Vec<(String, String)> {
+        let (status, body) = self
+            .rpc("files/list_folder/continue", json!({"cursor": cursor}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e[".tag"].as_str().unwrap().to_string(),
+                    e["path_display"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A case-only rename with `files/move_v2` renames the item, same id (Maestral's
+/// `test_case_change_remote` and `test_case_change_local`, run against the real Dropbox);
+/// `list_folder/continue` shows the renamed entries, no deletion.
+#[tokio::test]
+async fn a_case_only_move_renames() {
+    let e = emu().await;
+    let (status, _) = e
+        .upload_raw(br#"{"path": "/folder/sub/a.txt"}"#, b"a")
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = e
+        .rpc("files/get_metadata", json!({"path": "/folder"}))
+        .await;
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].clone();
+    let cursor = e.cursor().await;
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/folder", "to_path": "/FOLDER"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["metadata"]["name"], "FOLDER");
+    assert_eq!(v["metadata"]["id"], id);
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/FOLDER/sub/a.txt", "to_path": "/folder/sub/A.TXT"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["metadata"]["name"], "A.TXT");
+    let changes = e.changes(&cursor).await;
+    assert!(changes.iter().all(|(t, _)| t != "deleted"), "{changes:?}");
+    let names: Vec<_> = changes
+        .iter()
+        .map(|(_, p)| p.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, ["FOLDER", "sub", "A.TXT"], "{changes:?}");
+    // Moving onto itself, same casing, is still a conflict; a copy onto itself too.
+    let (status, _) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/FOLDER", "to_path": "/FOLDER"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _) = e
+        .rpc(
+            "files/copy_v2",
+            json!({"from_path": "/FOLDER", "to_path": "/folder"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
+/// `list_folder/continue` sends one entry per path with its latest state: a file deleted and
+/// uploaded again arrives as the new file; a folder deleted and re-created as a file arrives
+/// as one file entry (which replaces the folder and its children).
+#[tokio::test]
+async fn continue_sends_the_latest_state_per_path() {
+    let e = emu().await;
+    for p in ["/f.txt", "/d/x.txt"] {
+        let arg = json!({"path": p}).to_string();
+        assert_eq!(e.upload_raw(arg.as_bytes(), b"1").await.0, 200);
+    }
+    let cursor = e.cursor().await;
+    for p in ["/f.txt", "/d"] {
+        let (status, body) = e.rpc("files/delete_v2", json!({"path": p})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(e.upload_raw(br#"{"path": "/f.txt"}"#, b"2").await.0, 200);
+    assert_eq!(e.upload_raw(br#"{"path": "/d/y.txt"}"#, b"2").await.0, 200);
+    let (status, _) = e.rpc("files/delete_v2", json!({"path": "/d"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(e.upload_raw(br#"{"path": "/D"}"#, b"3").await.0, 200);
+    let changes = e.changes(&cursor).await;
+    assert_eq!(
+        changes,
+        [
+            ("file".to_string(), "/f.txt".to_string()),
+            ("file".to_string(), "/D".to_string())
+        ]
+    );
+}
+
+/// check.stone: `check/user` (user auth) and `check/app` (HTTP Basic with the app key and
+/// secret, as the Python SDK's `test_app_auth` calls it against the real Dropbox) echo
+/// `query`; a wrong secret or no credentials are refused.
+#[tokio::test]
+async fn check_routes_echo_after_their_authentication() {
+    let e = emu_with(Config {
+        accounts: vec![("ada".into(), "tok".into())],
+        apps: vec![dropbox_emulator::oauth::RegisteredApp::parse("k1=s3cret:Demo:").unwrap()],
+        ..Config::default()
+    })
+    .await;
+    let (status, body) = e.rpc("check/user", json!({"query": "hello world"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"result": "hello world"})
+    );
+    let app = |user: &str, secret: &str| {
+        e.http
+            .post(e.url("check/app"))
+            .basic_auth(user, Some(secret))
+            .header("Content-Type", "application/json")
+            .body(json!({"query": "hi"}).to_string())
+            .send()
+    };
+    let r = app("k1", "s3cret").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"result": "hi"}));
+    assert_eq!(app("k1", "wrong").await.unwrap().status(), 401);
+    assert_eq!(app("nope", "s3cret").await.unwrap().status(), 401);
+    let (status, _) = e.rpc("check/app", json!({"query": "hi"})).await;
+    assert_eq!(status, 400, "a bearer token is not app auth");
 }

@@ -289,6 +289,15 @@ fn page(r: f::ListFolderResult) -> Result<Page, Error> {
     })
 }
 
+/// A file's history on Dropbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileHistory {
+    /// When the file was deleted (a Dropbox timestamp), if it is deleted now.
+    pub deleted_at: Option<String>,
+    /// Its revisions, newest first.
+    pub revisions: Vec<FileEntry>,
+}
+
 /// A Dropbox client.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -462,8 +471,27 @@ impl Client {
         ),
         Error,
     > {
+        self.download_from(path, 0).await
+    }
+
+    /// Download from byte `start` on (a `Range` request, which Dropbox's content endpoints
+    /// honour; `start` 0 asks for the whole file): the file's metadata (its whole size), the
+    /// length of the body sent, and the body.
+    pub async fn download_from(
+        &self,
+        path: &str,
+        start: u64,
+    ) -> Result<
+        (
+            FileEntry,
+            Option<u64>,
+            Box<dyn futures_util::AsyncRead + Send + Unpin>,
+        ),
+        Error,
+    > {
         let arg = f::DownloadArg::new(path.to_string());
-        let r = routes::files::download(&WithArg::new(self.t(), &arg)?, &arg, None, None)
+        let range = (start > 0).then_some(start);
+        let r = routes::files::download(&WithArg::new(self.t(), &arg)?, &arg, range, None)
             .await
             .map_err(|e| {
                 error::from_sdk(e, |re| match re {
@@ -792,6 +820,62 @@ impl Client {
                 })
             })?;
         r.entries.into_iter().map(file_entry).collect()
+    }
+
+    /// A file's history: its revisions, newest first, and whether (and when) it is deleted
+    /// now. Dropbox keeps the revisions of a deleted file for its retention period
+    /// (`files/list_revisions`, `ListRevisionsResult.is_deleted` and `server_deleted`).
+    pub async fn file_history(&self, path: &str, limit: u64) -> Result<FileHistory, Error> {
+        let arg = f::ListRevisionsArg::new(path.to_string()).with_limit(limit.clamp(1, 100));
+        let r = routes::files::list_revisions(self.t(), &arg)
+            .await
+            .map_err(|e| {
+                error::from_sdk(e, |re| match re {
+                    f::ListRevisionsError::Path(l) => error::lookup(l),
+                    other => Error::Unexpected(format!("{other:?}")),
+                })
+            })?;
+        Ok(FileHistory {
+            deleted_at: if r.is_deleted {
+                Some(r.server_deleted.unwrap_or_default())
+            } else {
+                None
+            },
+            revisions: r
+                .entries
+                .into_iter()
+                .map(file_entry)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Paths below `path` (recursively) that Dropbox lists as deleted: `files/list_folder`
+    /// with `include_deleted`, every page. Folders and files alike (a deleted entry does not
+    /// say which); paths that exist again are not among them.
+    pub async fn list_deleted(&self, path: &str) -> Result<Vec<String>, Error> {
+        let arg = f::ListFolderArg::new(path.to_string())
+            .with_recursive(true)
+            .with_include_deleted(true);
+        let r = routes::files::list_folder(self.t(), &arg)
+            .await
+            .map_err(|e| {
+                error::from_sdk(e, |re| match re {
+                    f::ListFolderError::Path(l) => error::lookup(l),
+                    other => Error::Unexpected(format!("{other:?}")),
+                })
+            })?;
+        let mut p = page(r)?;
+        let mut out = vec![];
+        loop {
+            out.extend(p.entries.into_iter().filter_map(|e| match e {
+                Entry::Deleted { path_display, .. } => Some(path_display),
+                _ => None,
+            }));
+            if !p.has_more {
+                return Ok(out);
+            }
+            p = self.list_continue(&p.cursor).await?;
+        }
     }
 
     /// Make an earlier revision current again.

@@ -16,6 +16,17 @@ pub struct StoredLink {
     pub app_key: String,
 }
 
+/// Whether the OS keyring can hold the link (for `nuvosync doctor`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyringState {
+    /// `NUVOSYNC_KEYRING=off` (or `0`): the file store is used.
+    Off,
+    /// A keyring (Secret Service) answered.
+    Available,
+    /// None answered; the file store is used. The keyring's own words.
+    Unavailable(String),
+}
+
 /// Where a link was stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
@@ -65,6 +76,20 @@ impl TokenStore {
                 .unwrap_or_default()
         );
         keyring::Entry::new(SERVICE, &user).ok()
+    }
+
+    /// Ask the keyring whether it could hold the link (a read; nothing is written).
+    pub fn keyring_state(&self) -> KeyringState {
+        if !self.use_keyring {
+            return KeyringState::Off;
+        }
+        let Some(entry) = self.entry() else {
+            return KeyringState::Unavailable("no keyring entry could be made".into());
+        };
+        match entry.get_password() {
+            Ok(_) | Err(keyring::Error::NoEntry) => KeyringState::Available,
+            Err(e) => KeyringState::Unavailable(e.to_string()),
+        }
     }
 
     /// Save a link. Returns where it went.

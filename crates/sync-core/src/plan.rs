@@ -7,7 +7,7 @@
 //! subtree (a move, a folder delete, a kind change, a conflict set aside) holds back every
 //! operation below it until the next round, when the observations have moved on.
 //!
-//! Rules (DESIGN.md "The sync model"):
+//! Rules (docs/ARCHITECTURE.md, "The sync model"):
 //! - changed on one side only → propagate; same content on both sides → record synced;
 //! - different content on both sides → the local version is set aside as
 //!   `name (conflicted copy from HOST DATE).ext` and both versions end on both sides;

@@ -19,6 +19,7 @@ pub mod remote;
 pub mod rules;
 pub mod runner;
 pub mod scan;
+pub mod selective;
 
 pub use events::{Event, Events, PairState};
 

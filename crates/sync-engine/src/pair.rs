@@ -338,6 +338,9 @@ pub enum SyncError {
         "sync did not settle after {0} rounds — something keeps changing the files; see `nuvosync status`"
     )]
     NoProgress(usize),
+    /// A request that cannot be done as asked; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl From<ScanError> for SyncError {
@@ -1100,6 +1103,7 @@ impl Pair {
         let mut odd_names = vec![];
         let mut gone = vec![];
         let mut ix = lock(&self.index);
+        let placed = recase_parents(placed, &ix)?;
         let mut b = ix.batch()?;
         let mut seen = seen;
         for (e, node) in placed {
@@ -1226,7 +1230,16 @@ impl Pair {
         let mut window = lock(&self.recent_deletes);
         let cutoff = std::time::Instant::now() - DELETE_WINDOW;
         window.retain(|(t, _, _)| *t >= cutoff);
-        if self.deletes_confirmed.load(Ordering::SeqCst) {
+        let deletes = plan.ops.iter().any(|op| {
+            matches!(
+                op,
+                sync_core::Op::DeleteLocal { .. } | sync_core::Op::DeleteRemote { .. }
+            )
+        });
+        // A confirmation approves the deletions the user was shown — the next plan that has
+        // any — not whatever else is deleted later while this run goes on (a co-author's
+        // deletions arriving meanwhile are counted afresh).
+        if deletes && self.deletes_confirmed.swap(false, Ordering::SeqCst) {
             window.clear();
             return Ok(());
         }
@@ -1487,6 +1500,61 @@ impl Pair {
             message: message.to_string(),
         });
     }
+}
+
+/// A placed page entry: the entry, and the node it describes (or why it has none).
+type Placed<'a> = (
+    &'a nuvosync_dropbox::Entry,
+    Result<Option<(String, sync_core::RemoteNode)>, crate::remote::BadRemotePath>,
+);
+
+/// Give each node of a page its parents' names as Dropbox last sent them for the parents
+/// themselves. Only the last component of `path_display` is reliably cased ("the casing of
+/// the parent folders may not be correct", files.stone `Metadata.path_display`): a folder
+/// `Docs` may list its children as `/docs/a.txt` or `/DOCS/b.txt`, and a local folder made
+/// from such a parent component would be a second folder on a case-sensitive disk. A parent's
+/// name comes from its own entry in the page, else from the index, else (unknown) as sent.
+fn recase_parents<'a>(placed: Vec<Placed<'a>>, ix: &Index) -> Result<Vec<Placed<'a>>, SyncError> {
+    let last = |p: &str| p.rsplit('/').next().unwrap_or("").to_string();
+    let mut names: HashMap<Key, String> = placed
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Ok(Some((k, node))) => Some((k.clone(), last(&node.path))),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(placed.len());
+    for (e, n) in placed {
+        let n = match n {
+            Ok(Some((k, mut node))) => {
+                let comps: Vec<&str> = node.path.trim_start_matches('/').split('/').collect();
+                let mut path = String::new();
+                for (i, comp) in comps.iter().enumerate() {
+                    path.push('/');
+                    if i + 1 == comps.len() {
+                        path.push_str(comp);
+                        break;
+                    }
+                    let pk = key(&format!("{path}{comp}"));
+                    let name = match names.get(&pk) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let known = ix.remote(&pk)?.map(|r| last(&r.path));
+                            let n = known.unwrap_or_else(|| comp.to_string());
+                            names.insert(pk, n.clone());
+                            n
+                        }
+                    };
+                    path.push_str(&name);
+                }
+                node.path = path;
+                Ok(Some((k, node)))
+            }
+            other => other,
+        };
+        out.push((e, n));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use nuvosync_dropbox::{
-    Account, Client, Commit, Entry, Error, FileEntry, FolderEntry, Page, SpaceUsage,
+    Account, Client, Commit, Entry, Error, FileEntry, FileHistory, FolderEntry, Page, SpaceUsage,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -39,7 +39,13 @@ pub trait Remote: Send + Sync {
     /// Metadata of a path.
     fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>>;
     /// Start a download.
-    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)>;
+    /// Download from byte `start` on (0: the whole file): the file's metadata (its whole
+    /// size), the length of the body sent when known, and the body.
+    fn download<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+    ) -> Call<'a, (FileEntry, Option<u64>, Body)>;
     /// Upload in one request.
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry>;
     /// Start a session.
@@ -73,6 +79,10 @@ pub trait Remote: Send + Sync {
     fn move_entry<'a>(&'a self, from: &'a str, to: &'a str) -> Call<'a, Entry>;
     /// Revisions, newest first.
     fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>>;
+    /// A file's revisions and whether it is deleted now.
+    fn file_history<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, FileHistory>;
+    /// Paths below `path` Dropbox lists as deleted.
+    fn list_deleted<'a>(&'a self, path: &'a str) -> Call<'a, Vec<String>>;
     /// Restore a revision.
     fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry>;
     /// Who is linked.
@@ -97,11 +107,12 @@ impl Remote for Client {
     fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>> {
         Box::pin(Client::get_metadata(self, path, false))
     }
-    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
-        Box::pin(async move {
-            let (meta, _len, body) = Client::download(self, path).await?;
-            Ok((meta, body))
-        })
+    fn download<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+    ) -> Call<'a, (FileEntry, Option<u64>, Body)> {
+        Box::pin(Client::download_from(self, path, start))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
         Box::pin(Client::upload(self, commit, data))
@@ -144,6 +155,12 @@ impl Remote for Client {
     }
     fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>> {
         Box::pin(Client::list_revisions(self, path, limit))
+    }
+    fn file_history<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, FileHistory> {
+        Box::pin(Client::file_history(self, path, limit))
+    }
+    fn list_deleted<'a>(&'a self, path: &'a str) -> Call<'a, Vec<String>> {
+        Box::pin(Client::list_deleted(self, path))
     }
     fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry> {
         Box::pin(Client::restore(self, path, rev))
@@ -441,13 +458,17 @@ impl Remote for Hooked {
     fn get_metadata<'a>(&'a self, path: &'a str) -> Call<'a, Option<Entry>> {
         self.gate("get_metadata", || self.inner.get_metadata(path))
     }
-    fn download<'a>(&'a self, path: &'a str) -> Call<'a, (FileEntry, Body)> {
-        let call = self.gate("download", || self.inner.download(path));
+    fn download<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+    ) -> Call<'a, (FileEntry, Option<u64>, Body)> {
+        let call = self.gate("download", || self.inner.download(path, start));
         match &self.body {
             None => call,
             Some(f) => Box::pin(async move {
-                let (meta, body) = call.await?;
-                Ok((meta, f(body)))
+                let (meta, len, body) = call.await?;
+                Ok((meta, len, f(body)))
             }),
         }
     }
@@ -496,6 +517,12 @@ impl Remote for Hooked {
     }
     fn list_revisions<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, Vec<FileEntry>> {
         self.gate("list_revisions", || self.inner.list_revisions(path, limit))
+    }
+    fn file_history<'a>(&'a self, path: &'a str, limit: u64) -> Call<'a, FileHistory> {
+        self.gate("file_history", || self.inner.file_history(path, limit))
+    }
+    fn list_deleted<'a>(&'a self, path: &'a str) -> Call<'a, Vec<String>> {
+        self.gate("list_deleted", || self.inner.list_deleted(path))
     }
     fn restore<'a>(&'a self, path: &'a str, rev: &'a str) -> Call<'a, FileEntry> {
         self.gate("restore", || self.inner.restore(path, rev))

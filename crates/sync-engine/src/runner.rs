@@ -81,6 +81,8 @@ impl Default for RunStatus {
 struct Control {
     paused: AtomicBool,
     stop: AtomicBool,
+    /// The lost link was announced (until a run succeeds again).
+    auth_told: AtomicBool,
     wake: Notify,
     status: Mutex<RunStatus>,
 }
@@ -194,6 +196,17 @@ impl Triggers {
                 }
             })
             .collect();
+        if paths
+            .iter()
+            .any(|p| p.strip_prefix('/') == Some(crate::rules::IGNORE_FILE))
+        {
+            // The patterns changed: what is synced may change anywhere in the folder.
+            tracing::info!(
+                "{} changed; rescanning with its patterns",
+                crate::rules::IGNORE_FILE
+            );
+            return self.full(None);
+        }
         if !paths.is_empty() {
             self.paths(paths);
         }
@@ -213,6 +226,7 @@ impl Runner {
         let control = Arc::new(Control {
             paused: AtomicBool::new(opts.paused),
             stop: AtomicBool::new(false),
+            auth_told: AtomicBool::new(false),
             wake: Notify::new(),
             status: Mutex::new(RunStatus::default()),
         });
@@ -505,6 +519,10 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         remote |= came.remote;
         if came.full {
             full = true;
+            // The patterns first (an edit of the ignore file sets this off): a folder they no
+            // longer ignore is watched from now on.
+            let excluded = pair.rules().excluded().to_vec();
+            pair.reload_rules(&excluded);
             // Folders made while events were lost are watched too.
             if let Some(w) = watcher.as_mut() {
                 if let Err(msg) = crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
@@ -554,6 +572,12 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 s.state = PairState::Syncing;
             }
         });
+        // The ignore file may have been edited by hand: a full look takes it up again (an
+        // edit of it sets one off), so new patterns apply without a restart.
+        if full {
+            let excluded = pair.rules().excluded().to_vec();
+            pair.reload_rules(&excluded);
+        }
         let result = async {
             pair.begin()?;
             if full || !scopes.is_empty() {
@@ -582,6 +606,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             Ok(_) => {
                 failures = 0;
                 retry_in = None;
+                control.auth_told.store(false, Ordering::SeqCst);
                 set(&control, &pair, |s| {
                     s.last_sync = Some(now());
                     if paused_by_user(s) {
@@ -623,11 +648,20 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 tracing::error!(pair = %pair.spec.name, "{msg}");
                 // Nothing is deleted because of this; wait for a new link (resume/wake).
                 control.paused.store(true, Ordering::SeqCst);
+                let first = !control.auth_told.swap(true, Ordering::SeqCst);
                 set(&control, &pair, |s| {
                     s.state = PairState::Error;
-                    s.message = Some(msg);
+                    s.message = Some(msg.clone());
                     s.code = Some("auth".into());
                 });
+                // Said once, so the user can sign in again (a notification in the app).
+                if first {
+                    pair.events.send(Event::Paused {
+                        pair: pair.spec.name.clone(),
+                        message: msg,
+                        code: "auth".into(),
+                    });
+                }
             }
             Err(e) => {
                 failures += 1;

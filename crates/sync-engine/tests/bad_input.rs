@@ -109,13 +109,6 @@ fn assert_nothing_outside(w: &World, expected: &[&str], escape_names: &[&str]) {
     }
 }
 
-/// The run went through, and nothing was given up on.
-fn clean(r: Result<Report, SyncError>) -> Report {
-    let report = r.unwrap();
-    assert!(report.failed.is_empty(), "{:#?}", report.failed);
-    report
-}
-
 /// A small file system of its own (a tmpfs), unmounted when dropped; `None` (with a message
 /// saying why the case is skipped) where mounting is not permitted.
 struct Mounted {
@@ -1330,6 +1323,7 @@ async fn a_revoked_token_stops_sync_with_a_message_and_deletes_nothing() {
     };
     assert_eq!(remote, 2, "nothing deleted on Dropbox");
     // Continuous sync stops in an error state saying what to do.
+    let mut events = pair.events.subscribe();
     let runner = sync_engine::Runner::spawn(
         pair.clone(),
         sync_engine::RunOptions {
@@ -1349,6 +1343,19 @@ async fn a_revoked_token_stops_sync_with_a_message_and_deletes_nothing() {
         assert!(t0.elapsed().as_secs() < 20, "{s:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // Said once as a pause with code "auth" (the app's "sign in again" notification),
+    // however often the runner is woken.
+    runner.resume(false);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut told = 0;
+    while let Ok(e) = events.try_recv() {
+        if let sync_engine::Event::Paused { code, message, .. } = e {
+            assert_eq!(code, "auth");
+            assert!(message.contains("nuvosync link"), "{message}");
+            told += 1;
+        }
+    }
+    assert_eq!(told, 1, "the lost link is said once");
     drop(runner);
     assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"a");
     assert_nothing_lost(&w, &[&a], &[b"a", b"b", b"c"]);

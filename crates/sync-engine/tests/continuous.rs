@@ -392,3 +392,40 @@ async fn what_is_not_synced_is_not_watched_and_new_folders_are() {
     .await;
     runner.stop().await;
 }
+
+/// A hand edit of `.nuvosyncignore` applies at once, without a restart: a newly ignored file
+/// stays here (and what was synced of it stays on Dropbox), and a folder no longer ignored is
+/// synced and watched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_of_the_ignore_file_applies_without_a_restart() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/keep.txt", b"k");
+    write(&a, "/build/out.o", b"object");
+    write(&a, "/.nuvosyncignore", b"build/\n");
+    let runner = running(Arc::new(w.pair("a", &a)));
+    first_sync(&runner).await;
+    assert!(!w.remote_tree().contains_key("/build/out.o"));
+
+    // Logs are ignored from now on; build/ is synced again.
+    write(&a, "/.nuvosyncignore", b"*.log\n");
+    eventually("build/ is synced", Duration::from_secs(10), || {
+        w.remote_tree().contains_key("/build/out.o")
+    })
+    .await;
+    write(&a, "/run.log", b"noise");
+    write(&a, "/build/more.o", b"more");
+    eventually(
+        "a file in the folder no longer ignored arrives by its event",
+        Duration::from_secs(10),
+        || w.remote_tree().contains_key("/build/more.o"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !w.remote_tree().contains_key("/run.log"),
+        "a newly ignored name is not uploaded"
+    );
+    assert!(a.join("run.log").exists());
+    runner.stop().await;
+}

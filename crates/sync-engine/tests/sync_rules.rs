@@ -226,21 +226,76 @@ async fn renames_and_folder_moves_are_moves_also_between_runs() {
     assert_same(&w, &a);
 }
 
+/// Dropbox renames `/readme.md` → `/README.md` in one `move_v2` (Maestral's
+/// `test_case_change_local` against the real Dropbox): no detour through a temporary name that
+/// a co-author would see, the item keeps its id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_only_renames_go_through_in_two_steps() {
+async fn case_only_renames_go_through_in_one_move() {
     let w = World::new().await;
     let a = w.folder("a");
     write(&a, "/readme.md", b"# hi");
+    write(&a, "/docs/x.txt", b"x");
     let pair = w.pair("a", &a);
     pair.sync_once().await.unwrap();
+    let moves = || {
+        w.server
+            .emulator
+            .stats
+            .routes
+            .lock()
+            .unwrap()
+            .get("files/move_v2")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = moves();
     std::fs::rename(a.join("readme.md"), a.join("README.md")).unwrap();
+    std::fs::rename(a.join("docs"), a.join("DOCS")).unwrap();
     pair.sync_once().await.unwrap();
+    let remote = w.remote_tree();
+    assert!(remote.contains_key("/README.md"), "{remote:?}");
+    assert!(remote.contains_key("/DOCS"), "{remote:?}");
+    assert!(!remote.contains_key("/readme.md") && !remote.contains_key("/docs"));
+    assert_eq!(moves() - before, 2, "one move per case-only rename");
+    pair.sync_once().await.unwrap();
+    assert!(a.join("DOCS/x.txt").is_file());
+    assert_same(&w, &a);
+}
+
+/// A case-only rename made on Dropbox (`/folder` → `/FOLDER`, a file too) arrives as the same
+/// items with new names; the local folder is renamed, its content stays, nothing is
+/// downloaded again (Maestral's `test_case_change_remote` against the real Dropbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_only_renames_on_dropbox_rename_locally() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/folder/Subfolder/x.txt", b"x");
+    write(&a, "/note.txt", b"n");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    let inode = std::fs::metadata(a.join("folder/Subfolder/x.txt"))
+        .unwrap()
+        .ino();
+    w.mv("/folder", "/FOLDER").await;
+    w.mv("/note.txt", "/Note.TXT").await;
+    pair.sync_once().await.unwrap();
+    let local = local_tree(&a);
+    assert!(local.contains_key("/FOLDER/Subfolder/x.txt"), "{local:?}");
+    assert!(local.contains_key("/Note.TXT"), "{local:?}");
     assert!(
-        w.remote_tree().contains_key("/README.md"),
-        "{:?}",
-        w.remote_tree()
+        !local.contains_key("/folder") && !local.contains_key("/note.txt"),
+        "{local:?}"
     );
-    assert!(!w.remote_tree().contains_key("/readme.md"));
+    assert_eq!(
+        std::fs::metadata(a.join("FOLDER/Subfolder/x.txt"))
+            .unwrap()
+            .ino(),
+        inode,
+        "renamed in place, not downloaded again"
+    );
+    pair.sync_once().await.unwrap();
+    assert_same(&w, &a);
+    assert!(w.remote_tree().contains_key("/FOLDER/Subfolder/x.txt"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,4 +579,44 @@ async fn nuvosyncs_own_folders_inside_the_pair_are_never_synced() {
         std::fs::read(a.join(".config/nuvosync/config.toml")).unwrap(),
         b"[settings]"
     );
+}
+
+/// Dropbox documents that only the last component of `path_display` is reliably cased
+/// ("the casing of the parent folders may not be correct", files.stone `Metadata.path_display`):
+/// a folder `Docs` whose children are listed under `/docs/…` and `/DOCS/…` is one local folder
+/// named `Docs`, on a case-sensitive disk too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parent_casing_in_path_display_does_not_make_a_second_folder() {
+    let w = World::new().await;
+    w.put("/Docs/a.txt", b"a").await;
+    w.put("/Docs/b.txt", b"b").await;
+    w.put("/Docs/Inner/c.txt", b"c").await;
+    {
+        // Recase the parents of the children as Dropbox may list them.
+        let acct = w.server.emulator.account("ada").unwrap();
+        let mut ns = acct.ns.lock();
+        for (k, n) in ns.nodes.iter_mut() {
+            if k.ends_with("/docs/a.txt") {
+                n.display = n.display.replace("/Docs/", "/docs/");
+            } else if k.ends_with("/docs/b.txt") || k.ends_with("/docs/inner") {
+                n.display = n.display.replace("/Docs/", "/DOCS/");
+            } else if k.ends_with("/docs/inner/c.txt") {
+                n.display = n.display.replace("/Docs/Inner/", "/dOCS/inner/");
+            }
+        }
+    }
+    let a = w.folder("a");
+    let pair = w.pair("a", &a);
+    pair.sync_once().await.unwrap();
+    let local = local_tree(&a);
+    let want: Vec<&str> = vec![
+        "/Docs",
+        "/Docs/Inner",
+        "/Docs/Inner/c.txt",
+        "/Docs/a.txt",
+        "/Docs/b.txt",
+    ];
+    assert_eq!(local.keys().map(String::as_str).collect::<Vec<_>>(), want);
+    pair.sync_once().await.unwrap();
+    assert_eq!(local_tree(&a), local, "stable on the next run");
 }

@@ -1,4 +1,4 @@
-// The one interface every view talks to (STYLE.md item 5): the same UI runs in the Tauri
+// The one interface every view talks to (docs/ARCHITECTURE.md, "Front ends"): the same UI runs in the Tauri
 // tray app and in a plain browser against `nuvosync demo --ui` / the daemon's web transport.
 import type { ApiError } from '../bindings/ApiError';
 import type { Command } from '../bindings/Command';

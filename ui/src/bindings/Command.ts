@@ -54,7 +54,35 @@ path: string,
 /**
  * Revision.
  */
-rev: string, } } | { "cmd": "resolve", "args": { 
+rev: string, } } | { "cmd": "excluded_free", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * The excluded folder, relative to the pair's folder.
+ */
+path: string, } } | { "cmd": "remote_folders", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * The folder, relative to the pair's folder (`/` or empty for the pair's folder).
+ */
+path: string, } } | { "cmd": "deleted", "args": { 
+/**
+ * Pair.
+ */
+pair: string, } } | { "cmd": "undelete", "args": { 
+/**
+ * Pair.
+ */
+pair: string, 
+/**
+ * Relative path.
+ */
+path: string, } } | { "cmd": "resolve", "args": { 
 /**
  * Pair.
  */
@@ -106,7 +134,7 @@ pair: NewPairDto, } } | { "cmd": "remove_pair", "args": {
 /**
  * Name.
  */
-name: string, } } | { "cmd": "account" } | { "cmd": "link_start", "args": { 
+name: string, } } | { "cmd": "account" } | { "cmd": "doctor" } | { "cmd": "link_start", "args": { 
 /**
  * Listen on 127.0.0.1 for the browser's redirect (false: Dropbox shows a code to paste).
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SettingsDto } from '../bindings/SettingsDto';
-import { draftOf, guardProblem, newPairProblems, normaliseExcluded, normaliseFolder, pairPatch, rescanProblem, settingsPatch, snoozePatch } from './settings';
+import { draftOf, guardProblem, isExcluded, newPairProblems, normaliseExcluded, normaliseFolder, pairPatch, rescanProblem, settingsPatch, snoozePatch } from './settings';
 
 const saved: SettingsDto = {
   notifications: 'all',
@@ -106,5 +106,17 @@ describe('the mass-delete guard', () => {
     expect(guardProblem(Number.NaN, 10)).toMatch(/0 to 100/);
     expect(guardProblem(50, -1)).toMatch(/0 or more/);
     expect(guardProblem(50, 2.5)).toMatch(/whole number/);
+  });
+});
+
+describe('isExcluded', () => {
+  it('is true for an excluded folder and what is below it, case-insensitively', () => {
+    const ex = ['/Data', 'big/raw/'];
+    expect(isExcluded(ex, '/data')).toBe(true);
+    expect(isExcluded(ex, '/DATA/sub')).toBe(true);
+    expect(isExcluded(ex, '/big/raw/x')).toBe(true);
+    expect(isExcluded(ex, '/big')).toBe(false);
+    expect(isExcluded(ex, '/database')).toBe(false);
+    expect(isExcluded([], '/data')).toBe(false);
   });
 });

@@ -132,6 +132,18 @@ export function normaliseExcluded(list: string[]): string[] {
   return out;
 }
 
+/**
+ * Whether `path` (a folder of the pair, `/data/raw`) is excluded: it, or a folder above it, is
+ * in `excluded`. Dropbox paths are case-insensitive, so is this.
+ */
+export function isExcluded(excluded: string[], path: string): boolean {
+  const p = `/${path.replace(/^\/+|\/+$/g, '')}`.toLowerCase();
+  return excluded.some((raw) => {
+    const e = `/${raw.replace(/^\/+|\/+$/g, '')}`.toLowerCase();
+    return p === e || p.startsWith(`${e}/`);
+  });
+}
+
 /** Why a rescan interval cannot be used, or null when it can. */
 export function rescanProblem(v: unknown): string | null {
   const n = typeof v === 'string' ? Number(v) : v;

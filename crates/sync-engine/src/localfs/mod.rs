@@ -62,6 +62,8 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     fn create(&self, at: &Dir, rel: &str, mode: u32) -> io::Result<File>;
     /// Open the file `rel` for reading (not a link).
     fn open_read(&self, at: &Dir, rel: &str) -> io::Result<File>;
+    /// Open the existing regular file `rel` (not a link) for reading and writing.
+    fn open_write(&self, at: &Dir, rel: &str) -> io::Result<File>;
     /// Rename `from` (below `from_dir`) to `to` (below `to_dir`); with `noreplace`, fail with
     /// `AlreadyExists` rather than replace anything. Never copies.
     fn rename(
@@ -160,6 +162,14 @@ pub fn euid() -> u32 {
 
 /// nuvosync's temp folder, below the root.
 pub const TMP: &str = ".nuvosync/tmp";
+
+/// Staged downloads that an interrupted attempt left are named `part-…` and kept this long,
+/// so that the next attempt goes on where it stopped (a `Range` request) instead of
+/// fetching the whole file again.
+pub const PARTIAL_KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// The name prefix of staged downloads (see [`PARTIAL_KEEP`]).
+const PARTIAL_PREFIX: &str = "part-";
 /// The pair's own trash, below the root.
 pub const TRASH: &str = ".nuvosync/trash";
 
@@ -704,6 +714,30 @@ impl Root {
         }
     }
 
+    /// The staged download `name` (a stable name for one version of one file), created
+    /// empty or, when an interrupted download left it, opened as it is: with its length, so
+    /// the download can go on from there. Owned by the user and private; never through a link.
+    pub fn partial_temp(&self, name: &str) -> io::Result<(Temp, u64)> {
+        self.state_dir(TMP)?;
+        let rel = format!("{TMP}/{PARTIAL_PREFIX}{name}.part");
+        match self.fs.create(&self.dir, &rel, 0o600) {
+            Ok(file) => Ok((Temp { rel, file }, 0)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let file = self.fs.open_write(&self.dir, &rel)?;
+                let md = file.metadata()?;
+                use std::os::unix::fs::MetadataExt;
+                if md.uid() != rustix::process::geteuid().as_raw() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "a staged download is not yours",
+                    ));
+                }
+                Ok((Temp { rel, file }, md.len()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Put a finished temp file at `rel`: its data made durable, renamed into place
     /// (replacing what is there only with `replace`; `AlreadyExists` otherwise), and both
     /// folders made durable.
@@ -719,7 +753,8 @@ impl Root {
     }
 
     /// Remove leftovers of interrupted transfers: the files in the temp folder (never
-    /// through a link: a `tmp` that is not a real folder is left alone).
+    /// through a link: a `tmp` that is not a real folder is left alone) — except staged
+    /// downloads younger than [`PARTIAL_KEEP`], which the next attempt goes on with.
     pub fn clean_temp(&self) {
         let Ok(entries) = self.fs.list(&self.dir, TMP) else {
             return;
@@ -727,6 +762,14 @@ impl Root {
         for (name, md) in entries {
             if md.file_type().is_file() {
                 if let Some(n) = name.to_str() {
+                    let young = md
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age < PARTIAL_KEEP);
+                    if n.starts_with(PARTIAL_PREFIX) && young {
+                        continue;
+                    }
                     let _ = self.fs.remove_file(&self.dir, &format!("{TMP}/{n}"));
                 }
             }

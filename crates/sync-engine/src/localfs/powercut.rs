@@ -422,6 +422,23 @@ impl Fs for PowerCut {
         self.real.open_read(at, rel)
     }
 
+    fn open_write(&self, at: &Dir, rel: &str) -> io::Result<File> {
+        let mut st = self.lock();
+        self.tick(&mut st)?;
+        let f = self.real.open_write(at, rel)?;
+        // What it holds now may not be durable: a cut takes it back to what was synced, at
+        // worst nothing (the download's content proof then refuses what is left).
+        let id = file_id(&f.metadata()?);
+        if !st.written.iter().any(|w| w.id == id) {
+            st.written.push(Written {
+                id,
+                file: f.try_clone()?,
+                durable: vec![],
+            });
+        }
+        Ok(f)
+    }
+
     fn rename(
         &self,
         from_dir: &Dir,

@@ -236,6 +236,23 @@ impl Fs for RealFs {
         Ok(f)
     }
 
+    fn open_write(&self, at: &Dir, rel: &str) -> io::Result<File> {
+        let fd = resolve(
+            at.fd(),
+            rel,
+            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
+        let f = File::from(fd);
+        if !f.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file (a folder, pipe, socket or device): not written",
+            ));
+        }
+        Ok(f)
+    }
+
     fn rename(
         &self,
         from_dir: &Dir,

@@ -268,3 +268,10 @@ pub fn record_bad_inputs(case: &str, inputs: u32) {
         }
     }
 }
+
+/// A run that ended without a failed item.
+pub fn clean(r: Result<sync_engine::Report, sync_engine::SyncError>) -> sync_engine::Report {
+    let report = r.unwrap();
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+    report
+}
