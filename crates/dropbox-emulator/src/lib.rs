@@ -1,7 +1,8 @@
 //! A faithful Dropbox API v2 server for tests, demos and benchmarks.
 //!
 //! It speaks the api, content and notify routes a sync client uses, plus `/oauth2/*`, over
-//! HTTP/1.1 and HTTPS on one listener, with the wire shapes of the official `dropbox-sdk`
+//! HTTP/1.1 and HTTPS (HTTP/2 by ALPN) on one listener, under a per-account load model
+//! ([`load`]), with the wire shapes of the official `dropbox-sdk`
 //! types. Start one in-process on port 0 with [`TestServer::start`] (or [`serve`] with your
 //! own listener and shutdown signal); the `dropbox-emulator` binary wraps the same code.
 //! See the crate README for what is emulated and what is not.
@@ -9,6 +10,7 @@
 pub mod admin;
 pub mod cursor;
 pub mod faults;
+pub mod load;
 pub mod logs;
 pub mod oauth;
 pub mod ops;

@@ -56,6 +56,16 @@ struct Args {
     /// Shared upload+download bandwidth cap in bytes per second (0 = none).
     #[arg(long, default_value_t = 0)]
     bandwidth: u64,
+    /// Load model: requests of one account served at once; more are answered 429
+    /// too_many_requests with Retry-After (0 = no limit).
+    #[arg(long, default_value_t = dropbox_emulator::load::LoadModel::default().max_in_flight)]
+    max_in_flight: u32,
+    /// Load model: sustained requests per second per account (0 = no rate limit).
+    #[arg(long, default_value_t = dropbox_emulator::load::LoadModel::default().rate_per_sec)]
+    rate_limit: f64,
+    /// Load model: requests one account may make in a burst above --rate-limit.
+    #[arg(long, default_value_t = dropbox_emulator::load::LoadModel::default().burst)]
+    rate_burst: u32,
     /// Probability of a 500/503 per request.
     #[arg(long, default_value_t = 0.0)]
     p_5xx: f64,
@@ -151,6 +161,11 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         token_lifetime_secs: args.token_lifetime,
         quota_bytes: args.quota_bytes,
+        load: dropbox_emulator::load::LoadModel {
+            max_in_flight: args.max_in_flight,
+            rate_per_sec: args.rate_limit,
+            burst: args.rate_burst,
+        },
         admin_token: Some(
             args.admin_token
                 .clone()

@@ -66,7 +66,12 @@ async fn connection(
         (true, Some(cfg)) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
             if let Ok(s) = acceptor.accept(stream).await {
-                http(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                if h2 {
+                    http2(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                } else {
+                    http(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                }
             }
         }
         (_, tls) => http(TokioIo::new(stream), peer, emu, tls).await,
@@ -100,6 +105,38 @@ where
     })
 }
 
+/// Serve an HTTP/2 connection (ALPN `h2` on the TLS listener). The same service as
+/// [`http`]; a `CONNECT` is itself HTTP/1.1, the TLS inside its tunnel negotiates again.
+async fn http2<I>(
+    io: I,
+    peer: SocketAddr,
+    emu: Arc<Emulator>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let emu = emu.clone();
+        let tls = tls.clone();
+        async move {
+            let mut answer = dispatch(emu.clone(), req, peer, tls).await;
+            if let Ok(resp) = &mut answer {
+                date_header(&emu, resp);
+            }
+            answer
+        }
+    });
+    let mut builder =
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // Dropbox's front allows many streams per connection; the load model, not the
+    // connection, limits what runs at once.
+    builder
+        .max_concurrent_streams(1000)
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(16 << 20);
+    let _ = builder.serve_connection(io, svc).await;
+}
+
 /// The `Date` header from the emulator's clock (`POST /admin/clock` moves it), so that a
 /// client can be shown a server whose clock differs from its own, as `nuvosync doctor` checks.
 fn date_header(emu: &Emulator, resp: &mut Response<Body>) {
@@ -126,6 +163,9 @@ async fn dispatch(
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Response<Body>, Dropped> {
     emu.stats.requests.fetch_add(1, Ordering::Relaxed);
+    if req.version() == http::Version::HTTP_2 {
+        emu.stats.http2_requests.fetch_add(1, Ordering::Relaxed);
+    }
     if req.method() == Method::CONNECT {
         return Ok(tunnel(emu, req, peer, tls));
     }
@@ -214,7 +254,12 @@ fn tunnel(
                     .accept(io)
                     .await
                 {
-                    http(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                    // Inside the tunnel ALPN decides too (Go's client, rclone's, offers h2).
+                    if s.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        http2(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                    } else {
+                        http(TokioIo::new(s), peer, emu, Some(cfg)).await;
+                    }
                 }
             }
             None => http(TokioIo::new(io), peer, emu, None).await,
@@ -416,6 +461,22 @@ async fn api_inner(
         call.account = Some(account);
         call.token = Some(token);
     }
+    // ---- the per-account load model (held until the answer is made)
+    let _admitted = match &call.account {
+        Some(account) => match emu.load.admit(&emu.config.load, &account.name) {
+            Ok(a) => Some(a),
+            Err(retry_after) => {
+                emu.stats.load_refused.fetch_add(1, Ordering::Relaxed);
+                return Ok(ApiError::RateLimit {
+                    reason: RateReason::TooManyRequests,
+                    retry_after,
+                    text: false,
+                }
+                .into_response());
+            }
+        },
+        None => None,
+    };
 
     // ---- content type and body
     let content_type = parts

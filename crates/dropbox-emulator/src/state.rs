@@ -44,6 +44,8 @@ pub struct Config {
     pub faults: Faults,
     /// Token for the admin endpoint; `None` disables it.
     pub admin_token: Option<String>,
+    /// The per-account load model (on by default, as on Dropbox).
+    pub load: crate::load::LoadModel,
 }
 
 impl Default for Config {
@@ -57,6 +59,7 @@ impl Default for Config {
             quota_bytes: 2 << 40,
             faults: Faults::default(),
             admin_token: None,
+            load: crate::load::LoadModel::default(),
         }
     }
 }
@@ -193,6 +196,10 @@ pub struct Session {
 pub struct Stats {
     /// Requests handled.
     pub requests: AtomicU64,
+    /// Of those, requests that came over HTTP/2.
+    pub http2_requests: AtomicU64,
+    /// Requests refused by the load model ([`crate::load`]) with 429 `too_many_requests`.
+    pub load_refused: AtomicU64,
     /// Request body bytes received on content routes.
     pub bytes_in: AtomicU64,
     /// Response body bytes sent on download routes, counted as they go out (a body cut short
@@ -248,6 +255,8 @@ pub struct Emulator {
     pub stats: Stats,
     /// Bandwidth bucket: the instant (ns since start) at which the shared link is next free.
     pub link_free_at: Mutex<Option<tokio::time::Instant>>,
+    /// The load model's per-account counters ([`Config::load`]).
+    pub load: crate::load::Load,
 }
 
 impl IdSource for Emulator {
@@ -311,6 +320,7 @@ impl Emulator {
             log,
             stats: Stats::default(),
             link_free_at: Mutex::new(None),
+            load: crate::load::Load::default(),
             config,
         };
         for (name, token) in emu.config.accounts.clone() {

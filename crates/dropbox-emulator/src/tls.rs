@@ -98,8 +98,10 @@ pub fn load_or_create(dir: &Path, extra_sans: &[String]) -> anyhow::Result<Tls> 
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    // HTTP/1.x only; a client that offers just http/1.0 must not be refused the handshake.
-    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    // HTTP/2 when the client offers it, as api.dropboxapi.com and content.dropboxapi.com do
+    // (their ALPN answer is `h2`); HTTP/1.1 otherwise, and a client that offers just
+    // http/1.0 must not be refused the handshake.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     Ok(Tls {
         config: Arc::new(config),
         ca_file,

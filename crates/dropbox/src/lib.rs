@@ -9,6 +9,7 @@
 //! - [`throttle`]: upload and download bandwidth limits.
 //! - [`Error`]: every failure, classified and worded to say what to do next.
 
+pub mod adapt;
 pub mod auth;
 pub mod client;
 pub mod endpoints;

@@ -290,6 +290,8 @@ pub struct Transport {
     limits: parking_lot::RwLock<Arc<Limits>>,
     /// Counters.
     pub stats: TransportStats,
+    /// Requests in flight, adapted to the server's 429s ([`crate::adapt`]).
+    pub adapt: crate::adapt::Aimd,
 }
 
 impl std::fmt::Debug for Transport {
@@ -368,6 +370,7 @@ impl Transport {
             retry,
             limits: parking_lot::RwLock::default(),
             stats: TransportStats::default(),
+            adapt: crate::adapt::Aimd::default(),
         }
     }
 
@@ -470,8 +473,19 @@ impl HttpClient for Transport {
     ) -> Result<HttpRequestResultRaw, dropbox_sdk::Error> {
         let mut failures = 0u32;
         let mut limited = 0u32;
+        // Longpoll waits by design and is not counted by Dropbox's load limits.
+        let adapts = !request.url.ends_with("/list_folder/longpoll");
         loop {
-            match self.send_once(&request, &body).await {
+            let permit = if adapts {
+                Some(self.adapt.acquire().await)
+            } else {
+                None
+            };
+            let sent = self.send_once(&request, &body).await;
+            if adapts && !matches!(&sent, Ok((r, _)) if r.status().as_u16() == 429) {
+                self.adapt.success();
+            }
+            match sent {
                 Err(SendError::Auth(e)) => return Err(sdk_err(e)),
                 // Not retried here: the operation fails and is tried again later, so one
                 // silent request never holds up a run for several stall times.
@@ -520,6 +534,13 @@ impl HttpClient for Transport {
                             "rate limited; waiting"
                         );
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        if !write && adapts {
+                            // Everyone waits out Retry-After in `acquire`, with fewer in flight.
+                            self.adapt.rate_limited(wait);
+                            drop(permit);
+                            continue;
+                        }
+                        drop(permit);
                         // Lock contention clears fast; add jitter so parallel writers spread out.
                         let jitter = self.retry.backoff(limited.min(4));
                         tokio::time::sleep(
