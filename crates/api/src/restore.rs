@@ -270,11 +270,14 @@ pub async fn apply(service: &Service, pair: &str) -> Result<RestoreResultDto, Ap
             Err(e) => return Err(e.into()),
         }
     }
-    // 4. Forget what was synced: the restored folder is the new truth.
+    // 4. Forget what was synced: the restored folder is the new truth — and so is the Dropbox
+    //    folder made for it (the one the pair synced is the backup now, moved on purpose:
+    //    not a folder that "moved away").
     p.with_index(|ix| -> Result<(), ApiError> {
         ix.reset_trees()?;
         ix.del_meta("generation")?;
         ix.del_meta("pending_generation")?;
+        ix.del_meta("root_id")?;
         Ok(())
     })?;
     service.forget_pair(pair);

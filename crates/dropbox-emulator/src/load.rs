@@ -32,8 +32,8 @@ impl Default for LoadModel {
     fn default() -> Self {
         LoadModel {
             max_in_flight: 100,
-            rate_per_sec: 500.0,
-            burst: 1000,
+            rate_per_sec: 1000.0,
+            burst: 2000,
         }
     }
 }

@@ -502,7 +502,10 @@ pub struct Pair {
     /// Scans made since the pair was opened (idle must mean idle: see [`Pair::scans`]).
     scans: AtomicU64,
     /// Deletions of the last minutes: (when, local side, files).
-    pub(crate) recent_deletes: Mutex<Vec<(std::time::Instant, bool, u64)>>,
+    /// Keyed by (local side, key): a delete planned again in a later round (it did not go
+    /// through, or came back) counts once, not once per round.
+    pub(crate) recent_deletes:
+        Mutex<std::collections::HashMap<(bool, String), (std::time::Instant, u64)>>,
     /// The pair's folder, opened through the file layer (once per run, in [`Pair::begin`]).
     files: Mutex<Option<Arc<crate::localfs::Root>>>,
     /// The desktop's trash, opened on first use (`None`: there is none, or it is off).
@@ -609,7 +612,7 @@ impl Pair {
             large_uploads: tokio::sync::Semaphore::new(2),
             transfer_slots: tokio::sync::Semaphore::new(transfers),
             scans: AtomicU64::new(0),
-            recent_deletes: Mutex::new(vec![]),
+            recent_deletes: Mutex::new(std::collections::HashMap::new()),
             files: Mutex::new(None),
             os_trash: std::sync::OnceLock::new(),
             pruned: Mutex::new(None),
@@ -1396,7 +1399,7 @@ impl Pair {
     pub fn check_deletes(&self, plan: &Plan) -> Result<(), SyncError> {
         let mut window = lock(&self.recent_deletes);
         let cutoff = std::time::Instant::now() - DELETE_WINDOW;
-        window.retain(|(t, _, _)| *t >= cutoff);
+        window.retain(|_, (t, _)| *t >= cutoff);
         let deletes = plan.ops.iter().any(|op| {
             matches!(
                 op,
@@ -1411,36 +1414,46 @@ impl Pair {
             return Ok(());
         }
         let ix = lock(&self.index);
+        // The synced files a delete takes away (a folder without any counts none).
         let count_files = |k: &str| -> Result<u64, SyncError> {
             let mut t = Trees::default();
             ix.load_subtree(k, &mut t)?;
-            Ok(t.synced.values().filter(|s| !s.is_folder()).count().max(1) as u64)
+            Ok(t.synced.values().filter(|s| !s.is_folder()).count() as u64)
         };
         let (total, _) = ix.synced_totals()?;
-        let mut local = 0;
-        let mut remote = 0;
+        let mut planned: Vec<(bool, String, u64)> = vec![];
         for op in &plan.ops {
             match op {
-                sync_core::Op::DeleteLocal { key, .. } => local += count_files(key)?,
-                sync_core::Op::DeleteRemote { key, .. } => remote += count_files(key)?,
+                sync_core::Op::DeleteLocal { key, .. } => {
+                    planned.push((true, key.clone(), count_files(key)?))
+                }
+                sync_core::Op::DeleteRemote { key, .. } => {
+                    planned.push((false, key.clone(), count_files(key)?))
+                }
                 _ => {}
             }
         }
         drop(ix);
-        let earlier = |side: bool| {
-            window
+        for (side, is_local) in [("local", true), ("remote", false)] {
+            let n: u64 = planned
                 .iter()
-                .filter(|(_, s, _)| *s == side)
+                .filter(|(l, _, _)| *l == is_local)
                 .map(|(_, _, n)| n)
-                .sum::<u64>()
-        };
-        for (side, n, is_local) in [("local", local, true), ("remote", remote, false)] {
+                .sum();
             if n == 0 {
                 continue;
             }
-            let burst = n + earlier(is_local);
+            // Earlier deletions of this burst, each key once (not the ones planned again now).
+            let earlier: u64 = window
+                .iter()
+                .filter(|((l, k), _)| {
+                    *l == is_local && !planned.iter().any(|(pl, pk, _)| pl == l && pk == k)
+                })
+                .map(|(_, (_, n))| n)
+                .sum();
+            let burst = n + earlier;
             // Against what was there before the burst began.
-            let base = total + earlier(is_local);
+            let base = total + earlier;
             if self.tuning.delete_guard.trips(burst, base) {
                 return Err(SyncError::Paused(PauseReason::MassDelete {
                     side: side.into(),
@@ -1450,11 +1463,8 @@ impl Pair {
             }
         }
         let now = std::time::Instant::now();
-        if local > 0 {
-            window.push((now, true, local));
-        }
-        if remote > 0 {
-            window.push((now, false, remote));
+        for (l, k, n) in planned {
+            window.insert((l, k), (now, n));
         }
         Ok(())
     }
