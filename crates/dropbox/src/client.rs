@@ -810,16 +810,7 @@ impl Client {
 
     /// Revisions of a file, newest first.
     pub async fn list_revisions(&self, path: &str, limit: u64) -> Result<Vec<FileEntry>, Error> {
-        let arg = f::ListRevisionsArg::new(path.to_string()).with_limit(limit.clamp(1, 100));
-        let r = routes::files::list_revisions(self.t(), &arg)
-            .await
-            .map_err(|e| {
-                error::from_sdk(e, |re| match re {
-                    f::ListRevisionsError::Path(l) => error::lookup(l),
-                    other => Error::Unexpected(format!("{other:?}")),
-                })
-            })?;
-        r.entries.into_iter().map(file_entry).collect()
+        Ok(self.file_history(path, limit).await?.revisions)
     }
 
     /// A file's history: its revisions, newest first, and whether (and when) it is deleted

@@ -772,3 +772,65 @@ async fn parent_casing_in_path_display_does_not_make_a_second_folder() {
     pair.sync_once().await.unwrap();
     assert_eq!(local_tree(&a), local, "stable on the next run");
 }
+
+/// A folder deleted here is deleted on Dropbox only if nothing in it is news: a co-author's
+/// upload into it that arrives after the plan was made (here: right before the executor looks
+/// at the folder) stops the delete — the folder and the upload stay on Dropbox, and the next
+/// round brings the upload here instead of deleting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_delete_on_dropbox_spares_an_upload_that_arrived_meanwhile() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    write(&a, "/proj/one.txt", b"1");
+    write(&a, "/proj/two.txt", b"2");
+    write(&a, "/keep.txt", b"k");
+    w.pair("a", &a).sync_once().await.unwrap();
+    std::fs::remove_dir_all(a.join("proj")).unwrap();
+
+    // The co-author's upload lands at the engine's first look at Dropbox's folder before
+    // deleting it (or, without that look, right before the delete).
+    let emu = w.server.emulator.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    let hook: sync_engine::remote::Hook = Box::new(move |name| {
+        if (name == "list_folder" || name == "delete")
+            && !d.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let data = bytes::Bytes::from_static(b"the co-author's new file");
+            let hash = sync_core::ContentHash::of(&data);
+            emu.put_blob(hash, data.clone()).unwrap();
+            let acct = emu.account("ada").unwrap();
+            emu.mutate(&acct, |rec| {
+                rec.commit(
+                    &format!("/Apps/nuvolos.cloud{ROOT}/proj/new.txt"),
+                    &dropbox_emulator::ops::Mode::Add,
+                    false,
+                    false,
+                    None,
+                    hash,
+                    data.len() as u64,
+                )
+                .unwrap();
+            });
+        }
+        None
+    });
+    let remote = sync_engine::remote::Hooked::new(Arc::new(w.client()), hook);
+    let pair = w.pair_with("a", &a, World::tuning(), Arc::new(remote));
+    pair.sync_once().await.unwrap();
+    assert!(
+        done.load(std::sync::atomic::Ordering::SeqCst),
+        "the hook ran"
+    );
+    let remote = w.remote_tree();
+    assert!(
+        remote.contains_key("/proj/new.txt"),
+        "the co-author's upload was deleted: {remote:?}"
+    );
+    assert_eq!(
+        std::fs::read(a.join("proj/new.txt")).unwrap(),
+        b"the co-author's new file"
+    );
+    assert!(!remote.contains_key("/proj/one.txt") && !remote.contains_key("/proj/two.txt"));
+    assert!(remote.contains_key("/keep.txt"));
+}

@@ -218,39 +218,11 @@ impl Fs for RealFs {
     }
 
     fn open_read(&self, at: &Dir, rel: &str) -> io::Result<File> {
-        // Non-blocking: a pipe swapped in for a file would block the open until a writer
-        // came; it is refused below instead. (Reading a regular file ignores the flag.)
-        let fd = resolve(
-            at.fd(),
-            rel,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-            Mode::empty(),
-        )?;
-        let f = File::from(fd);
-        if !f.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file (a folder, pipe, socket or device): not read",
-            ));
-        }
-        Ok(f)
+        open_regular(at, rel, OFlags::RDONLY, "not read")
     }
 
     fn open_write(&self, at: &Dir, rel: &str) -> io::Result<File> {
-        let fd = resolve(
-            at.fd(),
-            rel,
-            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-            Mode::empty(),
-        )?;
-        let f = File::from(fd);
-        if !f.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file (a folder, pipe, socket or device): not written",
-            ));
-        }
-        Ok(f)
+        open_regular(at, rel, OFlags::RDWR, "not written")
     }
 
     fn rename(
@@ -320,4 +292,24 @@ impl Dir {
         let st = rustix::fs::fstat(self.fd())?;
         Ok((st.st_dev, st.st_ino))
     }
+}
+
+/// Open the existing regular file `rel` (never through a link) with `access`. Non-blocking: a
+/// pipe swapped in for a file would block the open until a writer came; it is refused instead
+/// (a regular file ignores the flag). `refused` ends the message for what is not a file.
+fn open_regular(at: &Dir, rel: &str, access: OFlags, refused: &str) -> io::Result<File> {
+    let fd = resolve(
+        at.fd(),
+        rel,
+        access | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )?;
+    let f = File::from(fd);
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file (a folder, pipe, socket or device): {refused}"),
+        ));
+    }
+    Ok(f)
 }
