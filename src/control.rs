@@ -501,14 +501,7 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
 
 /// `filestatus`
 pub async fn filestatus(cli: &Cli, path: &str, json: bool) -> i32 {
-    let abs = std::path::Path::new(path);
-    let abs = if abs.is_absolute() {
-        abs.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(abs))
-            .unwrap_or_else(|_| abs.to_path_buf())
-    };
+    let abs = absolute(path);
     match call_as::<FileStatusDto>(
         cli,
         Command::FileStatus {
@@ -533,17 +526,22 @@ pub async fn filestatus(cli: &Cli, path: &str, json: bool) -> i32 {
     }
 }
 
-/// The pair holding a local `path` and the path relative to it. The file itself may be gone
-/// (a deleted file's history), so the path is resolved through its folder.
-fn locate(cli: &Cli, path: &str) -> Result<(String, String), ApiError> {
+/// `path` as given, made absolute against the current folder.
+fn absolute(path: &str) -> std::path::PathBuf {
     let given = std::path::Path::new(path);
-    let abs = if given.is_absolute() {
+    if given.is_absolute() {
         given.to_path_buf()
     } else {
         std::env::current_dir()
             .map(|d| d.join(given))
             .unwrap_or_else(|_| given.to_path_buf())
-    };
+    }
+}
+
+/// The pair holding a local `path` and the path relative to it. The file itself may be gone
+/// (a deleted file's history), so the path is resolved through its folder.
+fn locate(cli: &Cli, path: &str) -> Result<(String, String), ApiError> {
+    let abs = absolute(path);
     let abs = match (abs.parent(), abs.file_name()) {
         (Some(dir), Some(name)) => dir
             .canonicalize()

@@ -247,6 +247,26 @@ impl Daemon {
         }
     }
 
+    /// Run `f` on the pair `name` with its runner stopped; the runner starts again whatever
+    /// `f` answers.
+    async fn with_runner_stopped<T>(
+        &self,
+        name: &str,
+        f: impl AsyncFnOnce(Arc<sync_engine::Pair>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.service
+            .config()
+            .pair(name)
+            .ok_or_else(|| not_found(name))?;
+        self.stop_runner(name).await;
+        let out = match self.service.pair(name) {
+            Ok(p) => f(p).await,
+            Err(e) => Err(e),
+        };
+        self.start_runner(name).await;
+        out
+    }
+
     async fn stop_runner(&self, name: &str) {
         let r = self.runners.lock().await.remove(name);
         if let Some(r) = r {
@@ -366,18 +386,13 @@ impl Daemon {
                 json(self.set_excluded(&pair, &path, false).await?)
             }
             Command::ExcludedFree { pair, path } => {
-                self.service
-                    .config()
-                    .pair(&pair)
-                    .ok_or_else(|| not_found(&pair))?;
                 // Not while the pair syncs: it goes on afterwards.
-                self.stop_runner(&pair).await;
-                let freed = self.service.pair(&pair).and_then(|p| {
-                    let rel = format!("/{}", path.trim_matches('/'));
-                    p.free_excluded(&rel).map_err(ApiError::from)
-                });
-                self.start_runner(&pair).await;
-                let f = freed?;
+                let f = self
+                    .with_runner_stopped(&pair, async |p| {
+                        let rel = format!("/{}", path.trim_matches('/'));
+                        Ok(p.free_excluded(&rel)?)
+                    })
+                    .await?;
                 json(FreedDto {
                     trashed: f.trashed,
                     bytes: f.bytes,
@@ -385,22 +400,18 @@ impl Daemon {
                 })
             }
             Command::RebuildIndex { pair } => {
-                self.service
-                    .config()
-                    .pair(&pair)
-                    .ok_or_else(|| not_found(&pair))?;
-                self.stop_runner(&pair).await;
-                let p = self.service.pair(&pair)?;
-                // Rebuilt against another account, the folder would be merged into it.
-                if let Err(e) = p.check_account().await {
-                    self.start_runner(&pair).await;
-                    let mut e: ApiError = e.into();
-                    e.message = format!("the index was not rebuilt: {}", e.message);
-                    return Err(e);
-                }
-                p.with_index(|ix| ix.reset_trees())?;
-                self.service.forget_pair(&pair);
-                self.start_runner(&pair).await;
+                self.with_runner_stopped(&pair, async |p| {
+                    // Rebuilt against another account, the folder would be merged into it.
+                    if let Err(e) = p.check_account().await {
+                        let mut e: ApiError = e.into();
+                        e.message = format!("the index was not rebuilt: {}", e.message);
+                        return Err(e);
+                    }
+                    p.with_index(|ix| ix.reset_trees())?;
+                    self.service.forget_pair(&pair);
+                    Ok(())
+                })
+                .await?;
                 json(())
             }
             Command::SettingsGet => json(self.settings()),

@@ -88,17 +88,7 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     Box::pin(async move {
-        let svc = service_fn(move |req| {
-            let emu = emu.clone();
-            let tls = tls.clone();
-            async move {
-                let mut answer = dispatch(emu.clone(), req, peer, tls).await;
-                if let Ok(resp) = &mut answer {
-                    date_header(&emu, resp);
-                }
-                answer
-            }
-        });
+        let svc = service_fn(move |req| answer(emu.clone(), req, peer, tls.clone()));
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.keep_alive(true).max_buf_size(256 * 1024);
         let _ = builder.serve_connection(io, svc).with_upgrades().await;
@@ -115,17 +105,7 @@ async fn http2<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| {
-        let emu = emu.clone();
-        let tls = tls.clone();
-        async move {
-            let mut answer = dispatch(emu.clone(), req, peer, tls).await;
-            if let Ok(resp) = &mut answer {
-                date_header(&emu, resp);
-            }
-            answer
-        }
-    });
+    let svc = service_fn(move |req| answer(emu.clone(), req, peer, tls.clone()));
     let mut builder =
         hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
     // Dropbox's front allows many streams per connection; the load model, not the
@@ -139,6 +119,20 @@ async fn http2<I>(
 
 /// The `Date` header from the emulator's clock (`POST /admin/clock` moves it), so that a
 /// client can be shown a server whose clock differs from its own, as `nuvosync doctor` checks.
+/// One request over either protocol: dispatched, and dated by the emulator's clock.
+async fn answer(
+    emu: Arc<Emulator>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<Response<Body>, Dropped> {
+    let mut answer = dispatch(emu.clone(), req, peer, tls).await;
+    if let Ok(resp) = &mut answer {
+        date_header(&emu, resp);
+    }
+    answer
+}
+
 fn date_header(emu: &Emulator, resp: &mut Response<Body>) {
     let now = std::time::UNIX_EPOCH + Duration::from_secs(emu.now().max(0) as u64);
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {

@@ -223,10 +223,7 @@ fn file_entry(m: f::FileMetadata) -> Result<FileEntry, Error> {
         .parse()
         .map_err(|_| Error::Unexpected("malformed content_hash from Dropbox".into()))?;
     Ok(FileEntry {
-        path_lower: m
-            .path_lower
-            .clone()
-            .unwrap_or_else(|| m.path_display.clone().unwrap_or_default().to_lowercase()),
+        path_lower: lower_of(&m.path_lower, &m.path_display),
         path_display: m.path_display.unwrap_or_default(),
         id: m.id,
         rev: m.rev,
@@ -237,12 +234,16 @@ fn file_entry(m: f::FileMetadata) -> Result<FileEntry, Error> {
     })
 }
 
+/// An entry's lower-cased path: Dropbox's `path_lower`, else its display path lower-cased.
+fn lower_of(path_lower: &Option<String>, path_display: &Option<String>) -> String {
+    path_lower
+        .clone()
+        .unwrap_or_else(|| path_display.clone().unwrap_or_default().to_lowercase())
+}
+
 fn folder_entry(m: f::FolderMetadata) -> FolderEntry {
     FolderEntry {
-        path_lower: m
-            .path_lower
-            .clone()
-            .unwrap_or_else(|| m.path_display.clone().unwrap_or_default().to_lowercase()),
+        path_lower: lower_of(&m.path_lower, &m.path_display),
         path_display: m.path_display.unwrap_or_default(),
         id: m.id,
     }
@@ -251,10 +252,7 @@ fn folder_entry(m: f::FolderMetadata) -> FolderEntry {
 fn export_only_entry(m: f::FileMetadata) -> ExportOnlyEntry {
     let info = m.export_info.unwrap_or_default();
     ExportOnlyEntry {
-        path_lower: m
-            .path_lower
-            .clone()
-            .unwrap_or_else(|| m.path_display.clone().unwrap_or_default().to_lowercase()),
+        path_lower: lower_of(&m.path_lower, &m.path_display),
         path_display: m.path_display.unwrap_or_default(),
         id: m.id,
         rev: m.rev,

@@ -476,6 +476,12 @@ fn set(control: &Control, pair: &Pair, f: impl FnOnce(&mut RunStatus)) {
     }
 }
 
+/// Read the ignore file again (the exclusions stay as they are).
+fn reload_rules(pair: &Pair) {
+    let excluded = pair.rules().excluded().to_vec();
+    pair.reload_rules(&excluded);
+}
+
 async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     let triggers = Arc::new(Triggers::default());
     let mut watcher = if opts.watch {
@@ -506,6 +512,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut full = true; // start with a full scan
+    // The ignore file was read for the full look that is pending (see below).
+    let mut rules_read = false;
     let mut scopes: BTreeSet<String> = BTreeSet::new();
     let mut remote = true;
     let mut retry_in: Option<Duration> = None;
@@ -521,8 +529,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             full = true;
             // The patterns first (an edit of the ignore file sets this off): a folder they no
             // longer ignore is watched from now on.
-            let excluded = pair.rules().excluded().to_vec();
-            pair.reload_rules(&excluded);
+            reload_rules(&pair);
+            rules_read = true;
             // Folders made while events were lost are watched too.
             if let Some(w) = watcher.as_mut() {
                 if let Err(msg) = crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
@@ -574,9 +582,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         });
         // The ignore file may have been edited by hand: a full look takes it up again (an
         // edit of it sets one off), so new patterns apply without a restart.
-        if full {
-            let excluded = pair.rules().excluded().to_vec();
-            pair.reload_rules(&excluded);
+        if full && !std::mem::take(&mut rules_read) {
+            reload_rules(&pair);
         }
         let result = async {
             pair.begin()?;
