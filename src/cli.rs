@@ -40,7 +40,8 @@ pub enum Command {
     Pair(PairCommand),
     /// Sync now.
     Sync(SyncArgs),
-    /// Run the built-in Dropbox emulator with a demo pair (no account needed).
+    /// Run the built-in Dropbox emulator with a demo pair (no account needed; builds with
+    /// the `demo` feature, e.g. `cargo xtask demo`).
     Demo(demo::DemoArgs),
     /// Run every pair continuously in the foreground (control socket for the other commands).
     Daemon,

@@ -1,10 +1,12 @@
 //! `nuvosync demo`: the built-in emulator over HTTPS with a demo account, a demo pair with a
 //! few files on each side, and continuous sync (the daemon, with its control socket) — plus,
 //! with `--ui`, the web UI in a browser. Everything lives in one folder; nothing is needed.
+//!
+//! Only in builds with the `demo` feature (`cargo xtask demo`, or
+//! `cargo run --features demo -- demo`): the emulator stays out of what ships. Without it,
+//! `nuvosync demo` says how to get a build that has it.
 
 use clap::Args;
-use nuvosync_api::Daemon;
-use nuvosync_api::demo::{DEMO_ROOT, DemoOptions};
 use std::path::PathBuf;
 
 /// `demo`
@@ -31,7 +33,20 @@ pub struct DemoArgs {
     pub unlinked: bool,
 }
 
+/// What `nuvosync demo` answers in a build without the `demo` feature.
+pub const NOT_BUILT: &str = "this build of nuvosync has no demo (it leaves the built-in Dropbox \
+emulator out); run `cargo xtask demo` in the source tree, or build with \
+`cargo build --features demo` and run `nuvosync demo` again";
+
 /// Run the demo; returns the exit code.
+#[cfg(not(feature = "demo"))]
+pub async fn run(_args: &DemoArgs) -> i32 {
+    eprintln!("nuvosync demo: {NOT_BUILT}");
+    1
+}
+
+/// Run the demo; returns the exit code.
+#[cfg(feature = "demo")]
 pub async fn run(args: &DemoArgs) -> i32 {
     match demo(args).await {
         Ok(code) => code,
@@ -42,7 +57,10 @@ pub async fn run(args: &DemoArgs) -> i32 {
     }
 }
 
+#[cfg(feature = "demo")]
 async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
+    use nuvosync_api::Daemon;
+    use nuvosync_api::demo::{DEMO_ROOT, DemoOptions};
     let demo = nuvosync_api::demo::start(DemoOptions {
         dir: args.dir.clone(),
         latency_ms: args.latency_ms,

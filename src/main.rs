@@ -9,6 +9,7 @@ mod cli;
 mod control;
 mod debug;
 mod demo;
+#[cfg(feature = "demo")]
 mod web;
 
 use clap::Parser;

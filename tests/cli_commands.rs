@@ -274,3 +274,27 @@ async fn excluding_with_remove_local_frees_the_space_and_including_brings_it_bac
         "a folder that does not exist is excluded: nothing to free"
     );
 }
+
+/// A build without the `demo` feature (what ships) has no emulator to run: `nuvosync demo`
+/// says so and how to get a build that has one, and exits 1.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn demo_without_the_feature_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nuvosync"))
+        .args(["demo", "--once", "--dir"])
+        .arg(dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no demo"), "{said}");
+    assert!(said.contains("cargo xtask demo"), "{said}");
+    assert!(said.contains("--features demo"), "{said}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was made in the demo folder"
+    );
+}

@@ -78,3 +78,62 @@ fn the_crate_graph_holds() {
         }
     }
 }
+
+/// The packages `cargo tree` lists for `package`'s normal dependencies, built with its
+/// default features plus `features` (resolved, not compiled).
+fn resolved_deps(package: &str, features: &[&str]) -> BTreeSet<String> {
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args([
+        "tree",
+        "--offline",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+        "-p",
+        package,
+    ]);
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    let out = cmd
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What ships (the CLI and the tray app, default features) carries no Dropbox emulator: no
+/// server, no certificate maker. The demo is the `demo` feature, and it does bring it.
+#[test]
+fn the_shipped_binaries_carry_no_emulator() {
+    for package in ["nuvosync", "nuvosync-app"] {
+        let deps = resolved_deps(package, &[]);
+        assert!(
+            deps.contains("nuvosync-api"),
+            "cargo tree of {package} lists no nuvosync-api: {deps:?}"
+        );
+        for banned in ["dropbox-emulator", "rcgen"] {
+            assert!(
+                !deps.contains(banned),
+                "{package} (default features) depends on {banned}: the emulator belongs behind the `demo` feature"
+            );
+        }
+        let demo = resolved_deps(package, &[&format!("{package}/demo")]);
+        assert!(
+            demo.contains("dropbox-emulator"),
+            "{package} with the `demo` feature does not bring the emulator: {demo:?}"
+        );
+    }
+}

@@ -5,11 +5,13 @@
 //! Every command is a one-line delegation to `nuvosync_api`; Tauri appears nowhere below this
 //! crate. The control socket is served too, so the `nuvosync` CLI works alongside the app.
 //!
-//! Arguments: `--demo [--unlinked] [--dir DIR]` runs on the built-in Dropbox emulator;
+//! Arguments: `--demo [--unlinked] [--dir DIR]` runs on the built-in Dropbox emulator (in
+//! builds with the `demo` feature);
 //! `--hidden` starts in the tray only (autostart uses it).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod demo;
 mod tray;
 
 use nuvosync_api::dto::{Command, SettingsPatch};
@@ -185,12 +187,10 @@ fn main() {
         }
     }
     if let Some(d) = &demo {
-        println!("{}", d.ready_line(None));
+        println!("{}", d.ready_line);
     }
     let hidden = args.hidden;
-    let demo_origin = demo
-        .as_ref()
-        .map(|d| d.server.url.trim_end_matches('/').to_string());
+    let demo_origin = demo.as_ref().map(|d| d.origin.clone());
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             tray::show_window(app)
@@ -282,16 +282,9 @@ fn main() {
     });
 }
 
-async fn start_service(
-    args: &Args,
-) -> Result<(Arc<Service>, Option<nuvosync_api::demo::Demo>), ApiError> {
+async fn start_service(args: &Args) -> Result<(Arc<Service>, Option<demo::Demo>), ApiError> {
     if args.demo {
-        let d = nuvosync_api::demo::start(nuvosync_api::demo::DemoOptions {
-            dir: args.dir.clone(),
-            latency_ms: 0,
-            unlinked: args.unlinked,
-        })
-        .await?;
+        let d = demo::start(args.dir.clone(), args.unlinked).await?;
         return Ok((d.service.clone(), Some(d)));
     }
     Ok((Arc::new(Service::open(Paths::resolve(None, None)?)?), None))

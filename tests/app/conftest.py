@@ -91,7 +91,7 @@ def driver_url(display: str) -> Iterator[str]:
     if not shutil.which("WebKitWebDriver"):
         pytest.fail("WebKitWebDriver is missing: apt-get install -y webkit2gtk-driver")
     if not APP_BIN.exists():
-        pytest.fail(f"no app at {APP_BIN}: cargo build -p nuvosync-app (or set NUVOSYNC_APP_BIN)")
+        pytest.fail(f"no app at {APP_BIN}: cargo build -p nuvosync-app --features demo (or set NUVOSYNC_APP_BIN)")
     port, native = free_port(), free_port()
     log = tempfile.NamedTemporaryFile(prefix="tauri-driver-", suffix=".log", delete=False)
     proc = subprocess.Popen([exe, "--port", str(port), "--native-port", str(native)], stdout=log, stderr=log)

@@ -60,7 +60,7 @@ export class Demo {
       const timer = setTimeout(() => fail(new Error(`nuvosync demo printed nothing in 60 s:\n${log.join('')}`)), 60_000);
       child.once('error', (e) => {
         clearTimeout(timer);
-        fail(new Error(`cannot start ${BIN} (build it with \`cargo build -p nuvosync\` or set NUVOSYNC_BIN): ${e.message}`));
+        fail(new Error(`cannot start ${BIN} (build it with \`cargo build -p nuvosync --features demo\` or set NUVOSYNC_BIN): ${e.message}`));
       });
       child.once('exit', (code) => {
         clearTimeout(timer);

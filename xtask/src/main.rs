@@ -363,6 +363,24 @@ fn test(args: &[String]) -> bool {
             "warnings",
         ]),
     );
+    // The demo code (the `demo` feature of the CLI and the app) too.
+    ok &= run(
+        &mut stages,
+        "clippy (demo feature)",
+        Command::new("cargo").args([
+            "clippy",
+            "-p",
+            "nuvosync",
+            "-p",
+            "nuvosync-app",
+            "--all-targets",
+            "--features",
+            "nuvosync/demo,nuvosync-app/demo",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
     let nextest = Command::new("cargo")
         .args(["nextest", "--version"])
         .output()
@@ -405,7 +423,13 @@ fn test(args: &[String]) -> bool {
         );
         ok &= run(&mut stages, "ui: type check", &mut npm(&["run", "check"]));
         ok &= run(&mut stages, "ui: unit tests (Vitest)", &mut npm(&["test"]));
+        // The browser tests run `nuvosync demo`: the CLI with the `demo` feature (the Rust
+        // tests above built it without, as it ships).
         ok &= run(
+            &mut stages,
+            "build the CLI with the demo (cargo build -p nuvosync --features demo)",
+            Command::new("cargo").args(["build", "-p", "nuvosync", "--features", "demo"]),
+        ) && run(
             &mut stages,
             "ui: browser tests (Playwright, Chromium)",
             npm(&["run", "e2e"]).env("NUVOSYNC_BIN", target().join("debug/nuvosync")),
@@ -509,6 +533,8 @@ fn demo(args: &[String]) -> bool {
                     "--quiet",
                     "--package",
                     "nuvosync-app",
+                    "--features",
+                    "demo",
                     "--",
                     "--demo",
                 ])
@@ -522,7 +548,16 @@ fn demo(args: &[String]) -> bool {
         &mut stages,
         "demo",
         Command::new("cargo")
-            .args(["run", "--quiet", "--package", "nuvosync", "--", "demo"])
+            .args([
+                "run",
+                "--quiet",
+                "--package",
+                "nuvosync",
+                "--features",
+                "demo",
+                "--",
+                "demo",
+            ])
             .args(args),
     )
 }
