@@ -137,3 +137,58 @@ fn the_shipped_binaries_carry_no_emulator() {
         );
     }
 }
+
+/// The features `cargo tree` resolves for `package` in the graph of `root` (with `edges`).
+fn features_of(root: &str, package: &str, edges: &str) -> BTreeSet<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            edges,
+            "--prefix",
+            "none",
+            "--format",
+            "{p} {f}",
+            "-p",
+            root,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prefix = format!("{package} v");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .flat_map(|l| {
+            l.rsplit(' ')
+                .find(|w| !w.starts_with('(') && !w.ends_with(')'))
+                .unwrap_or("")
+                .split(',')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The engine's test hooks (fault injection, a jumping clock, a fake full inotify table,
+/// plan traces) are the `testing` feature: on for the engine's own tests, off in what ships.
+#[test]
+fn the_engine_test_hooks_are_off_in_what_ships() {
+    assert!(
+        features_of("sync-engine", "sync-engine", "normal,dev").contains("testing"),
+        "the engine's tests build it with the `testing` feature"
+    );
+    for package in ["nuvosync", "nuvosync-app", "nuvosync-api"] {
+        let f = features_of(package, "sync-engine", "normal");
+        assert!(
+            !f.contains("testing"),
+            "{package} builds the engine with its test hooks: {f:?}"
+        );
+    }
+}

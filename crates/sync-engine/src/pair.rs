@@ -541,16 +541,28 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-        + CLOCK_SHIFT.load(Ordering::Relaxed)
+        + clock_shift()
+}
+
+/// What `shift_clock` added (nothing without the `testing` feature).
+#[cfg(feature = "testing")]
+fn clock_shift() -> i64 {
+    CLOCK_SHIFT.load(Ordering::Relaxed)
+}
+#[cfg(not(feature = "testing"))]
+fn clock_shift() -> i64 {
+    0
 }
 
 /// Seconds added to the wall clock as the engine reads it (see [`shift_clock`]).
+#[cfg(feature = "testing")]
 static CLOCK_SHIFT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// Make the engine's wall clock jump by `secs` (either way), as a machine's clock does when
 /// it is set, resumes from sleep or is corrected by NTP — for tests of what the engine does
 /// with times it stored (upload sessions, conflict dates). Returns the total shift. Deadlines
-/// and token lifetimes use the monotonic clock and do not move.
+/// and token lifetimes use the monotonic clock and do not move. (Feature `testing`.)
+#[cfg(feature = "testing")]
 pub fn shift_clock(secs: i64) -> i64 {
     CLOCK_SHIFT.fetch_add(secs, Ordering::Relaxed) + secs
 }
@@ -1573,6 +1585,7 @@ impl Pair {
                 continue;
             }
             quiet = 0;
+            #[cfg(feature = "testing")]
             if std::env::var_os("NUVOSYNC_TRACE_PLANS").is_some() {
                 eprintln!("[{}] round {rounds}: {:?}", self.spec.name, plan.ops);
             }

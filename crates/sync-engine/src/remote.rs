@@ -362,18 +362,22 @@ impl From<BadRemotePath> for Error {
 }
 
 /// Decides, before each call (by name, e.g. `session_append`), whether it fails.
+#[cfg(feature = "testing")]
 pub type Hook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
 
 /// Decides, after a call went through (by name), whether its answer is lost — the work is
 /// done on Dropbox but the caller sees an error, as when a process dies right after a request.
+#[cfg(feature = "testing")]
 pub type AfterHook = Box<dyn Fn(&str) -> Option<Error> + Send + Sync>;
 
 /// Decides, after a call went through (by name), whether the caller stops right there for
 /// good — the process dies with the answer in hand; the test then drops the engine.
+#[cfg(feature = "testing")]
 pub type Stall = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// A [`Remote`] that asks a hook before every call and fails the call when told to — for
 /// crash and fault injection in tests and simulations.
+#[cfg(feature = "testing")]
 pub struct Hooked {
     inner: std::sync::Arc<dyn Remote>,
     hook: Hook,
@@ -384,8 +388,10 @@ pub struct Hooked {
 
 /// Changes a download's body on its way to the engine (a server that sends more, less or
 /// other bytes than it announced).
+#[cfg(feature = "testing")]
 pub type BodyHook = Box<dyn Fn(Body) -> Body + Send + Sync>;
 
+#[cfg(feature = "testing")]
 impl Hooked {
     /// Wrap `inner`.
     pub fn new(inner: std::sync::Arc<dyn Remote>, hook: Hook) -> Self {
@@ -442,6 +448,7 @@ impl Hooked {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Remote for Hooked {
     fn list_folder<'a>(&'a self, path: &'a str) -> Call<'a, Page> {
         self.gate("list_folder", || self.inner.list_folder(path))

@@ -341,6 +341,7 @@ impl Watch {
             notify::Config::default(),
         )
         .map_err(|e| format!("cannot watch for file events: {e}"))?;
+        #[cfg(feature = "testing")]
         if std::env::var_os("NUVOSYNC_FAKE_WATCH_LIMIT").is_some() {
             // Test hook: behave as if the inotify table were full.
             return Err(WATCH_LIMIT_HINT.to_string());
