@@ -1,8 +1,8 @@
 //! The commands of the `nuvosync` binary: parse, call the API, print.
 
 use clap::{Args, Parser, Subcommand};
-use nuvosync_api::dto::Command as Cmd;
-use nuvosync_api::service::{AddPair, PairSync};
+use nuvosync_api::dto::{Command as Cmd, NewPairDto, SettingsDto};
+use nuvosync_api::service::PairSync;
 use nuvosync_api::{ApiError, Paths, Service};
 use std::path::PathBuf;
 
@@ -262,7 +262,7 @@ fn service(cli: &Cli) -> Result<Service, ApiError> {
 pub async fn run(cli: Cli) -> i32 {
     match &cli.command {
         Command::Demo(args) => demo::run(args).await,
-        Command::Pair(cmd) => match service(&cli).and_then(|s| pair(&s, cmd)) {
+        Command::Pair(cmd) => match pair(&cli, cmd).await {
             Ok(()) => 0,
             Err(e) => fail(&e),
         },
@@ -359,34 +359,46 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-fn pair(s: &Service, cmd: &PairCommand) -> Result<(), ApiError> {
+/// `pair ...`: commands of the control API, through the daemon's socket when it runs (so it
+/// starts or stops the pair at once), else in this process.
+async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
+    let mut conn = control::Conn::open(cli, true).await?;
     match cmd {
         PairCommand::Add(a) => {
-            let p = s.add_pair(AddPair {
-                local: a.local.clone(),
-                organization: a.organization.clone(),
-                space: a.space.clone(),
-                instance: a.instance.clone(),
-                name: a.name.clone(),
-                watch: !a.no_watch,
-                rescan_interval_secs: a.rescan_interval,
-                excluded: a.exclude.clone(),
-            })?;
-            println!(
-                "added pair {}: {} ↔ Dropbox Apps/nuvolos.cloud{}",
-                p.name,
-                p.local.display(),
-                p.remote_root()
-            );
-            for own in s.paths().private_inside(&p.local) {
+            let name: String = conn
+                .call_as(Cmd::AddPair {
+                    pair: NewPairDto {
+                        // The daemon's current folder is not this one.
+                        local: control::absolute(&a.local.to_string_lossy())
+                            .to_string_lossy()
+                            .into_owned(),
+                        organization: a.organization.clone(),
+                        space: a.space.clone(),
+                        instance: a.instance.clone(),
+                        name: a.name.clone(),
+                        watch: !a.no_watch,
+                        rescan_interval_secs: a.rescan_interval,
+                        excluded: (!a.exclude.is_empty()).then(|| a.exclude.clone()),
+                    },
+                })
+                .await?;
+            let settings: SettingsDto = conn.call_as(Cmd::SettingsGet).await?;
+            if let Some(p) = settings.pairs.iter().find(|p| p.name == name) {
                 println!(
-                    "note: nuvosync's own folder {} is inside it; it is never synced (it holds nuvosync's index, link and logs)",
-                    own.display()
+                    "added pair {}: {} ↔ Dropbox Apps/nuvolos.cloud/{}/{}/{}",
+                    p.name, p.local, p.organization, p.space, p.instance
                 );
+                let paths = Paths::resolve(cli.config_dir.clone(), cli.state_dir.clone())?;
+                for own in paths.private_inside(std::path::Path::new(&p.local)) {
+                    println!(
+                        "note: nuvosync's own folder {} is inside it; it is never synced (it holds nuvosync's index, link and logs)",
+                        own.display()
+                    );
+                }
             }
         }
         PairCommand::List { json } => {
-            let pairs = s.pairs();
+            let pairs = conn.call_as::<SettingsDto>(Cmd::SettingsGet).await?.pairs;
             if *json {
                 println!(
                     "{}",
@@ -400,17 +412,19 @@ fn pair(s: &Service, cmd: &PairCommand) -> Result<(), ApiError> {
                 for p in pairs {
                     let watch = if p.watch { "watch" } else { "no-watch" };
                     println!(
-                        "{}\t{}\t{}\t{watch}, rescan every {} s",
+                        "{}\t{}\t/{}/{}/{}\t{watch}, rescan every {} s",
                         p.name,
-                        p.local.display(),
-                        p.remote_root(),
+                        p.local,
+                        p.organization,
+                        p.space,
+                        p.instance,
                         p.rescan_interval_secs
                     );
                 }
             }
         }
         PairCommand::Remove { name } => {
-            s.remove_pair(name)?;
+            conn.call(Cmd::RemovePair { name: name.clone() }).await?;
             println!("removed pair {name} (its files stay where they are)");
         }
     }

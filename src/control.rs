@@ -527,7 +527,7 @@ pub async fn filestatus(cli: &Cli, path: &str, json: bool) -> i32 {
 }
 
 /// `path` as given, made absolute against the current folder.
-fn absolute(path: &str) -> std::path::PathBuf {
+pub fn absolute(path: &str) -> std::path::PathBuf {
     let given = std::path::Path::new(path);
     if given.is_absolute() {
         given.to_path_buf()

@@ -279,6 +279,30 @@ impl Default for Config {
     }
 }
 
+/// Take the configuration file's writer lock: an flock on `config.toml.lock`, held until the
+/// file returned is dropped (the kernel lets go of it when the process dies).
+fn lock_config(paths: &Paths) -> Result<std::fs::File, ApiError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = paths.config_file().with_extension("toml.lock");
+    let io = |e: std::io::Error| {
+        ApiError::new(
+            ErrorCode::Io,
+            format!("cannot lock {}: {e}", file.display()),
+        )
+    };
+    std::fs::create_dir_all(&paths.config_dir).map_err(io)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&file)
+        .map_err(io)?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| io(e.into()))?;
+    Ok(f)
+}
+
 impl Config {
     /// Load the configuration (an absent file is an empty configuration).
     pub fn load(paths: &Paths) -> Result<Config, ApiError> {
@@ -335,8 +359,12 @@ impl Config {
         Ok(())
     }
 
-    /// Save atomically.
+    /// Save atomically and privately: a temp file of mode 0600 beside it, written and
+    /// fsynced, renamed over it, the folder fsynced — a reader sees the old file or the new
+    /// one, never part of one. Writers of a running profile go through [`Config::update`].
     pub fn save(&self, paths: &Paths) -> Result<(), ApiError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let file = paths.config_file();
         let io = |e: std::io::Error| {
             ApiError::new(
@@ -348,8 +376,38 @@ impl Config {
         let text = toml::to_string_pretty(self)
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
         let tmp = file.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &file).map_err(io)
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &file).map_err(io)?;
+        if let Ok(d) = std::fs::File::open(&paths.config_dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Change the configuration file: under an exclusive lock (`config.toml.lock` beside it,
+    /// mode 0600), read what it holds now — another process (the CLI, the daemon, the app)
+    /// may have changed it since this one read it — apply `f`, check and save it. Returns
+    /// what was saved.
+    pub fn update(
+        paths: &Paths,
+        f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
+    ) -> Result<Config, ApiError> {
+        let _lock = lock_config(paths)?;
+        let mut next = Config::load(paths)?;
+        f(&mut next)?;
+        next.validate()?;
+        next.save(paths)?;
+        Ok(next)
     }
 
     /// A pair by name.

@@ -425,7 +425,7 @@ impl Daemon {
                     name: pair.name,
                     watch: pair.watch,
                     rescan_interval_secs: pair.rescan_interval_secs,
-                    excluded: vec![],
+                    excluded: pair.excluded.unwrap_or_default(),
                 })?;
                 if self.service.credential().is_ok() {
                     self.start_runner(&p.name).await;

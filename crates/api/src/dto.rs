@@ -423,6 +423,10 @@ pub struct NewPairDto {
     /// Seconds between rescans.
     #[ts(type = "number | null")]
     pub rescan_interval_secs: Option<u64>,
+    /// Folders excluded from the start (relative to the local folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub excluded: Option<Vec<String>>,
 }
 
 /// The start of a Dropbox link: open `authorize_url` in a browser or webview.

@@ -185,16 +185,15 @@ impl Service {
         lock(&self.config).clone()
     }
 
-    /// Change and save the configuration.
+    /// Change and save the configuration: `f` changes what the file holds now (another
+    /// process may have written it since this one read it), under the file's lock; see
+    /// [`Config::update`].
     pub fn update_config(
         &self,
         f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
     ) -> Result<Config, ApiError> {
         let mut c = lock(&self.config);
-        let mut next = c.clone();
-        f(&mut next)?;
-        next.validate()?;
-        next.save(&self.paths)?;
+        let next = Config::update(&self.paths, f)?;
         // Limits and guards apply at once, to the transfers and pairs under way too.
         apply_to_tuning(&next, &self.tuning);
         *c = next.clone();

@@ -31,4 +31,8 @@ watch: boolean,
 /**
  * Seconds between rescans.
  */
-rescan_interval_secs: number | null, };
+rescan_interval_secs: number | null, 
+/**
+ * Folders excluded from the start (relative to the local folder).
+ */
+excluded?: Array<string>, };
