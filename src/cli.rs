@@ -321,7 +321,7 @@ pub async fn run(cli: Cli) -> i32 {
         },
         Command::Stop => control::simple(&cli, Cmd::Stop, "stopping", false).await,
         Command::Settings(c) => control::settings(&cli, c).await,
-        Command::Autostart { action } => control::autostart(&cli, action == "enable"),
+        Command::Autostart { action } => control::autostart(&cli, action == "enable").await,
         Command::Link {
             no_browser,
             app_key,

@@ -1128,59 +1128,28 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
     }
 }
 
-/// `autostart enable|disable`: a systemd user unit running the daemon (Type=notify).
-pub fn autostart(cli: &Cli, enable: bool) -> i32 {
-    let Some(home) = std::env::var_os("HOME") else {
-        return fail(&ApiError::new(ErrorCode::Io, "HOME is not set"));
+/// `autostart enable|disable`: the `autostart` setting, which writes or removes the system's
+/// entry (a systemd user unit running the daemon, `Type=notify`; the app's desktop entry when
+/// the app answers).
+pub async fn autostart(cli: &Cli, enable: bool) -> i32 {
+    let patch = SettingsPatch {
+        autostart: Some(enable),
+        ..SettingsPatch::default()
     };
-    let dir = std::env::var_os("XDG_CONFIG_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(&home).join(".config"))
-        .join("systemd/user");
-    let unit = dir.join("nuvosync.service");
-    let systemctl = |args: &[&str]| {
-        std::process::Command::new("systemctl")
-            .arg("--user")
-            .args(args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if !enable {
-        systemctl(&["disable", "--now", "nuvosync.service"]);
-        let _ = std::fs::remove_file(&unit);
-        println!("autostart disabled ({} removed)", unit.display());
-        return 0;
+    if let Err(e) = call(cli, Command::SettingsSet { patch }, true).await {
+        return fail(&e);
     }
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "nuvosync".into());
-    let mut args = String::new();
-    if let Some(d) = &cli.config_dir {
-        args.push_str(&format!(" --config-dir '{}'", d.display()));
-    }
-    if let Some(d) = &cli.state_dir {
-        args.push_str(&format!(" --state-dir '{}'", d.display()));
-    }
-    let text = format!(
-        "[Unit]\nDescription=nuvosync: two-way Dropbox sync\nAfter=network-online.target\n\n[Service]\nType=notify\nExecStart='{exe}'{args} daemon\nRestart=on-failure\nRestartSec=10\nWatchdogSec=60\n\n[Install]\nWantedBy=default.target\n"
-    );
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&unit, text)) {
-        return fail(&ApiError::new(
-            ErrorCode::Io,
-            format!("cannot write {}: {e}", unit.display()),
-        ));
-    }
-    if systemctl(&["daemon-reload"]) && systemctl(&["enable", "nuvosync.service"]) {
+    let entry = paths(cli)
+        .ok()
+        .and_then(|p| nuvosync_api::autostart::Autostart::for_this_process(&p))
+        .map(|a| a.entry().display().to_string())
+        .unwrap_or_default();
+    if enable {
         println!(
-            "autostart enabled: {} (start it now with `systemctl --user start nuvosync`)",
-            unit.display()
+            "autostart enabled: {entry} (with a user systemd, start it now with `systemctl --user start nuvosync`; if it is not enabled yet: `systemctl --user daemon-reload && systemctl --user enable --now nuvosync`)"
         );
     } else {
-        println!(
-            "wrote {}; enable it with `systemctl --user daemon-reload && systemctl --user enable --now nuvosync`",
-            unit.display()
-        );
+        println!("autostart disabled ({entry} removed)");
     }
     0
 }

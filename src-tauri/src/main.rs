@@ -14,7 +14,7 @@
 mod demo;
 mod tray;
 
-use nuvosync_api::dto::{Command, SettingsPatch};
+use nuvosync_api::dto::Command;
 use nuvosync_api::{ApiError, Daemon, ErrorCode, Paths, Service};
 use std::sync::Arc;
 use tauri::{Emitter, Manager};
@@ -26,22 +26,13 @@ struct AppState {
     demo_origin: Option<String>,
 }
 
-/// The one command of the UI: hand it to the API.
+/// The one command of the UI: hand it to the API (which also writes the start-at-login
+/// entry when the `autostart` setting changes).
 #[tauri::command]
 async fn command(
     state: tauri::State<'_, AppState>,
-    app: tauri::AppHandle,
     cmd: Command,
 ) -> Result<serde_json::Value, ApiError> {
-    if let Command::SettingsSet {
-        patch: SettingsPatch {
-            autostart: Some(on),
-            ..
-        },
-    } = &cmd
-    {
-        tray::set_autostart(&app, *on);
-    }
     state.daemon.handle(cmd).await
 }
 
@@ -196,10 +187,6 @@ fn main() {
             tray::show_window(app)
         }))
         .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            Some(vec!["--hidden"]),
-        ))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(AppState {

@@ -46,16 +46,6 @@ pub fn show_window(app: &AppHandle) {
     }
 }
 
-/// Turn autostart at login on or off (the plugin writes the desktop entry).
-pub fn set_autostart(app: &AppHandle, on: bool) {
-    use tauri_plugin_autostart::ManagerExt;
-    let l = app.autolaunch();
-    let r = if on { l.enable() } else { l.disable() };
-    if let Err(e) = r {
-        tracing::warn!("autostart could not be changed: {e}");
-    }
-}
-
 struct Items {
     status: MenuItem<tauri::Wry>,
     pause: MenuItem<tauri::Wry>,

@@ -1046,6 +1046,11 @@ impl Daemon {
 
     async fn set_settings(&self, patch: SettingsPatch) -> Result<SettingsDto, ApiError> {
         let mut restart = vec![];
+        // The system's entry first: the setting says what is there.
+        if let Some(on) = patch.autostart {
+            let said = self.service.apply_autostart(on)?;
+            tracing::info!("{said}");
+        }
         self.service.update_config(|c| {
             if let Some(n) = &patch.notifications {
                 c.notifications = serde_json::from_value(serde_json::Value::String(n.clone()))

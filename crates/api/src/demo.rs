@@ -107,6 +107,12 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, ApiError> {
         endpoints,
         sync_engine::Tuning::default(),
     )?);
+    // The demo's start-at-login entry stays in its folder; the user's login is not touched.
+    if let Some(mut a) = crate::autostart::Autostart::for_this_process(&paths) {
+        a.config_home = dir.join("xdg-config");
+        a.systemd = false;
+        service.set_autostart(a);
+    }
     if !opts.unlinked {
         service.set_credential(Credential::Either {
             token: Secret::new(DEMO_TOKEN),

@@ -6,6 +6,7 @@
 //! - [`dto`]: the types front ends see (with generated TypeScript twins).
 //! - [`service`]: the commands.
 
+pub mod autostart;
 pub mod config;
 pub mod daemon;
 #[cfg(feature = "demo")]

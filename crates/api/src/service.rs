@@ -60,6 +60,8 @@ pub struct Service {
     events: sync_engine::Events,
     /// The profile's single-instance lock, once this process runs pairs ([`Service::claim`]).
     instance: Mutex<Option<crate::instance::InstanceLock>>,
+    /// Where the start-at-login entry goes, when not this process's own ([`Service::set_autostart`]).
+    autostart: Mutex<Option<crate::autostart::Autostart>>,
 }
 
 fn valid_pair_name(n: &str) -> bool {
@@ -140,6 +142,7 @@ impl Service {
             credential_override: Mutex::new(None),
             events: sync_engine::Events::default(),
             instance: Mutex::new(None),
+            autostart: Mutex::new(None),
         })
     }
 
@@ -198,6 +201,27 @@ impl Service {
         apply_to_tuning(&next, &self.tuning);
         *c = next.clone();
         Ok(next)
+    }
+
+    /// Write the start-at-login entry here instead of this process's own (the demo keeps its
+    /// entry in its folder).
+    pub fn set_autostart(&self, a: crate::autostart::Autostart) {
+        *lock(&self.autostart) = Some(a);
+    }
+
+    /// Write (`on`) or remove the system's start-at-login entry of this profile; returns what
+    /// was done, for people. Every front end's `autostart` setting comes here.
+    pub fn apply_autostart(&self, on: bool) -> Result<String, ApiError> {
+        let a = lock(&self.autostart)
+            .clone()
+            .or_else(|| crate::autostart::Autostart::for_this_process(&self.paths))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Io,
+                    "neither XDG_CONFIG_HOME nor HOME is set, so there is no place for the autostart entry — set HOME",
+                )
+            })?;
+        a.set(on)
     }
 
     /// The token store of this profile.
