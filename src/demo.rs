@@ -34,6 +34,7 @@ pub struct DemoArgs {
 }
 
 /// What `nuvosync demo` answers in a build without the `demo` feature.
+#[cfg(not(feature = "demo"))]
 pub const NOT_BUILT: &str = "this build of nuvosync has no demo (it leaves the built-in Dropbox \
 emulator out); run `cargo xtask demo` in the source tree, or build with \
 `cargo build --features demo` and run `nuvosync demo` again";
