@@ -570,6 +570,51 @@ async fn a_synced_folder_replaced_by_a_link_is_not_written_through() {
     record_bad_inputs("folder_replaced_by_a_link", 1);
 }
 
+/// A synced file and a synced folder replaced by links (a folder moved to another disk and
+/// linked back, or a link swapped in behind the engine's back): a link is not synced, and
+/// what was synced at its path is not taken for deleted — Dropbox keeps it, and so do the
+/// other computers. Found by the simulation (a folder swapped for a link mid-run was
+/// deleted on Dropbox); fails on the engine that read a link as "gone".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synced_path_replaced_by_a_link_is_not_deleted_on_dropbox() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let c = canary(&w);
+    write(&a, "/shared/one.txt", b"one");
+    write(&a, "/note.txt", b"note");
+    let pair = w.pair("a", &a);
+    clean(pair.sync_once().await);
+    let before = w.remote_tree();
+    std::fs::rename(a.join("shared"), w.dir.path().join("shared-moved")).unwrap();
+    std::os::unix::fs::symlink(&c, a.join("shared")).unwrap();
+    std::fs::rename(a.join("note.txt"), w.dir.path().join("note-moved")).unwrap();
+    std::os::unix::fs::symlink(c.join("canary.txt"), a.join("note.txt")).unwrap();
+    let report = clean(pair.sync_once().await);
+    assert_eq!(report.deleted_remote, 0, "{report:#?}");
+    assert_eq!(w.remote_tree(), before, "Dropbox keeps what was synced there");
+    let said = issues(&pair);
+    for p in ["/shared", "/note.txt"] {
+        assert!(
+            said.iter().any(|i| i.path == p && i.code == "symlink"),
+            "{p}: {said:?}"
+        );
+    }
+    canary_intact(&c);
+    // The links go and the originals come back: nothing to do.
+    std::fs::remove_file(a.join("shared")).unwrap();
+    std::fs::remove_file(a.join("note.txt")).unwrap();
+    std::fs::rename(w.dir.path().join("shared-moved"), a.join("shared")).unwrap();
+    std::fs::rename(w.dir.path().join("note-moved"), a.join("note.txt")).unwrap();
+    let again = clean(pair.sync_once().await);
+    assert_eq!(
+        (again.uploaded, again.downloaded, again.deleted_remote, again.deleted_local),
+        (0, 0, 0, 0),
+        "{again:#?}"
+    );
+    assert_same(&w, &a);
+    record_bad_inputs("synced_path_replaced_by_a_link", 2);
+}
+
 // ------------------------------------------------------------------ 5. FIFOs and sockets
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
