@@ -801,7 +801,11 @@ mod tests {
                 }
             }
         });
-        let client = reqwest::Client::new();
+        let client = http_client(
+            &Endpoints::single(&format!("http://{addr}")).unwrap(),
+            false,
+        )
+        .unwrap();
         for what in ["listed", "chunked"] {
             let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
             match read_all(resp, Duration::from_secs(10), 1 << 20).await {

@@ -591,7 +591,11 @@ async fn a_synced_path_replaced_by_a_link_is_not_deleted_on_dropbox() {
     std::os::unix::fs::symlink(c.join("canary.txt"), a.join("note.txt")).unwrap();
     let report = clean(pair.sync_once().await);
     assert_eq!(report.deleted_remote, 0, "{report:#?}");
-    assert_eq!(w.remote_tree(), before, "Dropbox keeps what was synced there");
+    assert_eq!(
+        w.remote_tree(),
+        before,
+        "Dropbox keeps what was synced there"
+    );
     let said = issues(&pair);
     for p in ["/shared", "/note.txt"] {
         assert!(
@@ -607,7 +611,12 @@ async fn a_synced_path_replaced_by_a_link_is_not_deleted_on_dropbox() {
     std::fs::rename(w.dir.path().join("note-moved"), a.join("note.txt")).unwrap();
     let again = clean(pair.sync_once().await);
     assert_eq!(
-        (again.uploaded, again.downloaded, again.deleted_remote, again.deleted_local),
+        (
+            again.uploaded,
+            again.downloaded,
+            again.deleted_remote,
+            again.deleted_local
+        ),
         (0, 0, 0, 0),
         "{again:#?}"
     );
