@@ -15,8 +15,10 @@
 //! (`chmod 644`), `EACCES`, `EIO` or `ESTALE` from a network file system, a listing that breaks
 //! off — keeps the previous state of that entry and everything below it
 //! ([`ScanResult::unreadable`]) and raises an `unreadable` issue saying what to do; the pair
-//! plans nothing there until it can be read again. A file that changes while it is hashed is
-//! left for the next scan.
+//! plans nothing there until it can be read again. Nor is a link or special file standing
+//! where a synced file or folder was a delete of what was synced there: that is held too,
+//! and the entry reported as not synced. A file that changes while it is hashed is left for
+//! the next scan.
 //!
 //! [`faults`] lets tests and the simulation make the scanner's own calls fail (stat, list,
 //! read) under a folder, as a broken disk or share would.
