@@ -5,7 +5,11 @@
 //! dropped connections, latency jitter); engine crashes at random points — before a request,
 //! after it landed with its answer lost, or the engine dropped mid-flight at whatever await
 //! point it reached (each restarted from its database); and clock jumps, Dropbox's (tokens
-//! expire, upload sessions age) and this computer's, forwards and backwards.
+//! expire, upload sessions age) and this computer's, forwards and backwards. This computer's
+//! disk fails too, from random streams of their own (so a seed's script and server faults
+//! stay what they were): power cuts (`simulation/power.rs`), and `EACCES`/`EIO` on stat,
+//! list and read, edits in place that keep size and time, and links swapped in between scan
+//! and execution (`simulation/local.rs`).
 //!
 //! When the disturbance stops, every client must converge to the same tree as Dropbox, and
 //! no version any actor wrote is lost: it is in the final tree (possibly as a conflicted
@@ -21,10 +25,14 @@
 //! the same checks. `SIM_CONTINUOUS=n` seeds per shard (default 6).
 
 mod common;
+#[path = "simulation/continuous.rs"]
+mod continuous;
 #[path = "simulation/local.rs"]
 mod local;
 #[path = "simulation/power.rs"]
 mod power;
+#[path = "simulation/summary.rs"]
+mod summary;
 
 use common::*;
 use local::Local;
@@ -36,6 +44,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use summary::{SHARD, STATS, write_summary};
 use sync_core::ContentHash;
 use sync_engine::localfs::PowerCut;
 use sync_engine::remote::Hooked;
@@ -53,41 +62,6 @@ const NAMES: &[&str] = &[
     "e\u{301}.txt",
 ];
 const DIRS: &[&str] = &["x", "y", "Y", "deep", "z z"];
-
-#[derive(Default)]
-struct Stats {
-    seeds: AtomicU64,
-    steps: AtomicU64,
-    crashes: AtomicU64,
-    dropped: AtomicU64,
-    clock_jumps: AtomicU64,
-    faults: AtomicU64,
-    versions: AtomicU64,
-    lost: AtomicU64,
-    power_cuts: AtomicU64,
-    local_faults: AtomicU64,
-    local_eacces: AtomicU64,
-    local_eio: AtomicU64,
-    local_coarse_times: AtomicU64,
-    local_link_swaps: AtomicU64,
-}
-
-static STATS: Stats = Stats {
-    seeds: AtomicU64::new(0),
-    steps: AtomicU64::new(0),
-    crashes: AtomicU64::new(0),
-    dropped: AtomicU64::new(0),
-    clock_jumps: AtomicU64::new(0),
-    faults: AtomicU64::new(0),
-    versions: AtomicU64::new(0),
-    lost: AtomicU64::new(0),
-    power_cuts: AtomicU64::new(0),
-    local_faults: AtomicU64::new(0),
-    local_eacces: AtomicU64::new(0),
-    local_eio: AtomicU64::new(0),
-    local_coarse_times: AtomicU64::new(0),
-    local_link_swaps: AtomicU64::new(0),
-};
 
 struct Machine {
     name: String,
@@ -677,98 +651,6 @@ impl Sim {
         self.check();
     }
 
-    /// The daemon's way: both computers' engines run continuously (file events, Dropbox's
-    /// longpoll, periodic rescans) while the actors edit, with faults on and off — slow
-    /// longpolls and longpoll backoffs among them. Then the disturbance stops and both must
-    /// converge by themselves.
-    async fn run_continuous(&mut self) {
-        let runners: Vec<sync_engine::Runner> = (0..self.machines.len())
-            .map(|m| {
-                let pair = self.w.pair_with(
-                    &self.machines[m].name,
-                    &self.machines[m].root,
-                    self.tuning(),
-                    Arc::new(self.client()),
-                );
-                sync_engine::Runner::spawn(
-                    Arc::new(pair),
-                    sync_engine::RunOptions {
-                        rescan_interval: std::time::Duration::from_secs(3),
-                        longpoll_secs: 30,
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect();
-        let ops = self.rng.random_range(8..25);
-        for _ in 0..ops {
-            match self.rng.random_range(0..10) {
-                0..=4 => {
-                    let m = self.rng.random_range(0..self.machines.len());
-                    self.local_op(m);
-                    if self.local.rng.random_bool(0.25) {
-                        self.coarse_edit(m);
-                    }
-                }
-                5..=6 => self.remote_op().await,
-                _ => {
-                    let on = self.rng.random_bool(0.6);
-                    self.set_faults(on);
-                    if on {
-                        let mut f = self.w.server.emulator.faults.write();
-                        f.longpoll_delay_ms = self.rng.random_range(0..2_000);
-                        f.longpoll_backoff_secs = self
-                            .rng
-                            .random_bool(0.3)
-                            .then(|| self.rng.random_range(1..3));
-                        let line = format!(
-                            "faults on (longpoll answers {} ms late, backoff {:?})",
-                            f.longpoll_delay_ms, f.longpoll_backoff_secs
-                        );
-                        drop(f);
-                        self.note(line);
-                    } else {
-                        self.note("faults off".into());
-                    }
-                }
-            }
-            let pause = self.rng.random_range(0..200);
-            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-        }
-        // The disturbance stops: the engines converge by themselves. A guard's pause is
-        // confirmed by the user, as in the one-shot runs.
-        self.end_disturbance();
-        let start = std::time::Instant::now();
-        let mut settled_since: Option<std::time::Instant> = None;
-        while start.elapsed() < std::time::Duration::from_secs(90) {
-            for r in &runners {
-                if r.status().pause.is_some() {
-                    r.resume(true);
-                }
-            }
-            let quiet = runners
-                .iter()
-                .all(|r| r.status().state == sync_engine::PairState::UpToDate);
-            if quiet && self.converged() {
-                // Converged and staying so for a moment (no late event undoes it).
-                match settled_since {
-                    Some(t) if t.elapsed() > std::time::Duration::from_millis(500) => break,
-                    Some(_) => {}
-                    None => settled_since = Some(std::time::Instant::now()),
-                }
-            } else {
-                settled_since = None;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let waited = start.elapsed();
-        for r in runners {
-            r.stop().await;
-        }
-        self.note(format!("settled after {waited:?}"));
-        self.check();
-    }
-
     fn tree(root: &Path) -> BTreeMap<String, Option<ContentHash>> {
         folded(&local_tree(root))
     }
@@ -921,84 +803,6 @@ async fn shard(n: u64) {
         run_seed(n * 1_000_003 + i).await;
     }
     write_summary();
-}
-
-/// Continuous runs: `SIM_CONTINUOUS=n` seeds per shard (default 6, 3 shards).
-async fn continuous_shard(n: u64) {
-    let per: u64 = std::env::var("SIM_CONTINUOUS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
-    SHARD.store(200 + n, Ordering::Relaxed);
-    for i in 0..per {
-        let mut sim = Sim::new(7_000_000 + n * 1_000_003 + i).await;
-        sim.run_continuous().await;
-        STATS.seeds.fetch_add(1, Ordering::Relaxed);
-    }
-    write_summary();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn continuous_0() {
-    continuous_shard(0).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn continuous_1() {
-    continuous_shard(1).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn continuous_2() {
-    continuous_shard(2).await;
-}
-
-/// The shard this test process runs (each shard is a test of its own).
-static SHARD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// This shard's counts, for the run's one-screen summary (printed by `cargo xtask test`); a
-/// shard that fails writes them before it stops.
-fn write_summary() {
-    let n = SHARD.load(Ordering::Relaxed);
-    let summary = serde_json::json!({
-        "seeds": STATS.seeds.load(Ordering::Relaxed),
-        "steps": STATS.steps.load(Ordering::Relaxed),
-        "crashes": STATS.crashes.load(Ordering::Relaxed),
-        "dropped_mid_flight": STATS.dropped.load(Ordering::Relaxed),
-        "clock_jumps": STATS.clock_jumps.load(Ordering::Relaxed),
-        "faults": STATS.faults.load(Ordering::Relaxed),
-        "versions": STATS.versions.load(Ordering::Relaxed),
-        "lost": STATS.lost.load(Ordering::Relaxed),
-        "power_cuts": STATS.power_cuts.load(Ordering::Relaxed),
-        "local_faults": STATS.local_faults.load(Ordering::Relaxed),
-        "local_eacces": STATS.local_eacces.load(Ordering::Relaxed),
-        "local_eio": STATS.local_eio.load(Ordering::Relaxed),
-        "local_coarse_times": STATS.local_coarse_times.load(Ordering::Relaxed),
-        "local_link_swaps": STATS.local_link_swaps.load(Ordering::Relaxed),
-    });
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("summary");
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join(format!("simulation-{n}.json")),
-        summary.to_string(),
-    );
-    eprintln!(
-        "simulation shard {n}: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} server faults, {} local faults ({} power cuts, {} EACCES, {} EIO, {} edits keeping size and time, {} links swapped in), {} versions written, {} lost",
-        STATS.seeds.load(Ordering::Relaxed),
-        STATS.steps.load(Ordering::Relaxed),
-        STATS.crashes.load(Ordering::Relaxed),
-        STATS.dropped.load(Ordering::Relaxed),
-        STATS.clock_jumps.load(Ordering::Relaxed),
-        STATS.faults.load(Ordering::Relaxed),
-        STATS.local_faults.load(Ordering::Relaxed),
-        STATS.power_cuts.load(Ordering::Relaxed),
-        STATS.local_eacces.load(Ordering::Relaxed),
-        STATS.local_eio.load(Ordering::Relaxed),
-        STATS.local_coarse_times.load(Ordering::Relaxed),
-        STATS.local_link_swaps.load(Ordering::Relaxed),
-        STATS.versions.load(Ordering::Relaxed),
-        STATS.lost.load(Ordering::Relaxed)
-    );
 }
 
 macro_rules! shards {
