@@ -458,6 +458,50 @@ fn test(args: &[String]) -> bool {
     ok
 }
 
+/// The bad-input catalogue's cases that are faults of this computer's disk (rather than of
+/// Dropbox's answers), by kind.
+const LOCAL_BAD_INPUTS: &[(&str, &[&str])] = &[
+    (
+        "unreadable (EACCES, EIO, ESTALE)",
+        &[
+            "unreadable_folder_eacces",
+            "unreadable_eio_estale",
+            "permission_denied_read",
+        ],
+    ),
+    (
+        "links",
+        &[
+            "symlinks",
+            "folder_replaced_by_a_link",
+            "links_swapped_mid_run",
+            "state_folder_planted_link",
+            "state_folder_link_or_foreign",
+            "excluded_free_through_links",
+            "synced_path_replaced_by_a_link",
+            "scan_below_a_swapped_link",
+        ],
+    ),
+    (
+        "edits keeping size and time",
+        &["edit_keeping_size_and_time"],
+    ),
+    (
+        "other (full disk, read-only, FIFOs, locks, modes, state files)",
+        &[
+            "disk_full",
+            "permission_denied_write",
+            "read_only_root",
+            "fifos_and_sockets",
+            "locked_files",
+            "modes_kept",
+            "deleted_index",
+            "marker_newer_than_index",
+            "local_only_data_in_deleted_folder",
+        ],
+    ),
+];
+
 /// The one-screen summary: every stage, then what the reliability suites counted.
 fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
     eprintln!("\n================ summary ================");
@@ -490,7 +534,7 @@ fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
     if !totals.is_empty() {
         let get = |k: &str| totals.get(k).copied().unwrap_or(0);
         eprintln!(
-            "  reliability: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} server faults and {} local faults injected ({} power cuts), {} bad inputs tried, {} versions written, {} versions lost",
+            "  reliability: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} clock jumps, {} server faults and {} local faults injected ({} power cuts, {} EACCES, {} EIO, {} edits keeping size and time, {} links swapped in), {} bad inputs tried, {} versions written, {} versions lost",
             get("seeds"),
             get("steps"),
             get("crashes"),
@@ -499,10 +543,23 @@ fn print_summary(stages: &[Stage], summary_dir: &Path, total: f64, ok: bool) {
             get("faults"),
             get("local_faults"),
             get("power_cuts"),
+            get("local_eacces"),
+            get("local_eio"),
+            get("local_coarse_times"),
+            get("local_link_swaps"),
             get("bad_inputs"),
             get("versions"),
             get("lost")
         );
+        // The bad-input catalogue's cases that are faults of this computer's disk, by kind.
+        let local: Vec<String> = LOCAL_BAD_INPUTS
+            .iter()
+            .map(|(kind, cases)| {
+                let n: u64 = cases.iter().map(|c| get(&format!("case/{c}"))).sum();
+                format!("{n} {kind}")
+            })
+            .collect();
+        eprintln!("  bad inputs of this computer's disk: {}", local.join(", "));
         if totals.contains_key("daemon_sigkills") {
             eprintln!(
                 "  process crashes: the daemon killed with SIGKILL {} times mid-sync, {} versions written, none lost",

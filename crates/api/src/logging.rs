@@ -52,8 +52,17 @@ pub enum LogTarget {
 
 fn copy_file() -> Option<std::fs::File> {
     let dir = std::env::var_os("NUVOSYNC_LOG_DIR").filter(|v| !v.is_empty())?;
-    let dir = std::path::PathBuf::from(dir);
-    std::fs::create_dir_all(&dir).ok()?;
+    open_copy(std::path::Path::new(&dir)).ok()
+}
+
+/// The log copy of this process in `dir`: the lines name the user's files, so the file is
+/// the user's only (0600) and a folder made for it too (0700), whatever the umask.
+fn open_copy(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let program = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -61,8 +70,8 @@ fn copy_file() -> Option<std::fs::File> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(dir.join(format!("{program}-{}.log", std::process::id())))
-        .ok()
 }
 
 /// Install the program's logging. `default` is the stderr filter without `NUVOSYNC_LOG`.
@@ -105,4 +114,25 @@ pub fn init_with(default: &str, format: LogFormat, target: LogTarget) {
         .with(main)
         .with(copy)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The log copy and the folder made for it are private under the most open umask (this
+    /// test runs in a process of its own).
+    #[test]
+    fn log_copies_are_private_whatever_the_umask() {
+        let old = rustix::process::umask(rustix::fs::Mode::empty());
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("logs/deeper");
+        let f = super::open_copy(&dir);
+        rustix::process::umask(old);
+        let f = f.unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(dir.parent().unwrap()), 0o700);
+    }
 }

@@ -759,6 +759,63 @@ mod tests {
         assert!(!is_json(b"<html>captive portal</html>"));
     }
 
+    /// An answer larger than the limit is refused, never buffered whole: one that says its
+    /// size up front at once, one sent in chunks as soon as it passes the limit.
+    #[tokio::test]
+    async fn an_answer_past_the_size_limit_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for listed in [true, false] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut req = [0u8; 4096];
+                let _ = s.read(&mut req).await;
+                let piece = vec![b' '; 64 * 1024];
+                let total: usize = 8 << 20;
+                let head = if listed {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {total}\r\n\r\n"
+                    )
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".to_string()
+                };
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    continue;
+                }
+                for _ in 0..total / piece.len() {
+                    let ok = if listed {
+                        s.write_all(&piece).await
+                    } else {
+                        let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
+                        c.extend_from_slice(&piece);
+                        c.extend_from_slice(b"\r\n");
+                        s.write_all(&c).await
+                    };
+                    if ok.is_err() {
+                        break;
+                    }
+                }
+                if !listed {
+                    let _ = s.write_all(b"0\r\n\r\n").await;
+                }
+            }
+        });
+        let client = http_client(
+            &Endpoints::single(&format!("http://{addr}")).unwrap(),
+            false,
+        )
+        .unwrap();
+        for what in ["listed", "chunked"] {
+            let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
+            match read_all(resp, Duration::from_secs(10), 1 << 20).await {
+                Err(ReadFail::Broken(m)) => assert!(m.contains("larger than 1 MB"), "{what}: {m}"),
+                Err(ReadFail::Stalled) => panic!("{what}: stalled"),
+                Ok(b) => panic!("{what}: {} bytes read whole", b.len()),
+            }
+        }
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let p = RetryPolicy {

@@ -15,8 +15,10 @@
 //! (`chmod 644`), `EACCES`, `EIO` or `ESTALE` from a network file system, a listing that breaks
 //! off — keeps the previous state of that entry and everything below it
 //! ([`ScanResult::unreadable`]) and raises an `unreadable` issue saying what to do; the pair
-//! plans nothing there until it can be read again. A file that changes while it is hashed is
-//! left for the next scan.
+//! plans nothing there until it can be read again. Nor is a link or special file standing
+//! where a synced file or folder was a delete of what was synced there: that is held too,
+//! and the entry reported as not synced. A file that changes while it is hashed is left for
+//! the next scan.
 //!
 //! [`faults`] lets tests and the simulation make the scanner's own calls fail (stat, list,
 //! read) under a folder, as a broken disk or share would.
@@ -278,7 +280,15 @@ impl Scanner<'_> {
         let mut issues = issues.into_inner().unwrap_or_default();
         let unreadable = unreadable.into_inner().unwrap_or_default();
 
-        // Gone: known before, inside a scope, not seen now, and not inside an unreadable folder.
+        // Gone: known before, inside a scope, not seen now, not inside an unreadable folder,
+        // and not where a link or special file now stands (a folder moved to another disk
+        // and linked back, a link swapped in behind our back: what was synced there is held,
+        // not taken for deleted; the entry is reported as not synced).
+        let standing: Vec<&str> = issues
+            .iter()
+            .filter(|i| matches!(i.code, "symlink" | "special_file"))
+            .map(|i| i.path.as_str())
+            .collect();
         // What needs a hash (or is a new/changed folder); and whether every known entry was
         // seen again (each is seen once), so that nothing can be gone.
         let mut still_there = 0usize;
@@ -300,6 +310,7 @@ impl Scanner<'_> {
                 .filter(|p| scopes.iter().any(|s| is_within(p, s)))
                 .filter(|p| !seen_paths.contains(p.as_str()))
                 .filter(|p| !unreadable.iter().any(|u| is_within(p, u)))
+                .filter(|p| !standing.iter().any(|l| is_within(p, l)))
                 .filter(|p| !self.rules.skips_path(p))
                 .cloned()
                 .collect()

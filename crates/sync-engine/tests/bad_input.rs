@@ -570,6 +570,60 @@ async fn a_synced_folder_replaced_by_a_link_is_not_written_through() {
     record_bad_inputs("folder_replaced_by_a_link", 1);
 }
 
+/// A synced file and a synced folder replaced by links (a folder moved to another disk and
+/// linked back, or a link swapped in behind the engine's back): a link is not synced, and
+/// what was synced at its path is not taken for deleted — Dropbox keeps it, and so do the
+/// other computers. Found by the simulation (a folder swapped for a link mid-run was
+/// deleted on Dropbox); fails on the engine that read a link as "gone".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synced_path_replaced_by_a_link_is_not_deleted_on_dropbox() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let c = canary(&w);
+    write(&a, "/shared/one.txt", b"one");
+    write(&a, "/note.txt", b"note");
+    let pair = w.pair("a", &a);
+    clean(pair.sync_once().await);
+    let before = w.remote_tree();
+    std::fs::rename(a.join("shared"), w.dir.path().join("shared-moved")).unwrap();
+    std::os::unix::fs::symlink(&c, a.join("shared")).unwrap();
+    std::fs::rename(a.join("note.txt"), w.dir.path().join("note-moved")).unwrap();
+    std::os::unix::fs::symlink(c.join("canary.txt"), a.join("note.txt")).unwrap();
+    let report = clean(pair.sync_once().await);
+    assert_eq!(report.deleted_remote, 0, "{report:#?}");
+    assert_eq!(
+        w.remote_tree(),
+        before,
+        "Dropbox keeps what was synced there"
+    );
+    let said = issues(&pair);
+    for p in ["/shared", "/note.txt"] {
+        assert!(
+            said.iter().any(|i| i.path == p && i.code == "symlink"),
+            "{p}: {said:?}"
+        );
+    }
+    canary_intact(&c);
+    // The links go and the originals come back: nothing to do.
+    std::fs::remove_file(a.join("shared")).unwrap();
+    std::fs::remove_file(a.join("note.txt")).unwrap();
+    std::fs::rename(w.dir.path().join("shared-moved"), a.join("shared")).unwrap();
+    std::fs::rename(w.dir.path().join("note-moved"), a.join("note.txt")).unwrap();
+    let again = clean(pair.sync_once().await);
+    assert_eq!(
+        (
+            again.uploaded,
+            again.downloaded,
+            again.deleted_remote,
+            again.deleted_local
+        ),
+        (0, 0, 0, 0),
+        "{again:#?}"
+    );
+    assert_same(&w, &a);
+    record_bad_inputs("synced_path_replaced_by_a_link", 2);
+}
+
 // ------------------------------------------------------------------ 5. FIFOs and sockets
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1924,6 +1978,56 @@ async fn local_only_data_stays_when_dropbox_deletes_its_folder() {
     );
     canary_intact(&c);
     record_bad_inputs("local_only_data_in_deleted_folder", 4);
+}
+
+/// Freeing an excluded folder's local copy (`excluded add --remove-local`) with links in it —
+/// one planted beside the synced files, and a synced folder replaced by a link to a folder
+/// outside the pair that holds a file of the very name and content that was synced there:
+/// only the pair's own synced files go to the trash; nothing where a link points is read as
+/// the synced version, moved, or deleted, and the links stay where they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeing_an_excluded_folder_never_follows_a_link_out_of_the_pair() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let c = canary(&w);
+    write(&a, "/proj/top.txt", b"synced top");
+    // The same name and content as the canary's file: followed, it would prove "the same".
+    write(&a, "/proj/sub/canary.txt", b"not the pair's");
+    let spec = |excluded: Vec<String>| sync_engine::PairSpec {
+        name: "a".into(),
+        local_root: a.clone(),
+        remote_root: ROOT.into(),
+        excluded,
+        index_path: w.dir.path().join("state").join("a.db"),
+    };
+    let open = |excluded: Vec<String>| {
+        sync_engine::Pair::open(
+            spec(excluded),
+            World::tuning(),
+            Arc::new(w.client()),
+            w.commit_lock.clone(),
+        )
+        .unwrap()
+    };
+    clean(open(vec![]).sync_once().await);
+    assert!(w.remote_tree().contains_key("/proj/sub/canary.txt"));
+    let pair = open(vec!["/proj".into()]);
+    clean(pair.sync_once().await);
+    // Behind the engine's back: a link to the folder outside, and the synced folder swapped
+    // for a link to it.
+    std::os::unix::fs::symlink(&c, a.join("proj/link")).unwrap();
+    std::fs::remove_dir_all(a.join("proj/sub")).unwrap();
+    std::os::unix::fs::symlink(&c, a.join("proj/sub")).unwrap();
+    let freed = pair.free_excluded("/proj").unwrap();
+    assert_eq!(freed.trashed, 1, "{freed:?}");
+    assert!(!a.join("proj/top.txt").exists());
+    canary_intact(&c);
+    for link in ["proj/link", "proj/sub"] {
+        assert_eq!(std::fs::read_link(a.join(link)).unwrap(), c, "{link}");
+    }
+    assert_nothing_lost(&w, &[&a], &[b"synced top", b"not the pair's"]);
+    assert_nothing_outside(&w, &["a", "elsewhere", "state"], &[]);
+    record_bad_inputs("excluded_free_through_links", 2);
 }
 
 /// A server that sends more than the size it listed: the download is cut off right there

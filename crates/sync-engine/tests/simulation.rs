@@ -5,7 +5,11 @@
 //! dropped connections, latency jitter); engine crashes at random points — before a request,
 //! after it landed with its answer lost, or the engine dropped mid-flight at whatever await
 //! point it reached (each restarted from its database); and clock jumps, Dropbox's (tokens
-//! expire, upload sessions age) and this computer's, forwards and backwards.
+//! expire, upload sessions age) and this computer's, forwards and backwards. This computer's
+//! disk fails too, from random streams of their own (so a seed's script and server faults
+//! stay what they were): power cuts (`simulation/power.rs`), and `EACCES`/`EIO` on stat,
+//! list and read, edits in place that keep size and time, and links swapped in between scan
+//! and execution (`simulation/local.rs`).
 //!
 //! When the disturbance stops, every client must converge to the same tree as Dropbox, and
 //! no version any actor wrote is lost: it is in the final tree (possibly as a conflicted
@@ -21,15 +25,26 @@
 //! the same checks. `SIM_CONTINUOUS=n` seeds per shard (default 6).
 
 mod common;
+#[path = "simulation/continuous.rs"]
+mod continuous;
+#[path = "simulation/local.rs"]
+mod local;
+#[path = "simulation/power.rs"]
+mod power;
+#[path = "simulation/summary.rs"]
+mod summary;
 
 use common::*;
+use local::Local;
 use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Error, Secret, WriteMode};
+use power::Power;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use summary::{SHARD, STATS, write_summary};
 use sync_core::ContentHash;
 use sync_engine::localfs::PowerCut;
 use sync_engine::remote::Hooked;
@@ -47,33 +62,6 @@ const NAMES: &[&str] = &[
     "e\u{301}.txt",
 ];
 const DIRS: &[&str] = &["x", "y", "Y", "deep", "z z"];
-
-#[derive(Default)]
-struct Stats {
-    seeds: AtomicU64,
-    steps: AtomicU64,
-    crashes: AtomicU64,
-    dropped: AtomicU64,
-    clock_jumps: AtomicU64,
-    faults: AtomicU64,
-    versions: AtomicU64,
-    lost: AtomicU64,
-    power_cuts: AtomicU64,
-    local_faults: AtomicU64,
-}
-
-static STATS: Stats = Stats {
-    seeds: AtomicU64::new(0),
-    steps: AtomicU64::new(0),
-    crashes: AtomicU64::new(0),
-    dropped: AtomicU64::new(0),
-    clock_jumps: AtomicU64::new(0),
-    faults: AtomicU64::new(0),
-    versions: AtomicU64::new(0),
-    lost: AtomicU64::new(0),
-    power_cuts: AtomicU64::new(0),
-    local_faults: AtomicU64::new(0),
-};
 
 struct Machine {
     name: String,
@@ -98,6 +86,9 @@ struct Sim {
     /// Power cuts: drawn from a stream of their own (the rest of a seed's script stays what
     /// it was), carried out by a twin of the file layer (see [`Sim::power_cut_plan`]).
     power: Power,
+    /// Local faults (unreadable paths, edits that keep size and time, links swapped in):
+    /// a stream of their own too (see [`local`]).
+    local: Local,
 }
 
 fn files_under(root: &Path) -> Vec<(PathBuf, bool)> {
@@ -134,6 +125,7 @@ impl Sim {
         // Each seed starts with this computer's clock where it really is.
         sync_engine::pair::shift_clock(-sync_engine::pair::shift_clock(0));
         let w = World::seeded(seed).await;
+        let w_dir = w.dir.path().to_path_buf();
         let machines = ["m1", "m2"]
             .iter()
             .map(|n| Machine {
@@ -153,6 +145,7 @@ impl Sim {
             log: vec![],
             names: BTreeMap::new(),
             power: Power::new(seed),
+            local: Local::new(seed, &w_dir),
         }
     }
 
@@ -492,6 +485,8 @@ impl Sim {
         if let Some(c) = &cut {
             tuning.fs = c.twin.clone();
         }
+        let local = self.local_faults_plan(m, tuning.fs.clone(), faults, cut.is_none());
+        tuning.fs = local.fs.clone();
         let pair = self.w.pair_with(&name, &root, tuning, remote);
         let limit = if dropped && !self.exact {
             drop_after
@@ -528,6 +523,7 @@ impl Sim {
         if let Some(c) = cut.filter(|c| c.twin.is_off()) {
             drop(pair);
             self.power_cut(m, c);
+            self.local_faults_after(m, local);
             let d = self.digest();
             self.note(format!("  trees {d:016x}"));
             return;
@@ -547,6 +543,11 @@ impl Sim {
                 pair.confirm_deletes();
                 let _ = pair.sync_once().await;
             }
+            Some(Err(SyncError::Paused(PauseReason::UnsafeStateFolder { .. })))
+                if local.fs.state_swapped() =>
+            {
+                self.note(format!("{name} stopped: its state folder became a link"));
+            }
             Some(Err(SyncError::Paused(
                 reason @ (PauseReason::RestoreDetected { .. }
                 | PauseReason::IndexMissing { .. }
@@ -563,6 +564,7 @@ impl Sim {
             }
         }
         drop(pair);
+        self.local_faults_after(m, local);
         let d = self.digest();
         self.note(format!("  trees {d:016x}"));
     }
@@ -592,6 +594,7 @@ impl Sim {
             Ordering::Relaxed,
         );
         self.set_faults(false);
+        self.local_faults_end();
     }
 
     async fn run(&mut self) {
@@ -601,6 +604,9 @@ impl Sim {
                 0..=3 => {
                     let m = self.rng.random_range(0..self.machines.len());
                     self.local_op(m);
+                    if self.local.rng.random_bool(0.25) {
+                        self.coarse_edit(m);
+                    }
                 }
                 4..=5 => self.remote_op().await,
                 6..=8 => {
@@ -642,95 +648,6 @@ impl Sim {
                 break;
             }
         }
-        self.check();
-    }
-
-    /// The daemon's way: both computers' engines run continuously (file events, Dropbox's
-    /// longpoll, periodic rescans) while the actors edit, with faults on and off — slow
-    /// longpolls and longpoll backoffs among them. Then the disturbance stops and both must
-    /// converge by themselves.
-    async fn run_continuous(&mut self) {
-        let runners: Vec<sync_engine::Runner> = (0..self.machines.len())
-            .map(|m| {
-                let pair = self.w.pair_with(
-                    &self.machines[m].name,
-                    &self.machines[m].root,
-                    self.tuning(),
-                    Arc::new(self.client()),
-                );
-                sync_engine::Runner::spawn(
-                    Arc::new(pair),
-                    sync_engine::RunOptions {
-                        rescan_interval: std::time::Duration::from_secs(3),
-                        longpoll_secs: 30,
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect();
-        let ops = self.rng.random_range(8..25);
-        for _ in 0..ops {
-            match self.rng.random_range(0..10) {
-                0..=4 => {
-                    let m = self.rng.random_range(0..self.machines.len());
-                    self.local_op(m);
-                }
-                5..=6 => self.remote_op().await,
-                _ => {
-                    let on = self.rng.random_bool(0.6);
-                    self.set_faults(on);
-                    if on {
-                        let mut f = self.w.server.emulator.faults.write();
-                        f.longpoll_delay_ms = self.rng.random_range(0..2_000);
-                        f.longpoll_backoff_secs = self
-                            .rng
-                            .random_bool(0.3)
-                            .then(|| self.rng.random_range(1..3));
-                        let line = format!(
-                            "faults on (longpoll answers {} ms late, backoff {:?})",
-                            f.longpoll_delay_ms, f.longpoll_backoff_secs
-                        );
-                        drop(f);
-                        self.note(line);
-                    } else {
-                        self.note("faults off".into());
-                    }
-                }
-            }
-            let pause = self.rng.random_range(0..200);
-            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-        }
-        // The disturbance stops: the engines converge by themselves. A guard's pause is
-        // confirmed by the user, as in the one-shot runs.
-        self.end_disturbance();
-        let start = std::time::Instant::now();
-        let mut settled_since: Option<std::time::Instant> = None;
-        while start.elapsed() < std::time::Duration::from_secs(90) {
-            for r in &runners {
-                if r.status().pause.is_some() {
-                    r.resume(true);
-                }
-            }
-            let quiet = runners
-                .iter()
-                .all(|r| r.status().state == sync_engine::PairState::UpToDate);
-            if quiet && self.converged() {
-                // Converged and staying so for a moment (no late event undoes it).
-                match settled_since {
-                    Some(t) if t.elapsed() > std::time::Duration::from_millis(500) => break,
-                    Some(_) => {}
-                    None => settled_since = Some(std::time::Instant::now()),
-                }
-            } else {
-                settled_since = None;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let waited = start.elapsed();
-        for r in runners {
-            r.stop().await;
-        }
-        self.note(format!("settled after {waited:?}"));
         self.check();
     }
 
@@ -793,7 +710,12 @@ impl Sim {
                 .collect();
             self.fail(format!("{} versions lost: {which:?}", lost.len()));
         }
-        // Nothing outside the pairs' folders and the state folder.
+        // Nothing outside the pairs' folders was written or deleted: not where the links
+        // swapped in pointed,
+        if let Err(e) = self.local.outside_intact() {
+            self.fail(e);
+        }
+        // nor beside the pairs' folders and the state folder.
         for e in std::fs::read_dir(self.w.dir.path()).unwrap().flatten() {
             let n = e.file_name().to_string_lossy().to_string();
             if !["m1", "m2", "state"].contains(&n.as_str()) {
@@ -820,245 +742,6 @@ impl Sim {
             );
         }
     }
-}
-
-// ------------------------------------------------------------------ power cuts
-
-/// Power cuts of a seed: their own random stream, and scratch space for the twins.
-struct Power {
-    rng: SmallRng,
-    /// The twins' scratch folders (on the same file system as the pairs' folders, outside
-    /// the world's folder, which must hold nothing but the pairs and the state).
-    scratch: tempfile::TempDir,
-    twins: u64,
-}
-
-impl Power {
-    fn new(seed: u64) -> Power {
-        Power {
-            rng: SmallRng::seed_from_u64(seed ^ 0x504f_5745_5243_5554),
-            scratch: tempfile::tempdir().unwrap(),
-            twins: 0,
-        }
-    }
-}
-
-/// A power cut planned for one engine step.
-struct PlannedCut {
-    /// The file layer of the step: the real disk, recording what is durable.
-    twin: Arc<PowerCut>,
-    /// The power goes off right before this disk operation of the step.
-    at: u64,
-    /// Of the changes to folders not yet synced when it does, this many stay (in the order
-    /// they were made, as a journal keeps them); the rest are undone.
-    keep: usize,
-}
-
-impl Sim {
-    /// Whether the next engine step loses power, and where: at a random disk operation
-    /// (data written, a file or folder created, a rename, a sync, the point before the index
-    /// records something).
-    fn power_cut_plan(&mut self, allowed: bool) -> Option<PlannedCut> {
-        if !allowed || !self.power.rng.random_bool(0.5) {
-            return None;
-        }
-        let at = self.power.rng.random_range(0..16);
-        let keep = [0, 1, usize::MAX][self.power.rng.random_range(0..3)];
-        self.power.twins += 1;
-        let twin = Arc::new(
-            PowerCut::new(&self.power.scratch.path().join(self.power.twins.to_string())).unwrap(),
-        );
-        twin.arm(Some(at));
-        Some(PlannedCut { twin, at, keep })
-    }
-
-    /// The power went off during machine `m`'s step (its engine is gone): the disk goes back
-    /// to what a journaling file system keeps. Nothing partial may be visible then — every
-    /// file in the folder is a version someone wrote, whole.
-    fn power_cut(&mut self, m: usize, c: PlannedCut) {
-        let cut = c.twin.cut(c.keep);
-        STATS.power_cuts.fetch_add(1, Ordering::Relaxed);
-        STATS.local_faults.fetch_add(1, Ordering::Relaxed);
-        let name = self.machines[m].name.clone();
-        self.note(format!(
-            "{name} power cut before disk operation {} (armed at {}): {} pending folder changes kept, {} undone, {} files' unsynced data lost",
-            cut.ops, c.at, cut.kept, cut.undone, cut.files_reset
-        ));
-        if !cut.lost_found.is_empty() {
-            self.fail(format!(
-                "a folder was not durable before something durable was put in it: {:?}",
-                cut.lost_found
-            ));
-        }
-        let root = self.machines[m].root.clone();
-        for (p, dir) in files_under(&root) {
-            if dir {
-                continue;
-            }
-            let Ok(data) = std::fs::read(&p) else {
-                continue;
-            };
-            if !self.written.contains(&ContentHash::of(&data)) {
-                self.fail(format!(
-                    "after a power cut {} holds {} bytes that are no version anyone wrote (a partial file)",
-                    p.display(),
-                    data.len()
-                ));
-            }
-        }
-    }
-}
-
-/// Every point of a sync round where the power can go off — each disk operation of its
-/// downloads (a new file, a replaced file, new folders), local delete (to the trash), move,
-/// conflict (set aside) and of the restore marker's update, and each point before the
-/// index records something — with the folders' pending changes all undone or all kept: at
-/// none of them is a partial file visible, a restore taken for one, or a version lost, and
-/// the next run converges.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_power_cut_point_of_a_round_is_safe() {
-    SHARD.store(300, Ordering::Relaxed);
-    let versions: &[&[u8]] = &[
-        b"stays",
-        b"edit v1",
-        b"edit v2 from Dropbox",
-        b"to be deleted",
-        b"moves",
-        b"new from Dropbox",
-        b"clash base",
-        b"clash: theirs",
-        b"clash: mine",
-        b"new here",
-    ];
-    let mut points = 0;
-    'points: for at in 0.. {
-        for keep in [0, usize::MAX] {
-            let w = World::new().await;
-            let a = w.folder("a");
-            write(&a, "/stays.txt", b"stays");
-            write(&a, "/edit.txt", b"edit v1");
-            write(&a, "/gone.txt", b"to be deleted");
-            write(&a, "/moveme.txt", b"moves");
-            write(&a, "/dir/inside.txt", b"stays");
-            write(&a, "/clash.txt", b"clash base");
-            w.pair("a", &a).sync_once().await.unwrap();
-            // Dropbox: an edit, a new file in new folders, a delete, a move, a clashing edit.
-            w.put("/edit.txt", b"edit v2 from Dropbox").await;
-            w.put("/new/deep/n.txt", b"new from Dropbox").await;
-            w.remove("/gone.txt").await;
-            w.mv("/moveme.txt", "/dir/moved.txt").await;
-            w.put("/clash.txt", b"clash: theirs").await;
-            // Here: the clashing edit, and a new file to upload.
-            write(&a, "/clash.txt", b"clash: mine");
-            write(&a, "/up.txt", b"new here");
-            let scratch = tempfile::tempdir().unwrap();
-            let twin = Arc::new(PowerCut::new(scratch.path()).unwrap());
-            twin.arm(Some(at));
-            let tuning = Tuning {
-                transfers: 1,
-                small_transfers: 1,
-                fs: twin.clone(),
-                ..World::tuning()
-            };
-            let pair = w.pair_with("a", &a, tuning, Arc::new(w.client()));
-            let finished = tokio::select! {
-                biased;
-                _ = twin.went_off() => false,
-                // An engine that met the power cut may also end by itself, with an error.
-                r = pair.sync_once() => {
-                    if !twin.is_off() {
-                        r.unwrap();
-                    }
-                    !twin.is_off()
-                }
-            };
-            drop(pair);
-            if finished {
-                // The round had fewer disk operations than `at`: every point was tried.
-                break 'points;
-            }
-            let cut = twin.cut(keep);
-            points += 1;
-            STATS.power_cuts.fetch_add(1, Ordering::Relaxed);
-            STATS.local_faults.fetch_add(1, Ordering::Relaxed);
-            let when =
-                format!("power cut before disk operation {at} (pending kept: {keep}): {cut:?}");
-            assert!(cut.lost_found.is_empty(), "{when}");
-            // Nothing partial is visible.
-            let known: BTreeSet<ContentHash> =
-                versions.iter().map(|v| ContentHash::of(v)).collect();
-            for (path, h) in local_tree(&a) {
-                if let Some(h) = h {
-                    assert!(
-                        known.contains(&h),
-                        "{when}: {path} is no version anyone wrote"
-                    );
-                }
-            }
-            // The next run neither takes the folder for a restored snapshot nor loses
-            // anything, and converges.
-            for run in 0..3 {
-                match w.pair("a", &a).sync_once().await {
-                    Ok(_) => {}
-                    Err(e) => panic!("{when}: run {run} after the cut: {e}"),
-                }
-            }
-            assert_same(&w, &a);
-            // And it is the round's result: nothing undone on disk was recorded as done (a
-            // deleted file would come back, an old version would go up as the newest).
-            let mut tree = local_tree(&a);
-            let copy = tree
-                .iter()
-                .find(|(p, _)| p.contains("conflicted copy"))
-                .map(|(p, h)| (p.clone(), *h));
-            let Some((copy, mine)) = copy else {
-                panic!("{when}: no conflicted copy in {tree:#?}");
-            };
-            assert_eq!(mine, h(b"clash: mine"), "{when}: {copy}");
-            tree.remove(&copy);
-            let expected: BTreeMap<String, Option<ContentHash>> = [
-                ("/stays.txt", h(b"stays")),
-                ("/edit.txt", h(b"edit v2 from Dropbox")),
-                ("/dir", None),
-                ("/dir/inside.txt", h(b"stays")),
-                ("/dir/moved.txt", h(b"moves")),
-                ("/new", None),
-                ("/new/deep", None),
-                ("/new/deep/n.txt", h(b"new from Dropbox")),
-                ("/clash.txt", h(b"clash: theirs")),
-                ("/up.txt", h(b"new here")),
-            ]
-            .into_iter()
-            .map(|(p, h)| (p.to_string(), h))
-            .collect();
-            assert_eq!(tree, expected, "{when}");
-            let mut kept: BTreeSet<ContentHash> = BTreeSet::new();
-            for (_, h) in local_tree(&a)
-                .into_iter()
-                .chain(local_tree(&a.join(".nuvosync/trash")))
-            {
-                kept.extend(h);
-            }
-            {
-                let acct = w.server.emulator.account("ada").unwrap();
-                let ns = acct.ns.lock();
-                kept.extend(ns.revisions.values().map(|r| r.version.hash));
-            }
-            for v in versions {
-                assert!(
-                    kept.contains(&ContentHash::of(v)),
-                    "{when}: {:?} was lost",
-                    String::from_utf8_lossy(v)
-                );
-            }
-        }
-    }
-    assert!(
-        points > 20,
-        "only {points} cut points: the round did less than expected"
-    );
-    eprintln!("{points} power-cut points of one round tried, each safe");
-    write_summary();
 }
 
 /// Run one seed; returns its step log.
@@ -1120,76 +803,6 @@ async fn shard(n: u64) {
         run_seed(n * 1_000_003 + i).await;
     }
     write_summary();
-}
-
-/// Continuous runs: `SIM_CONTINUOUS=n` seeds per shard (default 6, 3 shards).
-async fn continuous_shard(n: u64) {
-    let per: u64 = std::env::var("SIM_CONTINUOUS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
-    SHARD.store(200 + n, Ordering::Relaxed);
-    for i in 0..per {
-        let mut sim = Sim::new(7_000_000 + n * 1_000_003 + i).await;
-        sim.run_continuous().await;
-        STATS.seeds.fetch_add(1, Ordering::Relaxed);
-    }
-    write_summary();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn continuous_0() {
-    continuous_shard(0).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn continuous_1() {
-    continuous_shard(1).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn continuous_2() {
-    continuous_shard(2).await;
-}
-
-/// The shard this test process runs (each shard is a test of its own).
-static SHARD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// This shard's counts, for the run's one-screen summary (printed by `cargo xtask test`); a
-/// shard that fails writes them before it stops.
-fn write_summary() {
-    let n = SHARD.load(Ordering::Relaxed);
-    let summary = serde_json::json!({
-        "seeds": STATS.seeds.load(Ordering::Relaxed),
-        "steps": STATS.steps.load(Ordering::Relaxed),
-        "crashes": STATS.crashes.load(Ordering::Relaxed),
-        "dropped_mid_flight": STATS.dropped.load(Ordering::Relaxed),
-        "clock_jumps": STATS.clock_jumps.load(Ordering::Relaxed),
-        "faults": STATS.faults.load(Ordering::Relaxed),
-        "versions": STATS.versions.load(Ordering::Relaxed),
-        "lost": STATS.lost.load(Ordering::Relaxed),
-        "power_cuts": STATS.power_cuts.load(Ordering::Relaxed),
-        "local_faults": STATS.local_faults.load(Ordering::Relaxed),
-    });
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("summary");
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join(format!("simulation-{n}.json")),
-        summary.to_string(),
-    );
-    eprintln!(
-        "simulation shard {n}: {} seeds, {} engine steps, {} crashes ({} dropped mid-flight), {} power cuts, {} clock jumps, {} faults injected ({} local), {} versions written, {} lost",
-        STATS.seeds.load(Ordering::Relaxed),
-        STATS.steps.load(Ordering::Relaxed),
-        STATS.crashes.load(Ordering::Relaxed),
-        STATS.dropped.load(Ordering::Relaxed),
-        STATS.power_cuts.load(Ordering::Relaxed),
-        STATS.clock_jumps.load(Ordering::Relaxed),
-        STATS.faults.load(Ordering::Relaxed),
-        STATS.local_faults.load(Ordering::Relaxed),
-        STATS.versions.load(Ordering::Relaxed),
-        STATS.lost.load(Ordering::Relaxed)
-    );
 }
 
 macro_rules! shards {
