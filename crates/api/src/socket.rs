@@ -145,6 +145,18 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
                 }
             }
         }
+        if cmd == Command::Stop {
+            // Answer first: once the daemon is told to stop, the process may exit before
+            // this task gets to write, and the caller would see a closed connection.
+            let ok = Response {
+                id,
+                ok: Some(serde_json::Value::Null),
+                error: None,
+            };
+            let _ = write(&mut w, &ok).await;
+            let _ = daemon.handle(cmd).await;
+            return;
+        }
         let resp = match daemon.handle(cmd).await {
             Ok(v) => Response {
                 id,
