@@ -501,7 +501,10 @@ async fn parents_in_path_display_may_be_cased_otherwise() {
     let mut shown = vec![];
     // Written through other casings of the parent: the answers keep the request's parents
     // (in three of four entries, picked by the seed) and the last component as sent.
-    for (i, parent) in ["docs", "DOCS", "dOCS", "DoCs", "docS", "DOcs"].iter().enumerate() {
+    for (i, parent) in ["docs", "DOCS", "dOCS", "DoCs", "docS", "DOcs"]
+        .iter()
+        .enumerate()
+    {
         let arg = format!(r#"{{"path": "/{parent}/F{i}.txt"}}"#);
         let (status, body) = e.upload_raw(arg.as_bytes(), b"f").await;
         assert_eq!(status, 200, "{body}");
@@ -541,7 +544,10 @@ async fn parents_in_path_display_may_be_cased_otherwise() {
             )
         })
         .collect();
-    assert!(listed.contains(&("/docs".into(), "/Docs".into())), "{listed:?}");
+    assert!(
+        listed.contains(&("/docs".into(), "/Docs".into())),
+        "{listed:?}"
+    );
     for d in &shown {
         assert!(listed.iter().any(|(_, p)| p == d), "{d} in {listed:?}");
     }
@@ -585,7 +591,9 @@ async fn parents_in_path_display_may_be_cased_otherwise() {
         "a child keeps the parent's casing from before the case-only rename: {changes:?}"
     );
     assert!(
-        after.iter().all(|p| p.to_lowercase().starts_with("/papers")),
+        after
+            .iter()
+            .all(|p| p.to_lowercase().starts_with("/papers")),
         "{changes:?}"
     );
     let (status, body) = e

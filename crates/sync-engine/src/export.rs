@@ -227,7 +227,8 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
                 continue;
             }
             match export_one(pair, &root, doc, copies.get(k)).await {
-                Ok(c) => {
+                Ok(None) => {}
+                Ok(Some(c)) => {
                     copies.insert(k.clone(), c);
                     lock(&pair.index).clear_issue(&doc.path)?;
                 }
@@ -298,9 +299,14 @@ async fn export_one(
     root: &crate::localfs::Root,
     doc: &Doc,
     old: Option<&Copy>,
-) -> Result<Copy, String> {
+) -> Result<Option<Copy>, String> {
     let format = doc.export_as.clone().unwrap_or_else(|| "html".into());
     let file = target(pair, doc, &format).map_err(|e| e.to_string())?;
+    let folder = parent(&file);
+    if !folder.is_empty() && !root.exists(folder) {
+        // Its folder is not here yet: the plan makes it, the copy follows.
+        return Ok(None);
+    }
     let replace = old.is_some_and(|c| key(&c.file) == key(&file));
     if !replace {
         // What is there already is the user's, or a synced file: it wins.
@@ -322,11 +328,11 @@ async fn export_one(
     keys.push(key(&file));
     pair.set_exported(&keys);
     let dropbox_path = pair.root.dropbox_path(&doc.path);
-    let (entry, _name, expect, mut body) = pair
-        .remote
-        .export(&dropbox_path, Some(&format))
-        .await
-        .map_err(|e| format!("{} could not be exported: {e}", doc.path))?;
+    let (entry, _name, expect, mut body) =
+        pair.remote
+            .export(&dropbox_path, Some(&format))
+            .await
+            .map_err(|e| format!("{} could not be exported: {e}", doc.path))?;
     let temp = root
         .temp_file()
         .map_err(|e| format!("cannot create a temporary file: {e}"))?;
@@ -334,12 +340,17 @@ async fn export_one(
     let mut buf = vec![0u8; 64 * 1024];
     let written = async {
         loop {
-            let n = body.read(&mut buf).await.map_err(|e| format!("the export was interrupted ({e}); it is tried again"))?;
+            let n = body
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("the export was interrupted ({e}); it is tried again"))?;
             if n == 0 {
                 return Ok::<(), String>(());
             }
             hasher.update(&buf[..n]);
-            (&temp.file).write_all(&buf[..n]).map_err(|e| format!("cannot write the exported file: {e}"))?;
+            (&temp.file)
+                .write_all(&buf[..n])
+                .map_err(|e| format!("cannot write the exported file: {e}"))?;
         }
     }
     .await;
@@ -363,11 +374,11 @@ async fn export_one(
         return Err(e);
     }
     pair.counters.downloaded.fetch_add(1, Ordering::Relaxed);
-    Ok(Copy {
+    Ok(Some(Copy {
         file,
         rev: entry.rev,
         hash,
-    })
+    }))
 }
 
 #[cfg(test)]

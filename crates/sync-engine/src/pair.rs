@@ -1549,6 +1549,9 @@ impl Pair {
     /// a run with nothing to do walks the folder once. Otherwise the watcher and the
     /// longpoll report later changes. Returns the number of rounds.
     pub async fn converge(&self, settle: bool) -> Result<u64, SyncError> {
+        // Exported copies of documents gone from Dropbox go first, so that a folder deleted
+        // there with a document in it is not kept here for the copy alone.
+        crate::export::sync_exports(self).await?;
         let mut rounds = 0u64;
         let mut quiet = 0;
         let mut executed_since_scan = false;

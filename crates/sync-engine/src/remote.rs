@@ -13,7 +13,8 @@
 
 use bytes::Bytes;
 use nuvosync_dropbox::{
-    Account, Client, Commit, Entry, Error, ExportOnlyEntry, FileEntry, FileHistory, FolderEntry, Page, SpaceUsage,
+    Account, Client, Commit, Entry, Error, ExportOnlyEntry, FileEntry, FileHistory, FolderEntry,
+    Page, SpaceUsage,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -52,7 +53,15 @@ pub trait Remote: Send + Sync {
         &'a self,
         path: &'a str,
         format: Option<&'a str>,
-    ) -> Call<'a, (ExportOnlyEntry, String, Option<sync_core::ContentHash>, Body)> {
+    ) -> Call<
+        'a,
+        (
+            ExportOnlyEntry,
+            String,
+            Option<sync_core::ContentHash>,
+            Body,
+        ),
+    > {
         let _ = (path, format);
         Box::pin(async { Err(Error::NotDownloadable) })
     }
@@ -128,7 +137,15 @@ impl Remote for Client {
         &'a self,
         path: &'a str,
         format: Option<&'a str>,
-    ) -> Call<'a, (ExportOnlyEntry, String, Option<sync_core::ContentHash>, Body)> {
+    ) -> Call<
+        'a,
+        (
+            ExportOnlyEntry,
+            String,
+            Option<sync_core::ContentHash>,
+            Body,
+        ),
+    > {
         Box::pin(Client::export(self, path, format))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
@@ -493,7 +510,15 @@ impl Remote for Hooked {
         &'a self,
         path: &'a str,
         format: Option<&'a str>,
-    ) -> Call<'a, (ExportOnlyEntry, String, Option<sync_core::ContentHash>, Body)> {
+    ) -> Call<
+        'a,
+        (
+            ExportOnlyEntry,
+            String,
+            Option<sync_core::ContentHash>,
+            Body,
+        ),
+    > {
         self.gate("export", || self.inner.export(path, format))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {

@@ -117,7 +117,11 @@ async fn an_edit_to_the_exported_copy_is_kept_as_a_conflicted_copy_not_uploaded_
     assert_eq!(std::fs::read(&copy).unwrap(), HTML, "exported again");
     // The edit reached Dropbox as a file of its own; the Paper doc is untouched.
     let remote = w.remote_tree();
-    assert_eq!(remote.get(&edited[0]), Some(&h(b"<h1>My edit</h1>")), "{remote:?}");
+    assert_eq!(
+        remote.get(&edited[0]),
+        Some(&h(b"<h1>My edit</h1>")),
+        "{remote:?}"
+    );
     assert!(!remote.contains_key("/Plan.html"));
     assert_eq!(paper_on_dropbox(&w, "/Plan.paper").unwrap(), doc);
     let conflicts = pair.with_index(|ix| ix.conflicts(true).unwrap());
@@ -179,8 +183,10 @@ async fn a_local_file_in_the_way_is_not_replaced() {
     let report = clean(pair.sync_once().await);
     assert_eq!(std::fs::read(a.join("Plan.html")).unwrap(), b"mine");
     assert!(
-        report.issues.iter().any(|i| i.code == "export_failed"
-            && i.message.contains("already there")),
+        report
+            .issues
+            .iter()
+            .any(|i| i.code == "export_failed" && i.message.contains("already there")),
         "{:#?}",
         report.issues
     );
@@ -201,4 +207,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A folder deleted on Dropbox with a Paper doc in it: the copy goes to the trash with the
+/// rest and the folder is not kept here, nor made again on Dropbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_deleted_on_dropbox_with_a_doc_in_it_goes_whole() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    w.put("/Team/a.txt", b"a").await;
+    w.paper("/Team/Plan.paper");
+    let pair = exporting(&w, "a", &a);
+    clean(pair.sync_once().await);
+    assert!(a.join("Team/Plan.html").is_file());
+    w.remove("/Team").await;
+    clean(pair.sync_once().await);
+    clean(pair.sync_once().await);
+    assert!(!a.join("Team").exists(), "{:?}", local_tree(&a));
+    assert!(w.remote_tree().is_empty(), "{:?}", w.remote_tree());
+}
+
+/// The setting turned off: the unchanged copies go to the trash, nothing is uploaded, and the
+/// doc is a status entry again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_the_setting_off_takes_the_copies_away() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    w.paper("/Plan.paper");
+    let t = World::tuning();
+    t.export_documents.store(true, Ordering::Relaxed);
+    let pair = w.pair_with("a", &a, t.clone(), Arc::new(w.client()));
+    clean(pair.sync_once().await);
+    assert!(a.join("Plan.html").is_file());
+    t.export_documents.store(false, Ordering::Relaxed);
+    let uploads = calls(&w, "files/upload");
+    clean(pair.sync_once().await);
+    clean(pair.sync_once().await);
+    assert!(!a.join("Plan.html").exists());
+    assert_eq!(calls(&w, "files/upload"), uploads);
+    assert!(!w.remote_tree().contains_key("/Plan.html"));
 }
