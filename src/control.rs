@@ -808,7 +808,7 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                     .map(|n| patch.history_days = Some(n))
                     .map_err(|_| bad()),
                 "history-max-entries" => num().map(|n| patch.history_max_entries = Some(n)),
-                "export-documents" => match value {
+                "export-documents" => match value.as_str() {
                     "on" | "true" | "yes" => Ok(true),
                     "off" | "false" | "no" => Ok(false),
                     _ => Err(ApiError::new(
