@@ -222,15 +222,30 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
         }
     }
     if on {
+        // A doc with its copy here is no "stays on Dropbox only" entry (a whole listing
+        // reports every such doc again).
+        let reported: BTreeMap<Key, String> = lock(&pair.index)
+            .issues()?
+            .into_iter()
+            .filter(|i| i.code == "not_downloadable")
+            .map(|i| (key(&i.path), i.path))
+            .collect();
         for (k, doc) in &docs {
             if copies.get(k).is_some_and(|c| c.rev == doc.rev) {
+                if let Some(path) = reported.get(k) {
+                    lock(&pair.index).clear_issue(path)?;
+                }
                 continue;
             }
             match export_one(pair, &root, doc, copies.get(k)).await {
                 Ok(None) => {}
                 Ok(Some(c)) => {
                     copies.insert(k.clone(), c);
-                    lock(&pair.index).clear_issue(&doc.path)?;
+                    let mut ix = lock(&pair.index);
+                    ix.clear_issue(&doc.path)?;
+                    if let Some(path) = reported.get(k) {
+                        ix.clear_issue(path)?;
+                    }
                 }
                 Err(message) => {
                     tracing::warn!(pair = %pair.spec.name, path = %doc.path, "{message}");
@@ -240,12 +255,11 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
         }
     }
     if copies != before {
-        let mut ix = lock(&pair.index);
-        store(&mut ix, COPIES, &copies)?;
-        let keys: BTreeSet<Key> = copies.values().map(|c| key(&c.file)).collect();
-        drop(ix);
-        pair.set_exported(&keys.into_iter().collect::<Vec<_>>());
+        store(&mut lock(&pair.index), COPIES, &copies)?;
     }
+    // Only the copies that are here are skipped (not one whose export failed).
+    let keys: BTreeSet<Key> = copies.values().map(|c| key(&c.file)).collect();
+    pair.set_exported(&keys.into_iter().collect::<Vec<_>>());
     Ok(())
 }
 
