@@ -82,7 +82,8 @@ pub enum SettingsCommand {
     /// download-limit (bytes/s, 0 = none), autostart (true|false), mass-delete-percent (0–100)
     /// and mass-delete-min-files (the guard pauses when one sync would delete more than both),
     /// trash-days and trash-max-mb (what a pair's own trash keeps), history-days and
-    /// history-max-entries (what the activity history keeps).
+    /// history-max-entries (what the activity history keeps), export-documents (on|off: Paper
+    /// docs exported as read-only local copies).
     Set {
         /// Setting.
         key: String,
@@ -807,10 +808,19 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                     .map(|n| patch.history_days = Some(n))
                     .map_err(|_| bad()),
                 "history-max-entries" => num().map(|n| patch.history_max_entries = Some(n)),
+                "export-documents" => match value.as_str() {
+                    "on" | "true" | "yes" => Ok(true),
+                    "off" | "false" | "no" => Ok(false),
+                    _ => Err(ApiError::new(
+                        ErrorCode::InvalidArgument,
+                        format!("export-documents is on or off, not {value:?}"),
+                    )),
+                }
+                .map(|b| patch.export_documents = Some(b)),
                 _ => Err(ApiError::new(
                     ErrorCode::InvalidArgument,
                     format!(
-                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart, mass-delete-percent, mass-delete-min-files, trash-days, trash-max-mb, history-days, history-max-entries"
+                        "unknown setting {key:?} — one of notifications, snooze, upload-limit, download-limit, autostart, mass-delete-percent, mass-delete-min-files, trash-days, trash-max-mb, history-days, history-max-entries, export-documents"
                     ),
                 )),
             };
@@ -861,6 +871,12 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
                 }
                 if let (Some(days), Some(n)) = (s.history_days, s.history_max_entries) {
                     println!("history: {days} days, at most {n} entries per pair");
+                }
+                if let Some(on) = s.export_documents {
+                    println!(
+                        "export documents (Paper docs as read-only copies): {}",
+                        if on { "on" } else { "off" }
+                    );
                 }
                 for p in s.pairs {
                     println!(

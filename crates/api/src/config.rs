@@ -254,6 +254,10 @@ pub struct Config {
     /// ...and holds at most this many entries.
     #[serde(default = "default_history_max_entries")]
     pub history_max_entries: u64,
+    /// Files Dropbox cannot download (Paper docs) are exported into the local folder as
+    /// read-only copies (`Plan.paper` → `Plan.html`); off: they are listed in status only.
+    #[serde(default)]
+    pub export_documents: bool,
     /// Pairs.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairConfig>,
@@ -274,6 +278,7 @@ impl Default for Config {
             trash_max_mb: default_trash_max_mb(),
             history_days: default_history_days(),
             history_max_entries: default_history_max_entries(),
+            export_documents: false,
             pairs: vec![],
         }
     }

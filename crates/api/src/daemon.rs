@@ -1023,6 +1023,7 @@ impl Daemon {
             trash_max_mb: Some(c.trash_max_mb),
             history_days: Some(c.history_days),
             history_max_entries: Some(c.history_max_entries),
+            export_documents: Some(c.export_documents),
             pairs: c
                 .pairs
                 .iter()
@@ -1087,6 +1088,9 @@ impl Daemon {
             }
             if let Some(v) = patch.history_max_entries {
                 c.history_max_entries = v;
+            }
+            if let Some(v) = patch.export_documents {
+                c.export_documents = v;
             }
             for pp in &patch.pairs {
                 let p = c

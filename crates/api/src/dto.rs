@@ -401,6 +401,11 @@ pub struct SettingsDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub history_max_entries: Option<u64>,
+    /// Files Dropbox can only export (Paper docs) are exported as read-only local copies
+    /// (always given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub export_documents: Option<bool>,
     /// Pairs.
     pub pairs: Vec<PairSettingsDto>,
 }
@@ -598,6 +603,10 @@ pub struct SettingsPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub history_max_entries: Option<u64>,
+    /// Export the files Dropbox can only export (Paper docs) as read-only local copies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub export_documents: Option<bool>,
     /// Per-pair changes.
     pub pairs: Vec<PairPatch>,
 }

@@ -98,6 +98,9 @@ fn apply_to_tuning(c: &Config, tuning: &Tuning) {
         c.history_days,
         c.history_max_entries,
     );
+    tuning
+        .export_documents
+        .store(c.export_documents, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl Service {

@@ -186,3 +186,48 @@ async fn a_snooze_outlasts_a_restart_and_ending_it_does_too() {
     drop(d);
     assert!(!reopen().snoozed());
 }
+
+/// `export-documents`: off by default; set through the daemon, the running pair exports a
+/// Paper doc as a read-only copy, and the setting is kept in the config file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_documents_is_a_setting_that_reaches_running_pairs() {
+    let lab = Lab::new().await;
+    std::fs::create_dir_all(&lab.local).unwrap();
+    let acct = lab.server.emulator.account("ada").unwrap();
+    lab.server
+        .emulator
+        .add_export_only(
+            &acct,
+            &format!("/Apps/nuvolos.cloud{}/Plan.paper", common::ROOT),
+            "<h1>Plan</h1>",
+            "# Plan\n",
+        )
+        .unwrap();
+    let d = Daemon::start(lab.service.clone()).await;
+    until("the first sync", Duration::from_secs(20), || {
+        lab.local.join(".nuvosync").exists()
+    })
+    .await;
+    let s: SettingsDto =
+        serde_json::from_value(d.handle(Command::SettingsGet).await.unwrap()).unwrap();
+    assert_eq!(s.export_documents, Some(false));
+    assert!(!lab.local.join("Plan.html").exists());
+    let on = Command::SettingsSet {
+        patch: SettingsPatch {
+            export_documents: Some(true),
+            ..SettingsPatch::default()
+        },
+    };
+    let s: SettingsDto = serde_json::from_value(d.handle(on).await.unwrap()).unwrap();
+    assert_eq!(s.export_documents, Some(true));
+    // The next look at Dropbox (a change there) brings the copy.
+    lab.upload("/poke.txt", b"x").await;
+    until("the exported copy", Duration::from_secs(30), || {
+        std::fs::read(lab.local.join("Plan.html")).is_ok_and(|b| b == b"<h1>Plan</h1>")
+    })
+    .await;
+    let config =
+        std::fs::read_to_string(nuvosync_api::config::Paths::under(lab.dir.path()).config_file())
+            .unwrap();
+    assert!(config.contains("export_documents = true"), "{config}");
+}

@@ -38,6 +38,11 @@ struct Args {
     /// Seed for ids, revisions and fault decisions.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Seed for which entries show their parent folders in another casing than the folders
+    /// have (a request's casing, or the one a folder had before a case-only rename), as
+    /// Dropbox's path_display may; the last component and path_lower are always exact.
+    #[arg(long, default_value_t = dropbox_emulator::state::DEFAULT_PARENT_CASING_SEED)]
+    parent_casing_seed: u64,
     /// Lifetime of access tokens issued by /oauth2/token, in seconds.
     #[arg(long, default_value_t = 14_400)]
     token_lifetime: u64,
@@ -158,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config {
         accounts,
         seed: args.seed,
+        parent_casing_seed: args.parent_casing_seed,
         data_dir: args.data_dir.clone(),
         token_lifetime_secs: args.token_lifetime,
         quota_bytes: args.quota_bytes,

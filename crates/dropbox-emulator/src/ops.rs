@@ -147,6 +147,7 @@ impl Recorder<'_> {
         let id = self.ids.new_id();
         self.record(Change::Put(Node {
             id,
+            written: written(p, &display),
             display,
             kind: NodeKind::Folder,
         }));
@@ -278,14 +279,19 @@ impl Recorder<'_> {
         let node = match replace {
             Some(old) => Node {
                 id: old.id,
+                written: written(&target, &old.display),
                 display: old.display,
                 kind: NodeKind::File(version),
             },
-            None => Node {
-                id: self.ids.new_id(),
-                display: self.canonical_display(&target),
-                kind: NodeKind::File(version),
-            },
+            None => {
+                let display = self.canonical_display(&target);
+                Node {
+                    id: self.ids.new_id(),
+                    written: written(&target, &display),
+                    display,
+                    kind: NodeKind::File(version),
+                }
+            }
         };
         self.record(Change::Put(node.clone()));
         Ok(node)
@@ -307,9 +313,11 @@ impl Recorder<'_> {
             return Err(OpError::Conflict(ConflictKind::File));
         }
         self.ensure_parents(display);
+        let canonical = self.canonical_display(display);
         let node = Node {
             id: self.ids.new_id(),
-            display: self.canonical_display(display),
+            written: written(display, &canonical),
+            display: canonical,
             kind: NodeKind::File(FileVersion {
                 rev: self.ids.new_rev(),
                 size,
@@ -340,9 +348,11 @@ impl Recorder<'_> {
             target = self.free_name(display, None);
         }
         self.ensure_parents(&target);
+        let display = self.canonical_display(&target);
         let node = Node {
             id: self.ids.new_id(),
-            display: self.canonical_display(&target),
+            written: written(&target, &display),
+            display,
             kind: NodeKind::Folder,
         };
         self.record(Change::Put(node.clone()));
@@ -462,10 +472,12 @@ impl Recorder<'_> {
                     n.id.clone()
                 },
                 display: rebase(n),
+                written: None,
                 kind,
             }
         };
-        let root = fresh(self, &src);
+        let mut root = fresh(self, &src);
+        root.written = written(&target, &root.display);
         self.record(Change::Put(root.clone()));
         for n in &subtree {
             let moved = fresh(self, n);
@@ -488,12 +500,20 @@ impl Recorder<'_> {
             .collect();
         let root = Node {
             display: new_root.clone(),
+            written: written(to, &new_root),
             ..src.clone()
         };
         self.record(Change::Put(root.clone()));
         for n in subtree {
+            // What is below keeps the parents' old casing in what it shows (Dropbox: "at least
+            // the last path component will have the correct casing").
             let display = format!("{new_root}{}", &n.display[old_len..]);
-            self.record(Change::Put(Node { display, ..n }));
+            let was = n.written.clone().unwrap_or_else(|| n.display.clone());
+            self.record(Change::Put(Node {
+                written: written(&was, &display),
+                display,
+                ..n
+            }));
         }
         root
     }
@@ -552,6 +572,13 @@ fn unreachable_file() -> FileVersion {
         server_modified: 0,
         export: None,
     }
+}
+
+/// The path a request spelled, kept on the node when its parents' casing differs from the
+/// stored parents' (see `Node::written`); `None` when it is the same path or another place.
+fn written(requested: &str, display: &str) -> Option<String> {
+    let (rp, dp) = (parent(requested), parent(display));
+    (rp != dp && lower(rp) == lower(dp)).then(|| requested.to_string())
 }
 
 #[cfg(test)]

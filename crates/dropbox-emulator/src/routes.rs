@@ -844,6 +844,7 @@ fn revision_node(ns: &Namespace, scope: &Scope, rev: &str) -> Result<Node, OpErr
     Ok(Node {
         id: r.id.clone(),
         display: r.display.clone(),
+        written: None,
         kind: crate::store::NodeKind::File(r.version.clone()),
     })
 }
@@ -1702,6 +1703,7 @@ fn list_revisions(call: &Call) -> Result<Reply, ApiError> {
                 display: current
                     .map(|c| c.display.clone())
                     .unwrap_or(r.display.clone()),
+                written: current.and_then(|c| c.written.clone()),
                 kind: crate::store::NodeKind::File(r.version.clone()),
             };
             wire::file_metadata(&node, &call.scope)

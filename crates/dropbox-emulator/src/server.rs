@@ -446,7 +446,8 @@ async fn api_inner(
                 Scope::app_folder(name)
             }
             Access::Full => Scope::full(),
-        };
+        }
+        .with_casing(emu.config.parent_casing_seed);
         if let Some(root) = parts.headers.get("Dropbox-API-Path-Root") {
             if let Err(e) = check_path_root(root, &account) {
                 return Ok(e.into_response());

@@ -24,6 +24,9 @@ pub const NUVOSYNC_APP_KEY: &str = "nuvosync-desktop";
 /// The app folder name of nuvosync's app key.
 pub const NUVOSYNC_APP_FOLDER: &str = "nuvolos.cloud";
 
+/// The default [`Config::parent_casing_seed`].
+pub const DEFAULT_PARENT_CASING_SEED: u64 = 0x0dd_ca5e;
+
 /// Static settings of an emulator instance.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -34,6 +37,10 @@ pub struct Config {
     pub apps: Vec<crate::oauth::RegisteredApp>,
     /// Seed for ids, revisions and fault decisions.
     pub seed: u64,
+    /// Seed for which entries show their parents in another casing (a request's, or one a
+    /// parent had before a case-only rename), as Dropbox's `path_display` may: always on,
+    /// as Dropbox, with a fixed seed by default ([`crate::wire::shown_display`]).
+    pub parent_casing_seed: u64,
     /// Persist state here (crash-safe); in memory when `None`.
     pub data_dir: Option<PathBuf>,
     /// Lifetime of access tokens issued by `/oauth2/token`, in seconds.
@@ -54,6 +61,7 @@ impl Default for Config {
             accounts: vec![],
             apps: vec![crate::oauth::RegisteredApp::nuvosync()],
             seed: 0,
+            parent_casing_seed: DEFAULT_PARENT_CASING_SEED,
             data_dir: None,
             token_lifetime_secs: 14_400,
             quota_bytes: 2 << 40,

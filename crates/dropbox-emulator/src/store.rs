@@ -93,6 +93,12 @@ pub struct Node {
     pub id: String,
     /// Full path with the casing the user gave.
     pub display: String,
+    /// The full path as the request that made or last wrote this node spelled it: its parent
+    /// components may be cased otherwise than the parents are (the request's casing, or the
+    /// casing a parent had before a case-only rename). Listings may show those parents
+    /// (`wire::shown_display`); `None` when nothing differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
     /// File or folder.
     pub kind: NodeKind,
 }
@@ -419,6 +425,7 @@ mod tests {
         Node {
             id: id.into(),
             display: display.into(),
+            written: None,
             kind: NodeKind::Folder,
         }
     }
@@ -427,6 +434,7 @@ mod tests {
         Node {
             id: id.into(),
             display: display.into(),
+            written: None,
             kind: NodeKind::File(FileVersion {
                 rev: rev.into(),
                 size: data.len() as u64,

@@ -97,6 +97,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 pub struct Scope {
     /// Full display path of the root (`""` or `/Apps/nuvolos.cloud`).
     pub root: String,
+    /// The seed that picks which entries show their parents as a request spelled them
+    /// ([`shown_display`]); every call over HTTP has one (`Config::parent_casing_seed`).
+    pub casing: Option<u64>,
 }
 
 impl Scope {
@@ -104,6 +107,7 @@ impl Scope {
     pub fn full() -> Self {
         Scope {
             root: String::new(),
+            casing: None,
         }
     }
 
@@ -111,6 +115,15 @@ impl Scope {
     pub fn app_folder(name: &str) -> Self {
         Scope {
             root: format!("/Apps/{name}"),
+            casing: None,
+        }
+    }
+
+    /// The same scope, its entries' parents cased as `seed` picks ([`shown_display`]).
+    pub fn with_casing(self, seed: u64) -> Self {
+        Scope {
+            casing: Some(seed),
+            ..self
         }
     }
 
@@ -136,12 +149,48 @@ impl Scope {
     }
 }
 
+/// The API path a node is shown at. Its last component is always the node's own name; its
+/// parents, for a node whose [`Node::written`] spells them otherwise, are that spelling in
+/// three of four nodes (picked by the scope's seed and the node's id), the stored casing in
+/// the rest. Dropbox: `path_display` "at least the last path component will have the correct
+/// casing" (files.stone `Metadata.path_display`); `path_lower` is exact.
+pub fn shown_display(node: &Node, scope: &Scope) -> String {
+    let full = match (&node.written, scope.casing) {
+        (Some(w), Some(seed))
+            if lower(crate::store::parent(w)) == lower(crate::store::parent(&node.display))
+                && stale_pick(seed, &node.id) =>
+        {
+            format!(
+                "{}/{}",
+                crate::store::parent(w),
+                crate::store::name(&node.display)
+            )
+        }
+        _ => node.display.clone(),
+    };
+    scope.api_path(&full)
+}
+
+/// Three in four (seed, id) pairs show the written parents.
+fn stale_pick(seed: u64, id: &str) -> bool {
+    // FNV-1a over the id, then a splitmix64 round with the seed.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = h ^ seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    z % 4 != 0
+}
+
 /// Metadata of a file node as the untagged `FileMetadata`.
 pub fn file_metadata(node: &Node, scope: &Scope) -> Option<files::FileMetadata> {
     let NodeKind::File(f) = &node.kind else {
         return None;
     };
-    let display = scope.api_path(&node.display);
+    let display = shown_display(node, scope);
     let m = files::FileMetadata::new(
         crate::store::name(&display).to_string(),
         node.id.clone(),
@@ -150,7 +199,7 @@ pub fn file_metadata(node: &Node, scope: &Scope) -> Option<files::FileMetadata> 
         f.rev.clone(),
         f.size,
     )
-    .with_path_lower(lower(&display))
+    .with_path_lower(lower(&scope.api_path(&node.display)))
     .with_path_display(display);
     Some(match &f.export {
         // A Paper doc (or another cloud document): no content_hash, not downloadable, and
@@ -172,9 +221,9 @@ pub fn file_metadata(node: &Node, scope: &Scope) -> Option<files::FileMetadata> 
 
 /// Metadata of a folder node as the untagged `FolderMetadata`.
 pub fn folder_metadata(node: &Node, scope: &Scope) -> files::FolderMetadata {
-    let display = scope.api_path(&node.display);
+    let display = shown_display(node, scope);
     files::FolderMetadata::new(crate::store::name(&display).to_string(), node.id.clone())
-        .with_path_lower(lower(&display))
+        .with_path_lower(lower(&scope.api_path(&node.display)))
         .with_path_display(display)
 }
 

@@ -489,3 +489,118 @@ async fn check_routes_echo_after_their_authentication() {
     let (status, _) = e.rpc("check/app", json!({"query": "hi"})).await;
     assert_eq!(status, 400, "a bearer token is not app auth");
 }
+
+/// `path_display`: "at least the last path component will have the correct casing"
+/// (files.stone `Metadata.path_display`); parents may show the casing a request used or the
+/// one a folder had before a case-only rename, seeded; `path_lower` is always exact.
+#[tokio::test]
+async fn parents_in_path_display_may_be_cased_otherwise() {
+    let e = emu().await;
+    let (status, body) = e.upload_raw(br#"{"path": "/Docs/a.txt"}"#, b"a").await;
+    assert_eq!(status, 200, "{body}");
+    let mut shown = vec![];
+    // Written through other casings of the parent: the answers keep the request's parents
+    // (in three of four entries, picked by the seed) and the last component as sent.
+    for (i, parent) in ["docs", "DOCS", "dOCS", "DoCs", "docS", "DOcs"]
+        .iter()
+        .enumerate()
+    {
+        let arg = format!(r#"{{"path": "/{parent}/F{i}.txt"}}"#);
+        let (status, body) = e.upload_raw(arg.as_bytes(), b"f").await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["path_lower"], format!("/docs/f{i}.txt"));
+        assert_eq!(v["name"], format!("F{i}.txt"));
+        let display = v["path_display"].as_str().unwrap().to_string();
+        assert!(display.ends_with(&format!("/F{i}.txt")), "{display}");
+        assert!(
+            display == format!("/{parent}/F{i}.txt") || display == format!("/Docs/F{i}.txt"),
+            "{display}"
+        );
+        shown.push(display);
+    }
+    assert!(
+        shown.iter().any(|d| !d.starts_with("/Docs/")),
+        "some answer shows the request's parent casing: {shown:?}"
+    );
+    assert!(
+        shown.iter().any(|d| d.starts_with("/Docs/")),
+        "some answer shows the stored casing: {shown:?}"
+    );
+    // The listing shows each entry as its answer did; the folder itself is exact.
+    let (status, body) = e
+        .rpc("files/list_folder", json!({"path": "", "recursive": true}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let listed: Vec<(String, String)> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["path_lower"].as_str().unwrap().to_string(),
+                x["path_display"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        listed.contains(&("/docs".into(), "/Docs".into())),
+        "{listed:?}"
+    );
+    for d in &shown {
+        assert!(listed.iter().any(|(_, p)| p == d), "{d} in {listed:?}");
+    }
+    for (l, d) in &listed {
+        assert_eq!(&d.to_lowercase(), l);
+    }
+
+    // A case-only rename of the parent: the folder shows its new name; below it, entries may
+    // keep the old casing in what they show (here in list_folder/continue).
+    let cursor = e.cursor().await;
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/Docs", "to_path": "/DOCUMENTS_X"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/DOCUMENTS_X", "to_path": "/Papers"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = e
+        .rpc(
+            "files/move_v2",
+            json!({"from_path": "/Papers", "to_path": "/PAPERS"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let changes = e.changes(&cursor).await;
+    let after: Vec<&String> = changes
+        .iter()
+        .filter(|(t, _)| t != "deleted")
+        .map(|(_, p)| p)
+        .collect();
+    assert!(after.contains(&&"/PAPERS".to_string()), "{changes:?}");
+    assert!(
+        after.iter().any(|p| p.starts_with("/Papers/")),
+        "a child keeps the parent's casing from before the case-only rename: {changes:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|p| p.to_lowercase().starts_with("/papers")),
+        "{changes:?}"
+    );
+    let (status, body) = e
+        .rpc("files/get_metadata", json!({"path": "/papers/a.txt"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["path_lower"], "/papers/a.txt");
+    assert_eq!(v["name"], "a.txt");
+}

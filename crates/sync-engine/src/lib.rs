@@ -11,6 +11,7 @@
 
 pub mod events;
 pub mod exec;
+pub mod export;
 pub mod index;
 pub mod localfs;
 pub mod marker;

@@ -70,6 +70,9 @@ pub struct Tuning {
     /// How long the pair's own trash and its activity history are kept (a user setting,
     /// shared by every pair given it).
     pub retention: std::sync::Arc<Retention>,
+    /// Export the files Dropbox cannot download (Paper docs) as read-only copies (a user
+    /// setting, off by default, shared by every pair given it; see [`crate::export`]).
+    pub export_documents: std::sync::Arc<AtomicBool>,
 }
 
 impl Default for Tuning {
@@ -99,6 +102,7 @@ impl Default for Tuning {
             limits: std::sync::Arc::default(),
             fs: crate::localfs::real(),
             retention: std::sync::Arc::default(),
+            export_documents: std::sync::Arc::default(),
         }
     }
 }
@@ -599,7 +603,9 @@ impl Pair {
             .into_iter()
             .collect();
         let (rules, problems) = Rules::load(&spec.local_root, &spec.excluded);
-        let rules = rules.with_private(&crate::rules::private_keys(&spec.local_root, &private));
+        let rules = rules
+            .with_private(&crate::rules::private_keys(&spec.local_root, &private))
+            .with_exported(&crate::export::copy_keys(&index));
         for p in problems {
             tracing::warn!(pair = %spec.name, "{p}");
         }
@@ -726,7 +732,15 @@ impl Pair {
         if !keys.is_empty() {
             tracing::info!(pair = %self.spec.name, folders = ?keys, "nuvosync's own folders are inside this pair's folder: they are never synced");
         }
-        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules.with_private(&keys);
+        let exported = self.rules().exported().to_vec();
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) =
+            rules.with_private(&keys).with_exported(&exported);
+    }
+
+    /// The local copies of exported documents ([`crate::export`]), never synced as files.
+    pub(crate) fn set_exported(&self, keys: &[Key]) {
+        let mut r = self.rules.write().unwrap_or_else(|p| p.into_inner());
+        *r = r.clone().with_exported(keys);
     }
 
     /// nuvosync's own folders — its state (index, links, logs), configuration, runtime files:
@@ -1239,6 +1253,7 @@ impl Pair {
             }));
         }
         // Rows not seen in a full listing are gone.
+        crate::export::forget_unseen(self, &seen)?;
         let mut ix = lock(&self.index);
         let stale: Vec<Key> = ix
             .remote_keys()?
@@ -1261,7 +1276,7 @@ impl Pair {
         &self,
         entries: &[nuvosync_dropbox::Entry],
         cursor: &str,
-        seen: Option<&mut BTreeSet<Key>>,
+        mut seen: Option<&mut BTreeSet<Key>>,
     ) -> Result<(), SyncError> {
         // A path that could lead out of the folder means the answer is garbled: none of the
         // page is applied and its cursor is not stored, so it is fetched again.
@@ -1282,12 +1297,12 @@ impl Pair {
             }
             placed.push((e, self.root.node(e)));
         }
+        crate::export::note_entries(self, entries, seen.as_deref_mut())?;
         let mut odd_names = vec![];
         let mut gone = vec![];
         let mut ix = lock(&self.index);
         let placed = recase_parents(placed, &ix)?;
         let mut b = ix.batch()?;
-        let mut seen = seen;
         for (e, node) in placed {
             match (e, node) {
                 (nuvosync_dropbox::Entry::Deleted { path_display, .. }, _) => {
@@ -1546,6 +1561,9 @@ impl Pair {
     /// a run with nothing to do walks the folder once. Otherwise the watcher and the
     /// longpoll report later changes. Returns the number of rounds.
     pub async fn converge(&self, settle: bool) -> Result<u64, SyncError> {
+        // Exported copies of documents gone from Dropbox go first, so that a folder deleted
+        // there with a document in it is not kept here for the copy alone.
+        crate::export::sync_exports(self).await?;
         let mut rounds = 0u64;
         let mut quiet = 0;
         let mut executed_since_scan = false;
@@ -1602,6 +1620,7 @@ impl Pair {
             self.pull().await?;
         }
         self.deletes_confirmed.store(false, Ordering::SeqCst);
+        crate::export::sync_exports(self).await?;
         if lock(&self.index).meta("generation")?.is_none() {
             self.bump_generation()?;
         }

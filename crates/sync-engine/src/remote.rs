@@ -13,7 +13,8 @@
 
 use bytes::Bytes;
 use nuvosync_dropbox::{
-    Account, Client, Commit, Entry, Error, FileEntry, FileHistory, FolderEntry, Page, SpaceUsage,
+    Account, Client, Commit, Entry, Error, ExportOnlyEntry, FileEntry, FileHistory, FolderEntry,
+    Page, SpaceUsage,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +47,24 @@ pub trait Remote: Send + Sync {
         path: &'a str,
         start: u64,
     ) -> Call<'a, (FileEntry, Option<u64>, Body)>;
+    /// Export a file Dropbox cannot download (a Paper doc) to `format`: its metadata, the
+    /// exported file's name, its content hash when Dropbox gives one, and the body.
+    fn export<'a>(
+        &'a self,
+        path: &'a str,
+        format: Option<&'a str>,
+    ) -> Call<
+        'a,
+        (
+            ExportOnlyEntry,
+            String,
+            Option<sync_core::ContentHash>,
+            Body,
+        ),
+    > {
+        let _ = (path, format);
+        Box::pin(async { Err(Error::NotDownloadable) })
+    }
     /// Upload in one request.
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry>;
     /// Start a session.
@@ -113,6 +132,21 @@ impl Remote for Client {
         start: u64,
     ) -> Call<'a, (FileEntry, Option<u64>, Body)> {
         Box::pin(Client::download_from(self, path, start))
+    }
+    fn export<'a>(
+        &'a self,
+        path: &'a str,
+        format: Option<&'a str>,
+    ) -> Call<
+        'a,
+        (
+            ExportOnlyEntry,
+            String,
+            Option<sync_core::ContentHash>,
+            Body,
+        ),
+    > {
+        Box::pin(Client::export(self, path, format))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
         Box::pin(Client::upload(self, commit, data))
@@ -478,6 +512,21 @@ impl Remote for Hooked {
                 Ok((meta, len, f(body)))
             }),
         }
+    }
+    fn export<'a>(
+        &'a self,
+        path: &'a str,
+        format: Option<&'a str>,
+    ) -> Call<
+        'a,
+        (
+            ExportOnlyEntry,
+            String,
+            Option<sync_core::ContentHash>,
+            Body,
+        ),
+    > {
+        self.gate("export", || self.inner.export(path, format))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
         self.gate("upload", || self.inner.upload(commit, data))

@@ -29,6 +29,8 @@ pub struct Rules {
     patterns: Option<Gitignore>,
     /// nuvosync's private folders inside the pair's folder (state, configuration, logs).
     private: Vec<Key>,
+    /// Local copies of documents Dropbox can only export ([`crate::export`]): never synced.
+    exported: Vec<Key>,
 }
 
 impl Rules {
@@ -38,6 +40,7 @@ impl Rules {
             excluded: excluded.iter().map(|e| key(&normalize(e))).collect(),
             patterns: None,
             private: vec![],
+            exported: vec![],
         }
     }
 
@@ -45,6 +48,17 @@ impl Rules {
     pub fn with_private(mut self, private: &[Key]) -> Self {
         self.private = private.to_vec();
         self
+    }
+
+    /// These rules, and never sync these files (keys of exported copies) either.
+    pub fn with_exported(mut self, exported: &[Key]) -> Self {
+        self.exported = exported.to_vec();
+        self
+    }
+
+    /// The keys of the exported copies.
+    pub fn exported(&self) -> &[Key] {
+        &self.exported
     }
 
     /// nuvosync's private folders inside the pair's folder (keys).
@@ -103,6 +117,9 @@ impl Rules {
             .strip_prefix('/')
             .is_some_and(|r| is_within(r, STATE_DIR))
         {
+            return true;
+        }
+        if !self.exported.is_empty() && self.exported.contains(&key(rel)) {
             return true;
         }
         if !self.excluded.is_empty() || !self.private.is_empty() {

@@ -733,46 +733,6 @@ async fn a_pair_whose_dropbox_folder_was_deleted_or_replaced_stops() {
     assert_eq!(w.remote_tree().len(), 1, "{:?}", w.remote_tree());
 }
 
-/// Dropbox documents that only the last component of `path_display` is reliably cased
-/// ("the casing of the parent folders may not be correct", files.stone `Metadata.path_display`):
-/// a folder `Docs` whose children are listed under `/docs/…` and `/DOCS/…` is one local folder
-/// named `Docs`, on a case-sensitive disk too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parent_casing_in_path_display_does_not_make_a_second_folder() {
-    let w = World::new().await;
-    w.put("/Docs/a.txt", b"a").await;
-    w.put("/Docs/b.txt", b"b").await;
-    w.put("/Docs/Inner/c.txt", b"c").await;
-    {
-        // Recase the parents of the children as Dropbox may list them.
-        let acct = w.server.emulator.account("ada").unwrap();
-        let mut ns = acct.ns.lock();
-        for (k, n) in ns.nodes.iter_mut() {
-            if k.ends_with("/docs/a.txt") {
-                n.display = n.display.replace("/Docs/", "/docs/");
-            } else if k.ends_with("/docs/b.txt") || k.ends_with("/docs/inner") {
-                n.display = n.display.replace("/Docs/", "/DOCS/");
-            } else if k.ends_with("/docs/inner/c.txt") {
-                n.display = n.display.replace("/Docs/Inner/", "/dOCS/inner/");
-            }
-        }
-    }
-    let a = w.folder("a");
-    let pair = w.pair("a", &a);
-    pair.sync_once().await.unwrap();
-    let local = local_tree(&a);
-    let want: Vec<&str> = vec![
-        "/Docs",
-        "/Docs/Inner",
-        "/Docs/Inner/c.txt",
-        "/Docs/a.txt",
-        "/Docs/b.txt",
-    ];
-    assert_eq!(local.keys().map(String::as_str).collect::<Vec<_>>(), want);
-    pair.sync_once().await.unwrap();
-    assert_eq!(local_tree(&a), local, "stable on the next run");
-}
-
 /// A folder deleted here is deleted on Dropbox only if nothing in it is news: a co-author's
 /// upload into it that arrives after the plan was made (here: right before the executor looks
 /// at the folder) stops the delete — the folder and the upload stay on Dropbox, and the next

@@ -50,6 +50,11 @@ history_days?: number,
  */
 history_max_entries?: number, 
 /**
+ * Files Dropbox can only export (Paper docs) are exported as read-only local copies
+ * (always given).
+ */
+export_documents?: boolean, 
+/**
  * Pairs.
  */
 pairs: Array<PairSettingsDto>, };

@@ -50,6 +50,10 @@ history_days?: number,
  */
 history_max_entries?: number, 
 /**
+ * Export the files Dropbox can only export (Paper docs) as read-only local copies.
+ */
+export_documents?: boolean, 
+/**
  * Per-pair changes.
  */
 pairs: Array<PairPatch>, };

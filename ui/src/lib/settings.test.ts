@@ -91,6 +91,16 @@ describe('folders and fields', () => {
   });
 });
 
+describe('exporting Paper docs', () => {
+  it('sends the switch only when it changed', () => {
+    const before = { ...saved, export_documents: false };
+    expect(settingsPatch(before, draftOf(before))).toBeNull();
+    const d = draftOf(before);
+    d.export_documents = true;
+    expect(settingsPatch(before, d)?.export_documents).toBe(true);
+  });
+});
+
 describe('the mass-delete guard', () => {
   it('sends only the field that changed', () => {
     const d = draftOf(saved);

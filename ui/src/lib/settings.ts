@@ -79,6 +79,10 @@ export function settingsPatch(before: SettingsDto, after: SettingsDto): Settings
     patch.mass_delete_min_files = after.mass_delete_min_files;
     changed = true;
   }
+  if (after.export_documents !== undefined && after.export_documents !== before.export_documents) {
+    patch.export_documents = after.export_documents;
+    changed = true;
+  }
   for (const a of after.pairs) {
     const b = before.pairs.find((p) => p.name === a.name);
     if (!b) continue; // added pairs go through add_pair, not here
