@@ -67,7 +67,7 @@ def targets(R: Results) -> list[dict]:
     def vs(id, other_id, other_tool, need, what, required, lower_is_better=False, unit=""):
         n = R.val(id, "nuvosync")
         o = R.val(other_id, other_tool)
-        if n is None or o is None or n == 0:
+        if n is None or o is None or n == 0 or o == 0:
             add(what, required, f"nuvosync {fmt(n)} {unit}, {other_tool} {fmt(o)} {unit}", "n/a", None)
             return
         r = (o / n) if lower_is_better else (n / o)
