@@ -1156,8 +1156,9 @@ mod tests {
         assert!(!PathSet::new(&[]).holds("/anything"));
         let (ts, tl) = (time(10_000), time(100_000));
         let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
-        // Linear: about 10 times for ten times the paths; n²: 100.
-        assert!(ratio < 20.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+        // Linear: about 10 times for ten times the paths (more where the larger sets leave
+        // the CPU caches, on a busy host); n²: 100.
+        assert!(ratio < 40.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
     }
 
     #[test]
