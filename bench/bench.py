@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lib  # noqa: E402
+import p9  # noqa: E402
 import report  # noqa: E402
 from lib import (  # noqa: E402
     FULL_REMOTE,
@@ -60,8 +61,8 @@ from lib import (  # noqa: E402
 )
 
 TOOLS = ["nuvosync", "maestral", "maestral-tuned", "rclone"]
-ALL = ["E", "P7", "P1", "P2", "P5", "P6", "P3", "P4", "P8"]
-QUICK = ["P1", "P3", "P5"]
+ALL = ["E", "P7", "P1", "P2", "P5", "P6", "P3", "P4", "P8", "P9"]
+QUICK = ["P1", "P3", "P5", "P9"]
 LATENCY = 20
 MB = 1e6
 STEADY = 30  # seconds of idle before the steady RSS sample
@@ -73,6 +74,7 @@ GiB = 1 << 30
 class Ctx:
     def __init__(self, args):
         self.quick = args.quick
+        self.p9_files = args.p9_files
         self.keep = args.keep_work
         self.cap = args.cap
         self.out = Path(args.out).resolve()
@@ -161,8 +163,8 @@ class Ctx:
         (self.out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     # ---- environment
-    def emulator(self, name, latency=LATENCY) -> Emulator:
-        return Emulator(self.bins, self.workdir(name), self.tls, latency, name="emulator")
+    def emulator(self, name, latency=LATENCY, extra=None) -> Emulator:
+        return Emulator(self.bins, self.workdir(name), self.tls, latency, name="emulator", extra=extra)
 
     def workdir(self, name) -> Path:
         d = self.work / name
@@ -336,6 +338,24 @@ def run_E(ctx: Ctx):
 # ================================================================ P1 / P2
 
 
+SERVER_MODEL = "HTTP/2 by ALPN (HTTP/1.1 for clients that do not offer it), load model at its defaults: 100 requests in flight, 1,000 requests/s, bursts of 2,000, 429 + Retry-After above"
+
+
+def server_counts(emu) -> dict:
+    s = emu.stats()
+    # `requests` counts the harness's admin polls too; `routes` counts API calls only (refused ones included).
+    out = {k: int(s.get(k, 0)) for k in ("http2_requests", "load_refused")}
+    out["api_requests"] = sum(int(v) for v in s.get("routes", {}).values())
+    return out
+
+
+def server_share(before: dict, after: dict) -> dict:
+    """What the emulator saw between two counts: requests, how many over HTTP/2, how many the
+    load model refused (429), and that share."""
+    d = {k: after[k] - before[k] for k in before}
+    return {"server_model": SERVER_MODEL, **d, "refused_share": round(d["load_refused"] / d["api_requests"], 4) if d["api_requests"] else None}
+
+
 def p12_spec(ctx):
     return TreeSpec(1000, 10) if ctx.quick else TreeSpec(10000, 100)
 
@@ -361,6 +381,7 @@ def run_P1(ctx: Ctx):
                        "--root", lib.PAIR_REMOTE, "--files", str(spec.files), "--folders", str(spec.folders),
                        "--size", str(spec.size), "--concurrency", "128"]
                 out = open(ctx.workdir(name) / "loadgen.log", "w")
+                c0 = server_counts(emu)
                 t0 = time.monotonic()
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
                 _, t1 = wait_until(lambda: count_matching({r: e.get("size") for r, e in emu.remote_files().items()}, want) == spec.files,
@@ -372,14 +393,14 @@ def run_P1(ctx: Ctx):
                     raise RuntimeError(f"errors during the P1 ceiling: {report}")
                 value = spec.files / (t1 - t0)
                 if best is None or value > best:
-                    best, own = value, report["files_per_s"]
+                    best, own, server = value, report["files_per_s"], server_share(c0, server_counts(emu))
             finally:
                 stop_proc(proc)
                 emu.stop()
                 ctx.finish(name)
         ctx.add("P1.ceiling", wl_c, "plain-client", best, "files/s", True,
                 {"emulator_latency_ms": LATENCY, "concurrency": 128, "client": "bench-loadgen upload-tree (reqwest, HTTP/1.1 keep-alive)",
-                 "files_per_s_by_its_own_clock": round(own, 1), "runs": 2, "taken": "best"})
+                 "files_per_s_by_its_own_clock": round(own, 1), "runs": 2, "taken": "best", "server": server})
 
     if "nuvosync" in ctx.tools:
         attempt(ctx, "plain-client", [("P1.ceiling", wl_c, "files/s", True)], ceiling)
@@ -392,6 +413,7 @@ def run_P1(ctx: Ctx):
             proc = None
             try:
                 gen_local(ctx.bins, t.local, spec)
+                c0 = server_counts(emu)
                 if tool == "nuvosync":
                     t.pair_add()
                     t0 = time.monotonic()
@@ -424,6 +446,7 @@ def run_P1(ctx: Ctx):
                     if bad:
                         raise RuntimeError(f"{len(bad)} files arrived with the wrong content, e.g. {bad[:3]}")
                 extra = {"files": spec.files, "folders": spec.folders, "size": spec.size, "seconds": round(t1 - t0, 3)}
+                extra["server"] = server_share(c0, server_counts(emu))
                 if tool == "rclone":
                     extra.update(command="rclone copy LOCAL dbx:bench/space/inst --dropbox-batch-mode sync --transfers 32")
                 elif tool == "nuvosync":
@@ -459,6 +482,7 @@ def run_P2(ctx: Ctx):
             try:
                 populate_remote(ctx.bins, emu, spec)
                 t.local.mkdir(parents=True, exist_ok=True)
+                c0 = server_counts(emu)
                 if tool == "nuvosync":
                     t.pair_add()
                     t0 = time.monotonic()
@@ -492,6 +516,7 @@ def run_P2(ctx: Ctx):
                     if bad:
                         raise RuntimeError(f"files arrived with the wrong content, e.g. {bad[:3]}")
                 extra = {"files": spec.files, "folders": spec.folders, "size": spec.size, "seconds": round(t1 - t0, 3)}
+                extra["server"] = server_share(c0, server_counts(emu))
                 if tool == "rclone":
                     extra.update(command="rclone copy dbx:bench/space/inst LOCAL --dropbox-batch-mode sync --transfers 32")
                 ctx.add("P2", wl, tool, value, "files/s", True, tool_settings(tool, extra), reason=note)
@@ -1069,18 +1094,29 @@ def run_P8(ctx: Ctx):
 
 # ================================================================ main
 
-RUNNERS = {"E": run_E, "P1": run_P1, "P2": run_P2, "P3": run_P34, "P4": run_P34, "P5": run_P5, "P6": run_P6, "P7": run_P7, "P8": run_P8}
+# ================================================================ P9: a large realistic tree
+
+
+def run_P9(ctx: Ctx):
+    if "nuvosync" not in ctx.tools:
+        return
+    rows, body = p9.run(ctx, ctx.p9_files)
+    attempt(ctx, "nuvosync", rows, body)
+
+
+RUNNERS = {"E": run_E, "P1": run_P1, "P2": run_P2, "P3": run_P34, "P4": run_P34, "P5": run_P5, "P6": run_P6, "P7": run_P7, "P8": run_P8, "P9": run_P9}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="P1, P3, P5 at a tenth of the size (CI smoke test)")
-    ap.add_argument("--only", help="comma-separated workloads: E,P1,...,P8")
+    ap.add_argument("--only", help="comma-separated workloads: E,P1,...,P9")
     ap.add_argument("--tools", help=f"comma-separated subset of {','.join(TOOLS)}")
     ap.add_argument("--out", help="output folder (default bench/out/<timestamp>)")
     ap.add_argument("--work-dir", help="scratch folder for trees (default OUT/work)")
     ap.add_argument("--keep-work", action="store_true", help="keep the trees and state of every step")
     ap.add_argument("--cap", type=int, help="seconds a tool gets for P1/P2 (its rate is then taken over the files it finished) and for the P3/P4 first sync (default 3600 and 7200)")
+    ap.add_argument("--p9-files", type=int, default=0, help="files in P9's tree (default 1,000,000; --quick 20,000)")
     ap.add_argument("--merge", action="store_true", help="keep the rows already in OUT/results.json that this run does not measure again")
     args = ap.parse_args()
     if not args.out:

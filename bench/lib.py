@@ -260,7 +260,7 @@ EMULATORS: list["Emulator"] = []
 
 
 class Emulator:
-    def __init__(self, bins, work: Path, tls_dir: Path, latency_ms: int, name: str = "emulator"):
+    def __init__(self, bins, work: Path, tls_dir: Path, latency_ms: int, name: str = "emulator", extra: list[str] | None = None):
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
         self.latency_ms = latency_ms
@@ -277,6 +277,7 @@ class Emulator:
             "2jmbq42w7vof78h:",
             "--latency-ms",
             str(latency_ms),
+            *(extra or []),
         ]
         self.log_path = work / f"{name}.log"
         self._log = open(self.log_path, "ab")

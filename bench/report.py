@@ -67,7 +67,7 @@ def targets(R: Results) -> list[dict]:
     def vs(id, other_id, other_tool, need, what, required, lower_is_better=False, unit=""):
         n = R.val(id, "nuvosync")
         o = R.val(other_id, other_tool)
-        if n is None or o is None or n == 0:
+        if n is None or o is None or n == 0 or o == 0:
             add(what, required, f"nuvosync {fmt(n)} {unit}, {other_tool} {fmt(o)} {unit}", "n/a", None)
             return
         r = (o / n) if lower_is_better else (n / o)
@@ -115,6 +115,23 @@ def targets(R: Results) -> list[dict]:
         "n/a" if None in (n, o) else f"{100 * n / o:.0f} %", None if None in (n, o) else n >= 0.9 * o)
     absolute("P8.latency", 60, "P8 unwatched change noticed (worst trial)", "≤ 60 s", "s")
     absolute("P8.cpu", 2, "P8 CPU while waiting", "≤ 2 % of one core", "%")
+    for id in ("P1", "P2"):
+        r = R.get(id, "nuvosync")
+        sv = (r or {}).get("settings", {}).get("server") or {}
+        share = sv.get("refused_share")
+        add(f"{id} requests answered 429 by the load model", "≤ 5 %",
+            "n/a" if share is None else f"{sv['load_refused']:,} of {sv['api_requests']:,} API requests ({sv['http2_requests']:,} over HTTP/2)",
+            "n/a" if share is None else f"{100 * share:.1f} %", None if share is None else share <= 0.05)
+    f = R.val("P9.floor", "nuvosync")
+    for id, label in (("P9.restart", "sync --once"), ("P9.daemon", "daemon until up_to_date")):
+        n = R.val(id, "nuvosync")
+        add(f"P9 restart ({label}) vs the stat-walk floor", "≤ 1.5× the floor", f"{fmt(n)} s vs floor {fmt(f)} s",
+            "n/a" if None in (n, f) else f"{n / f:.2f}× the floor", None if None in (n, f) else n <= 1.5 * f)
+    absolute("P9.peak", 150, "P9 peak RSS (restart)", "≤ 150 MB", "MB")
+    absolute("P9.first_sync_peak", 150, "P9 peak RSS (first sync)", "≤ 150 MB", "MB")
+    absolute("P9.burst_peak", 150, "P9 peak RSS (after the burst)", "≤ 150 MB", "MB")
+    absolute("P9.steady", 60, "P9 steady RSS", "≤ 60 MB", "MB")
+    absolute("P9.burst", 30, "P9 burst of touched files until idle", "≤ 30 s", "s")
     return out
 
 
@@ -173,6 +190,11 @@ def write_md(out: Path, rows, meta) -> None:
         "",
         "Every workload ran for every tool from a clean state (a fresh emulator process, fresh local folders, fresh tool state) "
         "with the emulator's injected latency at 20 ms per API request unless the row says otherwise. See bench/README.md for what each number means.",
+        "",
+        "Server model: rows whose `settings.server` is recorded (P1, P1.ceiling, P2) ran on HTTP/2 (ALPN; Maestral speaks HTTP/1.1) under the emulator's "
+        "load model at its defaults (100 requests in flight, 1,000 requests/s, bursts of 2,000; 429 + Retry-After above), and record the share of API requests "
+        "it answered 429. P9 runs without the load model (its tree is seeded through files/upload; see bench/README.md). Rows measured earlier ran on HTTP/1.1 without it: "
+        "`settings.measured` says when each row was measured.",
         "",
         "Cells: the value, then in parentheses its ratio to nuvosync's value (tool ÷ nuvosync). ↑ higher is better, ↓ lower is better. "
         "`n/a [k]`: not measured, reason in note k.",

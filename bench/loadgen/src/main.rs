@@ -3,14 +3,16 @@
 //! It knows nothing of nuvosync: it talks the Dropbox HTTP API directly (reqwest + rustls,
 //! HTTP/1.1 keep-alive, one connection per concurrent request). Every command prints one JSON line.
 //!
-//!   gen-local    --dir D --files N --folders F --size S [--mtime EPOCH]
-//!   upload-tree  --url U --ca F --token T --root /R --files N --folders F --size S
+//!   gen-local    --dir D (--files N --folders F --size S | --manifest M) [--mtime EPOCH]
+//!   upload-tree  --url U --ca F --token T --root /R (--files N --folders F --size S | --manifest M)
 //!                [--concurrency C] [--client-modified 2024-01-01T00:00:00Z]
 //!   list         --url U --ca F --token T [--path P] [--limit L]
 //!   large-upload --url U --ca F --token T --path /P --size BYTES [--chunk BYTES]
 //!
 //! File i of a tree is `d{i % F:04}/f{i:06}.dat`; its content is its relative path plus a
-//! newline, repeated up to S bytes (bench/lib.py generates the same bytes).
+//! newline, repeated up to S bytes (bench/lib.py generates the same bytes). With `--manifest M`
+//! the tree is the one listed in M instead (bench/p9tree.py writes it): one `SIZE<TAB>REL` line
+//! per file, its content made the same way.
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
@@ -28,6 +30,26 @@ fn rel(i: usize, folders: usize) -> String {
 fn content(rel: &str, size: usize) -> Vec<u8> {
     let line = format!("{rel}\n");
     line.as_bytes().iter().copied().cycle().take(size).collect()
+}
+
+/// The files of a tree: `--manifest M`, else the uniform layout of `--files/--folders/--size`.
+fn tree(o: &Opts) -> Res<Vec<(String, usize)>> {
+    if let Some(m) = o.opt("manifest") {
+        let text = std::fs::read_to_string(&m).map_err(|e| format!("reading {m}: {e}"))?;
+        return text
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (size, r) = l.split_once('\t').ok_or_else(|| format!("{m}: bad line {l:?}"))?;
+                let size = size.parse().map_err(|_| format!("{m}: bad size in {l:?}"))?;
+                Ok((r.to_string(), size))
+            })
+            .collect();
+    }
+    let files = o.n("files", None)? as usize;
+    let folders = o.n("folders", None)? as usize;
+    let size = o.n("size", None)? as usize;
+    Ok((0..files).map(|i| (rel(i, folders), size)).collect())
 }
 
 struct Opts(HashMap<String, String>);
@@ -123,13 +145,14 @@ impl Api {
 
 fn gen_local(o: &Opts) -> Res<Value> {
     let dir = std::path::PathBuf::from(o.s("dir")?);
-    let files = o.n("files", None)? as usize;
-    let folders = o.n("folders", None)? as usize;
-    let size = o.n("size", None)? as usize;
+    let tree = tree(o)?;
+    let files = tree.len();
     let mtime = o.opt("mtime").map(|s| s.parse::<u64>()).transpose().map_err(|_| "--mtime must be seconds".to_string())?;
     let start = Instant::now();
-    for j in 0..folders.min(files) {
-        std::fs::create_dir_all(dir.join(format!("d{j:04}"))).map_err(|e| e.to_string())?;
+    let parents: std::collections::BTreeSet<&str> =
+        tree.iter().filter_map(|(r, _)| r.rsplit_once('/').map(|(p, _)| p)).collect();
+    for p in parents {
+        std::fs::create_dir_all(dir.join(p)).map_err(|e| e.to_string())?;
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
     let next = AtomicU64::new(0);
@@ -141,9 +164,9 @@ fn gen_local(o: &Opts) -> Res<Value> {
                 if i >= files {
                     break;
                 }
-                let r = rel(i, folders);
-                let p = dir.join(&r);
-                let res = std::fs::write(&p, content(&r, size)).and_then(|_| match mtime {
+                let (r, size) = &tree[i];
+                let p = dir.join(r);
+                let res = std::fs::write(&p, content(r, *size)).and_then(|_| match mtime {
                     Some(t) => std::fs::File::options()
                         .write(true)
                         .open(&p)?
@@ -167,15 +190,13 @@ async fn upload_tree(o: &Opts) -> Res<Value> {
     let conc = o.n("concurrency", Some(64))? as usize;
     let api = Arc::new(Api::new(o, conc)?);
     let root = o.s("root")?.trim_end_matches('/').to_string();
-    let files = o.n("files", None)? as usize;
-    let folders = o.n("folders", None)? as usize;
-    let size = o.n("size", None)? as usize;
+    let tree = tree(o)?;
+    let files = tree.len();
     let cm = o.opt("client-modified");
     let start = Instant::now();
-    let results: Vec<Res<Value>> = stream::iter(0..files)
-        .map(|i| {
+    let results: Vec<Res<Value>> = stream::iter(tree)
+        .map(|(r, size)| {
             let api = api.clone();
-            let r = rel(i, folders);
             let mut arg = json!({"path": format!("{root}/{r}"), "mode": "add", "autorename": false, "mute": true});
             if let Some(cm) = &cm {
                 arg["client_modified"] = json!(cm);
