@@ -80,33 +80,46 @@ async fn a_small_edit_goes_up_while_a_big_upload_runs() {
     let w = World::new().await;
     let a = w.folder("a");
     write(&a, "/docs/notes.txt", b"v1");
-    let runner = running(Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client()))));
+    let runner = running(Arc::new(w.pair_with(
+        "a",
+        &a,
+        tuning(),
+        Arc::new(w.client()),
+    )));
     first_sync(&runner).await;
-    eventually("the first sync is on Dropbox", Duration::from_secs(10), || {
-        w.remote_tree().get("/docs/notes.txt") == Some(&h(b"v1"))
-    })
+    eventually(
+        "the first sync is on Dropbox",
+        Duration::from_secs(10),
+        || w.remote_tree().get("/docs/notes.txt") == Some(&h(b"v1")),
+    )
     .await;
 
     cap(&w, LINK);
     let data = big(1);
     let start = bytes_in(&w);
     write(&a, "/media/big.bin", &data);
-    eventually("the big upload is under way", Duration::from_secs(10), || {
-        bytes_in(&w) >= start + 2 * MIB as u64
-    })
+    eventually(
+        "the big upload is under way",
+        Duration::from_secs(10),
+        || bytes_in(&w) >= start + 2 * MIB as u64,
+    )
     .await;
     write(&a, "/docs/notes.txt", b"v2, a small edit");
-    eventually("the small edit reaches Dropbox", Duration::from_secs(20), || {
-        w.remote_tree().get("/docs/notes.txt") == Some(&h(b"v2, a small edit"))
-    })
+    eventually(
+        "the small edit reaches Dropbox",
+        Duration::from_secs(20),
+        || w.remote_tree().get("/docs/notes.txt") == Some(&h(b"v2, a small edit")),
+    )
     .await;
     assert!(
         !w.remote_tree().contains_key("/media/big.bin"),
         "the small edit waited for the big upload to end"
     );
-    eventually("the big file reaches Dropbox", Duration::from_secs(30), || {
-        w.remote_tree().get("/media/big.bin") == Some(&h(&data))
-    })
+    eventually(
+        "the big file reaches Dropbox",
+        Duration::from_secs(30),
+        || w.remote_tree().get("/media/big.bin") == Some(&h(&data)),
+    )
     .await;
     cap(&w, 0);
     eventually("in sync", Duration::from_secs(10), || {
@@ -120,18 +133,24 @@ async fn a_small_edit_goes_up_while_a_big_upload_runs() {
 async fn a_small_remote_change_comes_down_while_a_big_download_runs() {
     let w = World::new().await;
     let a = w.folder("a");
-    let runner = running(Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client()))));
+    let runner = running(Arc::new(w.pair_with(
+        "a",
+        &a,
+        tuning(),
+        Arc::new(w.client()),
+    )));
     first_sync(&runner).await;
     let data = big(2);
     cap(&w, LINK);
     let start = bytes_out(&w);
     w.put("/media/big.bin", &data).await;
-    eventually("the big download is under way", Duration::from_secs(10), || {
-        bytes_out(&w) >= start + 2 * MIB as u64
-    })
+    eventually(
+        "the big download is under way",
+        Duration::from_secs(10),
+        || bytes_out(&w) >= start + 2 * MIB as u64,
+    )
     .await;
-    w.put("/docs/small.txt", b"a small change on the web")
-        .await;
+    w.put("/docs/small.txt", b"a small change on the web").await;
     eventually("the small change is here", Duration::from_secs(20), || {
         std::fs::read(a.join("docs/small.txt")).ok().as_deref()
             == Some(b"a small change on the web".as_slice())
@@ -156,15 +175,22 @@ async fn a_small_remote_change_comes_down_while_a_big_download_runs() {
 async fn an_edit_of_a_file_being_uploaded_ends_with_the_newest_content_on_dropbox() {
     let w = World::new().await;
     let a = w.folder("a");
-    let runner = running(Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client()))));
+    let runner = running(Arc::new(w.pair_with(
+        "a",
+        &a,
+        tuning(),
+        Arc::new(w.client()),
+    )));
     first_sync(&runner).await;
     cap(&w, LINK);
     let (v1, v2) = (big(3), big(4));
     let start = bytes_in(&w);
     write(&a, "/big.bin", &v1);
-    eventually("the upload of v1 is under way", Duration::from_secs(10), || {
-        bytes_in(&w) >= start + 2 * MIB as u64
-    })
+    eventually(
+        "the upload of v1 is under way",
+        Duration::from_secs(10),
+        || bytes_in(&w) >= start + 2 * MIB as u64,
+    )
     .await;
     // Written in place, as an editor that saves over the file does.
     write(&a, "/big.bin", &v2);
@@ -193,7 +219,11 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
     let w = World::new().await;
     let a = w.folder("a");
     for i in 0..60 {
-        write(&a, &format!("/f/{i:02}.txt"), format!("file {i}").as_bytes());
+        write(
+            &a,
+            &format!("/f/{i:02}.txt"),
+            format!("file {i}").as_bytes(),
+        );
     }
     let pair = Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client())));
     let runner = running(pair.clone());
@@ -205,9 +235,11 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
     let data = big(5);
     let start = bytes_in(&w);
     write(&a, "/big.bin", &data);
-    eventually("the big upload is under way", Duration::from_secs(10), || {
-        bytes_in(&w) >= start + 2 * MIB as u64
-    })
+    eventually(
+        "the big upload is under way",
+        Duration::from_secs(10),
+        || bytes_in(&w) >= start + 2 * MIB as u64,
+    )
     .await;
     // Most of the folder goes at once, and a new small file comes with it.
     for i in 0..55 {
@@ -215,10 +247,7 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
     }
     write(&a, "/new.txt", b"made during the mass delete");
     eventually("the pair pauses", Duration::from_secs(3), || {
-        matches!(
-            runner.status().pause,
-            Some(PauseReason::MassDelete { .. })
-        )
+        matches!(runner.status().pause, Some(PauseReason::MassDelete { .. }))
     })
     .await;
     // While paused: nothing is deleted, the new file is not sent, the big upload is stopped.
@@ -229,8 +258,14 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
         remote.contains_key("/f/00.txt"),
         "deleted on Dropbox while paused"
     );
-    assert!(!remote.contains_key("/new.txt"), "a new file went up while paused");
-    assert!(!remote.contains_key("/big.bin"), "the big upload went on while paused");
+    assert!(
+        !remote.contains_key("/new.txt"),
+        "a new file went up while paused"
+    );
+    assert!(
+        !remote.contains_key("/big.bin"),
+        "the big upload went on while paused"
+    );
     assert!(
         bytes_in(&w) - paused_at <= 2 * MIB as u64,
         "{} bytes sent while paused",
@@ -238,12 +273,16 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
     );
     cap(&w, 0);
     runner.resume(true);
-    eventually("everything goes after the confirmation", Duration::from_secs(30), || {
-        let r = w.remote_tree();
-        r.get("/big.bin") == Some(&h(&data))
-            && r.contains_key("/new.txt")
-            && !r.contains_key("/f/00.txt")
-    })
+    eventually(
+        "everything goes after the confirmation",
+        Duration::from_secs(30),
+        || {
+            let r = w.remote_tree();
+            r.get("/big.bin") == Some(&h(&data))
+                && r.contains_key("/new.txt")
+                && !r.contains_key("/f/00.txt")
+        },
+    )
     .await;
     runner.stop().await;
 }
@@ -279,7 +318,9 @@ async fn a_stop_during_big_transfers_leaves_nothing_partial_and_they_go_on_at_th
         bytes_in(&w) >= in0 + 2 * MIB as u64
     })
     .await;
-    c.move_entry(beside, &format!("{ROOT}/down.bin")).await.unwrap();
+    c.move_entry(beside, &format!("{ROOT}/down.bin"))
+        .await
+        .unwrap();
     eventually("the download is under way", Duration::from_secs(15), || {
         bytes_out(&w) >= out0 + 2 * MIB as u64
     })
@@ -294,7 +335,11 @@ async fn a_stop_during_big_transfers_leaves_nothing_partial_and_they_go_on_at_th
     );
     let t = Instant::now();
     runner.stop().await;
-    assert!(t.elapsed() < Duration::from_secs(4), "the stop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "the stop took {:?}",
+        t.elapsed()
+    );
     let (in_stop, out_stop) = (bytes_in(&w), bytes_out(&w));
     // Nothing partial anywhere: not on Dropbox, not in the folder.
     assert!(!w.remote_tree().contains_key("/up.bin"));
@@ -320,7 +365,10 @@ async fn a_stop_during_big_transfers_leaves_nothing_partial_and_they_go_on_at_th
     runner.stop().await;
     let resent = bytes_in(&w) - in0 - BIG as u64;
     let refetched = bytes_out(&w) - out0 - BIG as u64;
-    assert!(resent <= MIB as u64, "{resent} bytes of the upload sent again");
+    assert!(
+        resent <= MIB as u64,
+        "{resent} bytes of the upload sent again"
+    );
     assert!(
         refetched <= 2 * MIB as u64,
         "{refetched} bytes of the download fetched again"
