@@ -61,7 +61,7 @@ from lib import (  # noqa: E402
 )
 
 TOOLS = ["nuvosync", "maestral", "maestral-tuned", "rclone"]
-ALL = ["E", "P7", "P1", "P2", "P5", "P6", "P3", "P4", "P8", "P9"]
+ALL = ["E", "P7", "P1", "P2", "P5", "P6", "P5B", "P3", "P4", "P8", "P9"]
 QUICK = ["P1", "P3", "P5", "P9"]
 LATENCY = 20
 MB = 1e6
@@ -952,6 +952,99 @@ def run_P6(ctx: Ctx):
         attempt(ctx, "nuvosync", [("P6.refetched", wl_d, "MB", False)], down)
 
 
+# ================================================================ P5.busy: small edits while big files move
+
+
+def run_P5busy(ctx: Ctx):
+    """A 1 KiB edit, local -> listed by the emulator with its content hash, written while a
+    1 GiB upload and a 1 GiB download are both in flight (20 ms latency, no bandwidth cap).
+
+    Measured for this build (`nuvosync`) and, when BENCH_NUVOSYNC_BASELINE names a nuvosync
+    binary built from another commit (BENCH_NUVOSYNC_BASELINE_GIT says which), for that one
+    too (`nuvosync-rounds`), in the same run. Each cycle is a fresh emulator and daemon on a
+    synced 100-file tree: the big remote file is put on the emulator with bench-loadgen, the
+    big local file is renamed into the folder, and once both transfers moved 32 MiB the edits
+    start, 0.5-1.5 s apart, as long as one of the big files has not arrived."""
+    size = 256 * MiB if ctx.quick else GiB
+    goal = 5 if ctx.quick else 20
+    small = TreeSpec(100, 10, 1024)
+    wl = f"P5.busy latency local write -> visible remotely while a {size / GiB:g} GiB upload and a {size / GiB:g} GiB download run, p50 (s)"
+    variants = [("nuvosync", Path(ctx.bins["nuvosync"]), 4, ctx.versions.get("git"))]
+    base = os.environ.get("BENCH_NUVOSYNC_BASELINE")
+    if base:
+        copy = ctx.work / "bin" / "nvbench-nvs-base"
+        shutil.copy2(base, copy)
+        # Main's rounds wait for every transfer: one edit per cycle at most.
+        variants.insert(0, ("nuvosync-rounds", copy, 3, os.environ.get("BENCH_NUVOSYNC_BASELINE_GIT", "?")))
+    src = big_file(ctx)
+    rng = random.Random(55)
+    for tool, binary, max_cycles, commit in variants:
+
+        def body(tool=tool, binary=binary, max_cycles=max_cycles, commit=commit):
+            samples, cycles, per_cycle = [], 0, []
+            while len(samples) < goal and cycles < max_cycles:
+                cycles += 1
+                name = f"P5busy-{tool}-{cycles}"
+                emu = ctx.emulator(name)
+                work = ctx.workdir(name)
+                t = Nuvosync(dict(ctx.bins, nuvosync=binary), emu, work)
+                got = 0
+                try:
+                    gen_local(ctx.bins, t.local, small)
+                    (t.local / "lat").mkdir()
+                    (t.local / "lat" / "keep.txt").write_bytes(b"keep\n")
+                    t.pair_add()
+                    t.start()
+                    t.wait_up_to_date(300)
+                    wait_until(lambda: "lat/keep.txt" in emu.remote_files(), 120, "the setup tree on the emulator")
+                    staged = work / "staged" / "big-up.bin"
+                    place(src, staged)
+                    loadgen(ctx.bins, emu, "large-upload", "--path", f"{PAIR_REMOTE}/big-down.bin", "--size", size, "--chunk", 16 * MiB)
+                    s0 = emu.stats()
+                    os.rename(staged, t.local / "big-up.bin")
+                    down = t.local / "big-down.bin"
+
+                    def moving():
+                        s = emu.stats()
+                        return s["bytes_in"] - s0["bytes_in"] >= 32 * MiB and s["bytes_out"] - s0["bytes_out"] >= 32 * MiB
+
+                    wait_until(moving, 300, "both big transfers under way", lo=0.05, hi=0.05)
+
+                    def still_moving():
+                        # Main's rounds run the two one after the other, never both at once.
+                        return not down.exists() or "big-up.bin" not in emu.remote_files()
+
+                    k = 0
+                    while len(samples) < goal:
+                        time.sleep(0.5 + rng.random())
+                        if not still_moving():
+                            break
+                        k += 1
+                        data = os.urandom(1000) + f"busy {cycles} {k}\n".encode()
+                        rel_ = f"lat/busy-{cycles}-{k:03d}.txt"
+                        h = content_hash(data)
+                        t0 = time.monotonic()
+                        with open(t.local / rel_, "wb") as f:
+                            f.write(data)
+                        _, t1 = wait_until(lambda: (e := emu.remote_files().get(rel_)) is not None and e.get("content_hash") == h, 600, "a small edit", lo=0.01, hi=0.01)
+                        samples.append(t1 - t0)
+                        got += 1
+                        log(f"P5.busy {tool} cycle {cycles} edit {k}: {t1 - t0:.3f} s")
+                finally:
+                    per_cycle.append(got)
+                    t.stop()
+                    emu.stop()
+                    ctx.finish(name)
+            ok = len(samples) > 0
+            extra = {"edits": len(samples), "cycles": cycles, "edits_per_cycle": per_cycle, "big_bytes": size, "git": commit,
+                     "samples": [round(x, 3) for x in samples], "poll_interval_s": 0.01,
+                     "mode": "nuvosync daemon (file events on); an edit counts if written after both big transfers had moved 32 MiB and before both had arrived"}
+            ctx.add("P5.busy.up.p50", wl, tool, percentile(samples, 50) if ok else None, "s", False, tool_settings("nuvosync", extra),
+                    reason=None if ok else "no edit could be written while the big transfers ran")
+
+        attempt(ctx, tool, [("P5.busy.up.p50", wl, "s", False)], body)
+
+
 # ================================================================ P7: hashing
 
 
@@ -1105,6 +1198,7 @@ def run_P9(ctx: Ctx):
 
 
 RUNNERS = {"E": run_E, "P1": run_P1, "P2": run_P2, "P3": run_P34, "P4": run_P34, "P5": run_P5, "P6": run_P6, "P7": run_P7, "P8": run_P8, "P9": run_P9}
+RUNNERS["P5B"] = run_P5busy  # P5.busy
 
 
 def main():

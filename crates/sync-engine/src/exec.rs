@@ -29,6 +29,7 @@ use crate::index::StoredSession;
 use crate::localfs::{Proof, Root};
 use crate::pair::{Pair, PauseReason, SyncError, lock, now};
 use crate::scan::sig_of;
+use crate::stage::Turn;
 use bytes::Bytes;
 use futures_util::{AsyncReadExt, StreamExt};
 use nuvosync_dropbox::{Commit, Entry, Error as DbxError, FileEntry, WriteMode};
@@ -47,12 +48,14 @@ use sync_core::{
 pub struct Executed {
     /// Some operation completed (the folder's state moved on).
     pub changed: bool,
+    /// Big transfers handed to the pair's transfer stage (see [`crate::stage`]).
+    pub handed_off: usize,
     /// A failure that stops the run (credentials, network).
     pub fatal: Option<SyncError>,
 }
 
 /// Why an operation did not complete.
-enum Fail {
+pub(crate) enum Fail {
     /// What it planned on is no longer so (local path to rescan, if any). Not counted.
     Stale(Option<String>),
     /// It failed; `counts` toward giving up on the key.
@@ -221,7 +224,7 @@ fn prove(pair: &Pair, root: &Root, key: &str, rel: &str, local: &LocalNode) -> R
     }
 }
 
-struct Done {
+pub(crate) struct Done {
     outcome: Option<Outcome>,
     action: &'static str,
     path: String,
@@ -241,9 +244,10 @@ impl Done {
     }
 }
 
-/// Carry out a plan.
+/// Carry out a plan. Big transfers go to the pair's transfer stage when a runner runs it
+/// (they end in a later round's time); everything else is done when this returns.
 pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
-    let mut out = Executed::default();
+    let mut handed_off = 0;
     let mut bookkeeping = vec![];
     let mut small = vec![];
     let mut rest = vec![];
@@ -255,6 +259,10 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
             {
                 small.push(op)
             }
+            Op::Upload { .. } | Op::Download { .. } => match pair.stage.take(pair, op) {
+                Some(op) => rest.push(op),
+                None => handed_off += 1,
+            },
             _ => rest.push(op),
         }
     }
@@ -310,7 +318,21 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
     };
     results.extend(uploads);
     results.extend(others);
+    let mut out = settle(pair, results, false).await;
+    out.handed_off = handed_off;
+    out
+}
 
+/// Take in the results of operations: record what completed (one index transaction), mark
+/// what was stale for planning again and rescan its paths, note failures. With `bump`, a
+/// completed operation also moves the pair's generation on (a round's caller does that once
+/// per plan instead).
+pub(crate) async fn settle(
+    pair: &Pair,
+    results: Vec<(Key, String, Result<Done, Fail>)>,
+    bump: bool,
+) -> Executed {
+    let mut out = Executed::default();
     let mut rescan: BTreeSet<String> = BTreeSet::new();
     let mut done = vec![];
     for (k, path, r) in results {
@@ -345,6 +367,10 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
     }
     if let Err(e) = record(pair, &done) {
         out.fatal.get_or_insert(e);
+    } else if bump && out.changed {
+        if let Err(e) = pair.bump_generation() {
+            out.fatal.get_or_insert(e);
+        }
     }
     if !rescan.is_empty() {
         let scopes: Vec<String> = rescan.into_iter().collect();
@@ -430,6 +456,16 @@ async fn slot(pair: &Pair, size: u64) -> Option<tokio::sync::SemaphorePermit<'_>
 }
 
 async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
+    run_turned(pair, op, None).await
+}
+
+/// Run one operation. A big transfer of the transfer stage passes its `turn`: taken before
+/// its last checks and its commit, and held by the caller until the result is recorded.
+pub(crate) async fn run_turned(
+    pair: &Pair,
+    op: Op,
+    turn: Option<&Turn>,
+) -> (Key, String, Result<Done, Fail>) {
     let k = op.key().to_string();
     let _slot = match &op {
         Op::Upload { local, .. } => slot(pair, file_size(local)).await,
@@ -452,12 +488,12 @@ async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
         Op::Agree { key } | Op::Forget { key } => key.clone(),
     };
     let r = match op {
-        Op::Upload { key, local, base } => upload(pair, key, local, base).await,
+        Op::Upload { key, local, base } => upload(pair, key, local, base, turn).await,
         Op::Download {
             key,
             remote,
             replace,
-        } => download(pair, key, remote, replace).await,
+        } => download(pair, key, remote, replace, turn).await,
         Op::CreateRemoteFolder { key, local } => create_remote_folder(pair, key, local).await,
         Op::CreateLocalFolder { key, remote } => create_local_folder(pair, key, remote),
         Op::DeleteRemote { key, remote } => delete_remote(pair, key, remote).await,
@@ -622,6 +658,7 @@ async fn upload(
     key: String,
     local: LocalNode,
     base: Option<String>,
+    turn: Option<&Turn>,
 ) -> Result<Done, Fail> {
     if file_size(&local) > pair.tuning.single_request_limit as u64 {
         let _permit = pair
@@ -629,7 +666,7 @@ async fn upload(
             .acquire()
             .await
             .map_err(|_| Fail::Stale(None))?;
-        return upload_session(pair, key, local, base).await;
+        return upload_session(pair, key, local, base, turn).await;
     }
     let data = crate::pair::blocking(|| read_checked(pair, &local))?;
     let commit = commit_for(pair, &local, base);
@@ -677,6 +714,7 @@ async fn upload_session(
     key: String,
     local: LocalNode,
     base: Option<String>,
+    turn: Option<&Turn>,
 ) -> Result<Done, Fail> {
     let root = place(pair, &local.path)?;
     let size = file_size(&local);
@@ -749,6 +787,12 @@ async fn upload_session(
                 hasher.update(&data);
                 offset += data.len() as u64;
                 save(&session, offset)?;
+                // An edit since the upload began: what is sent is no longer the file. Stop
+                // now (the next round plans the new content) rather than at the end.
+                if !root.matches(&local.path, &local) {
+                    let _ = lock(&pair.index).drop_session(&key);
+                    return Err(Fail::Stale(Some(local.path.clone())));
+                }
                 pair.events.send(Event::Progress {
                     pair: pair.spec.name.clone(),
                     path: local.path.clone(),
@@ -781,6 +825,10 @@ async fn upload_session(
             }
             Err(e) => return Err(from_dbx(e)),
         }
+    }
+    // The commit and its record take the turn (see `crate::stage`).
+    if let Some(t) = turn {
+        t.take().await;
     }
     // Commit only the exact content that was planned.
     if !root.matches(&local.path, &local) || Some(hasher.finish()) != local.hash() {
@@ -1001,6 +1049,7 @@ async fn download(
     key: String,
     remote: RemoteNode,
     replace: Option<LocalNode>,
+    turn: Option<&Turn>,
 ) -> Result<Done, Fail> {
     let target_rel = match &replace {
         Some(l) => l.path.clone(),
@@ -1136,6 +1185,18 @@ async fn download(
             return Err(f);
         }
     };
+    if let Some(t) = turn {
+        // The rename into place and its record take the turn (see `crate::stage`); a round
+        // may have pulled a newer version meanwhile: that one is planned, this one dropped.
+        t.take().await;
+        let now_listed = lock(&pair.index)
+            .remote(&key)
+            .map_err(|e| Fail::Fatal(e.into()))?;
+        if now_listed.as_ref().and_then(|r| r.rev()) != Some(rev) {
+            root.remove_temp(temp);
+            return Err(Fail::Stale(None));
+        }
+    }
     let placed = (|| {
         root.ensure_parent(&target_rel)
             .map_err(|_| Fail::Stale(Some(parent(&target_rel).to_string())))?;

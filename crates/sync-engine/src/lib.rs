@@ -7,6 +7,7 @@
 //! - [`pair`]: one pair's observe → plan → execute loop and its guards; [`marker`]: snapshot
 //!   restore detection.
 //! - [`runner`]: continuous sync (watcher, longpoll, rescans).
+//! - [`stage`]: the big transfers of a running pair, in flight across its rounds.
 //! - [`events`]: what front ends hear.
 
 pub mod events;
@@ -21,6 +22,7 @@ pub mod rules;
 pub mod runner;
 pub mod scan;
 pub mod selective;
+pub mod stage;
 
 pub use events::{Event, Events, PairState};
 

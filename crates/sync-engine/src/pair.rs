@@ -518,6 +518,8 @@ pub struct Pair {
     /// The linked account was found to be the index's (once per opening: see
     /// [`Pair::check_account`]).
     account_checked: AtomicBool,
+    /// Big transfers in flight across rounds while a runner runs the pair.
+    pub(crate) stage: crate::stage::Stage,
 }
 
 /// Deletions within this window count together for the mass-delete guard.
@@ -634,6 +636,7 @@ impl Pair {
             os_trash: std::sync::OnceLock::new(),
             pruned: Mutex::new(None),
             account_checked: AtomicBool::new(false),
+            stage: crate::stage::Stage::default(),
         })
     }
 
@@ -753,6 +756,11 @@ impl Pair {
         }
         let excluded: Vec<String> = self.rules().excluded().to_vec();
         self.reload_rules(&excluded);
+    }
+
+    /// Big transfers in flight (their keys), while a runner runs the pair.
+    pub fn transfers_in_flight(&self) -> BTreeSet<Key> {
+        crate::stage::in_flight(self)
     }
 
     /// The rules in force.
@@ -1372,8 +1380,12 @@ impl Pair {
             .iter()
             .map(|p| key(p))
             .collect();
+        // Nor where a big transfer is in flight (at, above or below it): its observations
+        // stay dirty and are planned once it ended (see `crate::stage`).
         let held = |k: &str| {
-            given_up.iter().any(|g| is_within(k, g)) || unreadable.iter().any(|u| is_within(k, u))
+            given_up.iter().any(|g| is_within(k, g))
+                || unreadable.iter().any(|u| is_within(k, u))
+                || self.stage.holds(k)
         };
         let mut keys: BTreeSet<Key> = dirty.iter().filter(|k| !held(k)).cloned().collect();
         let mut trees = Trees::default();

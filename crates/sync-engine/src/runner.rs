@@ -254,9 +254,11 @@ impl Runner {
         lock(&self.control.status).clone()
     }
 
-    /// Pause: no more operations start (the current ones finish).
+    /// Pause: no more operations start; the operations of a round finish, big transfers stop
+    /// (their progress is kept: they go on after the resume).
     pub fn pause(&self) {
         self.control.paused.store(true, Ordering::SeqCst);
+        self.pair.stage.abort_all();
         let mut s = lock(&self.control.status);
         s.state = PairState::Paused;
         s.pause = Some(PauseReason::User);
@@ -303,6 +305,9 @@ impl Runner {
                 let _ = t.await;
             }
         }
+        // Big transfers stop where they are (an upload session's progress is stored, a
+        // download is staged): the next start goes on with them.
+        self.pair.stage.stop().await;
     }
 }
 
@@ -313,6 +318,7 @@ impl Drop for Runner {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        self.pair.stage.stop_now();
     }
 }
 
@@ -485,6 +491,8 @@ fn reload_rules(pair: &Pair) {
 
 async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     let triggers = Arc::new(Triggers::default());
+    // Big transfers run in the pair's transfer stage, across rounds (see `crate::stage`).
+    pair.stage.start(Arc::downgrade(&pair));
     let mut watcher = if opts.watch {
         match crate::pair::blocking(|| Watch::start(&pair, triggers.clone())) {
             Ok(w) => {
@@ -572,6 +580,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 _ = rescan.tick() => full = true,
                 _ = control.wake.notified() => { full = true; remote = true; }
                 _ = timer => { retry_in = None; full = true; remote = true; }
+                // A big transfer ended: what waited for its path is planned now.
+                _ = pair.stage.ended.notified() => remote = true,
             }
             continue;
         }
@@ -586,6 +596,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         if full && !std::mem::take(&mut rules_read) {
             reload_rules(&pair);
         }
+        // A round runs in turn with the ends of big transfers (see `crate::stage`).
+        let turn = pair.stage.turn.clone().lock_owned().await;
         let result = async {
             pair.begin()?;
             pair.check_account().await?;
@@ -606,6 +618,12 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             pair.converge(false).await
         }
         .await;
+        drop(turn);
+        // A big transfer that failed for good stops the pair as the round would have.
+        let result = match (result, pair.stage.take_fatal()) {
+            (Ok(_), Some(e)) => Err(e),
+            (r, _) => r,
+        };
         // Between runs the pair's folder is not held open (its drive can be unmounted).
         pair.release_files();
         full = false;
@@ -616,12 +634,20 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 failures = 0;
                 retry_in = None;
                 control.auth_told.store(false, Ordering::SeqCst);
+                // Up to date means nothing is in flight either.
+                let busy = pair.stage.busy() > 0;
                 set(&control, &pair, |s| {
-                    s.last_sync = Some(now());
+                    if !busy {
+                        s.last_sync = Some(now());
+                    }
                     if paused_by_user(s) {
                         return; // paused while this step ran: the pause stands
                     }
-                    s.state = PairState::UpToDate;
+                    s.state = if busy {
+                        PairState::Syncing
+                    } else {
+                        PairState::UpToDate
+                    };
                     s.message = None;
                     s.code = None;
                     s.pause = None;
@@ -629,6 +655,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             }
             Err(SyncError::Paused(reason)) => {
                 control.paused.store(true, Ordering::SeqCst);
+                // A guard stops everything: big transfers too (they go on after the resume).
+                pair.stage.cancel().await;
                 let code = serde_json::to_value(&reason)
                     .ok()
                     .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_string)))
@@ -665,6 +693,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 tracing::error!(pair = %pair.spec.name, "{msg}");
                 // Nothing is deleted because of this; wait for a new link (resume/wake).
                 control.paused.store(true, Ordering::SeqCst);
+                pair.stage.cancel().await;
                 let first = !control.auth_told.swap(true, Ordering::SeqCst);
                 set(&control, &pair, |s| {
                     s.state = PairState::Error;
@@ -713,6 +742,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     }
     poller.abort();
     drop(watcher);
+    pair.stage.stop().await;
 }
 
 /// How long the loop waits after a file event for the rest of its burst.

@@ -1,0 +1,254 @@
+//! The transfer stage of a running pair: big transfers (files above
+//! [`crate::Tuning::single_request_limit`]: upload sessions, long downloads) run here, each in
+//! a task of its own that outlives the round that planned it, while rounds — observe, plan,
+//! execute the small operations — go on. A small change anywhere is then sent within a round,
+//! not after the big file (see `docs/decisions/0005-continuous-scheduler.md`).
+//!
+//! The rules that keep this safe:
+//! - a key with a transfer in flight is *held*: the planner plans nothing at it, above it or
+//!   below it (its observations stay dirty and are planned once the transfer ended);
+//! - rounds and the end of a transfer take turns ([`Stage::turn`]): a transfer makes its last
+//!   checks, commits (`upload_session/finish`, the rename into place) and records the result
+//!   in the index while no round observes or plans, so nothing a round saw is overwritten by
+//!   an older result, and nothing recorded is missed by a round;
+//! - the transfer itself still checks everything the executor checks (strict uploads with
+//!   the synced rev, the file unchanged since it was planned — after every chunk, so an edit
+//!   stops a stale upload at once; downloads verified, the file they replace proven, and the
+//!   Dropbox row still the version downloaded);
+//! - a pause (a guard's or the user's) and a stop cancel every transfer: an upload session's
+//!   progress is stored and a download is staged outside the folder, so both go on at the
+//!   next start and nothing partial is ever visible.
+//!
+//! Without a runner (one-shot syncs, the restore wizard) the stage is off and the executor
+//! waits for every transfer itself, as before.
+
+use crate::pair::{Pair, SyncError, lock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use sync_core::path::is_within;
+use sync_core::{Key, Op};
+use tokio::sync::{Notify, OwnedMutexGuard, Semaphore};
+
+/// Big transfers at once (each upload also holds one of the pair's `large_uploads`).
+const SLOTS: usize = 4;
+
+/// The stage of one pair.
+pub struct Stage {
+    /// On while a runner runs the pair.
+    on: AtomicBool,
+    /// The pair, for the tasks the stage starts (set by the runner).
+    pair: Mutex<Weak<Pair>>,
+    /// Keys with a transfer in flight, with the task carrying it.
+    flying: Mutex<HashMap<Key, (u64, tokio::task::JoinHandle<()>)>>,
+    /// Tells tasks apart (a task that ends removes only its own entry).
+    next: AtomicU64,
+    /// Rounds and the ends of transfers take turns (see the module's rules).
+    pub(crate) turn: Arc<tokio::sync::Mutex<()>>,
+    /// A transfer ended: the runner plans again.
+    pub(crate) ended: Notify,
+    /// A failure of a transfer that stops the pair (credentials, the folder gone).
+    fatal: Mutex<Option<SyncError>>,
+    /// Failures in a row per key: a failing transfer is tried again after a growing pause.
+    failures: Mutex<HashMap<Key, u32>>,
+    slots: Arc<Semaphore>,
+}
+
+impl Default for Stage {
+    fn default() -> Self {
+        Stage {
+            on: AtomicBool::new(false),
+            pair: Mutex::new(Weak::new()),
+            flying: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+            turn: Arc::default(),
+            ended: Notify::new(),
+            fatal: Mutex::new(None),
+            failures: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(SLOTS)),
+        }
+    }
+}
+
+/// One round's or one transfer's turn (see [`Stage::turn`]): taken at most once, held until
+/// dropped.
+pub(crate) struct Turn {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    held: Mutex<Option<OwnedMutexGuard<()>>>,
+}
+
+impl Turn {
+    pub(crate) fn new(lock: Arc<tokio::sync::Mutex<()>>) -> Turn {
+        Turn {
+            lock,
+            held: Mutex::new(None),
+        }
+    }
+
+    /// Wait for the turn (at once if it is already held).
+    pub(crate) async fn take(&self) {
+        if lock(&self.held).is_some() {
+            return;
+        }
+        let g = self.lock.clone().lock_owned().await;
+        *lock(&self.held) = Some(g);
+    }
+}
+
+impl Stage {
+    /// Start taking big transfers for `pair` (a runner starts).
+    pub(crate) fn start(&self, pair: Weak<Pair>) {
+        *lock(&self.pair) = pair;
+        self.on.store(true, Ordering::SeqCst);
+    }
+
+    /// Stop taking transfers and cancel the ones in flight, waiting until they are gone.
+    pub(crate) async fn stop(&self) {
+        self.on.store(false, Ordering::SeqCst);
+        self.cancel().await;
+    }
+
+    /// Stop taking transfers and cancel the ones in flight without waiting (a dropped runner).
+    pub(crate) fn stop_now(&self) {
+        self.on.store(false, Ordering::SeqCst);
+        self.abort_all();
+    }
+
+    /// Cancel every transfer in flight without waiting for the tasks to go (a user's pause).
+    pub(crate) fn abort_all(&self) {
+        let tasks: Vec<_> = lock(&self.flying).drain().map(|(_, (_, t))| t).collect();
+        for t in &tasks {
+            t.abort();
+        }
+    }
+
+    /// Cancel every transfer in flight (a pause): what was sent or staged stays for the next
+    /// attempt. Waits until the tasks are gone.
+    pub(crate) async fn cancel(&self) {
+        let tasks: Vec<_> = lock(&self.flying).drain().map(|(_, (_, t))| t).collect();
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Is a transfer in flight at `key`, above it or below it? Nothing is planned there.
+    pub fn holds(&self, key: &str) -> bool {
+        lock(&self.flying)
+            .keys()
+            .any(|f| is_within(key, f) || is_within(f, key))
+    }
+
+    /// Transfers in flight.
+    pub fn busy(&self) -> usize {
+        lock(&self.flying).len()
+    }
+
+    /// A failure of a transfer that stops the pair, once.
+    pub(crate) fn take_fatal(&self) -> Option<SyncError> {
+        lock(&self.fatal).take()
+    }
+
+    /// Take `op` if it is a big transfer and the stage is on: it runs in a task of its own,
+    /// and its key is held until it ended. Returns `op` back otherwise.
+    pub(crate) fn take(&self, pair: &Pair, op: Op) -> Option<Op> {
+        if !self.on.load(Ordering::SeqCst) || !big(pair, &op) {
+            return Some(op);
+        }
+        let Some(me) = lock(&self.pair).upgrade() else {
+            return Some(op);
+        };
+        let key = op.key().to_string();
+        let mut flying = lock(&self.flying);
+        if flying.contains_key(&key) {
+            // Planned while held cannot happen; if it did, the transfer in flight stays.
+            return None;
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let task = tokio::spawn(transfer(me, op, id));
+        flying.insert(key, (id, task));
+        None
+    }
+}
+
+/// A big transfer: an upload that needs a session, or a download of a file that big (with a
+/// content hash, so it is staged under a stable name and goes on after an interruption).
+fn big(pair: &Pair, op: &Op) -> bool {
+    let limit = pair.tuning.single_request_limit as u64;
+    match op {
+        Op::Upload { local, .. } => {
+            matches!(local.kind, sync_core::LocalKind::File { size, .. } if size > limit)
+        }
+        Op::Download { remote, .. } => {
+            remote.hash().is_some()
+                && matches!(remote.kind, sync_core::RemoteKind::File { size, .. } if size > limit)
+        }
+        _ => false,
+    }
+}
+
+/// Removes a transfer's key from the flying set when its task ends — done, failed or
+/// cancelled — and lets the runner plan again.
+struct Flying {
+    pair: Arc<Pair>,
+    key: Key,
+    id: u64,
+}
+
+impl Drop for Flying {
+    fn drop(&mut self) {
+        let stage = &self.pair.stage;
+        let mut flying = lock(&stage.flying);
+        if flying.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+            flying.remove(&self.key);
+        }
+        drop(flying);
+        stage.ended.notify_one();
+    }
+}
+
+async fn transfer(pair: Arc<Pair>, op: Op, id: u64) {
+    let key = op.key().to_string();
+    let _flying = Flying {
+        pair: pair.clone(),
+        key: key.clone(),
+        id,
+    };
+    let stage = &pair.stage;
+    let Ok(_slot) = stage.slots.clone().acquire_owned().await else {
+        return;
+    };
+    let turn = Turn::new(stage.turn.clone());
+    let result = crate::exec::run_turned(&pair, op, Some(&turn)).await;
+    let failed = matches!(result.2, Err(crate::exec::Fail::Failed { .. }));
+    // The result is recorded in turn, as a round would record it.
+    turn.take().await;
+    let executed = crate::exec::settle(&pair, vec![result], true).await;
+    drop(turn);
+    if let Some(e) = executed.fatal {
+        tracing::warn!(pair = %pair.spec.name, path = %key, "a big transfer stopped: {e}");
+        *lock(&stage.fatal) = Some(e);
+        return;
+    }
+    if failed {
+        // Tried again after a pause that grows with each failure in a row (the key stays
+        // held meanwhile, so the next round does not start it again at once).
+        let n = {
+            let mut f = lock(&stage.failures);
+            let n = f.entry(key.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let wait = std::time::Duration::from_secs((1u64 << n.min(5)).min(30));
+        tokio::time::sleep(wait).await;
+    } else {
+        lock(&stage.failures).remove(&key);
+    }
+}
+
+/// The keys of transfers in flight (for status and tests).
+pub fn in_flight(pair: &Pair) -> BTreeSet<Key> {
+    lock(&pair.stage.flying).keys().cloned().collect()
+}
