@@ -27,6 +27,15 @@ pub type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a
 /// A streaming download body.
 pub type Body = Box<dyn futures_util::AsyncRead + Send + Unpin>;
 
+/// An exported file: the document's metadata, the exported file's name, its content hash
+/// when Dropbox gives one, and the body.
+pub type Exported = (
+    ExportOnlyEntry,
+    String,
+    Option<sync_core::ContentHash>,
+    Body,
+);
+
 /// The Dropbox calls the engine makes.
 pub trait Remote: Send + Sync {
     /// First page of a recursive listing.
@@ -49,19 +58,7 @@ pub trait Remote: Send + Sync {
     ) -> Call<'a, (FileEntry, Option<u64>, Body)>;
     /// Export a file Dropbox cannot download (a Paper doc) to `format`: its metadata, the
     /// exported file's name, its content hash when Dropbox gives one, and the body.
-    fn export<'a>(
-        &'a self,
-        path: &'a str,
-        format: Option<&'a str>,
-    ) -> Call<
-        'a,
-        (
-            ExportOnlyEntry,
-            String,
-            Option<sync_core::ContentHash>,
-            Body,
-        ),
-    > {
+    fn export<'a>(&'a self, path: &'a str, format: Option<&'a str>) -> Call<'a, Exported> {
         let _ = (path, format);
         Box::pin(async { Err(Error::NotDownloadable) })
     }
@@ -133,19 +130,7 @@ impl Remote for Client {
     ) -> Call<'a, (FileEntry, Option<u64>, Body)> {
         Box::pin(Client::download_from(self, path, start))
     }
-    fn export<'a>(
-        &'a self,
-        path: &'a str,
-        format: Option<&'a str>,
-    ) -> Call<
-        'a,
-        (
-            ExportOnlyEntry,
-            String,
-            Option<sync_core::ContentHash>,
-            Body,
-        ),
-    > {
+    fn export<'a>(&'a self, path: &'a str, format: Option<&'a str>) -> Call<'a, Exported> {
         Box::pin(Client::export(self, path, format))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {
@@ -513,19 +498,7 @@ impl Remote for Hooked {
             }),
         }
     }
-    fn export<'a>(
-        &'a self,
-        path: &'a str,
-        format: Option<&'a str>,
-    ) -> Call<
-        'a,
-        (
-            ExportOnlyEntry,
-            String,
-            Option<sync_core::ContentHash>,
-            Body,
-        ),
-    > {
+    fn export<'a>(&'a self, path: &'a str, format: Option<&'a str>) -> Call<'a, Exported> {
         self.gate("export", || self.inner.export(path, format))
     }
     fn upload<'a>(&'a self, commit: &'a Commit, data: Bytes) -> Call<'a, FileEntry> {

@@ -5,38 +5,8 @@ mod common;
 
 use common::*;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sync_engine::{RunOptions, Runner};
-
-async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{what}: not within {limit:?}");
-}
-
-/// The pair running continuously, answering Dropbox's longpoll within 30 s.
-fn running(pair: Arc<sync_engine::Pair>) -> Runner {
-    Runner::spawn(
-        pair,
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    )
-}
-
-/// Wait for the runner's first sync.
-async fn first_sync(runner: &Runner) {
-    eventually("first sync", Duration::from_secs(10), || {
-        runner.status().last_sync.is_some()
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_flow_both_ways_while_running() {

@@ -14,7 +14,7 @@ use common::*;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use sync_engine::{PauseReason, RunOptions, Runner, Tuning};
+use sync_engine::{PauseReason, Tuning};
 
 const MIB: usize = 1024 * 1024;
 /// The link: 2 MB/s, so the big file below takes about 6 s each way.
@@ -33,34 +33,6 @@ fn big(seed: u8) -> Vec<u8> {
     (0..BIG)
         .map(|i| ((i * 31 + seed as usize * 7) % 251) as u8)
         .collect()
-}
-
-async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{what}: not within {limit:?}");
-}
-
-fn running(pair: Arc<sync_engine::Pair>) -> Runner {
-    Runner::spawn(
-        pair,
-        RunOptions {
-            longpoll_secs: 30,
-            ..RunOptions::default()
-        },
-    )
-}
-
-async fn first_sync(runner: &Runner) {
-    eventually("first sync", Duration::from_secs(10), || {
-        runner.status().last_sync.is_some()
-    })
-    .await;
 }
 
 fn bytes_in(w: &World) -> u64 {

@@ -280,3 +280,39 @@ pub fn clean(r: Result<sync_engine::Report, sync_engine::SyncError>) -> sync_eng
     assert!(report.failed.is_empty(), "{:#?}", report.failed);
     report
 }
+
+/// Wait until `f` holds (checked every 20 ms); panics with `what` after `limit`. Returns
+/// how long it took.
+pub async fn eventually(
+    what: &str,
+    limit: std::time::Duration,
+    mut f: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return start.elapsed();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+/// The pair running continuously, answering Dropbox's longpoll within 30 s.
+pub fn running(pair: Arc<Pair>) -> sync_engine::Runner {
+    sync_engine::Runner::spawn(
+        pair,
+        sync_engine::RunOptions {
+            longpoll_secs: 30,
+            ..sync_engine::RunOptions::default()
+        },
+    )
+}
+
+/// Wait for the runner's first sync.
+pub async fn first_sync(runner: &sync_engine::Runner) {
+    eventually("first sync", std::time::Duration::from_secs(10), || {
+        runner.status().last_sync.is_some()
+    })
+    .await;
+}
