@@ -258,3 +258,66 @@ def test_every_screen_renders_in_the_app(launch):
     app.wait("wizard", 10)
     saved.append(app.shot("app-restore-wizard"))
     assert all(p.stat().st_size > 5000 for p in saved), "a screenshot is blank"
+
+
+def test_versions_deleted_files_and_the_folder_picker_in_the_app(launch):
+    """Version history of an ordinary file (an earlier one restored), a file deleted here brought
+    back from "Recently deleted", and the Dropbox folder picker — in the real web view, with a
+    screenshot of each."""
+    app = launch()
+    app.wait_synced()
+    report = app.local / "report.txt"
+    report.write_bytes(b"draft 1\n")
+    wait_for("draft 1 on Dropbox", lambda: app.dropbox.download("report.txt") == b"draft 1\n", 60)
+    app.dropbox.upload("report.txt", b"draft 2, edited on Dropbox\n")
+    wait_for("draft 2 here", lambda: report.exists() and report.read_bytes() == b"draft 2, edited on Dropbox\n", 60)
+    notes = app.local / "old-notes.txt"
+    notes.write_bytes(b"notes to delete\n")
+    wait_for("the notes on Dropbox", lambda: app.dropbox.download("old-notes.txt") == b"notes to delete\n", 60)
+    notes.unlink()
+    wait_for("the notes gone from Dropbox", lambda: app.dropbox.download("old-notes.txt") is None, 60)
+    (app.local / "datasets" / "raw").mkdir(parents=True)
+    (app.local / "datasets" / "raw" / "big.csv").write_bytes(b"x" * 40_000)
+    wait_for("the dataset on Dropbox", lambda: app.dropbox.download("datasets/raw/big.csv") is not None, 60)
+
+    saved = []
+    app.go("activity")
+    app.wait("view-activity", 10)
+    item = wait_for(
+        "the report in the activity list",
+        lambda: next((e for e in app.all("history-item") if e.get_attribute("data-path") == "/report.txt"), None),
+        30,
+    )
+    app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", item)
+    app.find("versions-toggle", item).click()
+    versions = wait_for("two versions", lambda: (v := app.all("version", item)) and len(v) == 2 and v, 30)
+    assert "current" in versions[0].text
+    saved.append(app.shot("app-version-history"))
+    app.find("restore-version", item).click()
+    wait_for("draft 1 current on Dropbox", lambda: app.dropbox.download("report.txt") == b"draft 1\n", 60)
+    wait_for("draft 1 here", lambda: report.read_bytes() == b"draft 1\n", 60)
+    wait_for("three versions, the replaced one kept", lambda: len(app.all("version", item)) == 3, 30)
+
+    app.click("deleted-load")
+    gone = wait_for(
+        "the deleted notes listed",
+        lambda: next((e for e in app.all("deleted-item") if e.get_attribute("data-path") == "/old-notes.txt"), None),
+        30,
+    )
+    assert not any(e.get_attribute("data-path") == "/report.txt" for e in app.all("deleted-item"))
+    app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", gone)
+    saved.append(app.shot("app-recently-deleted"))
+    app.find("undelete", gone).click()
+    wait_for("the notes back here", lambda: notes.exists() and notes.read_bytes() == b"notes to delete\n", 60)
+
+    app.go("settings")
+    app.wait("view-settings", 10)
+    folder = wait_for(
+        "the datasets folder in the picker",
+        lambda: next((e for e in app.all("picker-folder") if e.get_attribute("data-path") == "/datasets" and e.is_displayed()), None),
+        30,
+    )
+    app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", folder)
+    assert "file" in folder.text
+    saved.append(app.shot("app-folder-picker"))
+    assert all(p.stat().st_size > 5000 for p in saved), "a screenshot is blank"

@@ -121,9 +121,15 @@ impl Api {
                     .body(b.clone()),
                 None => req.header("Content-Type", "application/json").body(arg.to_string()),
             };
+            let mut wait = Duration::from_millis(200 * attempt.min(5));
+            let mut limit = 6;
             let outcome = match req.send().await {
                 Ok(r) => {
                     let status = r.status().as_u16();
+                    let retry_after = r
+                        .headers()
+                        .get("Retry-After")
+                        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
                     let text = r.text().await.unwrap_or_default();
                     if status == 200 {
                         return serde_json::from_str(&text).map_err(|e| format!("{route}: bad JSON: {e}"));
@@ -131,14 +137,19 @@ impl Api {
                     if status != 429 && status < 500 {
                         return Err(format!("{route}: HTTP {status}: {text}"));
                     }
+                    if status == 429 {
+                        // As the official SDKs do: wait out Retry-After, however often asked.
+                        wait = Duration::from_secs(retry_after.unwrap_or(1));
+                        limit = 60;
+                    }
                     format!("HTTP {status}: {text}")
                 }
                 Err(e) => e.to_string(),
             };
-            if attempt >= 6 {
+            if attempt >= limit {
                 return Err(format!("{route}: giving up after {attempt} attempts: {outcome}"));
             }
-            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            tokio::time::sleep(wait).await;
         }
     }
 }
