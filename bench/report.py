@@ -80,8 +80,15 @@ def targets(R: Results) -> list[dict]:
     for m in ("maestral", "maestral-tuned"):
         vs("P1", "P1", m, 20, f"P1 upload vs {m}", "≥ 20× files/s", unit="files/s")
     n, e = R.val("P1", "nuvosync"), R.val("E.small_uploads", "emulator")
-    add("P1 upload vs the emulator's ceiling", "≥ 1/3 of E.small_uploads",
-        f"nuvosync {fmt(n)} files/s, ceiling {fmt(e)} files/s", "n/a" if None in (n, e) else f"{n / e:.2f} of it", None if None in (n, e) else n >= e / 3)
+    p1, er = R.get("P1", "nuvosync"), R.get("E.small_uploads", "emulator")
+    model = lambda r: bool(r and (r.get("settings") or {}).get("server"))  # noqa: E731
+    if p1 and er and model(p1) != model(er):
+        # The load model allows 1,000 requests/s: a ceiling measured without it is no yardstick.
+        add("P1 upload vs the emulator's ceiling", "≥ 1/3 of E.small_uploads",
+            f"nuvosync {fmt(n)} files/s under the load model, ceiling {fmt(e)} files/s without it", "n/a", None)
+    else:
+        add("P1 upload vs the emulator's ceiling", "≥ 1/3 of E.small_uploads",
+            f"nuvosync {fmt(n)} files/s, ceiling {fmt(e)} files/s", "n/a" if None in (n, e) else f"{n / e:.2f} of it", None if None in (n, e) else n >= e / 3)
     n, c = R.val("P1", "nuvosync"), R.val("P1.ceiling", "plain-client")
     add("P1 upload vs a plain client at the same settings", "≥ 70 % of it (as P6)",
         f"nuvosync {fmt(n)} files/s, plain client {fmt(c)} files/s", "n/a" if None in (n, c) else f"{100 * n / c:.0f} %", None if None in (n, c) else n >= 0.7 * c)
