@@ -19,18 +19,6 @@ fn exporting(w: &World, name: &str, local: &std::path::Path) -> sync_engine::Pai
     w.pair_with(name, local, t, Arc::new(w.client()))
 }
 
-fn calls(w: &World, route: &str) -> u64 {
-    w.server
-        .emulator
-        .stats
-        .routes
-        .lock()
-        .unwrap()
-        .get(route)
-        .copied()
-        .unwrap_or(0)
-}
-
 /// The Paper doc on Dropbox: (id, rev, still export-only).
 fn paper_on_dropbox(w: &World, rel: &str) -> Option<(String, String, bool)> {
     let acct = w.server.emulator.account("ada").unwrap();
@@ -53,7 +41,7 @@ async fn off_by_default_a_paper_doc_is_only_a_status_entry() {
         ["/Plans"]
     );
     assert!(report.issues.iter().any(|i| i.code == "not_downloadable"));
-    assert_eq!(calls(&w, "files/export"), 0);
+    assert_eq!(w.calls("files/export"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,13 +64,13 @@ async fn a_paper_doc_is_exported_read_only_and_never_uploaded() {
         "{:#?}",
         report.issues
     );
-    assert_eq!(calls(&w, "files/export"), 1);
+    assert_eq!(w.calls("files/export"), 1);
     // Nothing of it goes to Dropbox; the next runs change nothing.
-    let uploads = calls(&w, "files/upload");
+    let uploads = w.calls("files/upload");
     clean(pair.sync_once().await);
     clean(pair.sync_once().await);
-    assert_eq!(calls(&w, "files/upload"), uploads);
-    assert_eq!(calls(&w, "files/export"), 1, "exported once per revision");
+    assert_eq!(w.calls("files/upload"), uploads);
+    assert_eq!(w.calls("files/export"), 1, "exported once per revision");
     let remote = w.remote_tree();
     assert!(!remote.contains_key("/Plans/Plan.html"), "{remote:?}");
     assert_eq!(paper_on_dropbox(&w, "/Plans/Plan.paper").unwrap(), before);
@@ -157,7 +145,7 @@ async fn a_new_revision_is_exported_again_and_a_deleted_doc_takes_its_copy_to_th
         std::fs::read(a.join("Team/Plan.html")).unwrap(),
         b"<h1>Plan v2</h1>"
     );
-    assert_eq!(calls(&w, "files/export"), 2);
+    assert_eq!(w.calls("files/export"), 2);
 
     // Deleted on Dropbox: the copy goes to the trash.
     w.remove("/Team/Plan.paper").await;
@@ -240,10 +228,10 @@ async fn turning_the_setting_off_takes_the_copies_away() {
     clean(pair.sync_once().await);
     assert!(a.join("Plan.html").is_file());
     t.export_documents.store(false, Ordering::Relaxed);
-    let uploads = calls(&w, "files/upload");
+    let uploads = w.calls("files/upload");
     clean(pair.sync_once().await);
     clean(pair.sync_once().await);
     assert!(!a.join("Plan.html").exists());
-    assert_eq!(calls(&w, "files/upload"), uploads);
+    assert_eq!(w.calls("files/upload"), uploads);
     assert!(!w.remote_tree().contains_key("/Plan.html"));
 }

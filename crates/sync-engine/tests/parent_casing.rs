@@ -28,19 +28,6 @@ async fn parent_casings(w: &World, cursor: Option<&str>, folder: &str) -> BTreeS
         .collect()
 }
 
-/// Calls of a route so far.
-fn calls(w: &World, route: &str) -> u64 {
-    w.server
-        .emulator
-        .stats
-        .routes
-        .lock()
-        .unwrap()
-        .get(route)
-        .copied()
-        .unwrap_or(0)
-}
-
 /// Every local folder name, as it is on disk.
 fn local_folders(root: &std::path::Path) -> Vec<String> {
     local_tree(root)
@@ -79,7 +66,7 @@ async fn children_shown_under_other_parent_casings_land_in_one_folder() {
     assert_eq!(local_tree(&a).len(), 2 + 6 + 2, "{:?}", local_tree(&a));
     assert_same(&w, &a);
 
-    let (moves, uploads) = (calls(&w, "files/move_v2"), calls(&w, "files/upload"));
+    let (moves, uploads) = (w.calls("files/move_v2"), w.calls("files/upload"));
     let before = local_tree(&a);
     let report = clean(pair.sync_once().await);
     assert_eq!(
@@ -88,8 +75,8 @@ async fn children_shown_under_other_parent_casings_land_in_one_folder() {
         "{report:?}"
     );
     assert_eq!(local_tree(&a), before, "stable on the next run");
-    assert_eq!(calls(&w, "files/move_v2"), moves, "no move on Dropbox");
-    assert_eq!(calls(&w, "files/upload"), uploads, "nothing uploaded");
+    assert_eq!(w.calls("files/move_v2"), moves, "no move on Dropbox");
+    assert_eq!(w.calls("files/upload"), uploads, "nothing uploaded");
 }
 
 /// A folder renamed by case on Dropbox (on the web): its children keep showing the old
@@ -115,7 +102,7 @@ async fn a_case_only_rename_on_dropbox_with_children_showing_the_old_casing() {
         "some child still shows the old casing: {shown:?}"
     );
 
-    let moves = calls(&w, "files/move_v2");
+    let moves = w.calls("files/move_v2");
     let report = clean(pair.sync_once().await);
     assert_eq!(report.downloaded, 0, "renamed in place: {report:?}");
     assert_eq!(
@@ -126,7 +113,7 @@ async fn a_case_only_rename_on_dropbox_with_children_showing_the_old_casing() {
         std::fs::metadata(a.join("PROJ/f0.txt")).unwrap().ino(),
         inode
     );
-    assert_eq!(calls(&w, "files/move_v2"), moves, "no move back on Dropbox");
+    assert_eq!(w.calls("files/move_v2"), moves, "no move back on Dropbox");
     assert_same(&w, &a);
 
     // A file added here under the folder: its upload answer may show the old casing too.
@@ -140,7 +127,7 @@ async fn a_case_only_rename_on_dropbox_with_children_showing_the_old_casing() {
         local_folders(&a),
         vec!["/PROJ".to_string(), "/PROJ/Sub".to_string()]
     );
-    assert_eq!(calls(&w, "files/move_v2"), moves, "no move on Dropbox");
+    assert_eq!(w.calls("files/move_v2"), moves, "no move on Dropbox");
     assert_same(&w, &a);
 }
 

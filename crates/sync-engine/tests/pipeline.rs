@@ -29,6 +29,20 @@ fn tuning() -> Tuning {
     }
 }
 
+/// A pair with the test's tuning, running and through its first sync.
+async fn started() -> (World, std::path::PathBuf, sync_engine::Runner) {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let runner = running(Arc::new(w.pair_with(
+        "a",
+        &a,
+        tuning(),
+        Arc::new(w.client()),
+    )));
+    first_sync(&runner).await;
+    (w, a, runner)
+}
+
 fn big(seed: u8) -> Vec<u8> {
     (0..BIG)
         .map(|i| ((i * 31 + seed as usize * 7) % 251) as u8)
@@ -103,15 +117,7 @@ async fn a_small_edit_goes_up_while_a_big_upload_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_remote_change_comes_down_while_a_big_download_runs() {
-    let w = World::new().await;
-    let a = w.folder("a");
-    let runner = running(Arc::new(w.pair_with(
-        "a",
-        &a,
-        tuning(),
-        Arc::new(w.client()),
-    )));
-    first_sync(&runner).await;
+    let (w, a, runner) = started().await;
     let data = big(2);
     cap(&w, LINK);
     let start = bytes_out(&w);
@@ -145,15 +151,7 @@ async fn a_small_remote_change_comes_down_while_a_big_download_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_of_a_file_being_uploaded_ends_with_the_newest_content_on_dropbox() {
-    let w = World::new().await;
-    let a = w.folder("a");
-    let runner = running(Arc::new(w.pair_with(
-        "a",
-        &a,
-        tuning(),
-        Arc::new(w.client()),
-    )));
-    first_sync(&runner).await;
+    let (w, a, runner) = started().await;
     cap(&w, LINK);
     let (v1, v2) = (big(3), big(4));
     let start = bytes_in(&w);

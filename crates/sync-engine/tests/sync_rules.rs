@@ -237,17 +237,7 @@ async fn case_only_renames_go_through_in_one_move() {
     write(&a, "/docs/x.txt", b"x");
     let pair = w.pair("a", &a);
     pair.sync_once().await.unwrap();
-    let moves = || {
-        w.server
-            .emulator
-            .stats
-            .routes
-            .lock()
-            .unwrap()
-            .get("files/move_v2")
-            .copied()
-            .unwrap_or(0)
-    };
+    let moves = || w.calls("files/move_v2");
     let before = moves();
     std::fs::rename(a.join("readme.md"), a.join("README.md")).unwrap();
     std::fs::rename(a.join("docs"), a.join("DOCS")).unwrap();

@@ -26,6 +26,19 @@ impl World {
         World::seeded(0).await
     }
 
+    /// Calls of a route the emulator has answered so far.
+    pub fn calls(&self, route: &str) -> u64 {
+        self.server
+            .emulator
+            .stats
+            .routes
+            .lock()
+            .unwrap()
+            .get(route)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// A world whose emulator draws its ids, revisions and fault decisions from `seed`.
     pub async fn seeded(seed: u64) -> World {
         let config = Config {
