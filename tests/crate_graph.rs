@@ -5,24 +5,30 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-fn normal_deps() -> BTreeMap<String, BTreeSet<String>> {
+/// Run cargo with `args` in the workspace; its standard output (a failure fails the test).
+fn cargo(args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("cargo metadata runs");
+        .expect("cargo runs");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn normal_deps() -> BTreeMap<String, BTreeSet<String>> {
+    let out = cargo(&[
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["packages"]
         .as_array()
         .unwrap()
@@ -82,8 +88,8 @@ fn the_crate_graph_holds() {
 /// The packages `cargo tree` lists for `package`'s normal dependencies, built with its
 /// default features plus `features` (resolved, not compiled).
 fn resolved_deps(package: &str, features: &[&str]) -> BTreeSet<String> {
-    let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.args([
+    let features = features.join(",");
+    let mut args = vec![
         "tree",
         "--offline",
         "-e",
@@ -94,20 +100,11 @@ fn resolved_deps(package: &str, features: &[&str]) -> BTreeSet<String> {
         "{p}",
         "-p",
         package,
-    ]);
+    ];
     if !features.is_empty() {
-        cmd.arg("--features").arg(features.join(","));
+        args.extend(["--features", features.as_str()]);
     }
-    let out = cmd
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo tree runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    cargo(&args)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
@@ -140,30 +137,20 @@ fn the_shipped_binaries_carry_no_emulator() {
 
 /// The features `cargo tree` resolves for `package` in the graph of `root` (with `edges`).
 fn features_of(root: &str, package: &str, edges: &str) -> BTreeSet<String> {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--offline",
-            "-e",
-            edges,
-            "--prefix",
-            "none",
-            "--format",
-            "{p} {f}",
-            "-p",
-            root,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo tree runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cargo(&[
+        "tree",
+        "--offline",
+        "-e",
+        edges,
+        "--prefix",
+        "none",
+        "--format",
+        "{p} {f}",
+        "-p",
+        root,
+    ]);
     let prefix = format!("{package} v");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    out.lines()
         .filter(|l| l.starts_with(&prefix))
         .flat_map(|l| {
             l.rsplit(' ')
