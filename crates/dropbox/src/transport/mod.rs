@@ -7,18 +7,28 @@
 //! midway or garbled on the way (a successful answer that is not JSON, or a download whose
 //! `Dropbox-API-Result` is not) is retried like a network failure instead of surfacing as an
 //! unreadable result. Download bodies stream; the engine checks them against `content_hash`.
+//!
+//! This file holds the transport and its retry loop; `request.rs` the requests the SDK builds
+//! (authentication, header arguments), `read.rs` how answers are read and when a request has
+//! stalled.
+
+mod read;
+mod request;
+
+pub use read::MAX_JSON_ANSWER;
+pub use request::Request;
+pub(crate) use request::{NoAuth, WithArg};
 
 use crate::auth::Authorizer;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
 use crate::throttle::Limits;
 use bytes::Bytes;
-use dropbox_sdk::async_client_trait::HttpRequest;
-use dropbox_sdk::async_client_trait::{
-    HttpClient, HttpRequestResultRaw, NoauthClient, UserAuthClient,
-};
+use dropbox_sdk::async_client_trait::{HttpClient, HttpRequestResultRaw, UserAuthClient};
 use futures_util::{StreamExt, TryStreamExt};
 use rand::Rng;
+use read::{Progress, ReadFail, is_json, longpoll_deadline, read_all};
+use request::Auth;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -82,202 +92,6 @@ enum SendError {
     Http(reqwest::Error),
     /// Nothing moved for the stall time.
     Stalled,
-}
-
-/// When a request last moved: a piece of its body went out, or a piece of its answer came
-/// in. Time-outs measure silence, not the length of a transfer: a 10 GB upload over a slow
-/// link is fine as long as it keeps moving, and an answer that stops coming is given up
-/// after [`RetryPolicy::stall`] whatever stage it is in.
-///
-/// A piece handed to the connection may still wait in the system's send buffer (several
-/// megabytes) while a slow link drains it, with nothing to show for it here: once the last
-/// piece is handed over, the silence allowed grows by the time that buffer could take at a
-/// slow 64 KB/s (see [`Progress::sent_all`]).
-#[derive(Clone)]
-struct Progress {
-    start: std::time::Instant,
-    last_ms: Arc<AtomicU64>,
-    extra_ms: Arc<AtomicU64>,
-}
-
-/// The most a send buffer is taken to hold, and the slowest link it is taken to drain at.
-const BUFFERED_MAX: u64 = 8 << 20;
-const SLOW_LINK_BYTES_PER_SEC: u64 = 64 * 1024;
-
-impl Progress {
-    fn new() -> Self {
-        Progress {
-            start: std::time::Instant::now(),
-            last_ms: Arc::default(),
-            extra_ms: Arc::default(),
-        }
-    }
-
-    fn touch(&self) {
-        self.last_ms
-            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-
-    /// The whole body (`len` bytes) is handed to the connection.
-    fn sent_all(&self, len: u64) {
-        let buffered = len.min(BUFFERED_MAX);
-        self.extra_ms
-            .store(buffered * 1000 / SLOW_LINK_BYTES_PER_SEC, Ordering::Relaxed);
-        self.touch();
-    }
-
-    /// Resolves once nothing has moved for `limit` (plus what [`Progress::sent_all`] allows).
-    async fn stalled(&self, limit: Duration) {
-        loop {
-            let limit = limit + Duration::from_millis(self.extra_ms.load(Ordering::Relaxed));
-            let idle = self
-                .start
-                .elapsed()
-                .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)));
-            if idle >= limit {
-                return;
-            }
-            tokio::time::sleep(limit - idle).await;
-        }
-    }
-}
-
-/// The largest JSON answer read into memory. Dropbox's largest (a listing page, a batch
-/// result of 1,000 entries) is a few megabytes; a server or proxy that sends more is not
-/// Dropbox, and is not allowed to exhaust memory.
-pub const MAX_JSON_ANSWER: usize = 64 * 1024 * 1024;
-
-/// Why an answer's body could not be read.
-enum ReadFail {
-    Stalled,
-    Broken(String),
-}
-
-/// Read a whole answer (at most `limit` bytes), giving up when a piece takes longer than
-/// `stall`.
-async fn read_all(
-    mut resp: reqwest::Response,
-    stall: Duration,
-    limit: usize,
-) -> Result<Bytes, ReadFail> {
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(ReadFail::Broken(format!(
-            "the answer is larger than {} MB",
-            limit >> 20
-        )));
-    }
-    let mut buf = bytes::BytesMut::new();
-    loop {
-        match tokio::time::timeout(stall, resp.chunk()).await {
-            Err(_) => return Err(ReadFail::Stalled),
-            Ok(Err(e)) => return Err(ReadFail::Broken(format!("the answer was cut off: {e}"))),
-            Ok(Ok(None)) => return Ok(buf.freeze()),
-            Ok(Ok(Some(piece))) => {
-                if buf.len() + piece.len() > limit {
-                    return Err(ReadFail::Broken(format!(
-                        "the answer is larger than {} MB",
-                        limit >> 20
-                    )));
-                }
-                buf.extend_from_slice(&piece);
-            }
-        }
-    }
-}
-
-/// The time-out of a longpoll whose body asks for `timeout` seconds: Dropbox holds it that
-/// long plus up to 90 s of random jitter (`files.stone`, `ListFolderLongpollArg.timeout`),
-/// and the answer needs a moment more.
-fn longpoll_deadline(body: &[u8]) -> Duration {
-    let asked = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("timeout").and_then(serde_json::Value::as_u64))
-        .unwrap_or(30)
-        .clamp(30, 480);
-    Duration::from_secs(asked + 90 + 30)
-}
-
-/// How a request authenticates. Dropbox takes each route's kind from the API spec
-/// (`auth=` in the `.stone` files) and refuses a request for a `noauth` route that carries
-/// an `Authorization` header with HTTP 400 ("Your request includes an Authorization header,
-/// but this function does not use it." — dropbox-sdk-rust#15, dropbox-sdk-java#35).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Auth {
-    /// `Authorization: Bearer <access token>` (`auth="user"`, the default).
-    User,
-    /// No `Authorization` header (`auth="noauth"`: `files/list_folder/longpoll`).
-    None,
-}
-
-/// A request being built by the SDK.
-pub struct Request {
-    url: String,
-    headers: Vec<(String, String)>,
-    auth: Auth,
-    /// `Dropbox-API-Arg` as we escape it (see [`header_json`]), sent instead of the SDK's.
-    arg: Option<ArgHeader>,
-}
-
-/// A content route's argument: our escaping, and the SDK's for the same JSON (to check that
-/// what the SDK is sending is indeed this argument).
-#[derive(Clone)]
-struct ArgHeader {
-    ours: String,
-    sdks: String,
-}
-
-impl HttpRequest for Request {
-    fn set_header(mut self, name: &str, value: &str) -> Self {
-        if name.eq_ignore_ascii_case("Dropbox-API-Arg") {
-            if let Some(arg) = &self.arg {
-                if arg.sdks == value {
-                    self.headers.push((name.to_string(), arg.ours.clone()));
-                    return self;
-                }
-                // Not the argument we were given: send what the SDK meant rather than
-                // something else (names above U+FFFF are then garbled, as the SDK does).
-                tracing::error!("the SDK sent another argument than the one given; using its own");
-            }
-        }
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-}
-
-/// JSON text fit for an HTTP header: every character outside printable ASCII escaped as
-/// `\uXXXX`, characters above U+FFFF as their UTF-16 surrogate pair — as JSON (RFC 8259 §7)
-/// requires, and as Dropbox's HTTP documentation ("Formats") asks of 0x7F and every
-/// non-ASCII character in a `Dropbox-API-Arg` header. The
-/// SDK 0.21 writes `\u1f389` for 🎉 (U+1F389), which JSON reads as U+1F38 followed by "9".
-pub(crate) fn header_json(json: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if (' '..='~').contains(&c) {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for u in c.encode_utf16(&mut units) {
-                let _ = write!(out, "\\u{u:04x}");
-            }
-        }
-    }
-    out
-}
-
-/// The SDK's own escaping of a header argument (dropbox-sdk 0.21 `json_escape_header`), to
-/// recognise its value.
-fn sdk_header_json(json: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if ('\x20'..'\x7f').contains(&c) {
-            out.push(c);
-        } else {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        }
-    }
-    out
 }
 
 /// The SDK's HTTP client.
@@ -344,11 +158,6 @@ pub fn http_client(
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// Whether `b` is one whole JSON value.
-fn is_json(b: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok()
 }
 
 fn sdk_err(e: Error) -> dropbox_sdk::Error {
@@ -666,155 +475,9 @@ impl HttpClient for Transport {
 
 impl UserAuthClient for Transport {}
 
-/// The transport for the routes that take no authorization (`auth="noauth"`): it never
-/// sends an `Authorization` header, and the SDK sees no token.
-pub(crate) struct NoAuth<'a>(pub &'a Transport);
-
-impl HttpClient for NoAuth<'_> {
-    type Request = Request;
-
-    async fn execute(
-        &self,
-        request: Request,
-        body: Bytes,
-    ) -> Result<HttpRequestResultRaw, dropbox_sdk::Error> {
-        self.0.execute(request, body).await
-    }
-
-    fn new_request(&self, url: &str) -> Request {
-        Request {
-            auth: Auth::None,
-            ..self.0.new_request(url)
-        }
-    }
-}
-
-impl NoauthClient for NoAuth<'_> {}
-
-/// The transport for one call of a content route (upload, download): the SDK builds the
-/// request, but its `Dropbox-API-Arg` is replaced by ours ([`header_json`]).
-pub(crate) struct WithArg<'a> {
-    transport: &'a Transport,
-    arg: ArgHeader,
-}
-
-impl<'a> WithArg<'a> {
-    /// For a call with `arg` (serialised as the SDK serialises it).
-    pub(crate) fn new(
-        transport: &'a Transport,
-        arg: &impl serde::Serialize,
-    ) -> Result<Self, Error> {
-        let json = serde_json::to_string(arg)
-            .map_err(|e| Error::Unexpected(format!("cannot encode a request: {e}")))?;
-        Ok(WithArg {
-            transport,
-            arg: ArgHeader {
-                ours: header_json(&json),
-                sdks: sdk_header_json(&json),
-            },
-        })
-    }
-}
-
-impl HttpClient for WithArg<'_> {
-    type Request = Request;
-
-    async fn execute(
-        &self,
-        request: Request,
-        body: Bytes,
-    ) -> Result<HttpRequestResultRaw, dropbox_sdk::Error> {
-        self.transport.execute(request, body).await
-    }
-
-    fn new_request(&self, url: &str) -> Request {
-        Request {
-            arg: Some(self.arg.clone()),
-            ..self.transport.new_request(url)
-        }
-    }
-
-    async fn update_token(&self, old_token: Arc<String>) -> Result<bool, dropbox_sdk::Error> {
-        self.transport.update_token(old_token).await
-    }
-
-    fn token(&self) -> Option<Arc<String>> {
-        self.transport.token()
-    }
-}
-
-impl UserAuthClient for WithArg<'_> {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_whole_json_passes() {
-        assert!(is_json(
-            br#"{"entries": [], "cursor": "c", "has_more": false}"#
-        ));
-        assert!(is_json(b"null"));
-        assert!(!is_json(br#"{"entries": [{"path_display": "/a"#));
-        assert!(!is_json(b"<html>captive portal</html>"));
-    }
-
-    /// An answer larger than the limit is refused, never buffered whole: one that says its
-    /// size up front at once, one sent in chunks as soon as it passes the limit.
-    #[tokio::test]
-    async fn an_answer_past_the_size_limit_is_refused() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            for listed in [true, false] {
-                let (mut s, _) = listener.accept().await.unwrap();
-                let mut req = [0u8; 4096];
-                let _ = s.read(&mut req).await;
-                let piece = vec![b' '; 64 * 1024];
-                let total: usize = 8 << 20;
-                let head = if listed {
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {total}\r\n\r\n"
-                    )
-                } else {
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".to_string()
-                };
-                if s.write_all(head.as_bytes()).await.is_err() {
-                    continue;
-                }
-                for _ in 0..total / piece.len() {
-                    let ok = if listed {
-                        s.write_all(&piece).await
-                    } else {
-                        let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
-                        c.extend_from_slice(&piece);
-                        c.extend_from_slice(b"\r\n");
-                        s.write_all(&c).await
-                    };
-                    if ok.is_err() {
-                        break;
-                    }
-                }
-                if !listed {
-                    let _ = s.write_all(b"0\r\n\r\n").await;
-                }
-            }
-        });
-        let client = http_client(
-            &Endpoints::single(&format!("http://{addr}")).unwrap(),
-            false,
-        )
-        .unwrap();
-        for what in ["listed", "chunked"] {
-            let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
-            match read_all(resp, Duration::from_secs(10), 1 << 20).await {
-                Err(ReadFail::Broken(m)) => assert!(m.contains("larger than 1 MB"), "{what}: {m}"),
-                Err(ReadFail::Stalled) => panic!("{what}: stalled"),
-                Ok(b) => panic!("{what}: {} bytes read whole", b.len()),
-            }
-        }
-    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
