@@ -1,7 +1,7 @@
 //! Our HTTP client for the official SDK's routes: reqwest over rustls (HTTP/1.1 and 2, pooled
 //! connections), endpoints rewritten per [`Endpoints`], an extra CA, fresh access tokens,
-//! and retries with exponential backoff and full jitter for network failures, 5xx and 429
-//! (honouring `Retry-After`, whatever the body's format).
+//! and retries with exponential backoff and full jitter ([`Backoff`]) for network failures,
+//! 5xx and 429 (honouring `Retry-After`, whatever the body's format).
 //!
 //! JSON answers (every route but downloads) are read whole here, so that an answer cut off
 //! midway or garbled on the way (a successful answer that is not JSON, or a download whose
@@ -20,13 +20,13 @@ pub use request::Request;
 pub(crate) use request::{NoAuth, WithArg};
 
 use crate::auth::Authorizer;
+use crate::backoff::Backoff;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
 use crate::throttle::Limits;
 use bytes::Bytes;
 use dropbox_sdk::async_client_trait::{HttpClient, HttpRequestResultRaw, UserAuthClient};
 use futures_util::{StreamExt, TryStreamExt};
-use rand::Rng;
 use read::{Progress, ReadFail, is_json, longpoll_deadline, read_all};
 use request::Auth;
 use std::sync::Arc;
@@ -68,11 +68,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The back-off between tries: from `base` up to `max`, with full jitter.
+    pub fn schedule(&self) -> Backoff {
+        Backoff::new(self.base, self.max).full_jitter()
+    }
+
     /// Full-jitter exponential backoff for attempt `n` (0-based).
     pub fn backoff(&self, n: u32) -> Duration {
-        let cap = self.base.saturating_mul(1u32 << n.min(16)).min(self.max);
-        let ms = rand::rng().random_range(0..=cap.as_millis() as u64);
-        Duration::from_millis(ms.max(self.base.as_millis() as u64 / 2))
+        self.schedule().delay(n)
     }
 }
 
