@@ -26,8 +26,7 @@ use crate::error::Error;
 use crate::throttle::Limits;
 use bytes::Bytes;
 use dropbox_sdk::async_client_trait::{HttpClient, HttpRequestResultRaw, UserAuthClient};
-use futures_util::{StreamExt, TryStreamExt};
-use read::{Progress, ReadFail, is_json, longpoll_deadline, read_all};
+use read::{Progress, ReadFail, download_body, is_json, longpoll_deadline, read_all};
 use request::Auth;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -382,42 +381,12 @@ impl HttpClient for Transport {
                         Some(h) if status == 200 && !is_json(h.as_bytes()) => {
                             Err("a download's metadata is not JSON".to_string())
                         }
-                        Some(_) => {
-                            // Paced by the download limit as it is read (a slow reader makes
-                            // the server slow down).
-                            let limits = self.limits.read().clone();
-                            let stall = self.retry.stall;
-                            // Each piece must arrive within the stall time; after an
-                            // error the stream ends (the reader has its answer).
-                            let stream = futures_util::stream::unfold(
-                                Some((resp, limits, progress)),
-                                move |state| async move {
-                                    let (mut resp, limits, progress) = state?;
-                                    match tokio::time::timeout(stall, resp.chunk()).await {
-                                        Ok(Ok(None)) => None,
-                                        Ok(Ok(Some(p))) => {
-                                            progress.touch();
-                                            limits.download.after_receive(p.len() as u64).await;
-                                            Some((Ok(p), Some((resp, limits, progress))))
-                                        }
-                                        Ok(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
-                                        Err(_) => Some((
-                                            Err(std::io::Error::new(
-                                                std::io::ErrorKind::TimedOut,
-                                                format!(
-                                                    "nothing arrived for {} s",
-                                                    stall.as_secs().max(1)
-                                                ),
-                                            )),
-                                            None,
-                                        )),
-                                    }
-                                },
-                            )
-                            .boxed();
-                            Ok(Box::new(stream.into_async_read())
-                                as Box<dyn futures_util::AsyncRead + Send + Unpin>)
-                        }
+                        Some(_) => Ok(download_body(
+                            resp,
+                            self.limits.read().clone(),
+                            progress,
+                            self.retry.stall,
+                        )),
                         None => match read_all(resp, self.retry.stall, MAX_JSON_ANSWER).await {
                             Err(ReadFail::Stalled) => return Err(self.stalled()),
                             Err(ReadFail::Broken(what)) => Err(what),

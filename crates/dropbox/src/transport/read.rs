@@ -1,7 +1,10 @@
 //! Reading answers: how long a request may stay silent ([`Progress`]), a whole JSON answer
-//! read within a size limit, whether bytes are one JSON value, and a longpoll's deadline.
+//! read within a size limit, a download's body streamed, whether bytes are one JSON value,
+//! and a longpoll's deadline.
 
+use crate::throttle::Limits;
 use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -117,6 +120,39 @@ pub(super) fn longpoll_deadline(body: &[u8]) -> Duration {
         .unwrap_or(30)
         .clamp(30, 480);
     Duration::from_secs(asked + 90 + 30)
+}
+
+/// A download's body as it streams in, paced by the download limit as it is read (a slow
+/// reader makes the server slow down). Each piece must arrive within `stall`; after an error
+/// the stream ends (the reader has its answer).
+pub(super) fn download_body(
+    resp: reqwest::Response,
+    limits: Arc<Limits>,
+    progress: Progress,
+    stall: Duration,
+) -> Box<dyn futures_util::AsyncRead + Send + Unpin> {
+    let stream =
+        futures_util::stream::unfold(Some((resp, limits, progress)), move |state| async move {
+            let (mut resp, limits, progress) = state?;
+            match tokio::time::timeout(stall, resp.chunk()).await {
+                Ok(Ok(None)) => None,
+                Ok(Ok(Some(p))) => {
+                    progress.touch();
+                    limits.download.after_receive(p.len() as u64).await;
+                    Some((Ok(p), Some((resp, limits, progress))))
+                }
+                Ok(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("nothing arrived for {} s", stall.as_secs().max(1)),
+                    )),
+                    None,
+                )),
+            }
+        })
+        .boxed();
+    Box::new(stream.into_async_read())
 }
 
 /// Whether `b` is one whole JSON value.
