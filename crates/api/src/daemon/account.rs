@@ -123,10 +123,10 @@ impl Daemon {
         self.finish_link(result).await
     }
 
-    /// Unlink: stop syncing, revoke the token on Dropbox and forget it here. Returns
-    /// `{"revoked": bool}` — false when Dropbox could not be told (offline, say): the token
-    /// is forgotten here all the same.
-    pub(super) async fn unlink(&self) -> Result<serde_json::Value, ApiError> {
+    /// Unlink: stop syncing, revoke the token on Dropbox and forget it here. `revoked` is
+    /// false when Dropbox could not be told (offline, say): the token is forgotten here all
+    /// the same.
+    pub(super) async fn unlink(&self) -> Result<UnlinkDto, ApiError> {
         let names: Vec<String> = self.runners.lock().await.keys().cloned().collect();
         for n in names {
             self.stop_runner(&n).await;
@@ -144,6 +144,6 @@ impl Daemon {
         self.service.forget_credential();
         *lock(&self.account) = None;
         let _ = self.events.send(EventDto::Link { linked: false });
-        Ok(serde_json::json!({ "revoked": revoked }))
+        Ok(UnlinkDto { revoked })
     }
 }

@@ -1,4 +1,5 @@
-//! The handler of every [`Command`]: each command goes to the method that answers it.
+//! The handler of every [`Command`]: each command goes to the method that answers it, and
+//! comes back as its typed [`Answer`] (the table in `dto::answer` says which).
 
 use super::{Daemon, not_found, rel};
 use crate::dto::*;
@@ -7,11 +8,16 @@ use crate::service::AddPair;
 use std::sync::atomic::Ordering;
 
 impl Daemon {
-    /// Handle one command.
+    /// Handle one command; the answer as JSON, as the control socket and the app carry it.
     pub async fn handle(&self, cmd: Command) -> Result<serde_json::Value, ApiError> {
-        fn json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
-            serde_json::to_value(v).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
-        }
+        let name = cmd.name();
+        let answer = self.answer(cmd).await?;
+        debug_assert_eq!(answer.command(), name, "answered as another command");
+        answer.into_json()
+    }
+
+    /// Handle one command: its typed answer.
+    pub async fn answer(&self, cmd: Command) -> Result<Answer, ApiError> {
         // Commands that change a pair's files or index, handled in this process: not while
         // another nuvosync runs the pairs (whose socket this process may simply not see).
         if matches!(
@@ -26,7 +32,7 @@ impl Daemon {
             self.service.claim()?;
         }
         match cmd {
-            Command::Status => json(self.status().await?),
+            Command::Status => Ok(Answer::Status(self.status().await?)),
             Command::Pause { pair } => {
                 for n in self.pair_names(&pair)? {
                     self.set_paused(&n, true)?;
@@ -34,7 +40,7 @@ impl Daemon {
                         r.pause();
                     }
                 }
-                json(())
+                Ok(Answer::Pause(()))
             }
             Command::Resume {
                 pair,
@@ -54,7 +60,7 @@ impl Daemon {
                     }
                 }
                 self.start_runners().await;
-                json(())
+                Ok(Answer::Resume(()))
             }
             Command::SyncNow { pair } => {
                 for n in self.pair_names(&pair)? {
@@ -62,47 +68,53 @@ impl Daemon {
                         r.sync_now();
                     }
                 }
-                json(())
+                Ok(Answer::SyncNow(()))
             }
-            Command::Activity { search, limit } => {
-                json(self.activity(search.as_deref(), limit.unwrap_or(200) as usize)?)
+            Command::Activity { search, limit } => Ok(Answer::Activity(
+                self.activity(search.as_deref(), limit.unwrap_or(200) as usize)?,
+            )),
+            Command::Conflicts { include_resolved } => {
+                Ok(Answer::Conflicts(self.conflicts(include_resolved)?))
             }
-            Command::Conflicts { include_resolved } => json(self.conflicts(include_resolved)?),
-            Command::Revisions { pair, path } => json(self.revisions(&pair, &path).await?),
+            Command::Revisions { pair, path } => {
+                Ok(Answer::Revisions(self.revisions(&pair, &path).await?))
+            }
             Command::RestoreRevision { pair, path, rev } => {
                 let p = self.service.pair(&pair)?;
                 p.remote()
                     .restore(&p.remote_root().dropbox_path(&rel(&path)), &rev)
                     .await?;
                 self.kick(&pair).await;
-                json(())
+                Ok(Answer::RestoreRevision(()))
             }
-            Command::Deleted { pair } => json(self.deleted(&pair).await?),
-            Command::RemoteFolders { pair, path } => json(self.remote_folders(&pair, &path)?),
+            Command::Deleted { pair } => Ok(Answer::Deleted(self.deleted(&pair).await?)),
+            Command::RemoteFolders { pair, path } => {
+                Ok(Answer::RemoteFolders(self.remote_folders(&pair, &path)?))
+            }
             Command::Undelete { pair, path } => {
                 let what = self.undelete(&pair, &path).await?;
                 self.kick(&pair).await;
-                json(what)
+                Ok(Answer::Undelete(what))
             }
             Command::Resolve { pair, id, choice } => {
                 self.resolve(&pair, id, choice)?;
                 self.kick(&pair).await;
-                json(())
+                Ok(Answer::Resolve(()))
             }
-            Command::FileStatus { path } => json(self.file_status(&path)),
-            Command::ExcludedList { pair } => json(
+            Command::FileStatus { path } => Ok(Answer::FileStatus(self.file_status(&path))),
+            Command::ExcludedList { pair } => Ok(Answer::ExcludedList(
                 self.service
                     .config()
                     .pair(&pair)
                     .map(|p| p.excluded.clone())
                     .ok_or_else(|| not_found(&pair))?,
-            ),
-            Command::ExcludedAdd { pair, path } => {
-                json(self.set_excluded(&pair, &path, true).await?)
-            }
-            Command::ExcludedRemove { pair, path } => {
-                json(self.set_excluded(&pair, &path, false).await?)
-            }
+            )),
+            Command::ExcludedAdd { pair, path } => Ok(Answer::ExcludedAdd(
+                self.set_excluded(&pair, &path, true).await?,
+            )),
+            Command::ExcludedRemove { pair, path } => Ok(Answer::ExcludedRemove(
+                self.set_excluded(&pair, &path, false).await?,
+            )),
             Command::ExcludedFree { pair, path } => {
                 // Not while the pair syncs: it goes on afterwards.
                 let f = self
@@ -111,11 +123,11 @@ impl Daemon {
                         Ok(p.free_excluded(&rel)?)
                     })
                     .await?;
-                json(FreedDto {
+                Ok(Answer::ExcludedFree(FreedDto {
                     trashed: f.trashed,
                     bytes: f.bytes,
                     kept: f.kept,
-                })
+                }))
             }
             Command::RebuildIndex { pair } => {
                 self.with_runner_stopped(&pair, async |p| {
@@ -130,10 +142,12 @@ impl Daemon {
                     Ok(())
                 })
                 .await?;
-                json(())
+                Ok(Answer::RebuildIndex(()))
             }
-            Command::SettingsGet => json(self.settings()),
-            Command::SettingsSet { patch } => json(self.set_settings(patch).await?),
+            Command::SettingsGet => Ok(Answer::SettingsGet(self.settings())),
+            Command::SettingsSet { patch } => {
+                Ok(Answer::SettingsSet(self.set_settings(patch).await?))
+            }
             Command::AddPair { pair } => {
                 let p = self.service.add_pair(AddPair {
                     local: pair.local.into(),
@@ -148,39 +162,43 @@ impl Daemon {
                 if self.service.credential().is_ok() {
                     self.start_runner(&p.name).await;
                 }
-                json(p.name)
+                Ok(Answer::AddPair(p.name))
             }
             Command::RemovePair { name } => {
                 self.stop_runner(&name).await;
                 self.service.remove_pair(&name)?;
-                json(())
+                Ok(Answer::RemovePair(()))
             }
-            Command::Account => json(self.account().await?),
-            Command::Doctor => json(crate::doctor::run(&self.service).await),
+            Command::Account => Ok(Answer::Account(self.account().await?)),
+            Command::Doctor => Ok(Answer::Doctor(crate::doctor::run(&self.service).await)),
             Command::LinkStart { loopback, app_key } => {
-                json(self.link_start(loopback, app_key).await?)
+                Ok(Answer::LinkStart(self.link_start(loopback, app_key).await?))
             }
-            Command::LinkFinish { redirect } => json(self.link_finish(&redirect).await?),
-            Command::LinkWait { timeout_secs } => json(self.link_wait(timeout_secs).await?),
-            Command::Unlink => json(self.unlink().await?),
-            Command::RestorePlan { pair } => {
-                json(crate::restore::plan(&self.service, &pair).await?)
+            Command::LinkFinish { redirect } => {
+                Ok(Answer::LinkFinish(self.link_finish(&redirect).await?))
             }
+            Command::LinkWait { timeout_secs } => {
+                Ok(Answer::LinkWait(self.link_wait(timeout_secs).await?))
+            }
+            Command::Unlink => Ok(Answer::Unlink(self.unlink().await?)),
+            Command::RestorePlan { pair } => Ok(Answer::RestorePlan(
+                crate::restore::plan(&self.service, &pair).await?,
+            )),
             Command::RestoreApply { pair } => {
                 self.stop_runner(&pair).await;
                 let result = crate::restore::apply(&self.service, &pair).await;
                 self.start_runner(&pair).await;
-                json(result?)
+                Ok(Answer::RestoreApply(result?))
             }
-            Command::RestoreContinuePreview { pair } => {
-                json(crate::restore::continue_preview(&self.service, &pair).await?)
-            }
+            Command::RestoreContinuePreview { pair } => Ok(Answer::RestoreContinuePreview(
+                crate::restore::continue_preview(&self.service, &pair).await?,
+            )),
             Command::RestoreContinue { pair } => {
                 crate::restore::continue_normally(&self.service, &pair)?;
                 if let Some(r) = self.runners.lock().await.get(&pair) {
                     r.resume(false);
                 }
-                json(())
+                Ok(Answer::RestoreContinue(()))
             }
             Command::Subscribe => Err(ApiError::new(
                 ErrorCode::InvalidArgument,
@@ -189,7 +207,7 @@ impl Daemon {
             Command::Stop => {
                 self.stopped.store(true, Ordering::SeqCst);
                 self.stop.notify_waiters();
-                json(())
+                Ok(Answer::Stop(()))
             }
         }
     }

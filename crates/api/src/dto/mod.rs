@@ -6,14 +6,16 @@
 //! `status` holds what the status, activity and event stream show; `files` the answers about
 //! files (conflicts, versions, deleted files, folders); `settings` the settings and their
 //! changes, a new pair and linking; `restore` the restore wizard's answers; `command` the
-//! commands themselves.
+//! commands themselves; `answer` what each command answers.
 
+mod answer;
 mod command;
 mod files;
 mod restore;
 mod settings;
 mod status;
 
+pub use answer::*;
 pub use command::*;
 pub use files::*;
 pub use restore::*;
@@ -59,6 +61,8 @@ pub fn typescript() -> Vec<(String, String)> {
         SettingsPatch,
         PairPatch,
         Command,
+        UnlinkDto,
+        CommandAnswers,
         crate::error::ApiError,
         crate::error::ErrorCode,
     ]
@@ -69,19 +73,30 @@ mod tests {
     use super::*;
 
     /// The UI's TypeScript types are generated from these; run with `UPDATE_BINDINGS=1` to
-    /// refresh them after changing a DTO.
+    /// refresh them after changing a DTO. A binding whose type is gone is stale too.
     #[test]
     fn typescript_bindings_are_current() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings");
         let update = std::env::var_os("UPDATE_BINDINGS").is_some();
         let mut stale = vec![];
-        for (file, text) in typescript() {
-            let path = dir.join(&file);
+        let generated = typescript();
+        for (file, text) in &generated {
+            let path = dir.join(file);
             if update {
                 std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &text).unwrap();
+                std::fs::write(&path, text).unwrap();
             } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                stale.push(file);
+                stale.push(file.clone());
+            }
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if file.ends_with(".ts") && !generated.iter().any(|(f, _)| *f == file) {
+                if update {
+                    std::fs::remove_file(dir.join(&file)).unwrap();
+                } else {
+                    stale.push(format!("{file} (no such type any more)"));
+                }
             }
         }
         assert!(
