@@ -141,25 +141,29 @@ pub async fn activity(cli: &Cli, follow: bool, search: Option<String>, json: boo
                     println!("{} {pct}% {}", t.direction, t.path);
                 }
             }
-            EventDto::Synced { pair, path, action } => {
+            EventDto::Pair(Event::Synced { pair, path, action }) => {
                 if tty {
                     print!("\r\x1b[K");
                 }
                 println!("{pair}: {action} {path}");
             }
-            EventDto::Conflict {
+            EventDto::Pair(Event::Conflict {
                 pair,
                 path,
                 copy_path,
-            } => println!("{pair}: conflict on {path}: both kept (yours as {copy_path})"),
-            EventDto::FileError {
+            }) => println!("{pair}: conflict on {path}: both kept (yours as {copy_path})"),
+            EventDto::Pair(Event::FileError {
                 pair,
                 path,
                 message,
-            } => println!("{pair}: {path}: {message}"),
-            EventDto::Paused { pair, message, .. } => println!("{pair}: paused: {message}"),
-            EventDto::State { pair, state } => println!("{pair}: {state:?}"),
+            }) => println!("{pair}: {path}: {message}"),
+            EventDto::Pair(Event::Paused { pair, message, .. }) => {
+                println!("{pair}: paused: {message}")
+            }
+            EventDto::Pair(Event::State { pair, state }) => println!("{pair}: {state:?}"),
             EventDto::Link { linked } => println!("{}", if linked { "linked" } else { "unlinked" }),
+            // Sent as `EventDto::Progress`, with the rate.
+            EventDto::Pair(Event::Progress { .. }) => {}
         }
     }
     0

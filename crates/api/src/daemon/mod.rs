@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use sync_engine::{Event, PairState, RunOptions, Runner};
+use sync_engine::{Event, RunOptions, Runner};
 use tokio::sync::{Notify, broadcast};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -51,16 +51,6 @@ pub struct Daemon {
     stopped: AtomicBool,
     /// Runs the pairs (false: answers one-shot commands only).
     runs_pairs: bool,
-}
-
-fn state_dto(s: &PairState) -> StateDto {
-    match s {
-        PairState::UpToDate => StateDto::UpToDate,
-        PairState::Syncing => StateDto::Syncing,
-        PairState::Paused => StateDto::Paused,
-        PairState::Offline => StateDto::Offline,
-        PairState::Error => StateDto::Error,
-    }
 }
 
 impl Daemon {
@@ -131,10 +121,6 @@ impl Daemon {
             };
             let Some(d) = me.upgrade() else { return };
             let dto = match e {
-                Event::State { pair, state } => EventDto::State {
-                    pair,
-                    state: state_dto(&state),
-                },
                 Event::Progress {
                     pair,
                     path,
@@ -169,37 +155,12 @@ impl Daemon {
                     }
                     EventDto::Progress { transfer }
                 }
-                Event::Synced { pair, path, action } => {
-                    lock(&d.transfers).remove(&(pair.clone(), path.clone()));
-                    EventDto::Synced { pair, path, action }
+                e => {
+                    if let Event::Synced { pair, path, .. } = &e {
+                        lock(&d.transfers).remove(&(pair.clone(), path.clone()));
+                    }
+                    EventDto::Pair(e)
                 }
-                Event::Conflict {
-                    pair,
-                    path,
-                    copy_path,
-                } => EventDto::Conflict {
-                    pair,
-                    path,
-                    copy_path,
-                },
-                Event::FileError {
-                    pair,
-                    path,
-                    message,
-                } => EventDto::FileError {
-                    pair,
-                    path,
-                    message,
-                },
-                Event::Paused {
-                    pair,
-                    message,
-                    code,
-                } => EventDto::Paused {
-                    pair,
-                    message,
-                    code,
-                },
             };
             let _ = d.events.send(dto);
         }

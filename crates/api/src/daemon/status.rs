@@ -1,18 +1,18 @@
 //! The status of every pair, the overall state with its one-line summary, and the activity.
 
-use super::{Daemon, lock, state_dto};
+use super::{Daemon, lock};
 use crate::dto::*;
 use crate::error::ApiError;
 
 /// How bad a state is, for the overall state (higher is worse).
-fn severity(s: StateDto) -> u8 {
+fn severity(s: &PairState) -> u8 {
     match s {
-        StateDto::UpToDate => 0,
-        StateDto::Syncing => 1,
-        StateDto::Paused => 2,
-        StateDto::Offline => 3,
-        StateDto::Attention => 4,
-        StateDto::Error => 5,
+        PairState::UpToDate => 0,
+        PairState::Syncing => 1,
+        PairState::Paused => 2,
+        PairState::Offline => 3,
+        PairState::Attention => 4,
+        PairState::Error => 5,
     }
 }
 
@@ -46,7 +46,7 @@ impl Daemon {
             };
             let (mut state, message, code, last_sync, watching, watch_problem) = match &run {
                 Some(r) => (
-                    state_dto(&r.state),
+                    r.state.clone(),
                     r.message.clone(),
                     r.code.clone(),
                     r.last_sync,
@@ -54,14 +54,14 @@ impl Daemon {
                     r.watch_problem.clone(),
                 ),
                 None if !linked => (
-                    StateDto::Error,
+                    PairState::Error,
                     Some("no Dropbox account is linked — run `nuvosync link`".into()),
                     Some("not_linked".into()),
                     None,
                     false,
                     None,
                 ),
-                None => (StateDto::Paused, None, None, None, false, None),
+                None => (PairState::Paused, None, None, None, false, None),
             };
             // A guard, a restore or conflicts need the user's attention.
             if matches!(
@@ -73,9 +73,9 @@ impl Daemon {
                     | Some("index_missing")
                     | Some("account_changed")
                     | Some("remote_folder_gone")
-            ) || (state == StateDto::UpToDate && conflicts > 0)
+            ) || (state == PairState::UpToDate && conflicts > 0)
             {
-                state = StateDto::Attention;
+                state = PairState::Attention;
             }
             pairs.push(PairStatusDto {
                 web_url: self.service.endpoints().web_url(&format!(
@@ -111,13 +111,14 @@ impl Daemon {
             .map(|t| t.dto.clone())
             .collect();
         let state = if !linked {
-            StateDto::Error
+            PairState::Error
         } else {
             pairs
                 .iter()
-                .map(|p| p.state)
-                .max_by_key(|s| severity(*s))
-                .unwrap_or(StateDto::UpToDate)
+                .map(|p| &p.state)
+                .max_by_key(|s| severity(s))
+                .cloned()
+                .unwrap_or(PairState::UpToDate)
         };
         let summary = summary(linked, &pairs, &transfers);
         let account = lock(&self.account).clone();
@@ -167,26 +168,26 @@ fn summary(linked: bool, pairs: &[PairStatusDto], transfers: &[TransferDto]) -> 
     if pairs.is_empty() {
         return "No folders set up".into();
     }
-    let worst = pairs.iter().max_by_key(|p| severity(p.state));
-    match worst.map(|p| (p.state, p)) {
-        Some((StateDto::Error, p)) => format!(
+    let worst = pairs.iter().max_by_key(|p| severity(&p.state));
+    match worst.map(|p| (&p.state, p)) {
+        Some((PairState::Error, p)) => format!(
             "Error in {}: {}",
             p.name,
             p.message.clone().unwrap_or_default()
         ),
-        Some((StateDto::Attention, p)) if p.conflicts > 0 && p.code.is_none() => format!(
+        Some((PairState::Attention, p)) if p.conflicts > 0 && p.code.is_none() => format!(
             "{} conflict{} to review",
             p.conflicts,
             if p.conflicts == 1 { "" } else { "s" }
         ),
-        Some((StateDto::Attention, p)) => format!(
+        Some((PairState::Attention, p)) => format!(
             "{} needs attention: {}",
             p.name,
             p.message.clone().unwrap_or_default()
         ),
-        Some((StateDto::Offline, _)) => "Offline — retrying".into(),
-        Some((StateDto::Paused, _)) => "Paused".into(),
-        Some((StateDto::Syncing, _)) => {
+        Some((PairState::Offline, _)) => "Offline — retrying".into(),
+        Some((PairState::Paused, _)) => "Paused".into(),
+        Some((PairState::Syncing, _)) => {
             let pending: u64 = pairs.iter().map(|p| p.pending).sum();
             if !transfers.is_empty() {
                 format!(

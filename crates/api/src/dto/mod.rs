@@ -31,7 +31,7 @@ pub fn typescript() -> Vec<(String, String)> {
         ($($t:ty),* $(,)?) => { vec![$( (format!("{}.ts", <$t as TS>::name(&cfg)), <$t as TS>::export_to_string(&cfg).unwrap_or_default()) ),*] };
     }
     ts![
-        StateDto,
+        PairState,
         TransferDto,
         IssueDto,
         PairStatusDto,
@@ -57,6 +57,7 @@ pub fn typescript() -> Vec<(String, String)> {
         RestoreItemDto,
         RestorePlanDto,
         RestoreResultDto,
+        Event,
         EventDto,
         SettingsPatch,
         PairPatch,
@@ -102,6 +103,38 @@ mod tests {
         assert!(
             stale.is_empty(),
             "stale TypeScript bindings in ui/src/bindings: {stale:?} — run `UPDATE_BINDINGS=1 cargo test -p nuvosync-api typescript`"
+        );
+    }
+
+    /// A pair's events go out as the engine says them, beside the API's own, in one form.
+    #[test]
+    fn events_have_a_stable_wire_form() {
+        let synced = EventDto::Pair(Event::Synced {
+            pair: "lab".into(),
+            path: "/a".into(),
+            action: "uploaded".into(),
+        });
+        let state = EventDto::Pair(Event::State {
+            pair: "lab".into(),
+            state: PairState::UpToDate,
+        });
+        let link = EventDto::Link { linked: true };
+        let wire = [
+            r#"{"type":"synced","pair":"lab","path":"/a","action":"uploaded"}"#,
+            r#"{"type":"state","pair":"lab","state":"up_to_date"}"#,
+            r#"{"type":"link","linked":true}"#,
+        ];
+        for (e, w) in [synced, state, link].into_iter().zip(wire) {
+            assert_eq!(serde_json::to_string(&e).unwrap(), w);
+            assert_eq!(serde_json::from_str::<EventDto>(w).unwrap(), e);
+        }
+        let progress: EventDto = serde_json::from_str(
+            r#"{"type":"progress","transfer":{"pair":"p","path":"/b","direction":"upload","done":1,"total":2,"bytes_per_sec":1.0,"eta_secs":null}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(progress, EventDto::Progress { .. }),
+            "{progress:?}"
         );
     }
 

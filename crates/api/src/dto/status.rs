@@ -3,23 +3,8 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// A pair's state, as the tray icon shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum StateDto {
-    /// Everything in sync.
-    UpToDate,
-    /// Working.
-    Syncing,
-    /// Paused by the user or a guard.
-    Paused,
-    /// Dropbox cannot be reached.
-    Offline,
-    /// Something needs the user (conflict, guard, restore detected).
-    Attention,
-    /// An error (relink, folder gone...).
-    Error,
-}
+/// A pair's state and a pair's event are the engine's own types.
+pub use sync_engine::{Event, PairState};
 
 /// A transfer in progress.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
@@ -74,7 +59,7 @@ pub struct PairStatusDto {
     /// The folder on dropbox.com.
     pub web_url: String,
     /// State.
-    pub state: StateDto,
+    pub state: PairState,
     /// Why paused or failing, and what to do.
     pub message: Option<String>,
     /// Machine code of the reason (`mass_delete`, `restore_detected`, `missing_root`, `offline`, `auth`, `user`...).
@@ -174,7 +159,7 @@ pub struct DoctorDto {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct StatusDto {
     /// Overall state (worst of the pairs).
-    pub state: StateDto,
+    pub state: PairState,
     /// One-line summary (the tray tooltip and menu status line).
     pub summary: String,
     /// A Dropbox account is linked.
@@ -213,61 +198,23 @@ pub struct ActivityDto {
     pub history: Vec<HistoryDto>,
 }
 
-/// An event for front ends.
+/// An event for front ends: what a pair reports, as the engine says it, and what only the
+/// control API knows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventDto {
-    /// A pair's state changed.
-    State {
-        /// Pair.
-        pair: String,
-        /// New state.
-        state: StateDto,
-    },
-    /// A transfer progressed.
+    /// A transfer progressed (the engine's `Progress` with the rate and time left; the
+    /// engine's own is never sent).
     Progress {
         /// The transfer.
         transfer: TransferDto,
-    },
-    /// A file finished.
-    Synced {
-        /// Pair.
-        pair: String,
-        /// Path.
-        path: String,
-        /// What happened.
-        action: String,
-    },
-    /// A conflict; both versions kept.
-    Conflict {
-        /// Pair.
-        pair: String,
-        /// Path.
-        path: String,
-        /// Copy.
-        copy_path: String,
-    },
-    /// A file could not be synced.
-    FileError {
-        /// Pair.
-        pair: String,
-        /// Path.
-        path: String,
-        /// What to do.
-        message: String,
-    },
-    /// A guard paused a pair.
-    Paused {
-        /// Pair.
-        pair: String,
-        /// Why and what to do.
-        message: String,
-        /// Machine code.
-        code: String,
     },
     /// Account linked or unlinked.
     Link {
         /// Linked now.
         linked: bool,
     },
+    /// What a pair reports: its state, a file synced, a conflict, a file's error, a pause.
+    #[serde(untagged)]
+    Pair(Event),
 }
