@@ -219,19 +219,25 @@ struct Planner<'a> {
 
 /// Plan the next batch of operations.
 pub fn plan(trees: &Trees, settings: &Settings) -> Plan {
-    let mut p = Planner {
-        t: trees,
-        s: settings,
-        ops: vec![],
-        blocked: BTreeSet::new(),
-        claimed: BTreeSet::new(),
-        taken: BTreeSet::new(),
-        excluded: settings.excluded.iter().map(String::as_str).collect(),
-    };
+    let mut p = Planner::new(trees, settings);
     p.clashes();
     p.moves();
     for k in trees.keys() {
         p.decide(&k);
     }
     Plan { ops: p.ops }
+}
+
+impl<'a> Planner<'a> {
+    fn new(t: &'a Trees, s: &'a Settings) -> Self {
+        Planner {
+            t,
+            s,
+            ops: vec![],
+            blocked: BTreeSet::new(),
+            claimed: BTreeSet::new(),
+            taken: BTreeSet::new(),
+            excluded: s.excluded.iter().map(String::as_str).collect(),
+        }
+    }
 }
