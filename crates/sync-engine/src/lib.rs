@@ -23,6 +23,8 @@ pub mod runner;
 pub mod scan;
 pub mod selective;
 pub mod stage;
+mod stamp;
+mod sync_lock;
 
 pub use events::{Event, Events, PairState};
 

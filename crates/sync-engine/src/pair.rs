@@ -535,10 +535,7 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Does the index lock; a poisoned lock (a panic elsewhere) still yields the index.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+pub(crate) use crate::sync_lock::lock;
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {

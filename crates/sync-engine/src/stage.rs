@@ -22,7 +22,8 @@
 //! Without a runner (one-shot syncs, the restore wizard) the stage is off and the executor
 //! waits for every transfer itself, as before.
 
-use crate::pair::{Pair, SyncError, lock};
+use crate::pair::{Pair, SyncError};
+use crate::sync_lock::lock;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};

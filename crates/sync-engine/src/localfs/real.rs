@@ -30,7 +30,8 @@ pub struct RealFs;
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// Make every resolution walk folder by folder, as on a kernel without `openat2` (tests of
-/// the fallback). Returns the previous setting.
+/// the fallback). Returns the previous setting. (Feature `testing`.)
+#[cfg(any(test, feature = "testing"))]
 pub fn force_walk(on: bool) -> bool {
     NO_OPENAT2.swap(on, Ordering::SeqCst)
 }

@@ -1,5 +1,7 @@
 use super::*;
 use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use sync_core::{LocalKind, LocalNode};
 
 fn root_at(p: &Path) -> Root {
     Root::open(real(), p).unwrap()
@@ -291,7 +293,7 @@ fn a_file_is_proven_by_its_content() {
         inode: md.ino(),
         kind: LocalKind::File {
             size: md.len(),
-            mtime_ns: crate::scan::mtime_ns(&md),
+            mtime_ns: super::mtime_ns(&md),
             hash: ContentHash::of(b"version 1"),
         },
     };

@@ -1,0 +1,230 @@
+use super::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use sync_core::{
+    ContentHash, Edit, LocalKind, LocalNode, RemoteKind, RemoteNode, SyncedNode, Trees,
+};
+
+fn lf(path: &str, inode: u64, data: &[u8]) -> LocalNode {
+    LocalNode {
+        path: path.into(),
+        inode,
+        kind: LocalKind::File {
+            size: data.len() as u64,
+            mtime_ns: 5,
+            hash: ContentHash::of(data),
+        },
+    }
+}
+
+#[test]
+fn edits_round_trip_and_mark_keys_dirty() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+    let r = RemoteNode {
+        path: "/A".into(),
+        id: "id:a".into(),
+        kind: RemoteKind::File {
+            rev: "r1".into(),
+            size: 1,
+            hash: ContentHash::of(b"x"),
+        },
+    };
+    let l = lf("/A", 7, b"x");
+    let mut b = ix.batch().unwrap();
+    b.edits(&[
+        Edit::PutLocal("/a".into(), l.clone()),
+        Edit::PutRemote("/a".into(), r.clone()),
+        Edit::PutSynced("/a".into(), SyncedNode::merged(&l, &r)),
+    ])
+    .unwrap();
+    b.commit().unwrap();
+    assert_eq!(ix.dirty().unwrap(), vec!["/a".to_string()]);
+    let all = ix.load_all().unwrap();
+    assert_eq!(all.local["/a"], l);
+    assert_eq!(all.remote["/a"], r);
+    let by = |inodes: &[u64], ids: &[&str]| {
+        ix.synced_by_inodes_or_ids(inodes.iter().copied(), ids.iter().copied())
+            .unwrap()
+    };
+    assert_eq!(by(&[7], &[]), BTreeSet::from(["/a".to_string()]));
+    assert_eq!(by(&[], &["id:a"]), BTreeSet::from(["/a".to_string()]));
+    ix.clear_dirty(&["/a".into()]).unwrap();
+    assert!(ix.dirty().unwrap().is_empty());
+}
+
+#[test]
+fn agreeing_in_the_database_is_what_the_planner_would_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+    let rf = |path: &str, id: &str, data: &[u8]| RemoteNode {
+        path: path.into(),
+        id: id.into(),
+        kind: RemoteKind::File {
+            rev: format!("rev-{id}"),
+            size: data.len() as u64,
+            hash: ContentHash::of(data),
+        },
+    };
+    let lfolder = |path: &str, inode| LocalNode {
+        path: path.into(),
+        inode,
+        kind: LocalKind::Folder,
+    };
+    let rfolder = |path: &str, id: &str| RemoteNode {
+        path: path.into(),
+        id: id.into(),
+        kind: RemoteKind::Folder,
+    };
+    let known = lf("/known.txt", 9, b"k");
+    let known_r = rf("/known.txt", "k", b"k");
+    let mut b = ix.batch().unwrap();
+    b.edits(&[
+        Edit::PutLocal("/same.txt".into(), lf("/same.txt", 1, b"same")),
+        Edit::PutRemote("/same.txt".into(), rf("/same.txt", "s", b"same")),
+        Edit::PutLocal("/dir".into(), lfolder("/dir", 2)),
+        Edit::PutRemote("/dir".into(), rfolder("/dir", "d")),
+        Edit::PutLocal("/diff.txt".into(), lf("/diff.txt", 3, b"mine")),
+        Edit::PutRemote("/diff.txt".into(), rf("/diff.txt", "x", b"theirs")),
+        Edit::PutLocal("/case.txt".into(), lf("/Case.txt", 4, b"c")),
+        Edit::PutRemote("/case.txt".into(), rf("/case.txt", "c", b"c")),
+        Edit::PutLocal("/kind".into(), lfolder("/kind", 5)),
+        Edit::PutRemote("/kind".into(), rf("/kind", "n", b"")),
+        Edit::PutLocal("/skip/x.txt".into(), lf("/skip/x.txt", 6, b"x")),
+        Edit::PutRemote("/skip/x.txt".into(), rf("/skip/x.txt", "y", b"x")),
+        Edit::PutLocal("/only-here.txt".into(), lf("/only-here.txt", 7, b"o")),
+        Edit::PutLocal("/known.txt".into(), known.clone()),
+        Edit::PutRemote("/known.txt".into(), rf("/known.txt", "k2", b"k")),
+        Edit::PutSynced("/known.txt".into(), SyncedNode::merged(&known, &known_r)),
+    ])
+    .unwrap();
+    b.commit().unwrap();
+    let before = ix.load_all().unwrap();
+    let plan = sync_core::plan(
+        &before,
+        &sync_core::Settings {
+            host: "h".into(),
+            date: "2026-01-01".into(),
+            excluded: vec![],
+        },
+    );
+
+    let n = ix.agree_where_equal(&|p| !p.starts_with("/skip/")).unwrap();
+    assert_eq!(n, 2);
+    let left: BTreeSet<String> = ix.dirty().unwrap().into_iter().collect();
+    let want: BTreeSet<String> = [
+        "/case.txt",
+        "/diff.txt",
+        "/kind",
+        "/known.txt",
+        "/only-here.txt",
+        "/skip/x.txt",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(left, want);
+    // The planner says `Agree` for exactly those two, and the merge base is the one its
+    // outcome would record.
+    let agreed: BTreeSet<&str> = plan
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            sync_core::Op::Agree { key } if !left.contains(key) => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(agreed, BTreeSet::from(["/dir", "/same.txt"]));
+    let after = ix.load_all().unwrap();
+    for k in ["/dir", "/same.txt"] {
+        assert_eq!(
+            after.synced[k],
+            SyncedNode::merged(&before.local[k], &before.remote[k])
+        );
+    }
+}
+
+#[test]
+fn subtrees_are_exact_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+    let mut b = ix.batch().unwrap();
+    for p in ["/a", "/a b", "/a/x", "/a/y/z", "/ab"] {
+        b.put_local(&sync_core::path::key(p), &lf(p, 1, b""))
+            .unwrap();
+    }
+    b.commit().unwrap();
+    let mut t = Trees::default();
+    ix.load_subtree("/a", &mut t).unwrap();
+    assert_eq!(
+        t.local.keys().cloned().collect::<Vec<_>>(),
+        ["/a", "/a/x", "/a/y/z"]
+    );
+    let mut b = ix.batch().unwrap();
+    b.delete_local_subtree("/a").unwrap();
+    b.commit().unwrap();
+    assert_eq!(
+        ix.load_all()
+            .unwrap()
+            .local
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        ["/a b", "/ab"]
+    );
+    assert_eq!(ix.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn reopening_keeps_state_and_migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("i.db");
+    {
+        let mut ix = Index::open(&p).unwrap();
+        ix.set_meta("cursor", "c1").unwrap();
+    }
+    let ix = Index::open(&p).unwrap();
+    assert_eq!(ix.meta("cursor").unwrap().as_deref(), Some("c1"));
+}
+
+/// The index is private whatever the umask (its folder 0700, the database and its
+/// journal files 0600), and every commit is durable (`synchronous=FULL`).
+#[test]
+fn the_index_is_private_and_durable() {
+    use std::os::unix::fs::PermissionsExt;
+    // The most open umask there is (this test runs in a process of its own).
+    let old = rustix::process::umask(rustix::fs::Mode::empty());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("state/pairs/i.db");
+    let mut ix = Index::open(&p).unwrap();
+    ix.set_meta("k", "v").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(p.parent().unwrap()), 0o700);
+    for suffix in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suffix}", p.display()));
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    assert_eq!(ix.synchronous().unwrap(), 2, "synchronous=FULL");
+    rustix::process::umask(old);
+}
+
+#[test]
+fn history_is_kept_within_its_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+    let mut b = ix.batch().unwrap();
+    for i in 0..10 {
+        b.history(100 + i, "uploaded", &format!("/f{i}"), None)
+            .unwrap();
+    }
+    b.commit().unwrap();
+    ix.prune_history(103).unwrap();
+    assert_eq!(ix.history(100, None).unwrap().len(), 7);
+    ix.cap_history(4).unwrap();
+    let left: Vec<String> = ix
+        .history(100, None)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.path)
+        .collect();
+    assert_eq!(left, ["/f9", "/f8", "/f7", "/f6"]);
+}

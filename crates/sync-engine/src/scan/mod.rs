@@ -1,0 +1,359 @@
+//! The local scanner: a parallel `lstat` walk of the pair's folder (or part of it) that
+//! hashes only files whose signature — size, mtime, ctime, inode — changed since the last
+//! scan. The ctime is there because size and mtime can stay the same across an edit (coarse
+//! FAT/SMB timestamps, tools that put the mtime back, `touch -r`); the kernel sets the ctime
+//! on every change, and nobody can set it back.
+//!
+//! It never follows symlinks and never records what it cannot sync (symlinks, FIFOs,
+//! sockets, devices, names Dropbox refuses, non-UTF-8 names): those become [`ScanIssue`]s —
+//! `not_synced` for the names Dropbox never syncs (`desktop.ini` & co, which is no error),
+//! and a code saying what is wrong for the rest. A scope below a folder that is now a link
+//! (or a file) is walked from that link, so nothing outside the pair's folder is ever seen.
+//!
+//! **Unknown is never "gone".** Only `NotFound` (or a parent that is no longer a folder)
+//! means an entry was deleted. Any other error — a folder that can be listed but not entered
+//! (`chmod 644`), `EACCES`, `EIO` or `ESTALE` from a network file system, a listing that breaks
+//! off — keeps the previous state of that entry and everything below it
+//! ([`ScanResult::unreadable`]) and raises an `unreadable` issue saying what to do; the pair
+//! plans nothing there until it can be read again. Nor is a link or special file standing
+//! where a synced file or folder was a delete of what was synced there: that is held too,
+//! and the entry reported as not synced. A file that changes while it is hashed is left for
+//! the next scan.
+//!
+//! `faults` (the `testing` feature) lets tests and the simulation make the scanner's own
+//! calls fail (stat, list, read) under a folder, as a broken disk or share would.
+//!
+//! - `hash`: hashing a file against its signature; `walk`: the parallel walk and what each
+//!   entry is; `paths`: scopes, path sets and clashing names.
+
+#[cfg(any(test, feature = "testing"))]
+pub mod faults;
+mod hash;
+mod paths;
+#[cfg(test)]
+mod tests;
+mod walk;
+
+pub use crate::localfs::{ctime_ns, mtime_ns, sig_of};
+pub use hash::hash_file;
+pub(crate) use paths::PathSet;
+pub use paths::resolve_clashes;
+
+use crate::index::{Sig, Sigs};
+use crate::rules::Rules;
+use paths::outermost;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use sync_core::path::key;
+use sync_core::{ContentHash, Key, LocalKind, LocalNode};
+use walk::unreadable_message;
+
+/// Without the `testing` feature no fault is ever injected: the scanner's checks are empty.
+#[cfg(not(any(test, feature = "testing")))]
+mod faults {
+    /// The call about to be made.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Op {
+        Stat,
+        List,
+        Read,
+    }
+
+    /// Never fails.
+    #[inline(always)]
+    pub(crate) fn check(_: &std::path::Path, _: Op) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Never fails.
+    #[inline(always)]
+    pub(crate) fn check_entry(_: &std::fs::DirEntry) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A local node found new or changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Its key.
+    pub key: Key,
+    /// The node.
+    pub node: LocalNode,
+    /// Its status-change time (ns) when it was hashed, kept in the index with the hash; `None`
+    /// when the file changed too recently for its timestamps to tell a later edit apart
+    /// ([`RACY`]): the next scan then hashes it again.
+    pub ctime_ns: Option<i64>,
+}
+
+/// A file whose mtime or ctime is less than this before the scan began (or after it) is
+/// "racy", as git calls it: an edit in the same tick of a coarse clock — 2 s on FAT, a few
+/// milliseconds elsewhere — would leave its signature as it is. Its hash is stored without
+/// a ctime, so the next scan reads it again instead of trusting the signature.
+pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Something the scanner skipped, to be shown to the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanIssue {
+    /// Relative display path (lossy for non-UTF-8 names).
+    pub path: String,
+    /// Machine code.
+    pub code: &'static str,
+    /// What and what to do.
+    pub message: String,
+}
+
+/// The result of a scan.
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    /// New or changed nodes.
+    pub found: Vec<Found>,
+    /// Display paths that were known and are gone.
+    pub gone: Vec<String>,
+    /// Nodes whose name clashes with another on Dropbox (case or Unicode form only).
+    pub clashes: Vec<LocalNode>,
+    /// Skipped entries.
+    pub issues: Vec<ScanIssue>,
+    /// Files still being written (left for the next scan).
+    pub unstable: Vec<String>,
+    /// Entries (and everything below them) that could not be looked at: their previous state
+    /// is kept, not taken for deleted.
+    pub unreadable: Vec<String>,
+    /// The scopes walked, after merging and cutting at links (`""`: the whole folder).
+    pub scopes: Vec<String>,
+    /// Entries examined.
+    pub entries: u64,
+    /// Files hashed.
+    pub hashed: u64,
+    /// Bytes hashed.
+    pub hashed_bytes: u64,
+}
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The pair's folder is missing or not a folder (unmounted, moved, deleted).
+    #[error(
+        "the local folder {0} is missing or not a folder — if it is on a drive that is not mounted, mount it; sync is paused until it is back"
+    )]
+    MissingRoot(PathBuf),
+}
+
+/// Scan settings.
+pub struct Scanner<'a> {
+    /// The pair's folder.
+    pub root: &'a Path,
+    /// Ignore and exclusion rules.
+    pub rules: &'a Rules,
+    /// Hashing threads.
+    pub threads: usize,
+}
+
+/// A file or folder after hashing: its path, the ctime to store (`None`: racy), and its
+/// node or why there is none.
+type Hashed = (String, Option<i64>, Result<LocalNode, String>);
+
+/// A walked entry before hashing.
+struct Seen {
+    rel: String,
+    sig: Sig,
+}
+
+impl Scanner<'_> {
+    /// Scan `scopes` (relative display paths; empty = the whole folder) against `prev`, the
+    /// signatures the index holds for those scopes. `reuse` answers "is there a stored hash
+    /// for this key with this signature" (a case-only rename need not be hashed again).
+    pub fn scan(
+        &self,
+        scopes: &[String],
+        prev: &Sigs,
+        reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
+    ) -> Result<ScanResult, ScanError> {
+        self.scan_loading(scopes, &|| prev.clone(), reuse)
+    }
+
+    /// [`scan`](Self::scan), with the previous signatures loaded by `load_prev` on a thread
+    /// of its own while the folder is walked (the two take about as long on a large tree).
+    pub fn scan_loading(
+        &self,
+        scopes: &[String],
+        load_prev: &(dyn Fn() -> Sigs + Sync),
+        reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
+    ) -> Result<ScanResult, ScanError> {
+        let root_md = faults::check(self.root, faults::Op::Stat)
+            .and_then(|_| std::fs::metadata(self.root))
+            .map_err(|_| ScanError::MissingRoot(self.root.to_path_buf()))?;
+        if !root_md.is_dir() {
+            return Err(ScanError::MissingRoot(self.root.to_path_buf()));
+        }
+        let whole = scopes.is_empty() || scopes.iter().any(|s| s.is_empty());
+        let scopes: Vec<String> = if whole {
+            vec![String::new()]
+        } else {
+            outermost(&self.cut_at_links(scopes))
+        };
+        let seen: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+        let issues: Mutex<Vec<ScanIssue>> = Mutex::new(Vec::new());
+        let unreadable: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let prev_owned = std::thread::scope(|s| {
+            let loading = s.spawn(load_prev);
+            for scope in &scopes {
+                self.walk(scope, &seen, &issues, &unreadable);
+            }
+            loading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        let prev = &prev_owned;
+        // Before any file is hashed: timestamps from here on are racy (see `RACY`).
+        let racy_from = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0)
+            .saturating_sub(RACY.as_nanos() as i64);
+        let seen = seen.into_inner().unwrap_or_default();
+        let mut issues = issues.into_inner().unwrap_or_default();
+        let unreadable = unreadable.into_inner().unwrap_or_default();
+
+        // Gone: known before, inside a scope, not seen now, not inside an unreadable folder,
+        // and not where a link or special file now stands (a folder moved to another disk
+        // and linked back, a link swapped in behind our back: what was synced there is held,
+        // not taken for deleted; the entry is reported as not synced).
+        let standing: Vec<&str> = issues
+            .iter()
+            .filter(|i| matches!(i.code, "symlink" | "special_file"))
+            .map(|i| i.path.as_str())
+            .collect();
+        // What needs a hash (or is a new/changed folder); and whether every known entry was
+        // seen again (each is seen once), so that nothing can be gone.
+        let mut still_there = 0usize;
+        let mut candidates: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| match prev.get(&s.rel) {
+                Some(p) => {
+                    still_there += 1;
+                    *p != s.sig
+                }
+                None => true,
+            })
+            .collect();
+        let gone: Vec<String> = if still_there == prev.len() {
+            Vec::new()
+        } else {
+            let seen_paths: HashSet<&str> = seen.iter().map(|s| s.rel.as_str()).collect();
+            let (in_scope, in_unreadable) = (PathSet::new(&scopes), PathSet::new(&unreadable));
+            let in_standing = PathSet::new(&standing);
+            prev.keys()
+                .filter(|p| in_scope.holds(p))
+                .filter(|p| !seen_paths.contains(p.as_str()))
+                .filter(|p| !in_unreadable.holds(p))
+                .filter(|p| !in_standing.holds(p))
+                .filter(|p| !self.rules.skips_path(p))
+                .cloned()
+                .collect()
+        };
+        candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let queue: Mutex<std::vec::IntoIter<&Seen>> = Mutex::new(candidates.clone().into_iter());
+        let results: Mutex<Vec<Hashed>> = Mutex::new(Vec::new());
+        // A stored hash can only be reused for a key the index has a row for (a case-only
+        // rename); the keys of `prev` tell which, without asking the index for every new file.
+        let prev_keys: std::sync::OnceLock<std::collections::HashSet<Key>> =
+            std::sync::OnceLock::new();
+        let known = |k: &Key| {
+            prev_keys
+                .get_or_init(|| prev.keys().map(|p| key(p)).collect())
+                .contains(k)
+        };
+        let hashed = std::sync::atomic::AtomicU64::new(0);
+        let hashed_bytes = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..self.threads.max(1) {
+                sc.spawn(|| {
+                    while let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) {
+                        let node = if s.sig.folder {
+                            Ok(LocalNode {
+                                path: s.rel.clone(),
+                                inode: s.sig.inode,
+                                kind: LocalKind::Folder,
+                            })
+                        } else {
+                            let k = key(&s.rel);
+                            let stored = if known(&k) { reuse(&k, &s.sig) } else { None };
+                            let hash = match stored {
+                                Some(h) => Ok(Some(h)),
+                                None => {
+                                    hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    hashed_bytes.fetch_add(
+                                        s.sig.size,
+                                        std::sync::atomic::Ordering::Relaxed,
+                                    );
+                                    hash_file(
+                                        &self.root.join(s.rel.trim_start_matches('/')),
+                                        &s.sig,
+                                    )
+                                    .map_err(|e| unreadable_message("file", &e))
+                                }
+                            };
+                            match hash {
+                                Ok(Some(hash)) => Ok(LocalNode {
+                                    path: s.rel.clone(),
+                                    inode: s.sig.inode,
+                                    kind: LocalKind::File {
+                                        size: s.sig.size,
+                                        mtime_ns: s.sig.mtime_ns,
+                                        hash,
+                                    },
+                                }),
+                                Ok(None) => Err("unstable".to_string()),
+                                Err(e) => Err(e),
+                            }
+                        };
+                        let trusted = s.sig.ctime_ns < racy_from && s.sig.mtime_ns < racy_from;
+                        if let Ok(mut r) = results.lock() {
+                            r.push((s.rel.clone(), trusted.then_some(s.sig.ctime_ns), node));
+                        }
+                    }
+                });
+            }
+        });
+        let mut out = ScanResult {
+            gone,
+            entries: seen.len() as u64,
+            hashed: hashed.into_inner(),
+            hashed_bytes: hashed_bytes.into_inner(),
+            ..ScanResult::default()
+        };
+        let mut found: Vec<Found> = Vec::new();
+        for (rel, ctime_ns, r) in results.into_inner().unwrap_or_default() {
+            match r {
+                Ok(node) => found.push(Found {
+                    key: key(&rel),
+                    node,
+                    ctime_ns,
+                }),
+                Err(e) if e == "unstable" => out.unstable.push(rel),
+                Err(message) => {
+                    // What the index holds for it stays (it was seen, so it is not gone).
+                    out.unreadable.push(rel.clone());
+                    issues.push(ScanIssue {
+                        message,
+                        path: rel,
+                        code: "unreadable",
+                    })
+                }
+            }
+        }
+        found.sort_by(|a, b| a.node.path.cmp(&b.node.path));
+        if seen.len() > 10_000 {
+            // Freeing a few hundred thousand strings takes a while: not on the way to syncing.
+            std::thread::spawn(move || drop((seen, prev_owned)));
+        }
+        out.found = found;
+        out.issues = issues;
+        out.unreadable.extend(unreadable);
+        out.unreadable.sort();
+        out.unreadable.dedup();
+        out.scopes = scopes;
+        Ok(out)
+    }
+}

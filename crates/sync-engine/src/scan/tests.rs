@@ -1,0 +1,271 @@
+use super::hash::{READ_AHEAD_FROM, READ_BUF, hash_read_ahead, hash_reading};
+use super::paths::outermost;
+use super::*;
+use sync_core::LocalKind;
+use sync_core::path::is_within;
+
+#[test]
+fn both_ways_of_reading_give_the_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    // Around the read-ahead threshold, Dropbox's 4 MiB blocks and the read buffer.
+    for size in [
+        0,
+        1,
+        READ_BUF - 1,
+        READ_BUF + 1,
+        sync_core::BLOCK_SIZE,
+        READ_AHEAD_FROM as usize - 1,
+        READ_AHEAD_FROM as usize,
+        READ_AHEAD_FROM as usize + sync_core::BLOCK_SIZE + 12_345,
+    ] {
+        let data: Vec<u8> = (0..size).map(|i| (i * 31 + i / 4099) as u8).collect();
+        let p = dir.path().join(format!("f{size}"));
+        std::fs::write(&p, &data).unwrap();
+        let want = ContentHash::of(&data);
+        let mut f = std::fs::File::open(&p).unwrap();
+        assert_eq!(hash_reading(&mut f).unwrap().finish(), want, "size {size}");
+        let mut f = std::fs::File::open(&p).unwrap();
+        assert_eq!(
+            hash_read_ahead(&mut f).unwrap().finish(),
+            want,
+            "size {size}"
+        );
+        let sig = sig_of(&std::fs::metadata(&p).unwrap());
+        assert_eq!(hash_file(&p, &sig).unwrap(), Some(want), "size {size}");
+    }
+}
+
+fn rules() -> Rules {
+    Rules::new(&[])
+}
+
+fn scan(root: &Path, prev: &Sigs) -> ScanResult {
+    let r = rules();
+    Scanner {
+        root,
+        rules: &r,
+        threads: 2,
+    }
+    .scan(&[], prev, &|_, _| None)
+    .unwrap()
+}
+
+#[test]
+fn a_folder_and_a_file_in_it_scan_the_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("bulk")).unwrap();
+    std::fs::create_dir_all(root.join("bulk x")).unwrap();
+    for name in ["bulk/f1.txt", "bulk/f2.txt", "bulk x/g.txt"] {
+        std::fs::write(root.join(name), name).unwrap();
+    }
+    let r = rules();
+    let scopes: Vec<String> = ["/bulk/f1.txt", "/bulk", "/bulk x/g.txt", "/bulk/f1.txt"]
+        .map(String::from)
+        .to_vec();
+    let got = Scanner {
+        root,
+        rules: &r,
+        threads: 2,
+    }
+    .scan(&scopes, &Sigs::default(), &|_, _| None)
+    .unwrap();
+    let mut paths: Vec<_> = got.found.iter().map(|f| f.node.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["/bulk", "/bulk x/g.txt", "/bulk/f1.txt", "/bulk/f2.txt"]
+    );
+    assert!(got.clashes.is_empty(), "{:?}", got.clashes);
+    assert_eq!(
+        outermost(&["/a/x".into(), "/a b".into(), "/a".into(), "/a".into()]),
+        ["/a", "/a b"]
+    );
+}
+
+#[test]
+fn finds_files_and_skips_what_cannot_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/b/x.txt"), b"hello").unwrap();
+    std::fs::write(root.join("desktop.ini"), b"").unwrap();
+    std::fs::write(root.join("~$lock.docx"), b"").unwrap();
+    std::fs::write(root.join("trailing "), b"").unwrap();
+    std::os::unix::fs::symlink("a", root.join("link")).unwrap();
+    std::fs::create_dir_all(root.join(".nuvosync")).unwrap();
+    std::fs::write(root.join(".nuvosync/marker"), b"").unwrap();
+    let r = scan(root, &Sigs::default());
+    let paths: Vec<_> = r.found.iter().map(|f| f.node.path.as_str()).collect();
+    assert_eq!(paths, ["/a", "/a/b", "/a/b/x.txt"]);
+    assert_eq!(r.found[2].node.hash(), Some(ContentHash::of(b"hello")));
+    let mut codes: Vec<_> = r.issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            ("/desktop.ini", "not_synced"),
+            ("/link", "symlink"),
+            ("/trailing ", "bad_name")
+        ]
+    );
+}
+
+#[test]
+fn names_are_judged_as_they_are_on_disk() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A real U+FFFD is a valid name; a byte that is not UTF-8 is not.
+    std::fs::write(root.join("replacement \u{FFFD}.txt"), b"ok").unwrap();
+    std::fs::write(
+        root.join(std::ffi::OsStr::from_bytes(b"latin1 \xe9.txt")),
+        b"no",
+    )
+    .unwrap();
+    let r = scan(root, &Sigs::default());
+    let paths: Vec<_> = r.found.iter().map(|f| f.node.path.as_str()).collect();
+    assert_eq!(paths, ["/replacement \u{FFFD}.txt"]);
+    assert_eq!(r.issues.len(), 1);
+    assert_eq!(r.issues[0].code, "bad_name");
+    assert!(r.issues[0].message.contains("UTF-8"));
+}
+
+#[test]
+fn unchanged_files_are_not_hashed_again_and_gone_ones_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("keep"), b"k").unwrap();
+    std::fs::write(root.join("gone"), b"g").unwrap();
+    let first = scan(root, &Sigs::default());
+    let prev: Sigs = first
+        .found
+        .iter()
+        .map(|f| {
+            (
+                f.node.path.clone(),
+                sig_of(
+                    &std::fs::symlink_metadata(root.join(f.node.path.trim_start_matches('/')))
+                        .unwrap(),
+                ),
+            )
+        })
+        .collect();
+    std::fs::remove_file(root.join("gone")).unwrap();
+    let second = scan(root, &prev);
+    assert!(second.found.is_empty());
+    assert_eq!(second.hashed, 0);
+    assert_eq!(second.gone, ["/gone"]);
+}
+
+#[test]
+fn merging_scopes_takes_n_log_n() {
+    // Disjoint paths (nothing inside another): every one is kept, the worst case of a
+    // comparison against every kept scope.
+    let paths =
+        |n: usize| -> Vec<String> { (0..n).map(|i| format!("/d{}/f{i}", i % 997)).collect() };
+    let time = |p: &[String]| {
+        (0..2)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                assert_eq!(outermost(p).len(), p.len());
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let (small, large) = (paths(10_000), paths(100_000));
+    let (ts, tl) = (time(&small), time(&large));
+    let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
+    // n log n: about 12.5 times for ten times the paths; n²: 100.
+    assert!(ratio < 35.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+    // Nesting is still seen through names that sort between a folder and its contents.
+    let mut nested = vec!["/a".to_string(), "/a b".into(), "/a-c/x".into()];
+    nested.extend((0..1000).map(|i| format!("/a/{i}")));
+    assert_eq!(outermost(&nested), ["/a", "/a b", "/a-c/x"]);
+}
+
+#[test]
+fn a_burst_of_deleted_files_is_found_gone_in_linear_time() {
+    // n files deleted at once: the watcher hands over n paths, the index knows n
+    // signatures within them, and every one must be found gone. Matching each known path
+    // against every scope would take n² comparisons.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for d in 0..97 {
+        std::fs::create_dir_all(root.join(format!("d{d}"))).unwrap();
+    }
+    let r = rules();
+    let time = |n: usize| {
+        let paths: Vec<String> = (0..n).map(|i| format!("/d{}/f{i}", i % 97)).collect();
+        let prev: Sigs = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let sig = Sig {
+                    folder: false,
+                    inode: i as u64 + 1,
+                    size: 1,
+                    mtime_ns: 1,
+                    ctime_ns: 1,
+                };
+                (p.clone(), sig)
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let got = Scanner {
+            root,
+            rules: &r,
+            threads: 2,
+        }
+        .scan(&paths, &prev, &|_, _| None)
+        .unwrap();
+        let took = t.elapsed();
+        assert_eq!(got.gone.len(), n);
+        took
+    };
+    // The set says what `is_within` against each says.
+    let scopes: Vec<String> = ["/a", "/b/c", "/d e/f"].map(String::from).to_vec();
+    let set = PathSet::new(&scopes);
+    for p in [
+        "/a", "/a/x", "/ab", "/b", "/b/c/d/e", "/b/cd", "/d e/f/g", "/d", "",
+    ] {
+        let want = scopes.iter().any(|s| is_within(p, s));
+        assert_eq!(set.holds(p), want, "{p:?}");
+    }
+    assert!(PathSet::new(&[String::new()]).holds("/anything"));
+    assert!(!PathSet::new::<String>(&[]).holds("/anything"));
+    let (ts, tl) = (time(10_000), time(100_000));
+    let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
+    // Linear: about 10 times for ten times the paths (more where the larger sets leave
+    // the CPU caches, on a busy host); n²: 100.
+    assert!(ratio < 40.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+}
+
+#[test]
+fn clashing_names_keep_the_synced_one() {
+    let n = |p: &str| Found {
+        key: key(p),
+        node: LocalNode {
+            path: p.into(),
+            inode: 1,
+            kind: LocalKind::Folder,
+        },
+        ctime_ns: None,
+    };
+    let (owners, clashes) = resolve_clashes(
+        vec![n("/A.txt"), n("/a.txt")],
+        &|_| Some("/a.txt".into()),
+        &|_| true,
+    );
+    assert_eq!(owners[0].node.path, "/a.txt");
+    assert_eq!(clashes[0].path, "/A.txt");
+    // The indexed owner still exists under its name: the newcomer clashes.
+    let (owners, clashes) =
+        resolve_clashes(vec![n("/README")], &|_| Some("/readme".into()), &|_| true);
+    assert!(owners.is_empty());
+    assert_eq!(clashes[0].path, "/README");
+    // A case-only rename: the old name is gone, the new one takes the key.
+    let (owners, _) = resolve_clashes(vec![n("/README")], &|_| Some("/readme".into()), &|_| false);
+    assert_eq!(owners[0].node.path, "/README");
+}
