@@ -1,8 +1,7 @@
 //! The commands of the `nuvosync` binary: parse, call the API, print.
 
 use clap::{Args, Parser, Subcommand};
-use nuvosync_api::dto::{Command as Cmd, NewPairDto, SettingsDto};
-use nuvosync_api::service::PairSync;
+use nuvosync_api::dto::{Command as Cmd, NewPairDto, PairSyncDto, SettingsDto};
 use nuvosync_api::{ApiError, Paths, Service};
 use std::path::PathBuf;
 
@@ -351,10 +350,7 @@ pub async fn run(cli: Cli) -> i32 {
                 );
                 return 2;
             }
-            match service(&cli) {
-                Ok(s) => sync_once(&s, args).await,
-                Err(e) => fail(&e),
-            }
+            sync_once(&cli, args).await
         }
     }
 }
@@ -432,7 +428,7 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
 }
 
 /// Print the outcome of `sync --once` and pick the exit code.
-pub fn print_sync(results: &[PairSync], json: bool) -> i32 {
+pub fn print_sync(results: &[PairSyncDto], json: bool) -> i32 {
     if json {
         println!(
             "{}",
@@ -480,20 +476,19 @@ pub fn print_sync(results: &[PairSync], json: bool) -> i32 {
     code
 }
 
-async fn sync_once(s: &Service, args: &SyncArgs) -> i32 {
-    if nuvosync_api::socket::Client::connect(&s.paths().socket())
-        .await
-        .is_ok()
-    {
-        eprintln!(
-            "nuvosync: the daemon is running and syncs continuously — see `nuvosync status` (or stop it with `nuvosync stop` first)"
-        );
-        return 1;
-    }
-    match s
-        .sync_once(args.pair.as_deref(), args.confirm_deletes)
-        .await
-    {
+/// `sync --once`: the command API decides (a running daemon refuses: it syncs already).
+async fn sync_once(cli: &Cli, args: &SyncArgs) -> i32 {
+    let results = match control::Conn::open(cli, true).await {
+        Ok(mut conn) => {
+            conn.call_as::<Vec<PairSyncDto>>(Cmd::SyncOnce {
+                pair: args.pair.clone(),
+                confirm_deletes: args.confirm_deletes,
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match results {
         Ok(results) => print_sync(&results, args.json),
         Err(e) => fail(&e),
     }

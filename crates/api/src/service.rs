@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use sync_engine::{Pair, PairSpec, Report, Tuning};
+use sync_engine::{Pair, PairSpec, Tuning};
 
 /// A request to add a pair.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -30,17 +30,6 @@ pub struct AddPair {
     pub rescan_interval_secs: Option<u64>,
     /// Excluded folders.
     pub excluded: Vec<String>,
-}
-
-/// What one pair's `sync --once` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct PairSync {
-    /// Pair name.
-    pub pair: String,
-    /// The report, when it ran to the end.
-    pub report: Option<Report>,
-    /// The error, when it did not.
-    pub error: Option<ApiError>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -494,7 +483,7 @@ impl Service {
         &self,
         name: Option<&str>,
         confirm_deletes: bool,
-    ) -> Result<Vec<PairSync>, ApiError> {
+    ) -> Result<Vec<crate::dto::PairSyncDto>, ApiError> {
         self.claim()?;
         let names: Vec<String> = match name {
             Some(n) => vec![
@@ -523,9 +512,9 @@ impl Service {
                 pair.confirm_deletes();
             }
             match pair.sync_once().await {
-                Ok(report) => out.push(PairSync {
+                Ok(report) => out.push(crate::dto::PairSyncDto {
                     pair: n,
-                    report: Some(report),
+                    report: Some(report.into()),
                     error: None,
                 }),
                 Err(e) => {
@@ -536,7 +525,7 @@ impl Service {
                         }
                         _ => e.into(),
                     };
-                    out.push(PairSync {
+                    out.push(crate::dto::PairSyncDto {
                         pair: n,
                         report: None,
                         error: Some(error),

@@ -70,6 +70,23 @@ impl Daemon {
                 }
                 Ok(Answer::SyncNow(()))
             }
+            Command::SyncOnce {
+                pair,
+                confirm_deletes,
+            } => {
+                // Where the pairs run continuously, they are synced already.
+                if self.runs_pairs {
+                    return Err(ApiError::new(
+                        ErrorCode::AlreadyRunning,
+                        "the daemon is running and syncs continuously — see `nuvosync status` (or stop it with `nuvosync stop` first)",
+                    ));
+                }
+                Ok(Answer::SyncOnce(
+                    self.service
+                        .sync_once(pair.as_deref(), confirm_deletes)
+                        .await?,
+                ))
+            }
             Command::Activity { search, limit } => Ok(Answer::Activity(
                 self.activity(search.as_deref(), limit.unwrap_or(200) as usize)?,
             )),

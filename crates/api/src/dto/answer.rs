@@ -75,6 +75,7 @@ answers! {
     pause: Pause => (),
     resume: Resume => (),
     sync_now: SyncNow => (),
+    sync_once: SyncOnce => Vec<PairSyncDto>,
     activity: Activity => ActivityDto,
     conflicts: Conflicts => Vec<ConflictDto>,
     revisions: Revisions => Vec<RevisionDto>,
