@@ -1,7 +1,8 @@
 //! The commands of the `nuvosync` binary: parse, call the API, print.
 
 use clap::{Args, Parser, Subcommand};
-use nuvosync_api::dto::{Command as Cmd, NewPairDto, PairSyncDto, SettingsDto};
+use nuvosync_api::ask;
+use nuvosync_api::dto::{NewPairDto, PairSyncDto};
 use nuvosync_api::{ApiError, Paths, Service};
 use std::path::PathBuf;
 
@@ -269,7 +270,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Debug(c) => crate::debug::run(c),
         Command::Status { json } => control::status(&cli, *json).await,
         Command::Pause { pair } => {
-            control::simple(&cli, Cmd::Pause { pair: pair.clone() }, "paused", false).await
+            control::simple(&cli, ask!(Pause { pair: pair.clone() }), "paused", false).await
         }
         Command::Resume {
             pair,
@@ -277,10 +278,10 @@ pub async fn run(cli: Cli) -> i32 {
         } => {
             control::simple(
                 &cli,
-                Cmd::Resume {
+                ask!(Resume {
                     pair: pair.clone(),
                     confirm_deletes: *confirm_deletes,
-                },
+                }),
                 "resumed",
                 false,
             )
@@ -307,7 +308,7 @@ pub async fn run(cli: Cli) -> i32 {
             Some(pair) => {
                 control::simple(
                     &cli,
-                    Cmd::RebuildIndex { pair },
+                    ask!(RebuildIndex { pair }),
                     "the index is being rebuilt",
                     true,
                 )
@@ -318,16 +319,16 @@ pub async fn run(cli: Cli) -> i32 {
                 "say which pair with --pair NAME",
             )),
         },
-        Command::Stop => control::simple(&cli, Cmd::Stop, "stopping", false).await,
+        Command::Stop => control::simple(&cli, ask!(Stop), "stopping", false).await,
         Command::Settings(c) => control::settings(&cli, c).await,
         Command::Autostart { action } => control::autostart(&cli, action == "enable").await,
         Command::Link {
             no_browser,
             app_key,
         } => control::link(&cli, *no_browser, app_key.clone()).await,
-        Command::Unlink => match control::call(&cli, Cmd::Unlink, true).await {
+        Command::Unlink => match control::call(&cli, ask!(Unlink), true).await {
             Ok(v) => {
-                if v["revoked"] == serde_json::Value::Bool(true) {
+                if v.revoked {
                     println!(
                         "unlinked: nuvosync's access was revoked; your files stay where they are"
                     );
@@ -361,8 +362,8 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
     let mut conn = control::Conn::open(cli, true).await?;
     match cmd {
         PairCommand::Add(a) => {
-            let name: String = conn
-                .call_as(Cmd::AddPair {
+            let name = conn
+                .call(ask!(AddPair {
                     pair: NewPairDto {
                         // The daemon's current folder is not this one.
                         local: control::absolute(&a.local.to_string_lossy())
@@ -376,9 +377,9 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
                         rescan_interval_secs: a.rescan_interval,
                         excluded: (!a.exclude.is_empty()).then(|| a.exclude.clone()),
                     },
-                })
+                }))
                 .await?;
-            let settings: SettingsDto = conn.call_as(Cmd::SettingsGet).await?;
+            let settings = conn.call(ask!(SettingsGet)).await?;
             if let Some(p) = settings.pairs.iter().find(|p| p.name == name) {
                 println!(
                     "added pair {}: {} ↔ Dropbox Apps/nuvolos.cloud/{}/{}/{}",
@@ -394,7 +395,7 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
             }
         }
         PairCommand::List { json } => {
-            let pairs = conn.call_as::<SettingsDto>(Cmd::SettingsGet).await?.pairs;
+            let pairs = conn.call(ask!(SettingsGet)).await?.pairs;
             if *json {
                 println!(
                     "{}",
@@ -420,7 +421,7 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
             }
         }
         PairCommand::Remove { name } => {
-            conn.call(Cmd::RemovePair { name: name.clone() }).await?;
+            conn.call(ask!(RemovePair { name: name.clone() })).await?;
             println!("removed pair {name} (its files stay where they are)");
         }
     }
@@ -480,10 +481,10 @@ pub fn print_sync(results: &[PairSyncDto], json: bool) -> i32 {
 async fn sync_once(cli: &Cli, args: &SyncArgs) -> i32 {
     let results = match control::Conn::open(cli, true).await {
         Ok(mut conn) => {
-            conn.call_as::<Vec<PairSyncDto>>(Cmd::SyncOnce {
+            conn.call(ask!(SyncOnce {
                 pair: args.pair.clone(),
                 confirm_deletes: args.confirm_deletes,
-            })
+            }))
             .await
         }
         Err(e) => Err(e),

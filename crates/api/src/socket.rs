@@ -240,18 +240,13 @@ impl Client {
         }
     }
 
-    /// Call and decode the answer.
-    pub async fn call_as<T: serde::de::DeserializeOwned>(
+    /// Send a command and decode its answer as the command's answer type.
+    pub async fn ask<T: serde::de::DeserializeOwned>(
         &mut self,
-        cmd: Command,
+        ask: crate::dto::Ask<T>,
     ) -> Result<T, ApiError> {
-        let v = self.call(cmd).await?;
-        serde_json::from_value(v).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("unexpected answer from the daemon: {e}"),
-            )
-        })
+        let v = self.call(ask.command().clone()).await?;
+        ask.decode(v)
     }
 
     /// Subscribe and return the next events as they come.
