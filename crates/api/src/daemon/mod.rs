@@ -18,16 +18,13 @@ use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::Service;
 use nuvosync_dropbox::LinkSession;
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sync_engine::{Event, RunOptions, Runner};
 use tokio::sync::{Notify, broadcast};
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn now() -> i64 {
     sync_engine::pair::now()
@@ -128,7 +125,7 @@ impl Daemon {
                     done,
                     total,
                 } => {
-                    let mut t = lock(&d.transfers);
+                    let mut t = d.transfers.lock();
                     let entry = t
                         .entry((pair.clone(), path.clone()))
                         .or_insert_with(|| Transfer {
@@ -157,7 +154,7 @@ impl Daemon {
                 }
                 e => {
                     if let Event::Synced { pair, path, .. } = &e {
-                        lock(&d.transfers).remove(&(pair.clone(), path.clone()));
+                        d.transfers.lock().remove(&(pair.clone(), path.clone()));
                     }
                     EventDto::Pair(e)
                 }
