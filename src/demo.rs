@@ -86,11 +86,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
 
     let listener = nuvosync_api::socket::bind(&demo.paths.socket()).await?;
     let daemon = Daemon::start(demo.service.clone()).await;
-    tokio::spawn(nuvosync_api::socket::serve(
-        listener,
-        daemon.clone(),
-        std::future::pending::<()>(),
-    ));
+    daemon.spawn(nuvosync_api::socket::serve(listener, daemon.clone()));
     let mut ui_url = None;
     if let Some(addr) = &args.ui {
         let l = tokio::net::TcpListener::bind(addr).await?;

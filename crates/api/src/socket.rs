@@ -66,17 +66,15 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
-/// Serve `daemon` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: UnixListener,
-    daemon: Arc<Daemon>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
+/// Serve `daemon` on `listener` until the daemon shuts down. Each connection is one of the
+/// daemon's tasks and ends when it shuts down (a command in flight is dropped, as at exit),
+/// so [`Daemon::shutdown`] waits for them.
+pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
+    let stop = daemon.stopping();
     let me = rustix::process::getuid();
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = stop.cancelled() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 match stream.peer_cred() {
@@ -86,8 +84,13 @@ pub async fn serve(
                         continue;
                     }
                 }
-                let d = daemon.clone();
-                tokio::spawn(async move { connection(stream, d).await });
+                let (d, stop) = (daemon.clone(), stop.clone());
+                daemon.spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = connection(stream, d) => {}
+                    }
+                });
             }
         }
     }

@@ -5,7 +5,6 @@ use super::{Daemon, not_found, rel};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::AddPair;
-use std::sync::atomic::Ordering;
 
 impl Daemon {
     /// Handle one command; the answer as JSON, as the control socket and the app carry it.
@@ -222,8 +221,7 @@ impl Daemon {
                 "subscribe is a streaming command; use the control socket's event stream",
             )),
             Command::Stop => {
-                self.stopped.store(true, Ordering::SeqCst);
-                self.stop.notify_waiters();
+                self.stop_asked.cancel();
                 Ok(Answer::Stop(()))
             }
         }
