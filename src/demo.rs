@@ -74,7 +74,12 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
             demo.server.url
         );
         println!("Local folder: {}", demo.local.display());
-        let results = demo.service.sync_once(Some("demo"), false).await?;
+        let results = Daemon::idle(demo.service.clone())
+            .ask(nuvosync_api::ask!(SyncOnce {
+                pair: Some("demo".into()),
+                confirm_deletes: false,
+            }))
+            .await?;
         let code = crate::cli::print_sync(&results, false);
         let page = demo.dropbox()?.list_folder(DEMO_ROOT, true, None).await?;
         println!("On Dropbox (Apps/nuvolos.cloud{DEMO_ROOT}):");

@@ -61,10 +61,7 @@ impl Conn {
     ) -> Result<T, ApiError> {
         match self {
             Conn::Socket(c) => c.ask(ask).await,
-            Conn::Local(d) => {
-                let v = d.handle(ask.command().clone()).await?;
-                ask.decode(v)
-            }
+            Conn::Local(d) => d.ask(ask).await,
         }
     }
 }

@@ -15,6 +15,12 @@ impl Daemon {
         answer.into_json()
     }
 
+    /// Handle one command, answered as the command's answer type (see [`crate::ask!`]).
+    pub async fn ask<T: serde::de::DeserializeOwned>(&self, ask: Ask<T>) -> Result<T, ApiError> {
+        let v = self.handle(ask.command().clone()).await?;
+        ask.decode(v)
+    }
+
     /// Handle one command: its typed answer.
     pub async fn answer(&self, cmd: Command) -> Result<Answer, ApiError> {
         // Commands that change a pair's files or index, handled in this process: not while
