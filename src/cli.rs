@@ -1,8 +1,8 @@
 //! The commands of the `nuvosync` binary: parse, call the API, print.
 
 use clap::{Args, Parser, Subcommand};
-use nuvosync_api::dto::{Command as Cmd, NewPairDto, SettingsDto};
-use nuvosync_api::service::PairSync;
+use nuvosync_api::ask;
+use nuvosync_api::dto::{NewPairDto, PairSyncDto};
 use nuvosync_api::{ApiError, Paths, Service};
 use std::path::PathBuf;
 
@@ -270,7 +270,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Debug(c) => crate::debug::run(c),
         Command::Status { json } => control::status(&cli, *json).await,
         Command::Pause { pair } => {
-            control::simple(&cli, Cmd::Pause { pair: pair.clone() }, "paused", false).await
+            control::simple(&cli, ask!(Pause { pair: pair.clone() }), "paused", false).await
         }
         Command::Resume {
             pair,
@@ -278,10 +278,10 @@ pub async fn run(cli: Cli) -> i32 {
         } => {
             control::simple(
                 &cli,
-                Cmd::Resume {
+                ask!(Resume {
                     pair: pair.clone(),
                     confirm_deletes: *confirm_deletes,
-                },
+                }),
                 "resumed",
                 false,
             )
@@ -308,7 +308,7 @@ pub async fn run(cli: Cli) -> i32 {
             Some(pair) => {
                 control::simple(
                     &cli,
-                    Cmd::RebuildIndex { pair },
+                    ask!(RebuildIndex { pair }),
                     "the index is being rebuilt",
                     true,
                 )
@@ -319,16 +319,16 @@ pub async fn run(cli: Cli) -> i32 {
                 "say which pair with --pair NAME",
             )),
         },
-        Command::Stop => control::simple(&cli, Cmd::Stop, "stopping", false).await,
+        Command::Stop => control::simple(&cli, ask!(Stop), "stopping", false).await,
         Command::Settings(c) => control::settings(&cli, c).await,
         Command::Autostart { action } => control::autostart(&cli, action == "enable").await,
         Command::Link {
             no_browser,
             app_key,
         } => control::link(&cli, *no_browser, app_key.clone()).await,
-        Command::Unlink => match control::call(&cli, Cmd::Unlink, true).await {
+        Command::Unlink => match control::call(&cli, ask!(Unlink), true).await {
             Ok(v) => {
-                if v["revoked"] == serde_json::Value::Bool(true) {
+                if v.revoked {
                     println!(
                         "unlinked: nuvosync's access was revoked; your files stay where they are"
                     );
@@ -351,10 +351,7 @@ pub async fn run(cli: Cli) -> i32 {
                 );
                 return 2;
             }
-            match service(&cli) {
-                Ok(s) => sync_once(&s, args).await,
-                Err(e) => fail(&e),
-            }
+            sync_once(&cli, args).await
         }
     }
 }
@@ -365,8 +362,8 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
     let mut conn = control::Conn::open(cli, true).await?;
     match cmd {
         PairCommand::Add(a) => {
-            let name: String = conn
-                .call_as(Cmd::AddPair {
+            let name = conn
+                .call(ask!(AddPair {
                     pair: NewPairDto {
                         // The daemon's current folder is not this one.
                         local: control::absolute(&a.local.to_string_lossy())
@@ -380,9 +377,9 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
                         rescan_interval_secs: a.rescan_interval,
                         excluded: (!a.exclude.is_empty()).then(|| a.exclude.clone()),
                     },
-                })
+                }))
                 .await?;
-            let settings: SettingsDto = conn.call_as(Cmd::SettingsGet).await?;
+            let settings = conn.call(ask!(SettingsGet)).await?;
             if let Some(p) = settings.pairs.iter().find(|p| p.name == name) {
                 println!(
                     "added pair {}: {} ↔ Dropbox Apps/nuvolos.cloud/{}/{}/{}",
@@ -398,7 +395,7 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
             }
         }
         PairCommand::List { json } => {
-            let pairs = conn.call_as::<SettingsDto>(Cmd::SettingsGet).await?.pairs;
+            let pairs = conn.call(ask!(SettingsGet)).await?.pairs;
             if *json {
                 println!(
                     "{}",
@@ -424,7 +421,7 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
             }
         }
         PairCommand::Remove { name } => {
-            conn.call(Cmd::RemovePair { name: name.clone() }).await?;
+            conn.call(ask!(RemovePair { name: name.clone() })).await?;
             println!("removed pair {name} (its files stay where they are)");
         }
     }
@@ -432,7 +429,7 @@ async fn pair(cli: &Cli, cmd: &PairCommand) -> Result<(), ApiError> {
 }
 
 /// Print the outcome of `sync --once` and pick the exit code.
-pub fn print_sync(results: &[PairSync], json: bool) -> i32 {
+pub fn print_sync(results: &[PairSyncDto], json: bool) -> i32 {
     if json {
         println!(
             "{}",
@@ -480,20 +477,19 @@ pub fn print_sync(results: &[PairSync], json: bool) -> i32 {
     code
 }
 
-async fn sync_once(s: &Service, args: &SyncArgs) -> i32 {
-    if nuvosync_api::socket::Client::connect(&s.paths().socket())
-        .await
-        .is_ok()
-    {
-        eprintln!(
-            "nuvosync: the daemon is running and syncs continuously — see `nuvosync status` (or stop it with `nuvosync stop` first)"
-        );
-        return 1;
-    }
-    match s
-        .sync_once(args.pair.as_deref(), args.confirm_deletes)
-        .await
-    {
+/// `sync --once`: the command API decides (a running daemon refuses: it syncs already).
+async fn sync_once(cli: &Cli, args: &SyncArgs) -> i32 {
+    let results = match control::Conn::open(cli, true).await {
+        Ok(mut conn) => {
+            conn.call(ask!(SyncOnce {
+                pair: args.pair.clone(),
+                confirm_deletes: args.confirm_deletes,
+            }))
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match results {
         Ok(results) => print_sync(&results, args.json),
         Err(e) => fail(&e),
     }

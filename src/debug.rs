@@ -6,8 +6,8 @@
 //!   scan); prints entries and seconds.
 
 use clap::Subcommand;
+use parking_lot::Mutex;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `debug`
@@ -46,7 +46,7 @@ pub fn run(cmd: &DebugCommand) -> i32 {
             std::thread::scope(|s| {
                 for _ in 0..threads {
                     s.spawn(|| {
-                        while let Some(f) = queue.lock().ok().and_then(|mut q| q.next()) {
+                        while let Some(f) = queue.lock().next() {
                             let Ok(md) = std::fs::symlink_metadata(f) else {
                                 failed.fetch_add(1, Ordering::Relaxed);
                                 continue;

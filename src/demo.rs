@@ -74,7 +74,12 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
             demo.server.url
         );
         println!("Local folder: {}", demo.local.display());
-        let results = demo.service.sync_once(Some("demo"), false).await?;
+        let results = Daemon::idle(demo.service.clone())
+            .ask(nuvosync_api::ask!(SyncOnce {
+                pair: Some("demo".into()),
+                confirm_deletes: false,
+            }))
+            .await?;
         let code = crate::cli::print_sync(&results, false);
         let page = demo.dropbox()?.list_folder(DEMO_ROOT, true, None).await?;
         println!("On Dropbox (Apps/nuvolos.cloud{DEMO_ROOT}):");
@@ -86,11 +91,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
 
     let listener = nuvosync_api::socket::bind(&demo.paths.socket()).await?;
     let daemon = Daemon::start(demo.service.clone()).await;
-    tokio::spawn(nuvosync_api::socket::serve(
-        listener,
-        daemon.clone(),
-        std::future::pending::<()>(),
-    ));
+    daemon.spawn(nuvosync_api::socket::serve(listener, daemon.clone()));
     let mut ui_url = None;
     if let Some(addr) = &args.ui {
         let l = tokio::net::TcpListener::bind(addr).await?;

@@ -166,11 +166,7 @@ fn main() {
     // The CLI talks to the app as it would to the daemon.
     match tauri::async_runtime::block_on(nuvosync_api::socket::bind(&paths.socket())) {
         Ok(listener) => {
-            tauri::async_runtime::spawn(nuvosync_api::socket::serve(
-                listener,
-                daemon.clone(),
-                std::future::pending::<()>(),
-            ));
+            tauri::async_runtime::spawn(nuvosync_api::socket::serve(listener, daemon.clone()));
         }
         Err(e) => {
             eprintln!("nuvosync-app: {e}");

@@ -183,10 +183,7 @@ pub fn install(app: &AppHandle, daemon: Arc<Daemon>) -> tauri::Result<()> {
                 },
                 _ = tick.tick() => None,
             };
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
+            let now = nuvosync_api::notify::now();
             let cfg = daemon.service().config();
             let shown = match &event {
                 Some(e) => notifier.event(e, now, cfg.notifications, daemon.snoozed()),

@@ -1,7 +1,8 @@
 //! `link`, `account` and `doctor`: the Dropbox account and the check of the setup.
 
-use super::{Conn, call_as, human_bytes, print_json};
+use super::{Conn, call, human_bytes, print_json};
 use crate::cli::{Cli, fail};
+use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::{ApiError, ErrorCode};
 use std::io::Write;
@@ -22,10 +23,10 @@ pub async fn link(cli: &Cli, no_browser: bool, app_key: Option<String>) -> i32 {
         );
     }
     let start: LinkStartDto = match conn
-        .call_as(Command::LinkStart {
+        .call(ask!(LinkStart {
             loopback: browser,
             app_key,
-        })
+        }))
         .await
     {
         Ok(s) => s,
@@ -48,9 +49,9 @@ pub async fn link(cli: &Cli, no_browser: bool, app_key: Option<String>) -> i32 {
                 "no code given — run `nuvosync link --no-browser` again",
             ));
         }
-        conn.call_as(Command::LinkFinish {
+        conn.call(ask!(LinkFinish {
             redirect: code.trim().to_string(),
-        })
+        }))
         .await
     } else {
         // Kept until the sign-in ends: the browser may read it only after a while.
@@ -62,7 +63,7 @@ pub async fn link(cli: &Cli, no_browser: bool, app_key: Option<String>) -> i32 {
             );
         }
         println!("Waiting for you to allow access in the browser…");
-        let outcome = conn.call_as(Command::LinkWait { timeout_secs: 600 }).await;
+        let outcome = conn.call(ask!(LinkWait { timeout_secs: 600 })).await;
         drop(page);
         outcome
     };
@@ -82,7 +83,7 @@ pub async fn link(cli: &Cli, no_browser: bool, app_key: Option<String>) -> i32 {
 
 /// `account`
 pub async fn account(cli: &Cli, json: bool) -> i32 {
-    match call_as::<AccountDto>(cli, Command::Account, true).await {
+    match call(cli, ask!(Account), true).await {
         Ok(a) => {
             if json {
                 print_json(&a);
@@ -104,7 +105,7 @@ pub async fn account(cli: &Cli, json: bool) -> i32 {
 
 /// `doctor`: every check with its verdict and what to do; exit 1 when one is a problem.
 pub async fn doctor(cli: &Cli, json: bool) -> i32 {
-    let d = match call_as::<DoctorDto>(cli, Command::Doctor, true).await {
+    let d = match call(cli, ask!(Doctor), true).await {
         Ok(d) => d,
         Err(e) => return fail(&e),
     };

@@ -28,14 +28,8 @@ pub async fn daemon(cli: &Cli) -> i32 {
         tracing::warn!("{e}; pairs start once an account is linked");
     }
     let daemon = Daemon::start(service).await;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(nuvosync_api::socket::serve(
-        listener,
-        daemon.clone(),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    // One of the daemon's tasks: it ends when the daemon shuts down, which waits for it.
+    daemon.spawn(nuvosync_api::socket::serve(listener, daemon.clone()));
     let _ = sd_notify::notify(
         false,
         &[
@@ -71,9 +65,7 @@ pub async fn daemon(cli: &Cli) -> i32 {
         _ = daemon.stopped() => tracing::info!("stop requested"),
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    let _ = stop_tx.send(());
     daemon.shutdown().await;
-    let _ = server.await;
     let _ = std::fs::remove_file(paths.socket());
     0
 }

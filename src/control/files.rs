@@ -1,9 +1,10 @@
 //! The commands about files: conflicts and their resolution, a file's status, its versions,
 //! and the files deleted on Dropbox.
 
-use super::{absolute, call, call_as, human_bytes, one_pair, paths, print_json, simple, when};
+use super::{absolute, call, human_bytes, one_pair, paths, print_json, simple, when};
 use crate::cli::{Cli, fail};
 use clap::{Args, ValueEnum};
+use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::{ApiError, ErrorCode, Service};
 
@@ -34,11 +35,11 @@ pub enum Choice {
 
 /// `conflicts`
 pub async fn conflicts(cli: &Cli, json: bool, all: bool) -> i32 {
-    let list: Vec<ConflictDto> = match call_as(
+    let list: Vec<ConflictDto> = match call(
         cli,
-        Command::Conflicts {
+        ask!(Conflicts {
             include_resolved: all,
-        },
+        }),
         true,
     )
     .await
@@ -77,11 +78,11 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
     let pair = match &a.pair {
         Some(p) => p.clone(),
         None => {
-            let list: Vec<ConflictDto> = match call_as(
+            let list: Vec<ConflictDto> = match call(
                 cli,
-                Command::Conflicts {
+                ask!(Conflicts {
                     include_resolved: false,
-                },
+                }),
                 true,
             )
             .await
@@ -121,11 +122,11 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
     };
     simple(
         cli,
-        Command::Resolve {
+        ask!(Resolve {
             pair,
             id: a.id,
             choice,
-        },
+        }),
         "resolved",
         true,
     )
@@ -135,11 +136,11 @@ pub async fn resolve(cli: &Cli, a: &ResolveArgs) -> i32 {
 /// `filestatus`
 pub async fn filestatus(cli: &Cli, path: &str, json: bool) -> i32 {
     let abs = absolute(path);
-    match call_as::<FileStatusDto>(
+    match call(
         cli,
-        Command::FileStatus {
+        ask!(FileStatus {
             path: abs.display().to_string(),
-        },
+        }),
         true,
     )
     .await
@@ -195,12 +196,12 @@ pub async fn history(cli: &Cli, path: &str, json: bool) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let revs: Vec<RevisionDto> = match call_as(
+    let revs: Vec<RevisionDto> = match call(
         cli,
-        Command::Revisions {
+        ask!(Revisions {
             pair,
             path: rel.clone(),
-        },
+        }),
         true,
     )
     .await
@@ -235,11 +236,11 @@ pub async fn restore_version(cli: &Cli, path: &str, rev: &str) -> i32 {
     };
     match call(
         cli,
-        Command::RestoreRevision {
+        ask!(RestoreRevision {
             pair,
             path: rel.clone(),
             rev: rev.to_string(),
-        },
+        }),
         true,
     )
     .await
@@ -260,7 +261,7 @@ pub async fn deleted(cli: &Cli, pair: &Option<String>, json: bool) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let list: Vec<DeletedDto> = match call_as(cli, Command::Deleted { pair }, true).await {
+    let list: Vec<DeletedDto> = match call(cli, ask!(Deleted { pair }), true).await {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -283,12 +284,12 @@ pub async fn undelete(cli: &Cli, path: &str) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    match call_as::<RevisionDto>(
+    match call(
         cli,
-        Command::Undelete {
+        ask!(Undelete {
             pair,
             path: rel.clone(),
-        },
+        }),
         true,
     )
     .await

@@ -54,36 +54,25 @@ impl Conn {
         }
     }
 
-    /// Send one command.
-    pub async fn call(&mut self, cmd: Command) -> Result<serde_json::Value, ApiError> {
-        match self {
-            Conn::Socket(c) => c.call(cmd).await,
-            Conn::Local(d) => d.handle(cmd).await,
-        }
-    }
-
-    /// Send one command and decode the answer.
-    pub async fn call_as<T: serde::de::DeserializeOwned>(
+    /// Send one command; its answer, typed as the command's answer is (`ask!` says which).
+    pub async fn call<T: serde::de::DeserializeOwned>(
         &mut self,
-        cmd: Command,
+        ask: Ask<T>,
     ) -> Result<T, ApiError> {
-        let v = self.call(cmd).await?;
-        serde_json::from_value(v)
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("unexpected answer: {e}")))
+        match self {
+            Conn::Socket(c) => c.ask(ask).await,
+            Conn::Local(d) => d.ask(ask).await,
+        }
     }
 }
 
 /// Send a command to the daemon; if `local` and no daemon runs, handle it in-process.
-pub async fn call(cli: &Cli, cmd: Command, local: bool) -> Result<serde_json::Value, ApiError> {
-    Conn::open(cli, local).await?.call(cmd).await
-}
-
-async fn call_as<T: serde::de::DeserializeOwned>(
+pub async fn call<T: serde::de::DeserializeOwned>(
     cli: &Cli,
-    cmd: Command,
+    ask: Ask<T>,
     local: bool,
 ) -> Result<T, ApiError> {
-    Conn::open(cli, local).await?.call_as(cmd).await
+    Conn::open(cli, local).await?.call(ask).await
 }
 
 /// The pair a command is about: the one given, or the only one.
@@ -144,8 +133,13 @@ fn print_json<T: serde::Serialize>(v: &T) {
 
 /// Commands that print nothing but "done".
 /// Send `cmd` and print `done`; `local`: handled in-process when no daemon runs.
-pub async fn simple(cli: &Cli, cmd: Command, done: &str, local: bool) -> i32 {
-    match call(cli, cmd, local).await {
+pub async fn simple<T: serde::de::DeserializeOwned>(
+    cli: &Cli,
+    ask: Ask<T>,
+    done: &str,
+    local: bool,
+) -> i32 {
+    match call(cli, ask, local).await {
         Ok(_) => {
             println!("{done}");
             0

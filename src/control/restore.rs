@@ -1,8 +1,9 @@
 //! `restore`: the restore wizard on the command line (preview, apply, or continue normally).
 
-use super::{call_as, one_pair, print_json, simple};
+use super::{call, one_pair, print_json, simple};
 use crate::cli::{Cli, fail};
 use clap::Args;
+use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 
 /// `restore`
@@ -91,9 +92,9 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
         }
     };
     if a.continue_ {
-        let preview: RestorePlanDto = match call_as(
+        let preview: RestorePlanDto = match call(
             cli,
-            Command::RestoreContinuePreview { pair: pair.clone() },
+            ask!(RestoreContinuePreview { pair: pair.clone() }),
             true,
         )
         .await
@@ -110,14 +111,14 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
         }
         return simple(
             cli,
-            Command::RestoreContinue { pair },
+            ask!(RestoreContinue { pair }),
             "continuing normally",
             true,
         )
         .await;
     }
     if a.apply {
-        return match call_as::<RestoreResultDto>(cli, Command::RestoreApply { pair }, true).await {
+        return match call(cli, ask!(RestoreApply { pair }), true).await {
             Ok(r) => {
                 if a.json {
                     print_json(&r);
@@ -136,7 +137,7 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {
             Err(e) => fail(&e),
         };
     }
-    match call_as::<RestorePlanDto>(cli, Command::RestorePlan { pair }, true).await {
+    match call(cli, ask!(RestorePlan { pair }), true).await {
         Ok(p) => {
             show(&p, false);
             if !a.json {

@@ -1,8 +1,9 @@
 //! `excluded`, `settings` and `autostart`: the commands that change the configuration.
 
-use super::{call, call_as, human_bytes, one_pair, paths, print_json, when};
+use super::{call, human_bytes, one_pair, paths, print_json, when};
 use crate::cli::{Cli, fail};
 use clap::Subcommand;
+use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::{ApiError, ErrorCode};
 
@@ -75,29 +76,29 @@ pub async fn excluded(cli: &Cli, excluded_cmd: &ExcludedCommand) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let cmd = match c {
-        None => Command::ExcludedList { pair },
-        Some((path, true)) => Command::ExcludedAdd { pair, path },
-        Some((path, false)) => Command::ExcludedRemove { pair, path },
-    };
-    let free = match cmd {
-        Command::ExcludedAdd { ref pair, ref path } => match excluded_cmd {
+    let free = match (&c, excluded_cmd) {
+        (
+            Some((path, true)),
             ExcludedCommand::Add {
                 remove_local: true, ..
-            } => Some((pair.clone(), path.clone())),
-            _ => None,
-        },
+            },
+        ) => Some((pair.clone(), path.clone())),
         _ => None,
     };
-    match call_as::<Vec<String>>(cli, cmd, true).await {
+    let cmd: Ask<Vec<String>> = match c {
+        None => ask!(ExcludedList { pair }),
+        Some((path, true)) => ask!(ExcludedAdd { pair, path }),
+        Some((path, false)) => ask!(ExcludedRemove { pair, path }),
+    };
+    match call(cli, cmd, true).await {
         Ok(list) => {
             if let Some((pair, path)) = free {
-                return match call_as::<FreedDto>(
+                return match call(
                     cli,
-                    Command::ExcludedFree {
+                    ask!(ExcludedFree {
                         pair,
                         path: path.clone(),
-                    },
+                    }),
                     true,
                 )
                 .await
@@ -139,9 +140,7 @@ pub async fn excluded(cli: &Cli, excluded_cmd: &ExcludedCommand) -> i32 {
 /// `settings`
 pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
     let result = match cmd {
-        SettingsCommand::Get { .. } => {
-            call_as::<SettingsDto>(cli, Command::SettingsGet, true).await
-        }
+        SettingsCommand::Get { .. } => call(cli, ask!(SettingsGet), true).await,
         SettingsCommand::Set { key, value } => {
             let bad = || {
                 ApiError::new(
@@ -205,7 +204,7 @@ pub async fn settings(cli: &Cli, cmd: &SettingsCommand) -> i32 {
             };
             match r {
                 // Without a daemon the configuration file is changed directly.
-                Ok(()) => call_as::<SettingsDto>(cli, Command::SettingsSet { patch }, true).await,
+                Ok(()) => call(cli, ask!(SettingsSet { patch }), true).await,
                 Err(e) => Err(e),
             }
         }
@@ -278,7 +277,7 @@ pub async fn autostart(cli: &Cli, enable: bool) -> i32 {
         autostart: Some(enable),
         ..SettingsPatch::default()
     };
-    if let Err(e) = call(cli, Command::SettingsSet { patch }, true).await {
+    if let Err(e) = call(cli, ask!(SettingsSet { patch }), true).await {
         return fail(&e);
     }
     let entry = paths(cli)

@@ -1,14 +1,15 @@
 //! `status` and `activity` (with its live event stream).
 
-use super::{call_as, human_bytes, paths, print_json, when};
+use super::{call, human_bytes, paths, print_json, when};
 use crate::cli::{Cli, fail};
+use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::socket::Client;
 use std::io::{IsTerminal, Write};
 
 /// `status`
 pub async fn status(cli: &Cli, json: bool) -> i32 {
-    let s: StatusDto = match call_as(cli, Command::Status, false).await {
+    let s: StatusDto = match call(cli, ask!(Status), false).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -67,12 +68,12 @@ pub async fn status(cli: &Cli, json: bool) -> i32 {
 
 /// `activity`
 pub async fn activity(cli: &Cli, follow: bool, search: Option<String>, json: bool) -> i32 {
-    let a: ActivityDto = match call_as(
+    let a: ActivityDto = match call(
         cli,
-        Command::Activity {
+        ask!(Activity {
             search,
             limit: Some(if json { 200 } else { 20 }),
-        },
+        }),
         !follow,
     )
     .await

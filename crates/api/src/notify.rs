@@ -133,6 +133,11 @@ impl Notifier {
     }
 }
 
+/// Now, in seconds since the epoch, on the engine's clock: the time to feed a [`Notifier`].
+pub fn now() -> i64 {
+    sync_engine::pair::now()
+}
+
 /// Apply the level and the snooze.
 pub fn filter(n: Vec<Notification>, level: NotifyLevel, snoozed: bool) -> Vec<Notification> {
     if snoozed {

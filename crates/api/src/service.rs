@@ -5,11 +5,12 @@ use crate::config::{Config, PairConfig, Paths};
 use crate::error::{ApiError, ErrorCode};
 use nuvosync_dropbox::store::TokenStore;
 use nuvosync_dropbox::{Client, Credential, Endpoints, Secret};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use sync_engine::{Pair, PairSpec, Report, Tuning};
+use std::sync::Arc;
+use sync_engine::{Pair, PairSpec, Tuning};
 
 /// A request to add a pair.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -30,21 +31,6 @@ pub struct AddPair {
     pub rescan_interval_secs: Option<u64>,
     /// Excluded folders.
     pub excluded: Vec<String>,
-}
-
-/// What one pair's `sync --once` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct PairSync {
-    /// Pair name.
-    pub pair: String,
-    /// The report, when it ran to the end.
-    pub report: Option<Report>,
-    /// The error, when it did not.
-    pub error: Option<ApiError>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The nuvosync service of one profile.
@@ -154,7 +140,7 @@ impl Service {
     /// other process and what to do, while another nuvosync holds it
     /// (see [`crate::instance`]).
     pub fn claim(&self) -> Result<(), ApiError> {
-        let mut held = lock(&self.instance);
+        let mut held = self.instance.lock();
         if held.is_none() {
             *held = Some(crate::instance::InstanceLock::acquire(&self.paths)?);
         }
@@ -163,7 +149,7 @@ impl Service {
 
     /// Whether this process holds the profile's single-instance lock.
     pub fn claimed(&self) -> bool {
-        lock(&self.instance).is_some()
+        self.instance.lock().is_some()
     }
 
     /// The event channel every pair reports into.
@@ -173,7 +159,7 @@ impl Service {
 
     /// Forget an opened pair (its index is reopened on next use).
     pub fn forget_pair(&self, name: &str) {
-        lock(&self.pairs).remove(name);
+        self.pairs.lock().remove(name);
     }
 
     /// The profile's directories.
@@ -188,7 +174,7 @@ impl Service {
 
     /// A copy of the configuration.
     pub fn config(&self) -> Config {
-        lock(&self.config).clone()
+        self.config.lock().clone()
     }
 
     /// Change and save the configuration: `f` changes what the file holds now (another
@@ -198,7 +184,7 @@ impl Service {
         &self,
         f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
     ) -> Result<Config, ApiError> {
-        let mut c = lock(&self.config);
+        let mut c = self.config.lock();
         let next = Config::update(&self.paths, f)?;
         // Limits and guards apply at once, to the transfers and pairs under way too.
         apply_to_tuning(&next, &self.tuning);
@@ -209,13 +195,13 @@ impl Service {
     /// Write the start-at-login entry here instead of this process's own (the demo keeps its
     /// entry in its folder).
     pub fn set_autostart(&self, a: crate::autostart::Autostart) {
-        *lock(&self.autostart) = Some(a);
+        *self.autostart.lock() = Some(a);
     }
 
     /// Write (`on`) or remove the system's start-at-login entry of this profile; returns what
     /// was done, for people. Every front end's `autostart` setting comes here.
     pub fn apply_autostart(&self, on: bool) -> Result<String, ApiError> {
-        let a = lock(&self.autostart)
+        let a = self.autostart.lock()
             .clone()
             .or_else(|| crate::autostart::Autostart::for_this_process(&self.paths))
             .ok_or_else(|| {
@@ -234,14 +220,14 @@ impl Service {
 
     /// Use this credential instead of the environment or the token store (the demo).
     pub fn set_credential(&self, c: Credential) {
-        *lock(&self.credential_override) = Some(c);
-        *lock(&self.client) = None;
+        *self.credential_override.lock() = Some(c);
+        *self.client.lock() = None;
     }
 
     /// The credential to use: `NUVOSYNC_TOKEN`, else the token in `NUVOSYNC_TOKEN_FILE`, else
     /// the linked account.
     pub fn credential(&self) -> Result<Credential, ApiError> {
-        if let Some(c) = lock(&self.credential_override).clone() {
+        if let Some(c) = self.credential_override.lock().clone() {
             return Ok(c);
         }
         let app_key = self.config().app_key();
@@ -274,7 +260,7 @@ impl Service {
 
     /// The Dropbox client (made on first use).
     pub fn client(&self) -> Result<Arc<Client>, ApiError> {
-        let mut c = lock(&self.client);
+        let mut c = self.client.lock();
         if let Some(client) = &*c {
             return Ok(client.clone());
         }
@@ -286,14 +272,14 @@ impl Service {
 
     /// Forget every credential held here (unlink): the override and the client.
     pub fn forget_credential(&self) {
-        *lock(&self.credential_override) = None;
+        *self.credential_override.lock() = None;
         self.reset_client();
     }
 
     /// Forget the client (after linking or unlinking).
     pub fn reset_client(&self) {
-        *lock(&self.client) = None;
-        lock(&self.pairs).clear();
+        *self.client.lock() = None;
+        self.pairs.lock().clear();
     }
 
     /// The configured pairs.
@@ -425,7 +411,7 @@ impl Service {
             }
             Ok(())
         })?;
-        lock(&self.pairs).remove(name);
+        self.pairs.lock().remove(name);
         let index = self.paths.index_file(name);
         for f in [
             index.clone(),
@@ -447,7 +433,7 @@ impl Service {
 
     /// The engine of a pair (opened on first use).
     pub fn pair(&self, name: &str) -> Result<Arc<Pair>, ApiError> {
-        if let Some(p) = lock(&self.pairs).get(name) {
+        if let Some(p) = self.pairs.lock().get(name) {
             return Ok(p.clone());
         }
         let cfg = self.config().pair(name).cloned().ok_or_else(|| {
@@ -485,7 +471,7 @@ impl Service {
         )?);
         // nuvosync's own folders are never synced, wherever they are.
         pair.set_private_folders(&self.paths.private_folders());
-        lock(&self.pairs).insert(name.to_string(), pair.clone());
+        self.pairs.lock().insert(name.to_string(), pair.clone());
         Ok(pair)
     }
 
@@ -494,7 +480,7 @@ impl Service {
         &self,
         name: Option<&str>,
         confirm_deletes: bool,
-    ) -> Result<Vec<PairSync>, ApiError> {
+    ) -> Result<Vec<crate::dto::PairSyncDto>, ApiError> {
         self.claim()?;
         let names: Vec<String> = match name {
             Some(n) => vec![
@@ -523,9 +509,9 @@ impl Service {
                 pair.confirm_deletes();
             }
             match pair.sync_once().await {
-                Ok(report) => out.push(PairSync {
+                Ok(report) => out.push(crate::dto::PairSyncDto {
                     pair: n,
-                    report: Some(report),
+                    report: Some(report.into()),
                     error: None,
                 }),
                 Err(e) => {
@@ -536,7 +522,7 @@ impl Service {
                         }
                         _ => e.into(),
                     };
-                    out.push(PairSync {
+                    out.push(crate::dto::PairSyncDto {
                         pair: n,
                         report: None,
                         error: Some(error),

@@ -66,17 +66,15 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
-/// Serve `daemon` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: UnixListener,
-    daemon: Arc<Daemon>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
+/// Serve `daemon` on `listener` until the daemon shuts down. Each connection is one of the
+/// daemon's tasks and ends when it shuts down (a command in flight is dropped, as at exit),
+/// so [`Daemon::shutdown`] waits for them.
+pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
+    let stop = daemon.stopping();
     let me = rustix::process::getuid();
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = stop.cancelled() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 match stream.peer_cred() {
@@ -86,8 +84,13 @@ pub async fn serve(
                         continue;
                     }
                 }
-                let d = daemon.clone();
-                tokio::spawn(async move { connection(stream, d).await });
+                let (d, stop) = (daemon.clone(), stop.clone());
+                daemon.spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = connection(stream, d) => {}
+                    }
+                });
             }
         }
     }
@@ -240,18 +243,13 @@ impl Client {
         }
     }
 
-    /// Call and decode the answer.
-    pub async fn call_as<T: serde::de::DeserializeOwned>(
+    /// Send a command and decode its answer as the command's answer type.
+    pub async fn ask<T: serde::de::DeserializeOwned>(
         &mut self,
-        cmd: Command,
+        ask: crate::dto::Ask<T>,
     ) -> Result<T, ApiError> {
-        let v = self.call(cmd).await?;
-        serde_json::from_value(v).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("unexpected answer from the daemon: {e}"),
-            )
-        })
+        let v = self.call(ask.command().clone()).await?;
+        ask.decode(v)
     }
 
     /// Subscribe and return the next events as they come.

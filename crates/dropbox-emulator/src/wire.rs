@@ -18,78 +18,31 @@ pub fn full(data: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whole seconds).
+/// How Dropbox writes a time: `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
+const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whole seconds); times outside
+/// the years 0 to 9999 are said as the nearest one inside them.
 pub fn timestamp(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    use time::macros::datetime;
+    let first = datetime!(0000-01-01 0:00 UTC).unix_timestamp();
+    let last = datetime!(9999-12-31 23:59:59 UTC).unix_timestamp();
+    time::OffsetDateTime::from_unix_timestamp(secs.clamp(first, last))
+        .ok()
+        .and_then(|t| t.format(TIMESTAMP).ok())
+        .unwrap_or_default()
 }
 
-/// Parse a Dropbox timestamp back to seconds since the epoch.
+/// Parse a Dropbox timestamp back to seconds since the epoch: exactly
+/// `YYYY-MM-DDTHH:MM:SSZ`, every field digits and in range (no sign, no fraction, no offset).
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
+    // The library takes a sign before the year; Dropbox does not.
+    if s.len() != 20 || !s.as_bytes()[0].is_ascii_digit() {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = match mo {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || se > 59 {
-        return None;
-    }
-    // Every field is digits (`parse` also takes a sign).
-    if !s
-        .bytes()
-        .enumerate()
-        .all(|(i, b)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || b.is_ascii_digit())
-    {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
-}
-
-// Howard Hinnant's civil calendar algorithms.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let t = time::PrimitiveDateTime::parse(s, TIMESTAMP).ok()?;
+    Some(t.assume_utc().unix_timestamp())
 }
 
 /// What a token sees as its root: the whole account, or an app folder inside it.
@@ -437,6 +390,21 @@ mod tests {
             assert_eq!(parse_timestamp(&timestamp(t)), Some(t));
         }
         assert_eq!(parse_timestamp("2015-05-12 15:50:38"), None);
+        for bad in [
+            "2015-02-29T00:00:00Z",
+            "2015-13-01T00:00:00Z",
+            "2015-05-12T24:00:00Z",
+            "2015-05-12T15:60:00Z",
+            "2015-05-12T15:50:60Z",
+            "+015-05-12T15:50:38Z",
+            "2015-05-12T15:50:38+",
+            "2015-5-12T15:50:38Z ",
+            "2015-05-12T15:50:38.5Z",
+            "",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        assert_eq!(parse_timestamp("2000-02-29T00:00:00Z"), Some(951_782_400));
     }
 
     #[test]

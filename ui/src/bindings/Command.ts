@@ -22,7 +22,15 @@ confirm_deletes: boolean, } } | { "cmd": "sync_now", "args": {
 /**
  * Pair (all if absent).
  */
-pair: string | null, } } | { "cmd": "activity", "args": { 
+pair: string | null, } } | { "cmd": "sync_once", "args": { 
+/**
+ * Pair (all if absent).
+ */
+pair: string | null, 
+/**
+ * Let deletions a guard held back go ahead.
+ */
+confirm_deletes: boolean, } } | { "cmd": "activity", "args": { 
 /**
  * Filter the history by path.
  */

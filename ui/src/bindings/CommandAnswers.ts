@@ -7,6 +7,7 @@ import type { DoctorDto } from "./DoctorDto";
 import type { FileStatusDto } from "./FileStatusDto";
 import type { FreedDto } from "./FreedDto";
 import type { LinkStartDto } from "./LinkStartDto";
+import type { PairSyncDto } from "./PairSyncDto";
 import type { RemoteFolderDto } from "./RemoteFolderDto";
 import type { RestorePlanDto } from "./RestorePlanDto";
 import type { RestoreResultDto } from "./RestoreResultDto";
@@ -37,6 +38,10 @@ resume: null,
  * What `sync_now` answers.
  */
 sync_now: null, 
+/**
+ * What `sync_once` answers.
+ */
+sync_once: Array<PairSyncDto>, 
 /**
  * What `activity` answers.
  */

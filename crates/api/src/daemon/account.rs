@@ -1,6 +1,6 @@
 //! The Dropbox account: what it is, linking (the sign-in) and unlinking.
 
-use super::{Daemon, lock};
+use super::Daemon;
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use nuvosync_dropbox::LinkSession;
@@ -20,7 +20,7 @@ impl Daemon {
             allocated: u.allocated,
             stored_in_file: None,
         };
-        *lock(&self.account) = Some(dto.clone());
+        *self.account.lock() = Some(dto.clone());
         Ok(dto)
     }
 
@@ -48,7 +48,7 @@ impl Daemon {
         };
         // A sign-in started again replaces the one in progress: let its listener go first,
         // so that its port is free for the new one.
-        drop(lock(&self.link).take());
+        drop(self.link.lock().take());
         let http = nuvosync_dropbox::transport::http_client(&endpoints, false)?;
         let session = LinkSession::start(&endpoints, &app_key, http, redirect).await?;
         if let Some(why) = session.paste_reason() {
@@ -60,7 +60,7 @@ impl Daemon {
             paste_reason: session.paste_reason().map(str::to_string),
             app_key,
         };
-        *lock(&self.link) = Some(Arc::new(session));
+        *self.link.lock() = Some(Arc::new(session));
         Ok(dto)
     }
 
@@ -83,7 +83,7 @@ impl Daemon {
             }
             nuvosync_dropbox::store::Location::Keyring => None,
         };
-        *lock(&self.link) = None;
+        *self.link.lock() = None;
         self.service.reset_client();
         let mut account = self.account().await?;
         account.stored_in_file = stored_in_file;
@@ -96,7 +96,7 @@ impl Daemon {
     }
 
     pub(super) async fn link_finish(&self, redirect: &str) -> Result<AccountDto, ApiError> {
-        let session = lock(&self.link).clone().ok_or_else(|| {
+        let session = self.link.lock().clone().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidArgument,
                 "no link in progress — start one with `nuvosync link`",
@@ -111,7 +111,7 @@ impl Daemon {
     }
 
     pub(super) async fn link_wait(&self, timeout_secs: u64) -> Result<AccountDto, ApiError> {
-        let session = lock(&self.link).clone().ok_or_else(|| {
+        let session = self.link.lock().clone().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidArgument,
                 "no link in progress — start one with `nuvosync link`",
@@ -142,7 +142,7 @@ impl Daemon {
         }
         self.service.token_store().delete()?;
         self.service.forget_credential();
-        *lock(&self.account) = None;
+        *self.account.lock() = None;
         let _ = self.events.send(EventDto::Link { linked: false });
         Ok(UnlinkDto { revoked })
     }

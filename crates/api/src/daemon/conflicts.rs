@@ -1,6 +1,6 @@
 //! The conflicts, their resolution, and the sync status of one file.
 
-use super::{Daemon, lock, not_found, now};
+use super::{Daemon, not_found, now};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use std::path::Path;
@@ -137,7 +137,11 @@ impl Daemon {
         if p.rules().skips_path(&rel_path) {
             return out("ignored", Some("not synced (nuvosync's own folder, an ignore pattern, an excluded folder or a name Dropbox does not take)".into()));
         }
-        if let Some(t) = lock(&self.transfers).get(&(cfg.name.clone(), rel_path.clone())) {
+        if let Some(t) = self
+            .transfers
+            .lock()
+            .get(&(cfg.name.clone(), rel_path.clone()))
+        {
             return out(
                 if t.dto.direction == "upload" {
                     "uploading"

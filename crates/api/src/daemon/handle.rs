@@ -5,7 +5,6 @@ use super::{Daemon, not_found, rel};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::AddPair;
-use std::sync::atomic::Ordering;
 
 impl Daemon {
     /// Handle one command; the answer as JSON, as the control socket and the app carry it.
@@ -14,6 +13,12 @@ impl Daemon {
         let answer = self.answer(cmd).await?;
         debug_assert_eq!(answer.command(), name, "answered as another command");
         answer.into_json()
+    }
+
+    /// Handle one command, answered as the command's answer type (see [`crate::ask!`]).
+    pub async fn ask<T: serde::de::DeserializeOwned>(&self, ask: Ask<T>) -> Result<T, ApiError> {
+        let v = self.handle(ask.command().clone()).await?;
+        ask.decode(v)
     }
 
     /// Handle one command: its typed answer.
@@ -69,6 +74,23 @@ impl Daemon {
                     }
                 }
                 Ok(Answer::SyncNow(()))
+            }
+            Command::SyncOnce {
+                pair,
+                confirm_deletes,
+            } => {
+                // Where the pairs run continuously, they are synced already.
+                if self.runs_pairs {
+                    return Err(ApiError::new(
+                        ErrorCode::AlreadyRunning,
+                        "the daemon is running and syncs continuously — see `nuvosync status` (or stop it with `nuvosync stop` first)",
+                    ));
+                }
+                Ok(Answer::SyncOnce(
+                    self.service
+                        .sync_once(pair.as_deref(), confirm_deletes)
+                        .await?,
+                ))
             }
             Command::Activity { search, limit } => Ok(Answer::Activity(
                 self.activity(search.as_deref(), limit.unwrap_or(200) as usize)?,
@@ -205,8 +227,7 @@ impl Daemon {
                 "subscribe is a streaming command; use the control socket's event stream",
             )),
             Command::Stop => {
-                self.stopped.store(true, Ordering::SeqCst);
-                self.stop.notify_waiters();
+                self.stop_asked.cancel();
                 Ok(Answer::Stop(()))
             }
         }

@@ -18,16 +18,14 @@ use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::Service;
 use nuvosync_dropbox::LinkSession;
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sync_engine::{Event, RunOptions, Runner};
-use tokio::sync::{Notify, broadcast};
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 fn now() -> i64 {
     sync_engine::pair::now()
@@ -47,8 +45,13 @@ pub struct Daemon {
     account: Mutex<Option<AccountDto>>,
     link: Mutex<Option<Arc<LinkSession>>>,
     snoozed_until: Mutex<Option<i64>>,
-    stop: Notify,
-    stopped: AtomicBool,
+    /// Cancelled when a `stop` command arrives (whoever runs the daemon decides what follows).
+    stop_asked: CancellationToken,
+    /// Cancelled when the daemon shuts down: its own tasks end.
+    stop: CancellationToken,
+    /// The daemon's own tasks (the event forwarder, the control socket and its
+    /// connections): shutting down waits for them.
+    tasks: TaskTracker,
     /// Runs the pairs (false: answers one-shot commands only).
     runs_pairs: bool,
 }
@@ -77,12 +80,14 @@ impl Daemon {
             account: Mutex::new(None),
             link: Mutex::new(None),
             snoozed_until: Mutex::new(snoozed_until),
-            stop: Notify::new(),
-            stopped: AtomicBool::new(false),
+            stop_asked: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
             runs_pairs,
         });
         let rx = d.service.events().subscribe();
-        tokio::spawn(Self::forward(Arc::downgrade(&d), rx));
+        d.tasks
+            .spawn(Self::forward(Arc::downgrade(&d), rx, d.stop.clone()));
         d
     }
 
@@ -98,23 +103,47 @@ impl Daemon {
 
     /// Resolves when a `stop` command arrives.
     pub async fn stopped(&self) {
-        if self.stopped.load(Ordering::SeqCst) {
-            return;
-        }
-        self.stop.notified().await;
+        self.stop_asked.cancelled().await;
     }
 
-    /// Stop every runner (in-flight steps finish; the rest is re-planned next start).
+    /// Cancelled when the daemon shuts down: for the tasks that run beside it.
+    pub fn stopping(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Run `task` as one of the daemon's own: [`Daemon::shutdown`] waits for it, so it must
+    /// end once [`Daemon::stopping`] is cancelled.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task);
+    }
+
+    /// Shut down: tell the daemon's tasks (the control socket takes no more commands), stop
+    /// every runner (in-flight steps finish; the rest is re-planned next start), then wait
+    /// for the daemon's tasks to end.
     pub async fn shutdown(&self) {
+        self.stop.cancel();
         let runners: Vec<Runner> = self.runners.lock().await.drain().map(|(_, r)| r).collect();
         for r in runners {
             r.stop().await;
         }
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
-    async fn forward(me: std::sync::Weak<Daemon>, mut rx: broadcast::Receiver<Event>) {
+    async fn forward(
+        me: std::sync::Weak<Daemon>,
+        mut rx: broadcast::Receiver<Event>,
+        stop: CancellationToken,
+    ) {
         loop {
-            let e = match rx.recv().await {
+            let received = tokio::select! {
+                _ = stop.cancelled() => return,
+                r = rx.recv() => r,
+            };
+            let e = match received {
                 Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -128,7 +157,7 @@ impl Daemon {
                     done,
                     total,
                 } => {
-                    let mut t = lock(&d.transfers);
+                    let mut t = d.transfers.lock();
                     let entry = t
                         .entry((pair.clone(), path.clone()))
                         .or_insert_with(|| Transfer {
@@ -157,7 +186,7 @@ impl Daemon {
                 }
                 e => {
                     if let Event::Synced { pair, path, .. } = &e {
-                        lock(&d.transfers).remove(&(pair.clone(), path.clone()));
+                        d.transfers.lock().remove(&(pair.clone(), path.clone()));
                     }
                     EventDto::Pair(e)
                 }

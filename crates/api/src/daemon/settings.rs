@@ -1,7 +1,7 @@
 //! The settings, the excluded folders of a pair, and the snooze of notifications (kept in the
 //! state folder so that it outlasts a restart).
 
-use super::{Daemon, lock, not_found, now};
+use super::{Daemon, not_found, now};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use std::path::Path;
@@ -49,7 +49,7 @@ impl Daemon {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| "all".into()),
-            snoozed_until: *lock(&self.snoozed_until),
+            snoozed_until: *self.snoozed_until.lock(),
             upload_limit: c.upload_limit,
             download_limit: c.download_limit,
             autostart: c.autostart,
@@ -155,7 +155,7 @@ impl Daemon {
         })?;
         if let Some(m) = patch.snooze_minutes {
             let until = (m > 0).then(|| now() + m as i64 * 60);
-            *lock(&self.snoozed_until) = until;
+            *self.snoozed_until.lock() = until;
             save_snooze(&self.service.paths().state_dir, until)?;
         }
         for pp in &patch.pairs {
@@ -192,7 +192,7 @@ impl Daemon {
 
     /// Notifications are snoozed now.
     pub fn snoozed(&self) -> bool {
-        lock(&self.snoozed_until).is_some_and(|t| t > now())
+        self.snoozed_until.lock().is_some_and(|t| t > now())
     }
 }
 

@@ -1,6 +1,6 @@
 //! The status of every pair, the overall state with its one-line summary, and the activity.
 
-use super::{Daemon, lock};
+use super::Daemon;
 use crate::dto::*;
 use crate::error::ApiError;
 
@@ -106,7 +106,9 @@ impl Daemon {
             });
         }
         drop(runners);
-        let transfers: Vec<TransferDto> = lock(&self.transfers)
+        let transfers: Vec<TransferDto> = self
+            .transfers
+            .lock()
             .values()
             .map(|t| t.dto.clone())
             .collect();
@@ -121,7 +123,7 @@ impl Daemon {
                 .unwrap_or(PairState::UpToDate)
         };
         let summary = summary(linked, &pairs, &transfers);
-        let account = lock(&self.account).clone();
+        let account = self.account.lock().clone();
         Ok(StatusDto {
             state,
             summary,
@@ -152,7 +154,9 @@ impl Daemon {
         }
         history.sort_by_key(|h| std::cmp::Reverse(h.at));
         history.truncate(limit);
-        let transfers = lock(&self.transfers)
+        let transfers = self
+            .transfers
+            .lock()
             .values()
             .map(|t| t.dto.clone())
             .collect();

@@ -57,6 +57,17 @@ macro_rules! answers {
             pub const STREAMING: &[&str] = &[$(stringify!($sname)),*];
         }
 
+        /// What each command answers, by the command's variant: `answer_of::Status` is
+        /// `StatusDto`. [`ask!`](crate::ask) types a command with it.
+        pub mod answer_of {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[doc = concat!(" What `", stringify!($name), "` answers.")]
+                pub type $cmd = $answer;
+            )*
+        }
+
         /// What each command answers, by the command's name (`cmd`): the UI's backend types
         /// every call with it. Only its TypeScript twin is used; the daemon answers with
         /// `Answer`.
@@ -75,6 +86,7 @@ answers! {
     pause: Pause => (),
     resume: Resume => (),
     sync_now: SyncNow => (),
+    sync_once: SyncOnce => Vec<PairSyncDto>,
     activity: Activity => ActivityDto,
     conflicts: Conflicts => Vec<ConflictDto>,
     revisions: Revisions => Vec<RevisionDto>,
@@ -105,6 +117,57 @@ answers! {
     restore_continue: RestoreContinue => (),
     stop: Stop => (),
     ; streams subscribe: Subscribe,
+}
+
+/// A command with the type of its answer, as the table above says: made with
+/// [`ask!`](crate::ask), so a front end that decodes an answer as another type does not
+/// compile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ask<T> {
+    cmd: Command,
+    answer: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: serde::de::DeserializeOwned> Ask<T> {
+    /// `cmd`, whose answer is a `T`. Use [`ask!`](crate::ask), which takes `T` from the table.
+    #[doc(hidden)]
+    pub fn from_table(cmd: Command) -> Self {
+        Ask {
+            cmd,
+            answer: std::marker::PhantomData,
+        }
+    }
+
+    /// The command.
+    pub fn command(&self) -> &Command {
+        &self.cmd
+    }
+
+    /// The command, untyped (to send it).
+    pub fn into_command(self) -> Command {
+        self.cmd
+    }
+
+    /// Decode the command's answer as JSON carries it.
+    pub fn decode(&self, v: serde_json::Value) -> Result<T, crate::error::ApiError> {
+        serde_json::from_value(v).map_err(|e| {
+            crate::error::ApiError::new(
+                crate::error::ErrorCode::Internal,
+                format!("unexpected answer to {}: {e}", self.cmd.name()),
+            )
+        })
+    }
+}
+
+/// A [`Command`] typed by its answer: `ask!(Status)` is an `Ask<StatusDto>`,
+/// `ask!(Pause { pair: None })` an `Ask<()>`. Streaming commands have no answer and no `ask!`.
+#[macro_export]
+macro_rules! ask {
+    ($variant:ident $($fields:tt)*) => {
+        $crate::dto::Ask::<$crate::dto::answer_of::$variant>::from_table(
+            $crate::dto::Command::$variant $($fields)*
+        )
+    };
 }
 
 impl Answer {
@@ -162,5 +225,16 @@ mod tests {
             serde_json::json!({"revoked": true})
         );
         assert_eq!(Answer::AddPair("lab".into()).command(), "add_pair");
+    }
+
+    #[test]
+    fn an_ask_decodes_its_answer_as_the_table_says() {
+        let ask: Ask<StatusDto> = crate::ask!(Status);
+        assert_eq!(ask.command(), &Command::Status);
+        let ask: Ask<UnlinkDto> = crate::ask!(Unlink);
+        assert!(ask.decode(serde_json::json!({"revoked": false})).is_ok());
+        assert!(ask.decode(serde_json::json!(["no"])).is_err());
+        let ask: Ask<()> = crate::ask!(Pause { pair: None });
+        assert_eq!(ask.into_command(), Command::Pause { pair: None });
     }
 }

@@ -28,6 +28,15 @@ pub enum Command {
         /// Pair (all if absent).
         pair: Option<String>,
     },
+    /// Bring every pair (or one) in sync once, then answer what each did. Only where no
+    /// pair runs continuously (a running daemon or app refuses: it syncs already).
+    SyncOnce {
+        /// Pair (all if absent).
+        pair: Option<String>,
+        /// Let deletions a guard held back go ahead.
+        #[serde(default)]
+        confirm_deletes: bool,
+    },
     /// Transfers and history.
     Activity {
         /// Filter the history by path.

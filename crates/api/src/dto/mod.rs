@@ -5,7 +5,7 @@
 //!
 //! `status` holds what the status, activity and event stream show; `files` the answers about
 //! files (conflicts, versions, deleted files, folders); `settings` the settings and their
-//! changes, a new pair and linking; `restore` the restore wizard's answers; `command` the
+//! changes, a new pair and linking; `sync` what `sync --once` answers; `restore` the restore wizard's answers; `command` the
 //! commands themselves; `answer` what each command answers.
 
 mod answer;
@@ -14,6 +14,7 @@ mod files;
 mod restore;
 mod settings;
 mod status;
+mod sync;
 
 pub use answer::*;
 pub use command::*;
@@ -21,6 +22,7 @@ pub use files::*;
 pub use restore::*;
 pub use settings::*;
 pub use status::*;
+pub use sync::*;
 
 use ts_rs::TS;
 
@@ -63,6 +65,8 @@ pub fn typescript() -> Vec<(String, String)> {
         PairPatch,
         Command,
         UnlinkDto,
+        SyncReportDto,
+        PairSyncDto,
         CommandAnswers,
         crate::error::ApiError,
         crate::error::ErrorCode,

@@ -187,25 +187,21 @@ pub struct SpaceUsage {
     pub allocated: u64,
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch.
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whole seconds), as Dropbox writes
+/// its timestamps. Times before the year 0 or after 9999 are said as the nearest one in it.
 pub fn timestamp(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    use time::macros::{datetime, format_description};
+    let first = datetime!(0000-01-01 0:00 UTC).unix_timestamp();
+    let last = datetime!(9999-12-31 23:59:59 UTC).unix_timestamp();
+    time::OffsetDateTime::from_unix_timestamp(secs.clamp(first, last))
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
 }
 
 pub(super) fn file_entry(m: f::FileMetadata) -> Result<FileEntry, Error> {
@@ -297,5 +293,8 @@ mod tests {
     fn timestamps() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
         assert_eq!(timestamp(1_431_445_838), "2015-05-12T15:50:38Z");
+        assert_eq!(timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(timestamp(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(timestamp(i64::MAX), "9999-12-31T23:59:59Z");
     }
 }
