@@ -204,6 +204,21 @@ pub fn timestamp(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Seconds since the epoch of a Dropbox timestamp (`2015-05-12T15:50:38Z`); `None` for
+/// anything else (another form, an impossible date).
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    use time::macros::format_description;
+    if s.len() != 20 {
+        return None; // a sign or a fifth year digit: not Dropbox's form
+    }
+    time::PrimitiveDateTime::parse(
+        s,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
+    )
+    .ok()
+    .map(|t| t.assume_utc().unix_timestamp())
+}
+
 pub(super) fn file_entry(m: f::FileMetadata) -> Result<FileEntry, Error> {
     let hash = m
         .content_hash
@@ -296,5 +311,20 @@ mod tests {
         assert_eq!(timestamp(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(timestamp(-1), "1969-12-31T23:59:59Z");
         assert_eq!(timestamp(i64::MAX), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn timestamps_read_back() {
+        for secs in [0, 1_431_445_838, 951_782_400, -1, 253_402_300_799] {
+            assert_eq!(parse_timestamp(&timestamp(secs)), Some(secs));
+        }
+        for bad in [
+            "",
+            "2015-05-12T15:50:38",
+            "2015-13-01T00:00:00Z",
+            "+2015-05-12T15:50:38Z",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
     }
 }

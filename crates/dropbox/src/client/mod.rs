@@ -10,7 +10,7 @@ mod write;
 
 pub use entry::{
     Account, Commit, Entry, ExportOnlyEntry, FileEntry, FileHistory, FolderEntry, Page, SpaceUsage,
-    WriteMode, timestamp,
+    WriteMode, parse_timestamp, timestamp,
 };
 
 use crate::auth::{Authorizer, Credential};
