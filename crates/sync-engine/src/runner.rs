@@ -32,6 +32,14 @@ pub struct RunOptions {
     pub paused: bool,
     /// Longpoll timeout in seconds (30..480).
     pub longpoll_secs: u64,
+    /// Watch at most this many folders (`None`: as many as the system allows), leaving file
+    /// watches to other programs of the user. Folders past it, or past the system's limit,
+    /// are rescanned on their own (see `unwatched_rescan`).
+    pub max_watches: Option<usize>,
+    /// The shortest time between two rescans of the folders that could not be watched. Each
+    /// also waits ten times as long as the last round took, so on a huge unwatched tree they
+    /// take at most a tenth of the time.
+    pub unwatched_rescan: Duration,
 }
 
 impl Default for RunOptions {
@@ -41,6 +49,8 @@ impl Default for RunOptions {
             rescan_interval: Duration::from_secs(60),
             paused: false,
             longpoll_secs: 60,
+            max_watches: None,
+            unwatched_rescan: Duration::from_secs(10),
         }
     }
 }
@@ -56,7 +66,8 @@ pub struct RunStatus {
     pub code: Option<String>,
     /// Last time everything was in sync (seconds since the epoch).
     pub last_sync: Option<i64>,
-    /// File events are being watched.
+    /// File events are being watched (of some folders at least, when `watch_problem` says
+    /// the watch limit was reached).
     pub watching: bool,
     /// Why file events are not watched, if they should be.
     pub watch_problem: Option<String>,
@@ -326,7 +337,7 @@ impl Drop for Runner {
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// The hint for a full inotify watch table.
-pub const WATCH_LIMIT_HINT: &str = "the system's limit of file watches (inotify) is reached, so changes here are found by periodic rescans only — raise it with `sudo sysctl fs.inotify.max_user_watches=524288` (and put `fs.inotify.max_user_watches=524288` in /etc/sysctl.d/90-nuvosync.conf to keep it)";
+pub const WATCH_LIMIT_HINT: &str = "the system's limit of file watches (inotify) is reached, so changes in the folders past it are found by rescans of those folders (every 10 s or more) — raise it with `sudo sysctl fs.inotify.max_user_watches=524288` (and put `fs.inotify.max_user_watches=524288` in /etc/sysctl.d/90-nuvosync.conf to keep it)";
 
 /// The file watcher: one non-recursive watch per folder the pair syncs, so that nuvosync's
 /// own folder, excluded folders and ignored ones are not watched at all (their events cost
@@ -335,10 +346,17 @@ pub const WATCH_LIMIT_HINT: &str = "the system's limit of file watches (inotify)
 struct Watch {
     watcher: RecommendedWatcher,
     root: PathBuf,
+    /// The folders watched (relative display paths; `""`: the pair's folder).
+    watched: std::collections::HashSet<String>,
+    /// The folders that could not be watched for the watch limit, each with all below it:
+    /// the runner rescans them on their own, and tries to watch them again each time.
+    unwatched: BTreeSet<String>,
+    /// At most this many watches (`RunOptions::max_watches`).
+    max: Option<usize>,
 }
 
 impl Watch {
-    fn start(pair: &Pair, triggers: Arc<Triggers>) -> Result<Watch, String> {
+    fn start(pair: &Pair, triggers: Arc<Triggers>, max: Option<usize>) -> Result<Watch, String> {
         let root = pair.root().to_path_buf();
         let state_dir = root.join(crate::rules::STATE_DIR);
         let r = root.clone();
@@ -347,20 +365,27 @@ impl Watch {
             notify::Config::default(),
         )
         .map_err(|e| format!("cannot watch for file events: {e}"))?;
-        #[cfg(feature = "testing")]
-        if std::env::var_os("NUVOSYNC_FAKE_WATCH_LIMIT").is_some() {
-            // Test hook: behave as if the inotify table were full.
-            return Err(WATCH_LIMIT_HINT.to_string());
-        }
-        let mut w = Watch { watcher, root };
+        let mut w = Watch {
+            watcher,
+            root,
+            watched: Default::default(),
+            unwatched: BTreeSet::new(),
+            max,
+        };
         w.add_tree("", &pair.rules())?;
         Ok(w)
     }
 
     /// Watch the folder `rel` and every folder below it that the pair syncs (each on its own:
     /// a watch on a folder reports its entries). A folder that is gone or cannot be read is
-    /// skipped (the scans report it); a full watch table is an error with what to do.
+    /// skipped (the scans report it); one past the watch limit is noted in `unwatched`, with
+    /// what is below it, for the runner to rescan. `""` walks the whole folder again (after
+    /// lost events, and to count the watches anew: the kernel drops those of deleted folders).
     fn add_tree(&mut self, rel: &str, rules: &crate::rules::Rules) -> Result<(), String> {
+        if rel.is_empty() {
+            self.watched.clear();
+            self.unwatched.clear();
+        }
         let mut stack = vec![rel.to_string()];
         while let Some(d) = stack.pop() {
             let path = self.root.join(d.trim_start_matches('/'));
@@ -368,10 +393,23 @@ impl Watch {
             if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 continue;
             }
-            match self.watcher.watch(&path, RecursiveMode::NonRecursive) {
-                Ok(()) => {}
+            let over = self
+                .max
+                .is_some_and(|m| self.watched.len() >= m && !self.watched.contains(&d));
+            let res = if over {
+                Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+            } else {
+                self.watcher.watch(&path, RecursiveMode::NonRecursive)
+            };
+            match res {
+                Ok(()) => {
+                    self.unwatched.remove(&d);
+                    self.watched.insert(d.clone());
+                }
                 Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
-                    return Err(WATCH_LIMIT_HINT.to_string());
+                    // Nothing below it can be watched either: its rescans cover it all.
+                    self.unwatched.insert(d);
+                    continue;
                 }
                 Err(e) if d.is_empty() => {
                     return Err(format!(
@@ -494,9 +532,9 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     // Big transfers run in the pair's transfer stage, across rounds (see `crate::stage`).
     pair.stage.start(Arc::downgrade(&pair));
     let mut watcher = if opts.watch {
-        match crate::pair::blocking(|| Watch::start(&pair, triggers.clone())) {
+        match crate::pair::blocking(|| Watch::start(&pair, triggers.clone(), opts.max_watches)) {
             Ok(w) => {
-                set(&control, &pair, |s| s.watching = true);
+                watch_status(&control, &pair, &w);
                 Some(w)
             }
             Err(msg) => {
@@ -527,6 +565,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     let mut remote = true;
     let mut retry_in: Option<Duration> = None;
     let mut failures = 0u32;
+    // The next rescan of the folders past the watch limit (none while every folder is watched).
+    let mut unwatched_at: Option<tokio::time::Instant> = None;
     loop {
         if control.stop.load(Ordering::SeqCst) {
             break;
@@ -542,19 +582,21 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             rules_read = true;
             // Folders made while events were lost are watched too.
             if let Some(w) = watcher.as_mut() {
-                if let Err(msg) = crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
-                    watch_failed(&control, &pair, &mut watcher, msg);
+                match crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
+                    Ok(()) => watch_status(&control, &pair, w),
+                    Err(msg) => watch_failed(&pair, msg),
                 }
             }
         }
         if let Some(msg) = came.watch_problem {
-            watch_failed(&control, &pair, &mut watcher, msg);
+            watch_failed(&pair, msg);
         }
         if !came.paths.is_empty() {
             // New folders are watched before they are scanned: nothing made in them is missed.
             if let Some(w) = watcher.as_mut() {
-                if let Err(msg) = crate::pair::blocking(|| w.follow(&came.paths, &pair.rules())) {
-                    watch_failed(&control, &pair, &mut watcher, msg);
+                match crate::pair::blocking(|| w.follow(&came.paths, &pair.rules())) {
+                    Ok(()) => watch_status(&control, &pair, w),
+                    Err(msg) => watch_failed(&pair, msg),
                 }
             }
             scopes.extend(came.paths);
@@ -572,6 +614,12 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let unwatched_timer = async {
+                match unwatched_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 _ = triggers.wake.notified() => {
                     // Coalesce a burst of events.
@@ -580,6 +628,26 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 _ = rescan.tick() => full = true,
                 _ = control.wake.notified() => { full = true; remote = true; }
                 _ = timer => { retry_in = None; full = true; remote = true; }
+                // What the watch limit left unwatched: try to watch it again (the limit may
+                // have been raised), then look at it (after the watch: nothing is missed).
+                _ = unwatched_timer => {
+                    unwatched_at = None;
+                    if let Some(w) = watcher.as_mut() {
+                        let again: Vec<String> = w.unwatched.iter().cloned().collect();
+                        let rules = pair.rules();
+                        for u in &again {
+                            if let Err(msg) = crate::pair::blocking(|| w.add_tree(u, &rules)) {
+                                tracing::debug!(pair = %pair.spec.name, "{msg}");
+                            }
+                        }
+                        watch_status(&control, &pair, w);
+                        if again.iter().any(String::is_empty) {
+                            full = true;
+                        } else {
+                            scopes.extend(again);
+                        }
+                    }
+                }
                 // A big transfer ended: what waited for its path is planned now.
                 _ = pair.stage.ended.notified() => remote = true,
             }
@@ -598,6 +666,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         }
         // A round runs in turn with the ends of big transfers (see `crate::stage`).
         let turn = pair.stage.turn.clone().lock_owned().await;
+        let round_started = tokio::time::Instant::now();
         let result = async {
             pair.begin()?;
             pair.check_account().await?;
@@ -626,6 +695,17 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         };
         // Between runs the pair's folder is not held open (its drive can be unmounted).
         pair.release_files();
+        // Folders past the watch limit are looked at again after a while: at least the set
+        // interval, and ten times what this round took (a tenth of the time at most).
+        unwatched_at = watcher
+            .as_ref()
+            .filter(|w| !w.unwatched.is_empty())
+            .map(|_| {
+                let took = round_started.elapsed();
+                unwatched_at.unwrap_or_else(|| {
+                    tokio::time::Instant::now() + opts.unwatched_rescan.max(took * 10)
+                })
+            });
         full = false;
         remote = false;
         scopes.clear();
@@ -748,16 +828,28 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
 /// How long the loop waits after a file event for the rest of its burst.
 const COALESCE: Duration = Duration::from_millis(50);
 
-/// Watching stopped working (a full watch table): say so; periodic rescans go on.
-fn watch_failed(control: &Control, pair: &Pair, watcher: &mut Option<Watch>, msg: String) {
+/// Watching reported a problem: said in the log. A full watch table needs nothing more: the
+/// walk it sets off notes the folders past the limit, which are rescanned on their own (see
+/// [`watch_status`]); periodic rescans go on in any case.
+fn watch_failed(pair: &Pair, msg: String) {
     tracing::warn!(pair = %pair.spec.name, "{msg}");
-    if msg == WATCH_LIMIT_HINT {
-        *watcher = None;
-        set(control, pair, |s| {
-            s.watching = false;
-            s.watch_problem = Some(msg);
-        });
+}
+
+/// Say in the status whether the watch limit left folders unwatched (and how to raise it).
+fn watch_status(control: &Control, pair: &Pair, w: &Watch) {
+    let problem = (!w.unwatched.is_empty()).then(|| WATCH_LIMIT_HINT.to_string());
+    if problem.is_some() && lock(&control.status).watch_problem.is_none() {
+        tracing::warn!(
+            pair = %pair.spec.name,
+            unwatched = w.unwatched.len(),
+            watched = w.watched.len(),
+            "watch limit reached: the folders past it are rescanned on their own"
+        );
     }
+    set(control, pair, |s| {
+        s.watching = !w.watched.is_empty();
+        s.watch_problem = problem;
+    });
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ async fn without_file_events_the_rescan_finds_files_written_behind_its_back() {
         rescan_interval: Duration::from_secs(2),
         longpoll_secs: 30,
         paused: false,
+        ..RunOptions::default()
     };
     let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
     first_sync(&runner).await;
@@ -158,6 +159,7 @@ async fn a_co_authors_change_arrives_by_longpoll_not_by_the_rescan() {
         rescan_interval: Duration::from_secs(3600),
         longpoll_secs: 30,
         paused: false,
+        ..RunOptions::default()
     };
     let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
     first_sync(&runner).await;
@@ -360,6 +362,51 @@ async fn what_is_not_synced_is_not_watched_and_new_folders_are() {
         || w.remote_tree().contains_key("/docs/new/deeper/second.txt"),
     )
     .await;
+    runner.stop().await;
+}
+
+/// Past the watch limit (a small `max_watches` stands in for a full inotify table) the pair
+/// keeps working: the folders it could not watch are rescanned on their own, soon — not at the
+/// next full rescan, an hour away here — and the status says so and how to raise the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_past_the_watch_limit_are_rescanned_on_their_own() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    for d in ["one", "two", "three", "four"] {
+        write(&a, &format!("/{d}/deep/start.txt"), b"s");
+    }
+    let before = watched_inodes();
+    let opts = RunOptions {
+        rescan_interval: Duration::from_secs(3600),
+        max_watches: Some(3),
+        unwatched_rescan: Duration::from_millis(500),
+        ..RunOptions::default()
+    };
+    let runner = Runner::spawn(Arc::new(w.pair("a", &a)), opts);
+    first_sync(&runner).await;
+    let st = runner.status();
+    assert!(
+        st.watching,
+        "the folders within the limit are still watched"
+    );
+    assert_eq!(
+        st.watch_problem.as_deref(),
+        Some(sync_engine::runner::WATCH_LIMIT_HINT)
+    );
+    let ours: Vec<u64> = watched_inodes().difference(&before).copied().collect();
+    assert_eq!(ours.len(), 3, "exactly the limit is watched: {ours:?}");
+    // Every folder gets a new file: each arrives soon, watched or not.
+    for d in ["one", "two", "three", "four"] {
+        write(&a, &format!("/{d}/deep/later.txt"), b"l");
+    }
+    let t = eventually("every new file on Dropbox", Duration::from_secs(20), || {
+        let tree = w.remote_tree();
+        ["one", "two", "three", "four"]
+            .iter()
+            .all(|d| tree.contains_key(&format!("/{d}/deep/later.txt")))
+    })
+    .await;
+    eprintln!("files in unwatched folders on Dropbox after {t:?}");
     runner.stop().await;
 }
 
