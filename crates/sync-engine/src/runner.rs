@@ -732,6 +732,10 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                     s.code = None;
                     s.pause = None;
                 });
+                if !busy {
+                    // Idle now: what the round freed goes back to the system.
+                    crate::pair::blocking(crate::release_freed_memory);
+                }
             }
             Err(SyncError::Paused(reason)) => {
                 control.paused.store(true, Ordering::SeqCst);
