@@ -9,7 +9,9 @@
 //! - [`runner`]: continuous sync (watcher, longpoll, rescans).
 //! - [`stage`]: the big transfers of a running pair, in flight across its rounds.
 //! - [`events`]: what front ends hear.
+//! - [`engine`]: what front ends ask of a pair ([`PairHandle`]): the guided restore.
 
+pub mod engine;
 pub mod events;
 pub mod exec;
 pub mod export;
@@ -24,6 +26,7 @@ pub mod scan;
 pub mod selective;
 pub mod stage;
 
+pub use engine::PairHandle;
 pub use events::{Event, Events, PairState};
 
 /// Set up the memory allocator for a long-running sync process; call first thing in
