@@ -9,7 +9,8 @@
 //! - [`runner`]: continuous sync (watcher, longpoll, rescans).
 //! - [`stage`]: the big transfers of a running pair, in flight across its rounds.
 //! - [`events`]: what front ends hear.
-//! - [`engine`]: what front ends ask of a pair ([`PairHandle`]): the guided restore.
+//! - [`engine`]: what front ends ask of a pair ([`PairHandle`]): restore, file status,
+//!   conflict resolution.
 
 pub mod engine;
 pub mod events;

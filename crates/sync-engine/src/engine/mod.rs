@@ -1,10 +1,15 @@
 //! The engine as front ends see it: one [`PairHandle`] per open pair, with what a front end
-//! asks of a pair beyond running it — the guided restore of a snapshot (`restore`). Front
-//! ends map what these return to their own types; the reasoning stays here.
+//! asks of a pair beyond running it — the guided restore of a snapshot (`restore`), a file's
+//! sync status (`status`) and the resolution of conflicts (`resolve`). Front ends map what
+//! these return to their own types; the reasoning stays here.
 
+mod resolve;
 mod restore;
+mod status;
 
+pub use resolve::{Resolution, ResolveError};
 pub use restore::{RestoreDone, RestoreItem, RestorePlan};
+pub use status::{FileState, FileStatus};
 
 use crate::pair::Pair;
 use std::sync::Arc;
