@@ -2,7 +2,7 @@
 //!
 //! [`Pair`] observes both sides into the index (scanner, remote feed), plans with the pure
 //! planner over the keys whose observations changed, checks the guards, and carries the plan
-//! out ([`crate::exec`]), round after round until the three trees agree. Every completed
+//! out (`crate::exec`), round after round until the three trees agree. Every completed
 //! operation is recorded in one index transaction, so it can stop at any moment.
 //!
 //! - `settings`: what a pair syncs and its knobs ([`PairSpec`], [`Tuning`], [`Retention`],
@@ -261,7 +261,7 @@ impl Pair {
             rules.with_private(&keys).with_exported(&exported);
     }
 
-    /// The local copies of exported documents ([`crate::export`]), never synced as files.
+    /// The local copies of exported documents (`crate::export`), never synced as files.
     pub(crate) fn set_exported(&self, keys: &[Key]) {
         let mut r = self.rules.write().unwrap_or_else(|p| p.into_inner());
         *r = r.clone().with_exported(keys);

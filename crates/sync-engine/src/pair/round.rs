@@ -107,7 +107,7 @@ impl Pair {
         self.prune_now();
     }
 
-    /// Prune the pair's trash and its history now (see [`Retention`]).
+    /// Prune the pair's trash and its history now (see [`Retention`](super::Retention)).
     pub fn prune_now(&self) {
         let t = now();
         let day = 86_400i64;

@@ -54,7 +54,7 @@ pub struct Tuning {
     /// shared by every pair given it).
     pub retention: std::sync::Arc<Retention>,
     /// Export the files Dropbox cannot download (Paper docs) as read-only copies (a user
-    /// setting, off by default, shared by every pair given it; see [`crate::export`]).
+    /// setting, off by default, shared by every pair given it; see `crate::export`).
     pub export_documents: std::sync::Arc<AtomicBool>,
 }
 
