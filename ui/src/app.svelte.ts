@@ -81,7 +81,7 @@ export class AppState {
 
   async refreshStatus(): Promise<void> {
     try {
-      const s = await this.backend.call<StatusDto>({ cmd: 'status' });
+      const s = await this.backend.call({ cmd: 'status' });
       this.status = s;
       this.statusError = null;
       this.transfers = fromList(s.transfers);
@@ -94,7 +94,7 @@ export class AppState {
 
   async refreshAccount(): Promise<void> {
     try {
-      this.account = await this.backend.call<AccountDto>({ cmd: 'account' });
+      this.account = await this.backend.call({ cmd: 'account' });
     } catch {
       // The status view says why (not linked, offline); the account line just stays empty.
     }

@@ -6,7 +6,7 @@
 //! level and snooze settings apply. Pure: time is passed in.
 
 use crate::config::NotifyLevel;
-use crate::dto::EventDto;
+use crate::dto::{Event, EventDto};
 
 /// A notification to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,13 +48,13 @@ impl Notifier {
     ) -> Vec<Notification> {
         let mut out = vec![];
         match e {
-            EventDto::Synced { pair, path, .. } => {
+            EventDto::Pair(Event::Synced { pair, path, .. }) => {
                 self.failing.remove(&(pair.clone(), path.clone()));
                 self.synced += 1;
                 self.window_start.get_or_insert(now);
             }
             EventDto::Link { linked: true, .. } => self.link_lost = false,
-            EventDto::Paused { message, code, .. } if code == "auth" => {
+            EventDto::Pair(Event::Paused { message, code, .. }) if code == "auth" => {
                 // Said once, however many pairs find out.
                 let first = !std::mem::replace(&mut self.link_lost, true);
                 out.extend(first.then(|| Notification {
@@ -68,9 +68,9 @@ impl Notifier {
                     relink: true,
                 }));
             }
-            EventDto::Conflict {
+            EventDto::Pair(Event::Conflict {
                 path, copy_path, ..
-            } => out.push(Notification {
+            }) => out.push(Notification {
                 title: "Conflict: both versions kept".into(),
                 body: format!(
                     "{path} was changed here and on Dropbox. Your version is saved as {copy_path}."
@@ -79,7 +79,7 @@ impl Notifier {
                 restore: false,
                 relink: false,
             }),
-            EventDto::Paused { message, code, .. } => out.push(Notification {
+            EventDto::Pair(Event::Paused { message, code, .. }) => out.push(Notification {
                 title: if code == "restore_detected" {
                     "Snapshot restore detected — sync paused".into()
                 } else {
@@ -90,11 +90,11 @@ impl Notifier {
                 restore: code == "restore_detected",
                 relink: false,
             }),
-            EventDto::FileError {
+            EventDto::Pair(Event::FileError {
                 pair,
                 path,
                 message,
-            } => {
+            }) => {
                 let said = self
                     .failing
                     .insert((pair.clone(), path.clone()), message.clone());
@@ -150,11 +150,11 @@ mod tests {
     use super::*;
 
     fn synced() -> EventDto {
-        EventDto::Synced {
+        EventDto::Pair(Event::Synced {
             pair: "p".into(),
             path: "/a".into(),
             action: "uploaded".into(),
-        }
+        })
     }
 
     #[test]
@@ -176,10 +176,12 @@ mod tests {
     #[test]
     fn a_lost_link_is_said_once_until_linked_again() {
         let mut n = Notifier::default();
-        let lost = |pair: &str| EventDto::Paused {
-            pair: pair.into(),
-            message: "the Dropbox link was revoked".into(),
-            code: "auth".into(),
+        let lost = |pair: &str| {
+            EventDto::Pair(Event::Paused {
+                pair: pair.into(),
+                message: "the Dropbox link was revoked".into(),
+                code: "auth".into(),
+            })
         };
         let out = n.event(&lost("a"), 0, NotifyLevel::Attention, false);
         assert_eq!(out.len(), 1);
@@ -197,10 +199,12 @@ mod tests {
     #[test]
     fn a_file_that_keeps_failing_is_said_once_until_it_changes() {
         let mut n = Notifier::default();
-        let failed = |message: &str| EventDto::FileError {
-            pair: "p".into(),
-            path: "/a".into(),
-            message: message.into(),
+        let failed = |message: &str| {
+            EventDto::Pair(Event::FileError {
+                pair: "p".into(),
+                path: "/a".into(),
+                message: message.into(),
+            })
         };
         assert_eq!(
             n.event(&failed("denied"), 0, NotifyLevel::All, false).len(),
@@ -231,11 +235,11 @@ mod tests {
     #[test]
     fn attention_events_come_at_once_and_levels_and_snooze_apply() {
         let mut n = Notifier::default();
-        let paused = EventDto::Paused {
+        let paused = EventDto::Pair(Event::Paused {
             pair: "p".into(),
             message: "a restore".into(),
             code: "restore_detected".into(),
-        };
+        });
         let out = n.event(&paused, 0, NotifyLevel::Attention, false);
         assert_eq!(out.len(), 1);
         assert!(out[0].restore);

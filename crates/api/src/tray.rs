@@ -2,7 +2,7 @@
 //! one-line status (tooltip and menu), and the labels of the toggles. The tray app only
 //! renders it, so tests check the tray through the same API the tray code uses.
 
-use crate::dto::{StateDto, StatusDto};
+use crate::dto::{PairState, StatusDto};
 
 /// The tray's look.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,14 +24,14 @@ pub struct TrayModel {
 }
 
 /// The icon name for a state.
-pub fn icon_for(state: StateDto) -> &'static str {
+pub fn icon_for(state: &PairState) -> &'static str {
     match state {
-        StateDto::UpToDate => "up_to_date",
-        StateDto::Syncing => "syncing",
-        StateDto::Paused => "paused",
-        StateDto::Offline => "offline",
-        StateDto::Attention => "attention",
-        StateDto::Error => "error",
+        PairState::UpToDate => "up_to_date",
+        PairState::Syncing => "syncing",
+        PairState::Paused => "paused",
+        PairState::Offline => "offline",
+        PairState::Attention => "attention",
+        PairState::Error => "error",
     }
 }
 
@@ -40,7 +40,7 @@ impl TrayModel {
     pub fn from_status(s: &StatusDto) -> TrayModel {
         let paused = !s.pairs.is_empty() && s.pairs.iter().all(|p| p.paused);
         TrayModel {
-            icon: icon_for(s.state),
+            icon: icon_for(&s.state),
             status_line: format!("nuvosync: {}", s.summary),
             pause_label: if paused {
                 "Resume syncing"

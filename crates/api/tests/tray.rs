@@ -6,7 +6,7 @@ mod common;
 use common::{Lab, ROOT};
 use dropbox_emulator::Faults;
 use nuvosync_api::Daemon;
-use nuvosync_api::dto::{Command, EventDto, Resolution, StatusDto};
+use nuvosync_api::dto::{Command, Event, EventDto, Resolution, StatusDto};
 use nuvosync_api::tray::TrayModel;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,9 +89,10 @@ async fn the_tray_shows_each_engine_state() {
     assert!(t.status_line.contains("conflict"), "{}", t.status_line);
     {
         let events = seen.lock().unwrap().clone();
-        let synced = |e: &EventDto| matches!(e, EventDto::Synced { pair, path, .. } if pair == "lab" && path == "/f.txt");
-        let conflict = |e: &EventDto| matches!(e, EventDto::Conflict { pair, path, .. } if pair == "lab" && path == "/f.txt");
-        let paused = |e: &EventDto| matches!(e, EventDto::State { pair, .. } if pair == "lab");
+        let synced = |e: &EventDto| matches!(e, EventDto::Pair(Event::Synced { pair, path, .. }) if pair == "lab" && path == "/f.txt");
+        let conflict = |e: &EventDto| matches!(e, EventDto::Pair(Event::Conflict { pair, path, .. }) if pair == "lab" && path == "/f.txt");
+        let paused =
+            |e: &EventDto| matches!(e, EventDto::Pair(Event::State { pair, .. }) if pair == "lab");
         assert!(
             events.iter().any(synced),
             "no Synced event for /f.txt: {events:?}"

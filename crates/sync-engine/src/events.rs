@@ -1,11 +1,15 @@
 //! What the engine tells front ends: state changes, transfer progress, conflicts, errors.
 //! A broadcast channel: front ends subscribe; nobody listening costs nothing.
+//!
+//! These are the very types front ends receive (the control API passes them on); with the
+//! `ts` feature each has a TypeScript twin, generated with the API's other types.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// The state of a pair, as shown in the tray and status.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PairState {
     /// In sync.
@@ -16,12 +20,19 @@ pub enum PairState {
     Paused,
     /// Dropbox cannot be reached; retrying.
     Offline,
+    /// The pair needs the user: a guard holds it, a restore was detected, or conflicts wait
+    /// to be reviewed. A front end reads it from a pair's status (a runner says `Paused` or
+    /// `UpToDate`, with the reason); the engine never reports it itself.
+    Attention,
     /// Something needs the user (relink, folder missing...).
     Error,
 }
 
-/// One event.
-#[derive(Clone, Debug, Serialize)]
+/// One event. Front ends receive each as it is, but for `Progress`: the control API sends a
+/// transfer's progress with its rate and time left instead (so `Progress` has no TypeScript
+/// twin). In TypeScript it is `PairEvent` (`Event` is the browser's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "PairEvent"))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The pair's state changed.
@@ -32,6 +43,7 @@ pub enum Event {
         state: PairState,
     },
     /// A transfer progressed.
+    #[cfg_attr(feature = "ts", ts(skip))]
     Progress {
         /// Pair name.
         pair: String,

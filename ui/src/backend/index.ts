@@ -3,7 +3,7 @@ import { TauriBackend } from './tauri';
 import { WebBackend, tokenFromLocation } from './web';
 import type { Backend } from './types';
 
-export type { Backend } from './types';
+export type { AnswerOf, Backend, Call } from './types';
 export { errorText, isApiError, toApiError } from './types';
 
 /** Which transport a window calls for. */

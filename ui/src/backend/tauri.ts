@@ -1,8 +1,7 @@
 // The tray-app transport: Tauri commands and events. The Rust side's `command` returns the
 // value or rejects with an ApiError; `open_path`, `open_url` and `pick_folder` are the shell's.
-import type { Command } from '../bindings/Command';
 import type { EventDto } from '../bindings/EventDto';
-import { type Backend, toApiError } from './types';
+import { type AnswerOf, type Backend, type Call, toApiError } from './types';
 
 /** The part of `@tauri-apps/api` this transport uses (injected so tests can fake it). */
 export interface TauriApi {
@@ -19,9 +18,9 @@ export class TauriBackend implements Backend {
 
   constructor(private readonly api: TauriApi) {}
 
-  async call<T>(cmd: Command): Promise<T> {
+  async call<C extends Call>(cmd: C): Promise<AnswerOf<C>> {
     try {
-      return await this.api.invoke<T>('command', { cmd });
+      return await this.api.invoke<AnswerOf<C>>('command', { cmd });
     } catch (e) {
       throw toApiError(e);
     }

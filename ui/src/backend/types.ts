@@ -2,14 +2,21 @@
 // tray app and in a plain browser against `nuvosync demo --ui` / the daemon's web transport.
 import type { ApiError } from '../bindings/ApiError';
 import type { Command } from '../bindings/Command';
+import type { CommandAnswers } from '../bindings/CommandAnswers';
 import type { ErrorCode } from '../bindings/ErrorCode';
 import type { EventDto } from '../bindings/EventDto';
+
+/** A command that answers once: every command but `subscribe` (that is {@link Backend.subscribe}). */
+export type Call = Extract<Command, { cmd: keyof CommandAnswers }>;
+
+/** What the command `C` answers (generated from the daemon's table of answers). */
+export type AnswerOf<C extends Call> = CommandAnswers[C['cmd']];
 
 export interface Backend {
   /** Which transport this is (shown in the footer, used by tests). */
   readonly kind: 'tauri' | 'web';
   /** Run one command; resolves with its answer, rejects with an {@link ApiError}. */
-  call<T>(cmd: Command): Promise<T>;
+  call<C extends Call>(cmd: C): Promise<AnswerOf<C>>;
   /** Receive every event until the returned function is called. */
   subscribe(onEvent: (e: EventDto) => void): () => void;
   /** Open a local file or folder in the system's file manager / default app. */

@@ -1,8 +1,7 @@
 // The browser transport: `POST /api/command` and Server-Sent Events on `/api/events`, both
 // authorised by the session token the daemon printed (the page's `?token=`).
-import type { Command } from '../bindings/Command';
 import type { EventDto } from '../bindings/EventDto';
-import { type Backend, isApiError, toApiError } from './types';
+import { type AnswerOf, type Backend, type Call, isApiError, toApiError } from './types';
 
 /** What the web transport needs from its surroundings (injected so tests can fake them). */
 export interface WebEnv {
@@ -31,7 +30,7 @@ export class WebBackend implements Backend {
     this.base = (env.base ?? '').replace(/\/$/, '');
   }
 
-  async call<T>(cmd: Command): Promise<T> {
+  async call<C extends Call>(cmd: C): Promise<AnswerOf<C>> {
     let res: Response;
     try {
       res = await this.env.fetch(`${this.base}/api/command`, {
@@ -63,7 +62,7 @@ export class WebBackend implements Backend {
     }
     if (typeof body === 'object' && body !== null) {
       const o = body as Record<string, unknown>;
-      if ('ok' in o) return o.ok as T;
+      if ('ok' in o) return o.ok as AnswerOf<C>;
       if ('error' in o) throw isApiError(o.error) ? o.error : toApiError(o.error);
     }
     throw {

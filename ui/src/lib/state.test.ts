@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { StateDto } from '../bindings/StateDto';
+import type { PairState } from '../bindings/PairState';
 import { breadcrumb, guidance, pausedByGuard, stateLook } from './state';
 
 describe('stateLook', () => {
   it('gives every state its own label, tone and icon', () => {
-    const all: StateDto[] = ['up_to_date', 'syncing', 'paused', 'offline', 'attention', 'error'];
+    const all: PairState[] = ['up_to_date', 'syncing', 'paused', 'offline', 'attention', 'error'];
     const looks = all.map(stateLook);
     expect(looks.map((l) => l.label)).toEqual(['Up to date', 'Syncing', 'Paused', 'Offline', 'Needs your attention', 'Error']);
     expect(new Set(looks.map((l) => l.tone)).size).toBe(all.length);
@@ -16,12 +16,12 @@ describe('stateLook', () => {
     expect(stateLook('attention').tone).toBe('attention');
   });
   it('treats an unknown state (a newer daemon) as an error rather than crashing', () => {
-    expect(stateLook('bogus' as StateDto).label).toBe('Error');
+    expect(stateLook('bogus' as PairState).label).toBe('Error');
   });
 });
 
 describe('guidance', () => {
-  const base = { state: 'attention' as StateDto, conflicts: 0 };
+  const base = { state: 'attention' as PairState, conflicts: 0 };
   it('asks to confirm deletions for the delete guards', () => {
     expect(guidance({ ...base, code: 'mass_delete' })?.kind).toBe('confirm_deletes');
     expect(guidance({ ...base, code: 'empty_remote' })?.kind).toBe('confirm_deletes');

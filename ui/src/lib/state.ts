@@ -1,7 +1,7 @@
 // A pair's state as people see it: a label, a colour, an icon, and — when the user has to
 // decide something — what happened and what to do. Branches on codes, never on messages.
 import type { PairStatusDto } from '../bindings/PairStatusDto';
-import type { StateDto } from '../bindings/StateDto';
+import type { PairState } from '../bindings/PairState';
 
 export interface StateLook {
   /** Short label ("Up to date"). */
@@ -12,7 +12,7 @@ export interface StateLook {
   icon: 'check' | 'sync' | 'pause' | 'offline' | 'attention' | 'error';
 }
 
-const LOOKS: Record<StateDto, StateLook> = {
+const LOOKS: Record<PairState, StateLook> = {
   up_to_date: { label: 'Up to date', tone: 'ok', icon: 'check' },
   syncing: { label: 'Syncing', tone: 'busy', icon: 'sync' },
   paused: { label: 'Paused', tone: 'idle', icon: 'pause' },
@@ -21,7 +21,7 @@ const LOOKS: Record<StateDto, StateLook> = {
   error: { label: 'Error', tone: 'error', icon: 'error' },
 };
 
-export function stateLook(s: StateDto): StateLook {
+export function stateLook(s: PairState): StateLook {
   return LOOKS[s] ?? LOOKS.error;
 }
 

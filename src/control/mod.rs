@@ -1,0 +1,167 @@
+//! The commands that talk to the service: through the daemon's control socket when it runs,
+//! in-process for the few that need no running engine (link, unlink, account, restore).
+//!
+//! One file per command family: `status` (status, activity), `files` (conflicts, a file's
+//! status, versions, deleted files), `settings` (settings, excluded folders, autostart),
+//! `account` (link, account, doctor), `restore` (the restore wizard) and `daemon` (running
+//! the daemon). This file holds what they share: the connection and the printing helpers.
+
+mod account;
+mod daemon;
+mod files;
+mod restore;
+mod settings;
+mod status;
+
+pub use account::{account, doctor, link};
+pub use daemon::daemon;
+pub use files::{
+    ResolveArgs, conflicts, deleted, filestatus, history, resolve, restore_version, undelete,
+};
+pub use restore::{RestoreArgs, restore};
+pub use settings::{ExcludedCommand, SettingsCommand, autostart, excluded, settings};
+pub use status::{activity, status};
+
+use crate::cli::{Cli, fail};
+use nuvosync_api::dto::*;
+use nuvosync_api::socket::Client;
+use nuvosync_api::{ApiError, Daemon, ErrorCode, Paths, Service};
+use std::sync::Arc;
+
+fn paths(cli: &Cli) -> Result<Paths, ApiError> {
+    Paths::resolve(cli.config_dir.clone(), cli.state_dir.clone())
+}
+
+/// Where commands go: the daemon's socket, or (for the commands that need no running
+/// engine) the service in this process.
+pub enum Conn {
+    /// The running daemon.
+    Socket(Client),
+    /// In-process.
+    Local(Arc<Daemon>),
+}
+
+impl Conn {
+    /// Connect to the daemon; if `local` and none runs, work in-process.
+    pub async fn open(cli: &Cli, local: bool) -> Result<Conn, ApiError> {
+        let paths = paths(cli)?;
+        match Client::connect(&paths.socket()).await {
+            Ok(c) => Ok(Conn::Socket(c)),
+            Err(e) if local && e.code == ErrorCode::NoDaemon => {
+                Ok(Conn::Local(Daemon::idle(Arc::new(Service::open(paths)?))))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send one command.
+    pub async fn call(&mut self, cmd: Command) -> Result<serde_json::Value, ApiError> {
+        match self {
+            Conn::Socket(c) => c.call(cmd).await,
+            Conn::Local(d) => d.handle(cmd).await,
+        }
+    }
+
+    /// Send one command and decode the answer.
+    pub async fn call_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        cmd: Command,
+    ) -> Result<T, ApiError> {
+        let v = self.call(cmd).await?;
+        serde_json::from_value(v)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("unexpected answer: {e}")))
+    }
+}
+
+/// Send a command to the daemon; if `local` and no daemon runs, handle it in-process.
+pub async fn call(cli: &Cli, cmd: Command, local: bool) -> Result<serde_json::Value, ApiError> {
+    Conn::open(cli, local).await?.call(cmd).await
+}
+
+async fn call_as<T: serde::de::DeserializeOwned>(
+    cli: &Cli,
+    cmd: Command,
+    local: bool,
+) -> Result<T, ApiError> {
+    Conn::open(cli, local).await?.call_as(cmd).await
+}
+
+/// The pair a command is about: the one given, or the only one.
+async fn one_pair(cli: &Cli, pair: &Option<String>) -> Result<String, ApiError> {
+    if let Some(p) = pair {
+        return Ok(p.clone());
+    }
+    let pairs = Service::open(paths(cli)?)?.pairs();
+    match pairs.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "no pairs are configured — add one with `nuvosync pair add`",
+        )),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "there are several pairs — say which with --pair NAME",
+        )),
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+fn when(t: Option<i64>) -> String {
+    match t {
+        None => "never".into(),
+        Some(t) => {
+            let ago = sync_engine::pair::now() - t;
+            match ago {
+                ..=5 => "just now".into(),
+                6..=119 => format!("{ago} s ago"),
+                120..=7199 => format!("{} min ago", ago / 60),
+                _ => nuvosync_dropbox::client::timestamp(t)
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
+            }
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Commands that print nothing but "done".
+/// Send `cmd` and print `done`; `local`: handled in-process when no daemon runs.
+pub async fn simple(cli: &Cli, cmd: Command, done: &str, local: bool) -> i32 {
+    match call(cli, cmd, local).await {
+        Ok(_) => {
+            println!("{done}");
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `path` as given, made absolute against the current folder.
+pub fn absolute(path: &str) -> std::path::PathBuf {
+    let given = std::path::Path::new(path);
+    if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(given))
+            .unwrap_or_else(|_| given.to_path_buf())
+    }
+}
