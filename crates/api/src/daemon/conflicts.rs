@@ -6,7 +6,7 @@ use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use std::path::Path;
 use sync_engine::PairHandle;
-use sync_engine::engine::{FileState, Resolution as Choice, ResolveError};
+use sync_engine::engine::{FileState, FileVersion, Resolution as Choice, ResolveError};
 
 impl Daemon {
     pub(super) fn conflicts(&self, include_resolved: bool) -> Result<Vec<ConflictDto>, ApiError> {
@@ -15,20 +15,13 @@ impl Daemon {
             let Ok(p) = self.service.pair(&cfg.name) else {
                 continue;
             };
-            for c in p.with_index(|ix| ix.conflicts(include_resolved))? {
-                let version = |rel: &str, side: &str| {
-                    let abs = cfg.local.join(rel.trim_start_matches('/'));
-                    let md = std::fs::metadata(&abs).ok();
-                    VersionDto {
-                        path: rel.to_string(),
-                        side: side.to_string(),
-                        size: md.as_ref().map(|m| m.len()),
-                        modified: md
-                            .and_then(|m| m.modified().ok())
-                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                            .map(|d| d.as_secs() as i64),
-                        open_path: Some(abs.display().to_string()),
-                    }
+            for c in PairHandle::new(p).conflicts(include_resolved)? {
+                let version = |v: FileVersion, side: &str| VersionDto {
+                    path: v.path,
+                    side: side.to_string(),
+                    size: v.size,
+                    modified: v.modified,
+                    open_path: v.abs.map(|a| a.display().to_string()),
                 };
                 out.push(ConflictDto {
                     id: c.id,
@@ -36,8 +29,8 @@ impl Daemon {
                     at: c.at,
                     kind: c.kind,
                     resolved: c.resolved,
-                    mine: version(&c.copy_path, "local"),
-                    theirs: version(&c.path, "dropbox"),
+                    mine: version(c.mine, "local"),
+                    theirs: version(c.theirs, "dropbox"),
                 });
             }
         }

@@ -7,7 +7,7 @@ mod resolve;
 mod restore;
 mod status;
 
-pub use resolve::{Resolution, ResolveError};
+pub use resolve::{Conflict, FileVersion, Resolution, ResolveError};
 pub use restore::{RestoreDone, RestoreItem, RestorePlan};
 pub use status::{FileState, FileStatus};
 
