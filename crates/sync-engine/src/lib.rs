@@ -3,16 +3,19 @@
 //! - [`index`]: the SQLite index of one pair (the three trees, dirty keys, cursor, sessions).
 //! - [`scan`]: the parallel local scanner; [`rules`]: what is never synced.
 //! - [`remote`]: the Dropbox calls as a trait, and the pair's root on Dropbox.
-//! - [`exec`]: carries out plans safely; [`localfs`]: careful local file operations.
+//! - `exec`: carries out plans safely; [`localfs`]: careful local file operations.
 //! - [`pair`]: one pair's observe → plan → execute loop and its guards; [`marker`]: snapshot
 //!   restore detection.
 //! - [`runner`]: continuous sync (watcher, longpoll, rescans).
-//! - [`stage`]: the big transfers of a running pair, in flight across its rounds.
+//! - `stage`: the big transfers of a running pair, in flight across its rounds.
 //! - [`events`]: what front ends hear.
+//! - [`engine`]: what front ends ask of a pair ([`PairHandle`]): restore, file status,
+//!   conflict resolution.
 
+pub mod engine;
 pub mod events;
-pub mod exec;
-pub mod export;
+pub(crate) mod exec;
+pub(crate) mod export;
 pub mod index;
 pub mod localfs;
 pub mod marker;
@@ -21,11 +24,12 @@ pub mod remote;
 pub mod rules;
 pub mod runner;
 pub mod scan;
-pub mod selective;
-pub mod stage;
+pub(crate) mod selective;
+pub(crate) mod stage;
 mod stamp;
 mod sync_lock;
 
+pub use engine::PairHandle;
 pub use events::{Event, Events, PairState};
 
 /// Set up the memory allocator for a long-running sync process; call first thing in

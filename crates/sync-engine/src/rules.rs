@@ -29,7 +29,7 @@ pub struct Rules {
     patterns: Option<Gitignore>,
     /// nuvosync's private folders inside the pair's folder (state, configuration, logs).
     private: Vec<Key>,
-    /// Local copies of documents Dropbox can only export ([`crate::export`]): never synced.
+    /// Local copies of documents Dropbox can only export (`crate::export`): never synced.
     exported: Vec<Key>,
 }
 

@@ -1,9 +1,12 @@
-//! The conflicts, their resolution, and the sync status of one file.
+//! The conflicts, their resolution, and the sync status of one file: each an engine call
+//! (`sync_engine::PairHandle`) and its answer as DTOs.
 
-use super::{Daemon, not_found, now};
+use super::{Daemon, not_found};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use std::path::Path;
+use sync_engine::PairHandle;
+use sync_engine::engine::{FileState, FileVersion, Resolution as Choice, ResolveError};
 
 impl Daemon {
     pub(super) fn conflicts(&self, include_resolved: bool) -> Result<Vec<ConflictDto>, ApiError> {
@@ -12,20 +15,13 @@ impl Daemon {
             let Ok(p) = self.service.pair(&cfg.name) else {
                 continue;
             };
-            for c in p.with_index(|ix| ix.conflicts(include_resolved))? {
-                let version = |rel: &str, side: &str| {
-                    let abs = cfg.local.join(rel.trim_start_matches('/'));
-                    let md = std::fs::metadata(&abs).ok();
-                    VersionDto {
-                        path: rel.to_string(),
-                        side: side.to_string(),
-                        size: md.as_ref().map(|m| m.len()),
-                        modified: md
-                            .and_then(|m| m.modified().ok())
-                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                            .map(|d| d.as_secs() as i64),
-                        open_path: Some(abs.display().to_string()),
-                    }
+            for c in PairHandle::new(p).conflicts(include_resolved)? {
+                let version = |v: FileVersion, side: &str| VersionDto {
+                    path: v.path,
+                    side: side.to_string(),
+                    size: v.size,
+                    modified: v.modified,
+                    open_path: v.abs.map(|a| a.display().to_string()),
                 };
                 out.push(ConflictDto {
                     id: c.id,
@@ -33,8 +29,8 @@ impl Daemon {
                     at: c.at,
                     kind: c.kind,
                     resolved: c.resolved,
-                    mine: version(&c.copy_path, "local"),
-                    theirs: version(&c.path, "dropbox"),
+                    mine: version(c.mine, "local"),
+                    theirs: version(c.theirs, "dropbox"),
                 });
             }
         }
@@ -46,56 +42,24 @@ impl Daemon {
         if self.service.config().pair(pair).is_none() {
             return Err(not_found(pair));
         }
-        let p = self.service.pair(pair)?;
-        let c = p
-            .with_index(|ix| ix.conflicts(true))?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| {
-                ApiError::new(
+        let choice = match choice {
+            Resolution::KeepBoth => Choice::KeepBoth,
+            Resolution::KeepMine => Choice::KeepMine,
+            Resolution::KeepTheirs => Choice::KeepTheirs,
+        };
+        PairHandle::new(self.service.pair(pair)?)
+            .resolve(id, choice)
+            .map_err(|e| match e {
+                ResolveError::NoConflict(_) => ApiError::new(
                     ErrorCode::NotFound,
                     format!("no conflict {id} in pair {pair:?} — see `nuvosync conflicts`"),
-                )
-            })?;
-        // Through the pair's checked file layer: nothing through a link, nothing outside.
-        let files = p.files()?;
-        let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
-        let io =
-            |what: &str, e: std::io::Error| ApiError::new(ErrorCode::Io, format!("{what}: {e}"));
-        let os = if std::env::var_os("NUVOSYNC_NO_OS_TRASH").is_none() {
-            sync_engine::localfs::OsTrash::home(files.fs())
-        } else {
-            None
-        };
-        match choice {
-            Resolution::KeepBoth => {}
-            Resolution::KeepTheirs => {
-                if files.exists(&c.copy_path) {
-                    files
-                        .to_trash(&c.copy_path, &stamp, os.as_ref())
-                        .map_err(|e| io("cannot move your copy to the trash", e))?;
+                ),
+                ResolveError::MineGone(_) => ApiError::new(ErrorCode::NotFound, e.to_string()),
+                ResolveError::Refused { .. } => {
+                    ApiError::new(ErrorCode::InvalidArgument, e.to_string())
                 }
-            }
-            Resolution::KeepMine => {
-                if !files.exists(&c.copy_path) {
-                    return Err(ApiError::new(
-                        ErrorCode::NotFound,
-                        format!("your version {} is gone — nothing to keep", c.copy_path),
-                    ));
-                }
-                // Dropbox's version stays in Dropbox's history (and goes to the trash here).
-                if files.exists(&c.path) {
-                    files
-                        .to_trash(&c.path, &stamp, os.as_ref())
-                        .map_err(|e| io("cannot move Dropbox's version aside", e))?;
-                }
-                files
-                    .rename(&c.copy_path, &c.path, true)
-                    .map_err(|e| io("cannot put your version in place", e))?;
-            }
-        }
-        p.with_index(|ix| ix.resolve_conflict(id))?;
-        Ok(())
+                ResolveError::Sync(e) => e.into(),
+            })
     }
 
     pub(super) fn file_status(&self, path: &str) -> FileStatusDto {
@@ -131,17 +95,8 @@ impl Daemon {
         let Ok(p) = self.service.pair(&cfg.name) else {
             return out("pending", None);
         };
-        if rel_path == "/" {
-            return out("up_to_date", None);
-        }
-        if p.rules().skips_path(&rel_path) {
-            return out("ignored", Some("not synced (nuvosync's own folder, an ignore pattern, an excluded folder or a name Dropbox does not take)".into()));
-        }
-        if let Some(t) = self
-            .transfers
-            .lock()
-            .get(&(cfg.name.clone(), rel_path.clone()))
-        {
+        // Transfers under way are known from the engine's events; the rest is the engine's.
+        if let Some(t) = self.transfers.lock().get(&(cfg.name.clone(), rel_path.clone())) {
             return out(
                 if t.dto.direction == "upload" {
                     "uploading"
@@ -151,46 +106,15 @@ impl Daemon {
                 None,
             );
         }
-        let key = sync_core::path::key(&rel_path);
-        p.with_index(|ix| {
-            if let Some(i) = ix
-                .issues()
-                .unwrap_or_default()
-                .into_iter()
-                .find(|i| i.path == rel_path)
-            {
-                return out("error", Some(i.message));
-            }
-            if ix
-                .conflicts(false)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.copy_path == rel_path || c.path == rel_path)
-            {
-                return out(
-                    "conflict",
-                    Some(
-                        "changed on both sides; both versions were kept — see `nuvosync conflicts`"
-                            .into(),
-                    ),
-                );
-            }
-            let (l, r, s) = (
-                ix.local(&key).ok().flatten(),
-                ix.remote(&key).ok().flatten(),
-                ix.synced(&key).ok().flatten(),
-            );
-            let dirty = ix.dirty().unwrap_or_default().contains(&key);
-            let on_disk = abs.exists();
-            match (l, r, s) {
-                (Some(l), Some(r), Some(s))
-                    if !dirty && l.hash() == s.hash() && r.hash() == s.hash() =>
-                {
-                    out("up_to_date", None)
-                }
-                _ if !on_disk => out("unwatched", Some("no such file".into())),
-                _ => out("pending", None),
-            }
-        })
+        let status = PairHandle::new(p).file_status(&rel_path);
+        let state = match status.state {
+            FileState::UpToDate => "up_to_date",
+            FileState::Ignored => "ignored",
+            FileState::Error => "error",
+            FileState::Conflict => "conflict",
+            FileState::Missing => "unwatched",
+            FileState::Pending => "pending",
+        };
+        out(state, status.message)
     }
 }

@@ -4,9 +4,9 @@
 use super::{Daemon, rel};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
-use futures_util::StreamExt;
 use nuvosync_dropbox::Entry;
 use std::collections::BTreeMap;
+use sync_engine::PairHandle;
 
 impl Daemon {
     pub(super) async fn revisions(
@@ -14,10 +14,8 @@ impl Daemon {
         pair: &str,
         path: &str,
     ) -> Result<Vec<RevisionDto>, ApiError> {
-        let p = self.service.pair(pair)?;
-        let revs = p
-            .remote()
-            .list_revisions(&p.remote_root().dropbox_path(&rel(path)), 20)
+        let revs = PairHandle::new(self.service.pair(pair)?)
+            .revisions(&rel(path), 20)
             .await?;
         Ok(revs
             .into_iter()
@@ -35,46 +33,19 @@ impl Daemon {
     pub(super) async fn deleted(&self, pair: &str) -> Result<Vec<DeletedDto>, ApiError> {
         /// At most this many histories are asked for (newest first needs each one's date).
         const MAX: usize = 500;
-        let p = self.service.pair(pair)?;
-        let root = p.remote_root();
-        let paths = p.remote().list_deleted(&root.path).await?;
-        let remote = p.remote();
-        let histories = futures_util::stream::iter(paths.into_iter().take(MAX).map(|path| {
-            let remote = remote.clone();
-            async move {
-                let h = remote.file_history(&path, 1).await;
-                (path, h)
-            }
-        }))
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
-        let mut out = vec![];
-        for (path, h) in histories {
-            let h = match h {
-                Ok(h) => h,
-                // A folder (not a file), or gone from history since the listing.
-                Err(nuvosync_dropbox::Error::NotFound | nuvosync_dropbox::Error::NotFile) => {
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let (Some(at), Some(last)) = (h.deleted_at, h.revisions.into_iter().next()) else {
-                continue;
-            };
-            let Ok(Some(rel)) = root.relative(&path) else {
-                continue;
-            };
-            out.push(DeletedDto {
+        let deleted = PairHandle::new(self.service.pair(pair)?)
+            .deleted(MAX)
+            .await?;
+        Ok(deleted
+            .into_iter()
+            .map(|d| DeletedDto {
                 pair: pair.to_string(),
-                path: rel,
-                deleted_at: at,
-                size: last.size,
-                rev: last.rev,
-            });
-        }
-        out.sort_by(|a, b| b.deleted_at.cmp(&a.deleted_at).then(a.path.cmp(&b.path)));
-        Ok(out)
+                path: d.path,
+                deleted_at: d.deleted_at,
+                size: d.size,
+                rev: d.rev,
+            })
+            .collect())
     }
 
     /// The folders directly in `path` on Dropbox (from the index's copy of the listing),
