@@ -6,43 +6,28 @@
 mod common;
 
 use common::*;
+use dropbox_emulator::Config;
 use dropbox_emulator::oauth::RegisteredApp;
-use dropbox_emulator::{Config, TestServer};
+use nuvosync_test_support::emulator::{self, free_port};
+use nuvosync_test_support::http;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A profile whose emulator knows nuvosync's app key with the redirect URI of `port`.
 async fn profile(port: u16) -> Profile {
     let mut app = RegisteredApp::nuvosync();
     app.redirect_uris = vec![nuvosync_dropbox::auth::redirect_uri_for(port)];
     let config = Config {
-        accounts: vec![("ada".into(), "tok-ada".into())],
         apps: vec![app],
-        ..Config::default()
+        ..emulator::config()
     };
-    Profile {
-        server: TestServer::start(config, true).await.unwrap(),
-        dir: tempfile::tempdir().unwrap(),
-        use_token: false,
-    }
+    Profile::with_config(false, config).await
 }
 
-fn http(p: &Profile) -> reqwest::Client {
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(p.server.ca_file.as_ref().unwrap()).unwrap())
-            .unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(ca)
+fn browser(p: &Profile) -> reqwest::Client {
+    http::trusting(&p.server)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -51,19 +36,7 @@ fn http(p: &Profile) -> reqwest::Client {
 /// Ada allows access on the consent page; returns where Dropbox sends the browser (or, without
 /// a redirect URI, the page with the code).
 async fn allow(p: &Profile, authorize_url: &str) -> reqwest::Response {
-    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    form.push(("account".into(), "ada".into()));
-    form.push(("decision".into(), "allow".into()));
-    http(p)
-        .post(format!("{}/oauth2/authorize", p.server.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    http::consent(&browser(p), &p.server, authorize_url, "allow").await
 }
 
 /// The command lines of every process on this machine.

@@ -5,32 +5,17 @@
 mod common;
 
 use common::*;
+use nuvosync_test_support::http;
+use nuvosync_test_support::tree::{Unlistable, walk};
 use std::io::{BufRead, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
 /// Drive the consent page without a redirect URI: Dropbox shows the code.
 async fn code_for(p: &Profile, authorize_url: &str) -> String {
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(p.server.ca_file.as_ref().unwrap()).unwrap())
-            .unwrap();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .build()
-        .unwrap();
-    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    form.push(("account".into(), "ada".into()));
-    form.push(("decision".into(), "allow".into()));
-    let page = http
-        .post(format!("{}/oauth2/authorize", p.server.url))
-        .form(&form)
-        .send()
+    let http = http::trusting(&p.server).build().unwrap();
+    let page = http::consent(&http, &p.server, authorize_url, "allow")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -40,24 +25,11 @@ async fn code_for(p: &Profile, authorize_url: &str) -> String {
 }
 
 fn all_text_under(dir: &std::path::Path, skip: &[&str]) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else if !skip.iter().any(|s| p.ends_with(s)) {
-                if let Ok(data) = std::fs::read(&p) {
-                    out.push((p.display().to_string(), data));
-                }
-            }
-        }
-    }
-    out
+    walk(dir, Unlistable::PassOver, |_| false)
+        .into_iter()
+        .filter(|e| !e.file_type.is_dir() && !skip.iter().any(|s| e.path.ends_with(s)))
+        .filter_map(|e| Some((e.path.display().to_string(), std::fs::read(&e.path).ok()?)))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
