@@ -7,9 +7,7 @@ mod common;
 use common::*;
 use nuvosync_test_support::http;
 use nuvosync_test_support::tree::{Unlistable, walk};
-use std::io::{BufRead, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 /// Drive the consent page without a redirect URI: Dropbox shows the code.
 async fn code_for(p: &Profile, authorize_url: &str) -> String {
@@ -19,9 +17,7 @@ async fn code_for(p: &Profile, authorize_url: &str) -> String {
         .text()
         .await
         .unwrap();
-    let start =
-        page.find("<code id=\"code\">").expect("the code page") + "<code id=\"code\">".len();
-    page[start..].split('<').next().unwrap().to_string()
+    http::code_on_page(&page)
 }
 
 fn all_text_under(dir: &std::path::Path, skip: &[&str]) -> Vec<(String, Vec<u8>)> {
@@ -38,29 +34,12 @@ async fn tokens_and_codes_appear_nowhere() {
     let mut transcript: Vec<u8> = vec![];
 
     // Link, pasting the code.
-    let mut link = p
-        .cmd(&["-vvv", "link", "--no-browser"])
-        .env("NUVOSYNC_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(link.stdout.take().unwrap());
-    let mut url = String::new();
-    while !url.contains("/oauth2/authorize") {
-        url.clear();
-        assert!(
-            stdout.read_line(&mut url).unwrap() > 0,
-            "link printed no address"
-        );
-        transcript.extend_from_slice(url.as_bytes());
-    }
-    let code = code_for(&p, url.trim()).await;
-    writeln!(link.stdin.take().unwrap(), "{code}").unwrap();
-    let out = link.wait_with_output().unwrap();
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+    let mut cmd = p.cmd(&["-vvv", "link", "--no-browser"]);
+    cmd.env("NUVOSYNC_LOG", "trace");
+    let link = Linking::start(cmd);
+    transcript.extend_from_slice(link.printed.as_bytes());
+    let code = code_for(&p, link.authorize_url()).await;
+    let (out, rest) = link.paste(&code);
     transcript.extend_from_slice(rest.as_bytes());
     transcript.extend_from_slice(&out.stderr);
     assert!(

@@ -137,6 +137,58 @@ impl Profile {
     }
 }
 
+/// `nuvosync link` running with its standard streams piped, up to the consent page's address.
+pub struct Linking {
+    pub child: Child,
+    /// Its standard output after the address.
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+    /// What it printed up to the address (the address the last line).
+    pub printed: String,
+}
+
+impl Linking {
+    /// Start `cmd` (a `link` command) and read its output up to the consent page's address.
+    pub fn start(mut cmd: Command) -> Linking {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut printed = String::new();
+        let mut line = String::new();
+        while !line.contains("/oauth2/authorize") {
+            line.clear();
+            assert!(
+                std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+                "link printed no address: {printed}"
+            );
+            printed.push_str(&line);
+        }
+        Linking {
+            child,
+            stdout,
+            printed,
+        }
+    }
+
+    /// The consent page's address.
+    pub fn authorize_url(&self) -> &str {
+        self.printed.lines().last().unwrap().trim()
+    }
+
+    /// Paste `code` and wait for the end: how it ended, and what it printed after the address.
+    pub fn paste(mut self, code: &str) -> (Output, String) {
+        use std::io::Write;
+        writeln!(self.child.stdin.take().unwrap(), "{code}").unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+        (out, rest)
+    }
+}
+
 /// The arguments of `pair add` for the pair `lab` (local folder `local`, Dropbox [`ROOT`]).
 pub fn pair_add_args(local: &Path) -> Vec<&str> {
     vec![

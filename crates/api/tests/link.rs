@@ -104,10 +104,7 @@ async fn consent(s: &Setup, authorize_url: &str, decision: &str) -> String {
 async fn consent_code(s: &Setup, authorize_url: &str) -> String {
     let page = decide(s, authorize_url, "allow").await;
     assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let start = html.find("<code id=\"code\">").expect("a code to paste") + 16;
-    let end = start + html[start..].find("</code>").unwrap();
-    html[start..end].to_string()
+    http::code_on_page(&page.text().await.unwrap())
 }
 
 async fn start(s: &Setup) -> LinkStartDto {

@@ -30,3 +30,10 @@ pub async fn consent(
         .await
         .unwrap()
 }
+
+/// The code a consent page without a redirect address shows (to be pasted into the app).
+pub fn code_on_page(html: &str) -> String {
+    const MARK: &str = "<code id=\"code\">";
+    let start = html.find(MARK).expect("a code to paste") + MARK.len();
+    html[start..].split('<').next().unwrap().to_string()
+}
