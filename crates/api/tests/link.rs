@@ -80,6 +80,15 @@ async fn decide(s: &Setup, authorize_url: &str, decision: &str) -> reqwest::Resp
     http::consent(&s.http, &s.server, authorize_url, decision).await
 }
 
+/// `link_wait` (up to `secs`) running in its own task, as a front end waits for the browser.
+fn wait_for_link(
+    s: &Setup,
+    secs: u64,
+) -> tokio::task::JoinHandle<Result<serde_json::Value, ApiError>> {
+    let d = s.daemon.clone();
+    tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: secs }).await })
+}
+
 /// Finish the sign-in with what the browser was sent back (or the pasted code).
 async fn finish(s: &Setup, redirect: String) -> Result<serde_json::Value, ApiError> {
     s.daemon.handle(Command::LinkFinish { redirect }).await
@@ -137,10 +146,7 @@ async fn a_full_link_through_the_consent_page_and_the_loopback_redirect() {
     for scope in nuvosync_dropbox::auth::SCOPES {
         assert!(link.authorize_url.contains(scope), "asks for {scope}");
     }
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     assert!(back.starts_with(&redirect), "{back}");
     // The browser follows the redirect to the loopback listener.
@@ -164,10 +170,7 @@ async fn a_full_link_through_the_consent_page_and_the_loopback_redirect() {
 async fn a_callback_with_the_wrong_state_is_refused_and_the_right_one_still_works() {
     let s = setup(14_400).await;
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     let forged = back.replace("state=", "state=forged");
     let r = reqwest::get(&forged).await.unwrap();
@@ -186,10 +189,7 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
     let s = setup(14_400).await;
     // Denied.
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "deny").await;
     let _ = reqwest::get(&back).await;
     let err = waiter.await.unwrap().unwrap_err();
@@ -198,10 +198,7 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
 
     // A code replayed after a successful exchange is refused, and it revokes the first grant.
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     let code = url::Url::parse(&back)
         .unwrap()
@@ -319,10 +316,7 @@ async fn the_app_window_finishes_with_the_redirect_and_short_lived_tokens_are_re
 async fn access_tokens_are_refreshed_on_expiry_and_unlink_revokes_the_grant() {
     let s = setup(14_400).await;
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     reqwest::get(&back).await.unwrap();
     waiter.await.unwrap().unwrap();
@@ -371,10 +365,7 @@ async fn start_with(
 
 /// Consent, then the browser follows the redirect to the loopback listener; returns the account.
 async fn link_through_the_browser(s: &Setup, link: &LinkStartDto) -> AccountDto {
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(s, 30);
     let back = consent(s, &link.authorize_url, "allow").await;
     assert_eq!(reqwest::get(&back).await.unwrap().status(), 200);
     serde_json::from_value(waiter.await.unwrap().unwrap()).unwrap()
@@ -436,10 +427,7 @@ async fn a_stalled_connection_to_the_listener_does_not_hold_up_the_sign_in() {
     let s = setup(14_400).await;
     let link = start(&s).await;
     let port = s.ports[0];
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 60 }).await })
-    };
+    let waiter = wait_for_link(&s, 60);
     // Another local program connects and sends nothing; another sends half a request.
     let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

@@ -30,16 +30,16 @@ fn tuning() -> Tuning {
     }
 }
 
+/// The pair `a` syncing the folder `a` with the test's tuning.
+fn open_pair(w: &World, a: &Path) -> Arc<sync_engine::Pair> {
+    Arc::new(w.pair_with("a", a, tuning(), Arc::new(w.client())))
+}
+
 /// A pair with the test's tuning, running and through its first sync.
 async fn started() -> (World, std::path::PathBuf, sync_engine::Runner) {
     let w = World::new().await;
     let a = w.folder("a");
-    let runner = running(Arc::new(w.pair_with(
-        "a",
-        &a,
-        tuning(),
-        Arc::new(w.client()),
-    )));
+    let runner = running(open_pair(&w, &a));
     first_sync(&runner).await;
     (w, a, runner)
 }
@@ -80,12 +80,7 @@ async fn a_small_edit_goes_up_while_a_big_upload_runs() {
     let w = World::new().await;
     let a = w.folder("a");
     write(&a, "/docs/notes.txt", b"v1");
-    let runner = running(Arc::new(w.pair_with(
-        "a",
-        &a,
-        tuning(),
-        Arc::new(w.client()),
-    )));
+    let runner = running(open_pair(&w, &a));
     first_sync(&runner).await;
     eventually(
         "the first sync is on Dropbox",
@@ -200,7 +195,7 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
             format!("file {i}").as_bytes(),
         );
     }
-    let pair = Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client())));
+    let pair = open_pair(&w, &a);
     let runner = running(pair.clone());
     eventually("the first sync", Duration::from_secs(20), || {
         runner.status().last_sync.is_some() && w.remote_tree().len() >= 61
@@ -258,7 +253,7 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
 async fn a_stop_during_big_transfers_leaves_nothing_partial_and_they_go_on_at_the_next_start() {
     let w = World::new().await;
     let a = w.folder("a");
-    let open = || Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client())));
+    let open = || open_pair(&w, &a);
     let runner = running(open());
     first_sync(&runner).await;
     let (up, down) = (big(6), big(7));
