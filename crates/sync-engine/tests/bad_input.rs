@@ -1426,9 +1426,8 @@ impl Restartable {
     async fn new(dir: &Path) -> (Restartable, String, PathBuf) {
         let tls = dropbox_emulator::tls::load_or_create(&dir.join("tls"), &[]).unwrap();
         let config = dropbox_emulator::Config {
-            accounts: vec![("ada".into(), "tok-ada".into())],
             data_dir: Some(dir.join("data")),
-            ..Default::default()
+            ..nuvosync_test_support::emulator::config()
         };
         let ca_file = tls.ca_file.clone();
         let mut r = Restartable {
