@@ -138,25 +138,7 @@ fn entry<'a>(list: &'a Value, path: &str) -> &'a Value {
 
 fn add_pair_as_nobody(p: &Profile) {
     let local = p.local();
-    let o = as_nobody(
-        p,
-        &[
-            "pair",
-            "add",
-            "--local",
-            local.to_str().unwrap(),
-            "--org",
-            "Acme",
-            "--space",
-            "Research",
-            "--instance",
-            "Lab",
-            "--name",
-            "lab",
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = as_nobody(p, &pair_add_args(&local)).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -252,18 +234,10 @@ async fn permission_denied_on_write_is_reported_and_the_originals_kept() {
     chmod(&local.join("shared"), 0o555);
     p.put("/shared/a.txt", b"a v2 from dropbox").await;
     p.put("/shared/new.txt", b"new from dropbox").await;
-    {
-        let mut e = nuvosync_dropbox::Endpoints::single(&p.server.url).unwrap();
-        e.ca_file = p.server.ca_file.clone();
-        nuvosync_dropbox::Client::new(
-            e,
-            nuvosync_dropbox::Credential::Access(nuvosync_dropbox::Secret::new("tok-ada")),
-        )
-        .unwrap()
+    nuvosync_test_support::emulator::colleague(&p.server)
         .delete(&format!("{ROOT}/shared/b.txt"), None)
         .await
         .unwrap();
-    }
     let (code, result, stderr) = sync_as_nobody(&p);
     assert_eq!(code, 4, "some files could not be synced: {stderr}");
     assert!(stderr.contains("could not be synced"), "{stderr}");
@@ -445,22 +419,8 @@ async fn the_server_killed_and_restarted_mid_upload_gets_the_whole_file() {
             .stdin(Stdio::null());
         c
     };
-    let o = cmd(&[
-        "pair",
-        "add",
-        "--local",
-        p.local().to_str().unwrap(),
-        "--org",
-        "Acme",
-        "--space",
-        "Research",
-        "--instance",
-        "Lab",
-        "--name",
-        "lab",
-    ])
-    .output()
-    .unwrap();
+    let local = p.local();
+    let o = cmd(&pair_add_args(&local)).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::create_dir_all(p.local()).unwrap();
     let big: Vec<u8> = (0..8 * 1024 * 1024u32)

@@ -137,11 +137,10 @@ async fn sigkill_at_random_moments_loses_nothing() {
         versions.len()
     );
     // For the run's one-screen summary (`cargo xtask test`).
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("summary");
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join("daemon-crash.json"),
-        format!(
+    nuvosync_test_support::summary::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "daemon-crash.json",
+        &format!(
             "{{\"daemon_sigkills\":{kills},\"daemon_versions\":{}}}",
             versions.len()
         ),

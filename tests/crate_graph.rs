@@ -1,6 +1,7 @@
 //! The crate graph holds what docs/ARCHITECTURE.md says: the sync model (`sync-core`) does no
-//! IO, only the tray app depends on Tauri, the engine knows nothing of front ends, and the
-//! emulator is never a dependency of the engine or the Dropbox client. Read from
+//! IO, only the tray app depends on Tauri, the engine knows nothing of front ends, the
+//! emulator is never a dependency of the engine or the Dropbox client, and the tests' shared
+//! fixtures (`nuvosync-test-support`) are no crate's normal dependency. Read from
 //! `cargo metadata` (the declared normal dependencies of each workspace crate).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +69,12 @@ fn the_crate_graph_holds() {
         assert!(
             tauri.is_empty() || name == "nuvosync-app",
             "{name} depends on {tauri:?}: only the tray app (src-tauri) may"
+        );
+    }
+    for (name, deps) in &g {
+        assert!(
+            !deps.contains("nuvosync-test-support"),
+            "{name} depends on nuvosync-test-support: the tests' fixtures are a dev-dependency only"
         );
     }
     for engine in ["sync-core", "sync-engine", "nuvosync-dropbox"] {

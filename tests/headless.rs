@@ -43,18 +43,7 @@ async fn the_daemon_runs_in_an_empty_environment_and_logs_json() {
     std::fs::create_dir_all(&local).unwrap();
 
     let out = bare(&p, &home, &token_file)
-        .args(["pair", "add", "--local"])
-        .arg(&local)
-        .args([
-            "--org",
-            "Acme",
-            "--space",
-            "Research",
-            "--instance",
-            "Lab",
-            "--name",
-            "lab",
-        ])
+        .args(pair_add_args(&local))
         .output()
         .unwrap();
     assert!(

@@ -6,43 +6,27 @@
 mod common;
 
 use common::*;
+use dropbox_emulator::Config;
 use dropbox_emulator::oauth::RegisteredApp;
-use dropbox_emulator::{Config, TestServer};
-use std::io::Write;
+use nuvosync_test_support::emulator::{self, free_port};
+use nuvosync_test_support::http;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A profile whose emulator knows nuvosync's app key with the redirect URI of `port`.
 async fn profile(port: u16) -> Profile {
     let mut app = RegisteredApp::nuvosync();
     app.redirect_uris = vec![nuvosync_dropbox::auth::redirect_uri_for(port)];
     let config = Config {
-        accounts: vec![("ada".into(), "tok-ada".into())],
         apps: vec![app],
-        ..Config::default()
+        ..emulator::config()
     };
-    Profile {
-        server: TestServer::start(config, true).await.unwrap(),
-        dir: tempfile::tempdir().unwrap(),
-        use_token: false,
-    }
+    Profile::with_config(false, config).await
 }
 
-fn http(p: &Profile) -> reqwest::Client {
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(p.server.ca_file.as_ref().unwrap()).unwrap())
-            .unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(ca)
+fn browser(p: &Profile) -> reqwest::Client {
+    http::trusting(&p.server)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -51,19 +35,7 @@ fn http(p: &Profile) -> reqwest::Client {
 /// Ada allows access on the consent page; returns where Dropbox sends the browser (or, without
 /// a redirect URI, the page with the code).
 async fn allow(p: &Profile, authorize_url: &str) -> reqwest::Response {
-    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    form.push(("account".into(), "ada".into()));
-    form.push(("decision".into(), "allow".into()));
-    http(p)
-        .post(format!("{}/oauth2/authorize", p.server.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    http::consent(&browser(p), &p.server, authorize_url, "allow").await
 }
 
 /// The command lines of every process on this machine.
@@ -176,37 +148,18 @@ async fn the_consent_page_opens_without_its_address_on_any_command_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_display_the_code_is_pasted() {
     let p = profile(free_port()).await;
-    let mut link = p
-        .cmd(&["link"])
-        .env_remove("DISPLAY")
+    let mut cmd = p.cmd(&["link"]);
+    cmd.env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
-        .env_remove("NUVOSYNC_BROWSER")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(link.stdout.take().unwrap());
-    let mut seen = String::new();
-    let mut line = String::new();
-    while !line.contains("/oauth2/authorize") {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
-            "link printed no address: {seen}"
-        );
-        seen.push_str(&line);
-    }
+        .env_remove("NUVOSYNC_BROWSER");
+    let link = Linking::start(cmd);
+    let seen = &link.printed;
     assert!(seen.contains("No display here"), "{seen}");
-    let authorize_url = line.trim().to_string();
+    let authorize_url = link.authorize_url().to_string();
     assert!(!authorize_url.contains("redirect_uri"), "{authorize_url}");
     let html = allow(&p, &authorize_url).await.text().await.unwrap();
-    let start = html.find("<code id=\"code\">").unwrap() + "<code id=\"code\">".len();
-    let code = html[start..].split('<').next().unwrap().to_string();
-    writeln!(link.stdin.take().unwrap(), "{code}").unwrap();
-    let out = link.wait_with_output().unwrap();
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+    let code = http::code_on_page(&html);
+    let (out, rest) = link.paste(&code);
     assert!(
         out.status.success(),
         "{rest}\n{}",

@@ -15,8 +15,8 @@
 
 mod common;
 
-use bytes::Bytes;
-use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Entry, Secret, WriteMode};
+use nuvosync_dropbox::{Client, Credential, Endpoints, Entry, Secret};
+use nuvosync_test_support::emulator;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -65,18 +65,8 @@ async fn backend() -> Backend {
          are not both set (README: \"Testing\", the live suite); running the same scenarios on \
          the emulator"
     );
-    let server = dropbox_emulator::TestServer::start(
-        dropbox_emulator::Config {
-            accounts: vec![("ada".into(), "tok-ada".into())],
-            ..dropbox_emulator::Config::default()
-        },
-        true,
-    )
-    .await
-    .unwrap();
-    let mut e = Endpoints::single(&server.url).unwrap();
-    e.ca_file = server.ca_file.clone();
-    let client = Client::new(e, Credential::Access(Secret::new("tok-ada"))).unwrap();
+    let server = emulator::start(emulator::config()).await;
+    let client = emulator::colleague(&server);
     Backend {
         name: "emulator",
         env: vec![
@@ -152,18 +142,7 @@ impl Run {
     }
 
     async fn put(&self, rel: &str, data: &[u8]) {
-        let commit = Commit {
-            path: self.remote(rel),
-            mode: WriteMode::Overwrite,
-            autorename: false,
-            strict_conflict: false,
-            client_modified: None,
-        };
-        self.b
-            .client
-            .upload(&commit, Bytes::copy_from_slice(data))
-            .await
-            .unwrap();
+        emulator::upload(&self.b.client, &self.remote(rel), data).await;
     }
 
     /// Wait until `f` holds; returns how long it took.

@@ -13,27 +13,11 @@ async fn nuvosyncs_own_folders_in_a_pair_are_never_uploaded() {
     let home = p.dir.path().to_path_buf();
     std::fs::write(home.join("notes.txt"), b"mine").unwrap();
     let inside = home.join("state/lab");
-    let args = |local: &std::path::Path| {
-        vec![
-            "pair".to_string(),
-            "add".into(),
-            "--local".into(),
-            local.to_string_lossy().into_owned(),
-            "--org".into(),
-            "Acme".into(),
-            "--space".into(),
-            "Research".into(),
-            "--instance".into(),
-            "Lab".into(),
-            "--name".into(),
-            "lab".into(),
-        ]
-    };
-    let refused = p.run(&args(&inside).iter().map(String::as_str).collect::<Vec<_>>());
+    let refused = p.run(&pair_add_args(&inside));
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("nuvosync's own folder"), "{err}");
-    let out = p.ok(&args(&home).iter().map(String::as_str).collect::<Vec<_>>());
+    let out = p.ok(&pair_add_args(&home));
     assert!(out.contains("is never synced"), "pair add says so: {out}");
     p.ok(&["sync", "--once"]);
     let remote = p.remote_files();

@@ -5,59 +5,27 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, Write};
+use nuvosync_test_support::http;
+use nuvosync_test_support::tree::{Unlistable, walk};
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 /// Drive the consent page without a redirect URI: Dropbox shows the code.
 async fn code_for(p: &Profile, authorize_url: &str) -> String {
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(p.server.ca_file.as_ref().unwrap()).unwrap())
-            .unwrap();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .build()
-        .unwrap();
-    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    form.push(("account".into(), "ada".into()));
-    form.push(("decision".into(), "allow".into()));
-    let page = http
-        .post(format!("{}/oauth2/authorize", p.server.url))
-        .form(&form)
-        .send()
+    let http = http::trusting(&p.server).build().unwrap();
+    let page = http::consent(&http, &p.server, authorize_url, "allow")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    let start =
-        page.find("<code id=\"code\">").expect("the code page") + "<code id=\"code\">".len();
-    page[start..].split('<').next().unwrap().to_string()
+    http::code_on_page(&page)
 }
 
 fn all_text_under(dir: &std::path::Path, skip: &[&str]) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else if !skip.iter().any(|s| p.ends_with(s)) {
-                if let Ok(data) = std::fs::read(&p) {
-                    out.push((p.display().to_string(), data));
-                }
-            }
-        }
-    }
-    out
+    walk(dir, Unlistable::PassOver, |_| false)
+        .into_iter()
+        .filter(|e| !e.file_type.is_dir() && !skip.iter().any(|s| e.path.ends_with(s)))
+        .filter_map(|e| Some((e.path.display().to_string(), std::fs::read(&e.path).ok()?)))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,29 +34,12 @@ async fn tokens_and_codes_appear_nowhere() {
     let mut transcript: Vec<u8> = vec![];
 
     // Link, pasting the code.
-    let mut link = p
-        .cmd(&["-vvv", "link", "--no-browser"])
-        .env("NUVOSYNC_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(link.stdout.take().unwrap());
-    let mut url = String::new();
-    while !url.contains("/oauth2/authorize") {
-        url.clear();
-        assert!(
-            stdout.read_line(&mut url).unwrap() > 0,
-            "link printed no address"
-        );
-        transcript.extend_from_slice(url.as_bytes());
-    }
-    let code = code_for(&p, url.trim()).await;
-    writeln!(link.stdin.take().unwrap(), "{code}").unwrap();
-    let out = link.wait_with_output().unwrap();
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+    let mut cmd = p.cmd(&["-vvv", "link", "--no-browser"]);
+    cmd.env("NUVOSYNC_LOG", "trace");
+    let link = Linking::start(cmd);
+    transcript.extend_from_slice(link.printed.as_bytes());
+    let code = code_for(&p, link.authorize_url()).await;
+    let (out, rest) = link.paste(&code);
     transcript.extend_from_slice(rest.as_bytes());
     transcript.extend_from_slice(&out.stderr);
     assert!(

@@ -1,11 +1,13 @@
 //! Fixtures for tests of the real `nuvosync` binary: an emulator in this process (HTTPS), and
 //! a profile (config and state folders) every command of a test shares.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use dropbox_emulator::{Config, Faults, TestServer};
+use nuvosync_test_support::emulator;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 pub const ROOT: &str = "/Acme/Research/Lab";
 
@@ -23,12 +25,16 @@ impl Profile {
 
     pub async fn with_faults(use_token: bool, faults: Faults) -> Profile {
         let config = Config {
-            accounts: vec![("ada".into(), "tok-ada".into())],
             faults,
-            ..Config::default()
+            ..emulator::config()
         };
+        Self::with_config(use_token, config).await
+    }
+
+    /// A profile whose emulator runs with `config`.
+    pub async fn with_config(use_token: bool, config: Config) -> Profile {
         Profile {
-            server: TestServer::start(config, true).await.unwrap(),
+            server: emulator::start(config).await,
             dir: tempfile::tempdir().unwrap(),
             use_token,
         }
@@ -84,20 +90,7 @@ impl Profile {
     /// Add the pair `lab` (local folder [`Profile::local`], Dropbox [`ROOT`]).
     pub fn add_pair(&self, extra: &[&str]) {
         let local = self.local();
-        let mut args = vec![
-            "pair",
-            "add",
-            "--local",
-            local.to_str().unwrap(),
-            "--org",
-            "Acme",
-            "--space",
-            "Research",
-            "--instance",
-            "Lab",
-            "--name",
-            "lab",
-        ];
+        let mut args = pair_add_args(&local);
         args.extend_from_slice(extra);
         self.ok(&args);
     }
@@ -130,133 +123,105 @@ impl Profile {
 
     /// Every file under ROOT on Dropbox: relative path → content.
     pub fn remote_files(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
-        let acct = self.server.emulator.account("ada").unwrap();
-        let ns = acct.ns.lock();
-        let prefix = format!("/apps/nuvolos.cloud{}/", ROOT.to_lowercase());
-        ns.nodes
-            .iter()
-            .filter(|(k, n)| k.starts_with(&prefix) && n.file().is_some())
-            .map(|(_, n)| {
-                let rel = n.display.split('/').skip(6).collect::<Vec<_>>().join("/");
-                (
-                    format!("/{rel}"),
-                    self.server
-                        .emulator
-                        .blob(&n.file().unwrap().hash)
-                        .unwrap()
-                        .to_vec(),
-                )
-            })
-            .collect()
+        emulator::files_under(&self.server, ROOT)
     }
 
     /// Upload as a co-author.
     pub async fn put(&self, rel: &str, data: &[u8]) {
-        let mut e = nuvosync_dropbox::Endpoints::single(&self.server.url).unwrap();
-        e.ca_file = self.server.ca_file.clone();
-        let c = nuvosync_dropbox::Client::new(
-            e,
-            nuvosync_dropbox::Credential::Access(nuvosync_dropbox::Secret::new("tok-ada")),
+        emulator::upload(
+            &emulator::colleague(&self.server),
+            &format!("{ROOT}{rel}"),
+            data,
         )
-        .unwrap();
-        let commit = nuvosync_dropbox::Commit {
-            path: format!("{ROOT}{rel}"),
-            mode: nuvosync_dropbox::WriteMode::Overwrite,
-            autorename: false,
-            strict_conflict: false,
-            client_modified: None,
-        };
-        c.upload(&commit, bytes::Bytes::copy_from_slice(data))
-            .await
+        .await;
+    }
+}
+
+/// `nuvosync link` running with its standard streams piped, up to the consent page's address.
+pub struct Linking {
+    pub child: Child,
+    /// Its standard output after the address.
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+    /// What it printed up to the address (the address the last line).
+    pub printed: String,
+}
+
+impl Linking {
+    /// Start `cmd` (a `link` command) and read its output up to the consent page's address.
+    pub fn start(mut cmd: Command) -> Linking {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
-    }
-}
-
-/// Every file under `root`, outside `.nuvosync`.
-pub fn local_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = format!("/{}", p.strip_prefix(root).unwrap().to_string_lossy());
-            if rel.starts_with("/.nuvosync") {
-                continue;
-            }
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut printed = String::new();
+        let mut line = String::new();
+        while !line.contains("/oauth2/authorize") {
+            line.clear();
+            assert!(
+                std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+                "link printed no address: {printed}"
+            );
+            printed.push_str(&line);
+        }
+        Linking {
+            child,
+            stdout,
+            printed,
         }
     }
-    out
-}
 
-pub async fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while start.elapsed().as_secs() < secs {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    /// The consent page's address.
+    pub fn authorize_url(&self) -> &str {
+        self.printed.lines().last().unwrap().trim()
     }
-    panic!("{what}: not within {secs} s");
+
+    /// Paste `code` and wait for the end: how it ended, and what it printed after the address.
+    pub fn paste(mut self, code: &str) -> (Output, String) {
+        use std::io::Write;
+        writeln!(self.child.stdin.take().unwrap(), "{code}").unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+        (out, rest)
+    }
 }
 
-/// Record in the run's summary that the bad-input case `case` tried `inputs` bad inputs:
-/// `$CARGO_TARGET_TMPDIR/summary/bad-inputs.json` is one flat JSON object (the test runner
-/// reads flat counters) — `{"bad_inputs": N, "cases": M,` then one line per case,
-/// `"case/NAME": n`.
-///
-/// Tests run as parallel processes, so each case leaves its own file and whoever finishes
-/// writes the total again (atomically, and again if another case finished meanwhile).
+/// The arguments of `pair add` for the pair `lab` (local folder `local`, Dropbox [`ROOT`]).
+pub fn pair_add_args(local: &Path) -> Vec<&str> {
+    vec![
+        "pair",
+        "add",
+        "--local",
+        local.to_str().unwrap(),
+        "--org",
+        "Acme",
+        "--space",
+        "Research",
+        "--instance",
+        "Lab",
+        "--name",
+        "lab",
+    ]
+}
+
+pub use nuvosync_test_support::local_files;
+
+/// Wait until `f` holds (checked every 50 ms); panics with `what` after `secs` seconds.
+pub async fn eventually(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    nuvosync_test_support::eventually_every(
+        what,
+        Duration::from_secs(secs),
+        Duration::from_millis(50),
+        f,
+    )
+    .await;
+}
+
+/// Record in the run's summary that the bad-input case `case` tried `inputs` bad inputs
+/// (see [`nuvosync_test_support::record_bad_inputs`]).
 pub fn record_bad_inputs(case: &str, inputs: u32) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("summary");
-    let cases = dir.join("bad-inputs");
-    if std::fs::create_dir_all(&cases).is_err() {
-        return;
-    }
-    let _ = std::fs::write(cases.join(case), inputs.to_string());
-    let read = || -> std::collections::BTreeMap<String, u32> {
-        std::fs::read_dir(&cases)
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| {
-                        let n = std::fs::read_to_string(e.path())
-                            .ok()?
-                            .trim()
-                            .parse()
-                            .ok()?;
-                        Some((e.file_name().to_string_lossy().into_owned(), n))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for _ in 0..20 {
-        let seen = read();
-        let lines: Vec<String> = seen
-            .iter()
-            .map(|(c, n)| format!("\"case/{c}\": {n}"))
-            .collect();
-        let text = format!(
-            "{{\"bad_inputs\": {}, \"cases\": {},\n{}}}\n",
-            seen.values().sum::<u32>(),
-            seen.len(),
-            lines.join(",\n")
-        );
-        let tmp = dir.join(format!("bad-inputs.json.{}", std::process::id()));
-        if std::fs::write(&tmp, text).is_err()
-            || std::fs::rename(&tmp, dir.join("bad-inputs.json")).is_err()
-        {
-            return;
-        }
-        if read() == seen {
-            return;
-        }
-    }
+    nuvosync_test_support::record_bad_inputs(Path::new(env!("CARGO_TARGET_TMPDIR")), case, inputs);
 }

@@ -5,8 +5,10 @@
 use dropbox_emulator::oauth::RegisteredApp;
 use dropbox_emulator::{Config, TestServer};
 use nuvosync_api::dto::{AccountDto, Command, LinkStartDto};
-use nuvosync_api::{Daemon, ErrorCode, Paths, Service};
+use nuvosync_api::{ApiError, Daemon, ErrorCode, Paths, Service};
 use nuvosync_dropbox::Endpoints;
+use nuvosync_test_support::emulator::{self, free_port};
+use nuvosync_test_support::http;
 use std::sync::Arc;
 
 struct Setup {
@@ -16,16 +18,6 @@ struct Setup {
     http: reqwest::Client,
     /// The sign-in ports nuvosync is configured with here (`link_ports`).
     ports: Vec<u16>,
-}
-
-/// A port that was free a moment ago. Tests use their own ports, registered for the app as
-/// Dropbox requires, rather than nuvosync's fixed ones: test processes run side by side.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn uri(port: u16) -> String {
@@ -50,14 +42,12 @@ async fn setup_with(
     let mut all = vec![nuvosync];
     all.extend(apps);
     let config = Config {
-        accounts: vec![("ada".into(), "tok-ada".into())],
         apps: all,
         token_lifetime_secs: token_lifetime,
-        ..Config::default()
+        ..emulator::config()
     };
-    let server = TestServer::start(config, true).await.unwrap();
-    let mut e = Endpoints::single(&server.url).unwrap();
-    e.ca_file = server.ca_file.clone();
+    let server = emulator::start(config).await;
+    let e = emulator::endpoints(&server);
     setup_on(server, e, ports).await
 }
 
@@ -72,11 +62,7 @@ async fn setup_on(server: TestServer, endpoints: Endpoints, ports: &[u16]) -> Se
         Service::with_endpoints(paths, endpoints, sync_engine::Tuning::default()).unwrap(),
     );
     let daemon = Daemon::idle(service);
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(server.ca_file.as_ref().unwrap()).unwrap())
-            .unwrap();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(ca)
+    let http = http::trusting(&server)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -91,19 +77,21 @@ async fn setup_on(server: TestServer, endpoints: Endpoints, ports: &[u16]) -> Se
 
 /// The user (ada) answers the consent page with `decision` (`allow` or `deny`).
 async fn decide(s: &Setup, authorize_url: &str, decision: &str) -> reqwest::Response {
-    let mut form: Vec<(String, String)> = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    form.push(("account".into(), "ada".into()));
-    form.push(("decision".into(), decision.into()));
-    s.http
-        .post(format!("{}/oauth2/authorize", s.server.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    http::consent(&s.http, &s.server, authorize_url, decision).await
+}
+
+/// `link_wait` (up to `secs`) running in its own task, as a front end waits for the browser.
+fn wait_for_link(
+    s: &Setup,
+    secs: u64,
+) -> tokio::task::JoinHandle<Result<serde_json::Value, ApiError>> {
+    let d = s.daemon.clone();
+    tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: secs }).await })
+}
+
+/// Finish the sign-in with what the browser was sent back (or the pasted code).
+async fn finish(s: &Setup, redirect: String) -> Result<serde_json::Value, ApiError> {
+    s.daemon.handle(Command::LinkFinish { redirect }).await
 }
 
 /// The user allows access on the consent page; returns the redirect Dropbox sends back.
@@ -125,10 +113,7 @@ async fn consent(s: &Setup, authorize_url: &str, decision: &str) -> String {
 async fn consent_code(s: &Setup, authorize_url: &str) -> String {
     let page = decide(s, authorize_url, "allow").await;
     assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let start = html.find("<code id=\"code\">").expect("a code to paste") + 16;
-    let end = start + html[start..].find("</code>").unwrap();
-    html[start..end].to_string()
+    http::code_on_page(&page.text().await.unwrap())
 }
 
 async fn start(s: &Setup) -> LinkStartDto {
@@ -161,10 +146,7 @@ async fn a_full_link_through_the_consent_page_and_the_loopback_redirect() {
     for scope in nuvosync_dropbox::auth::SCOPES {
         assert!(link.authorize_url.contains(scope), "asks for {scope}");
     }
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     assert!(back.starts_with(&redirect), "{back}");
     // The browser follows the redirect to the loopback listener.
@@ -188,10 +170,7 @@ async fn a_full_link_through_the_consent_page_and_the_loopback_redirect() {
 async fn a_callback_with_the_wrong_state_is_refused_and_the_right_one_still_works() {
     let s = setup(14_400).await;
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     let forged = back.replace("state=", "state=forged");
     let r = reqwest::get(&forged).await.unwrap();
@@ -210,10 +189,7 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
     let s = setup(14_400).await;
     // Denied.
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "deny").await;
     let _ = reqwest::get(&back).await;
     let err = waiter.await.unwrap().unwrap_err();
@@ -222,10 +198,7 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
 
     // A code replayed after a successful exchange is refused, and it revokes the first grant.
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     let code = url::Url::parse(&back)
         .unwrap()
@@ -239,13 +212,7 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
     let client = s.daemon.service().client().unwrap();
     client.account().await.unwrap();
     // The same sign-in cannot be finished twice (nuvosync's own guard).
-    let err = s
-        .daemon
-        .handle(Command::LinkFinish {
-            redirect: back.clone(),
-        })
-        .await
-        .unwrap_err();
+    let err = finish(&s, back.clone()).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
     assert!(
         err.message.contains("no link in progress"),
@@ -297,13 +264,7 @@ async fn a_denied_consent_a_replayed_code_and_a_pkce_mismatch_all_fail_cleanly()
     assert!(first.redirect_uri.is_none());
     let code = consent_code(&s, &first.authorize_url).await;
     let _second = paste(&s).await; // replaces the sign-in in progress: another verifier
-    let err = s
-        .daemon
-        .handle(Command::LinkFinish {
-            redirect: code.clone(),
-        })
-        .await
-        .unwrap_err();
+    let err = finish(&s, code.clone()).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Auth);
     assert!(
         err.message.contains("did not accept the sign-in code"),
@@ -330,11 +291,7 @@ async fn the_app_window_finishes_with_the_redirect_and_short_lived_tokens_are_re
     let link = start(&s).await;
     let back = consent(&s, &link.authorize_url, "allow").await;
     let forged = back.replace("state=", "state=forged");
-    let err = s
-        .daemon
-        .handle(Command::LinkFinish { redirect: forged })
-        .await
-        .unwrap_err();
+    let err = finish(&s, forged).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Auth, "{}", err.message);
     assert!(
         s.daemon.service().credential().is_err(),
@@ -342,13 +299,7 @@ async fn the_app_window_finishes_with_the_redirect_and_short_lived_tokens_are_re
     );
     let link = start(&s).await;
     let back = consent(&s, &link.authorize_url, "allow").await;
-    let account: AccountDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::LinkFinish { redirect: back })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let account: AccountDto = serde_json::from_value(finish(&s, back).await.unwrap()).unwrap();
     assert_eq!(account.email, "ada@example.com");
     // Renewed before use, not after a refusal.
     let client = s.daemon.service().client().unwrap();
@@ -365,10 +316,7 @@ async fn the_app_window_finishes_with_the_redirect_and_short_lived_tokens_are_re
 async fn access_tokens_are_refreshed_on_expiry_and_unlink_revokes_the_grant() {
     let s = setup(14_400).await;
     let link = start(&s).await;
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(&s, 30);
     let back = consent(&s, &link.authorize_url, "allow").await;
     reqwest::get(&back).await.unwrap();
     waiter.await.unwrap().unwrap();
@@ -417,10 +365,7 @@ async fn start_with(
 
 /// Consent, then the browser follows the redirect to the loopback listener; returns the account.
 async fn link_through_the_browser(s: &Setup, link: &LinkStartDto) -> AccountDto {
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 30 }).await })
-    };
+    let waiter = wait_for_link(s, 30);
     let back = consent(s, &link.authorize_url, "allow").await;
     assert_eq!(reqwest::get(&back).await.unwrap().status(), 200);
     serde_json::from_value(waiter.await.unwrap().unwrap()).unwrap()
@@ -471,13 +416,7 @@ async fn without_a_free_sign_in_port_the_code_is_pasted() {
     );
     assert!(!link.authorize_url.contains("redirect_uri"));
     let code = consent_code(&s, &link.authorize_url).await;
-    let account: AccountDto = serde_json::from_value(
-        s.daemon
-            .handle(Command::LinkFinish { redirect: code })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let account: AccountDto = serde_json::from_value(finish(&s, code).await.unwrap()).unwrap();
     assert_eq!(account.email, "ada@example.com");
     drop(busy);
 }
@@ -488,10 +427,7 @@ async fn a_stalled_connection_to_the_listener_does_not_hold_up_the_sign_in() {
     let s = setup(14_400).await;
     let link = start(&s).await;
     let port = s.ports[0];
-    let waiter = {
-        let d = s.daemon.clone();
-        tokio::spawn(async move { d.handle(Command::LinkWait { timeout_secs: 60 }).await })
-    };
+    let waiter = wait_for_link(&s, 60);
     // Another local program connects and sends nothing; another sends half a request.
     let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

@@ -5,28 +5,21 @@
 
 mod common;
 
-use bytes::Bytes;
+use common::ROOT;
 use dropbox_emulator::TestServer;
 use nuvosync_api::dto::{Command, PairPatch, RestorePlanDto, RestoreResultDto, SettingsPatch};
 use nuvosync_api::{Daemon, ErrorCode};
-use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Secret, WriteMode};
+use nuvosync_dropbox::Client;
+use nuvosync_test_support::emulator;
+use nuvosync_test_support::tree::{copy_tree, local_files as files};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
-
-const ROOT: &str = "/Acme/Research/Lab";
 
 struct Setup {
     server: TestServer,
     dir: tempfile::TempDir,
     daemon: Arc<Daemon>,
     local: std::path::PathBuf,
-}
-
-fn endpoints(server: &TestServer) -> Endpoints {
-    let mut e = Endpoints::single(&server.url).unwrap();
-    e.ca_file = server.ca_file.clone();
-    e
 }
 
 async fn setup() -> Setup {
@@ -41,82 +34,16 @@ async fn setup() -> Setup {
 }
 
 fn colleague(s: &Setup) -> Client {
-    Client::new(
-        endpoints(&s.server),
-        Credential::Access(Secret::new("tok-ada")),
-    )
-    .unwrap()
+    emulator::colleague(&s.server)
 }
 
 async fn upload(s: &Setup, rel: &str, data: &[u8]) {
-    let commit = Commit {
-        path: format!("{ROOT}{rel}"),
-        mode: WriteMode::Overwrite,
-        autorename: false,
-        strict_conflict: false,
-        client_modified: None,
-    };
-    colleague(s)
-        .upload(&commit, Bytes::copy_from_slice(data))
-        .await
-        .unwrap();
+    emulator::upload(&colleague(s), &format!("{ROOT}{rel}"), data).await;
 }
 
 /// Files (path → content) under a Dropbox folder of the app folder.
 fn dropbox(s: &Setup, folder: &str) -> BTreeMap<String, Vec<u8>> {
-    let acct = s.server.emulator.account("ada").unwrap();
-    let ns = acct.ns.lock();
-    let prefix = format!("/apps/nuvolos.cloud{}/", folder.to_lowercase());
-    ns.nodes
-        .iter()
-        .filter(|(k, n)| k.starts_with(&prefix) && n.file().is_some())
-        .map(|(_, n)| {
-            (
-                n.display[prefix.len() - 1..].to_string(),
-                s.server
-                    .emulator
-                    .blob(&n.file().unwrap().hash)
-                    .unwrap()
-                    .to_vec(),
-            )
-        })
-        .collect()
-}
-
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for e in walk(root) {
-        let rel = format!("/{}", e.strip_prefix(root).unwrap().to_string_lossy());
-        if !rel.starts_with("/.nuvosync") && e.is_file() {
-            out.insert(rel, std::fs::read(&e).unwrap());
-        }
-    }
-    out
-}
-
-fn walk(d: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(d).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        }
-        out.push(p);
-    }
-    out
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let dest = to.join(e.file_name());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
+    emulator::files_under(&s.server, folder)
 }
 
 async fn sync(s: &Setup) -> Result<(), nuvosync_api::ApiError> {

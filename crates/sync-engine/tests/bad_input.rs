@@ -15,6 +15,7 @@ mod common;
 
 use common::*;
 use dropbox_emulator::faults::{Corrupt, Corruption};
+use nuvosync_test_support::tree::{Unlistable, walk};
 use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
@@ -49,19 +50,10 @@ fn kept(w: &World, roots: &[&Path]) -> BTreeSet<ContentHash> {
         ns.revisions.values().map(|r| r.version.hash).collect()
     };
     for root in roots {
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let ft = e.file_type().unwrap();
-                if ft.is_dir() {
-                    stack.push(e.path());
-                } else if ft.is_file() {
-                    if let Ok(data) = std::fs::read(e.path()) {
-                        out.insert(ContentHash::of(&data));
-                    }
+        for e in walk(root, Unlistable::PassOver, |_| false) {
+            if e.file_type.is_file() {
+                if let Ok(data) = std::fs::read(&e.path) {
+                    out.insert(ContentHash::of(&data));
                 }
             }
         }
@@ -1434,9 +1426,8 @@ impl Restartable {
     async fn new(dir: &Path) -> (Restartable, String, PathBuf) {
         let tls = dropbox_emulator::tls::load_or_create(&dir.join("tls"), &[]).unwrap();
         let config = dropbox_emulator::Config {
-            accounts: vec![("ada".into(), "tok-ada".into())],
             data_dir: Some(dir.join("data")),
-            ..Default::default()
+            ..nuvosync_test_support::emulator::config()
         };
         let ca_file = tls.ca_file.clone();
         let mut r = Restartable {
@@ -1626,22 +1617,10 @@ fn canary(w: &World) -> PathBuf {
 }
 
 fn canary_intact(c: &Path) {
-    let mut found: Vec<String> = vec![];
-    let mut stack = vec![c.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            }
-            found.push(
-                e.path()
-                    .strip_prefix(c)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
+    let mut found: Vec<String> = walk(c, Unlistable::Panic, |_| false)
+        .into_iter()
+        .map(|e| e.rel[1..].to_string())
+        .collect();
     found.sort();
     assert_eq!(
         found,

@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use nuvosync_test_support::tree::{self, Unlistable};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -182,19 +183,11 @@ async fn a_local_file_in_the_way_is_not_replaced() {
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
+    tree::walk(dir, Unlistable::PassOver, |_| false)
+        .into_iter()
+        .filter(|e| !e.file_type.is_dir())
+        .map(|e| e.path)
+        .collect()
 }
 
 /// A folder deleted on Dropbox with a Paper doc in it: the copy goes to the trash with the

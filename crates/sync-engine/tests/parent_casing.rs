@@ -28,6 +28,18 @@ async fn parent_casings(w: &World, cursor: Option<&str>, folder: &str) -> BTreeS
         .collect()
 }
 
+/// The next run uploads, downloads and moves nothing, and leaves the folder `a` as it is.
+async fn next_run_is_quiet(pair: &sync_engine::Pair, a: &std::path::Path) {
+    let before = local_tree(a);
+    let report = clean(pair.sync_once().await);
+    assert_eq!(
+        (report.uploaded, report.downloaded, report.moved),
+        (0, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(local_tree(a), before, "stable on the next run");
+}
+
 /// Every local folder name, as it is on disk.
 fn local_folders(root: &std::path::Path) -> Vec<String> {
     local_tree(root)
@@ -67,14 +79,7 @@ async fn children_shown_under_other_parent_casings_land_in_one_folder() {
     assert_same(&w, &a);
 
     let (moves, uploads) = (w.calls("files/move_v2"), w.calls("files/upload"));
-    let before = local_tree(&a);
-    let report = clean(pair.sync_once().await);
-    assert_eq!(
-        (report.uploaded, report.downloaded, report.moved),
-        (0, 0, 0),
-        "{report:?}"
-    );
-    assert_eq!(local_tree(&a), before, "stable on the next run");
+    next_run_is_quiet(&pair, &a).await;
     assert_eq!(w.calls("files/move_v2"), moves, "no move on Dropbox");
     assert_eq!(w.calls("files/upload"), uploads, "nothing uploaded");
 }
@@ -152,14 +157,7 @@ async fn an_upload_into_a_folder_recased_on_dropbox_meanwhile_makes_no_second_fo
     let remote = w.remote_tree();
     assert!(remote.contains_key("/DATA/new3.txt"), "{remote:?}");
     assert_same(&w, &a);
-    let before = local_tree(&a);
-    let report = clean(pair.sync_once().await);
-    assert_eq!(
-        (report.uploaded, report.downloaded, report.moved),
-        (0, 0, 0),
-        "{report:?}"
-    );
-    assert_eq!(local_tree(&a), before);
+    next_run_is_quiet(&pair, &a).await;
 }
 
 /// Two pairs on one account: one renames a folder by case, the other sees its children under

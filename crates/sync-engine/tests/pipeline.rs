@@ -11,6 +11,7 @@
 mod common;
 
 use common::*;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -29,16 +30,16 @@ fn tuning() -> Tuning {
     }
 }
 
+/// The pair `a` syncing the folder `a` with the test's tuning.
+fn open_pair(w: &World, a: &Path) -> Arc<sync_engine::Pair> {
+    Arc::new(w.pair_with("a", a, tuning(), Arc::new(w.client())))
+}
+
 /// A pair with the test's tuning, running and through its first sync.
 async fn started() -> (World, std::path::PathBuf, sync_engine::Runner) {
     let w = World::new().await;
     let a = w.folder("a");
-    let runner = running(Arc::new(w.pair_with(
-        "a",
-        &a,
-        tuning(),
-        Arc::new(w.client()),
-    )));
+    let runner = running(open_pair(&w, &a));
     first_sync(&runner).await;
     (w, a, runner)
 }
@@ -61,17 +62,25 @@ fn cap(w: &World, bytes_per_sec: u64) {
     w.server.emulator.faults.write().bandwidth_bytes_per_sec = bytes_per_sec;
 }
 
+/// Cap the link at [`LINK`], write `data` at `rel` and wait until 2 MiB of it went up
+/// (`what`). Returns the emulator's bytes in before the write.
+async fn start_big_upload(w: &World, a: &Path, rel: &str, data: &[u8], what: &str) -> u64 {
+    cap(w, LINK);
+    let start = bytes_in(w);
+    write(a, rel, data);
+    eventually(what, Duration::from_secs(10), || {
+        bytes_in(w) >= start + 2 * MIB as u64
+    })
+    .await;
+    start
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_edit_goes_up_while_a_big_upload_runs() {
     let w = World::new().await;
     let a = w.folder("a");
     write(&a, "/docs/notes.txt", b"v1");
-    let runner = running(Arc::new(w.pair_with(
-        "a",
-        &a,
-        tuning(),
-        Arc::new(w.client()),
-    )));
+    let runner = running(open_pair(&w, &a));
     first_sync(&runner).await;
     eventually(
         "the first sync is on Dropbox",
@@ -80,14 +89,13 @@ async fn a_small_edit_goes_up_while_a_big_upload_runs() {
     )
     .await;
 
-    cap(&w, LINK);
     let data = big(1);
-    let start = bytes_in(&w);
-    write(&a, "/media/big.bin", &data);
-    eventually(
+    start_big_upload(
+        &w,
+        &a,
+        "/media/big.bin",
+        &data,
         "the big upload is under way",
-        Duration::from_secs(10),
-        || bytes_in(&w) >= start + 2 * MIB as u64,
     )
     .await;
     write(&a, "/docs/notes.txt", b"v2, a small edit");
@@ -152,16 +160,8 @@ async fn a_small_remote_change_comes_down_while_a_big_download_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_of_a_file_being_uploaded_ends_with_the_newest_content_on_dropbox() {
     let (w, a, runner) = started().await;
-    cap(&w, LINK);
     let (v1, v2) = (big(3), big(4));
-    let start = bytes_in(&w);
-    write(&a, "/big.bin", &v1);
-    eventually(
-        "the upload of v1 is under way",
-        Duration::from_secs(10),
-        || bytes_in(&w) >= start + 2 * MIB as u64,
-    )
-    .await;
+    let start = start_big_upload(&w, &a, "/big.bin", &v1, "the upload of v1 is under way").await;
     // Written in place, as an editor that saves over the file does.
     write(&a, "/big.bin", &v2);
     eventually("v2 reaches Dropbox", Duration::from_secs(40), || {
@@ -195,22 +195,14 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
             format!("file {i}").as_bytes(),
         );
     }
-    let pair = Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client())));
+    let pair = open_pair(&w, &a);
     let runner = running(pair.clone());
     eventually("the first sync", Duration::from_secs(20), || {
         runner.status().last_sync.is_some() && w.remote_tree().len() >= 61
     })
     .await;
-    cap(&w, LINK);
     let data = big(5);
-    let start = bytes_in(&w);
-    write(&a, "/big.bin", &data);
-    eventually(
-        "the big upload is under way",
-        Duration::from_secs(10),
-        || bytes_in(&w) >= start + 2 * MIB as u64,
-    )
-    .await;
+    start_big_upload(&w, &a, "/big.bin", &data, "the big upload is under way").await;
     // Most of the folder goes at once, and a new small file comes with it.
     for i in 0..55 {
         std::fs::remove_file(a.join(format!("f/{i:02}.txt"))).unwrap();
@@ -261,7 +253,7 @@ async fn a_guard_pause_stops_the_big_transfer_and_every_small_operation() {
 async fn a_stop_during_big_transfers_leaves_nothing_partial_and_they_go_on_at_the_next_start() {
     let w = World::new().await;
     let a = w.folder("a");
-    let open = || Arc::new(w.pair_with("a", &a, tuning(), Arc::new(w.client())));
+    let open = || open_pair(&w, &a);
     let runner = running(open());
     first_sync(&runner).await;
     let (up, down) = (big(6), big(7));

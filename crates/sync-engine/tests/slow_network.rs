@@ -5,18 +5,16 @@
 mod common;
 
 use common::*;
-use nuvosync_dropbox::{Client, Credential, Endpoints, Secret};
+use nuvosync_dropbox::{Client, Credential, Secret};
 use std::sync::Arc;
 
 fn stalling_client(w: &World, stall: std::time::Duration) -> Client {
-    let mut e = Endpoints::single(&w.server.url).unwrap();
-    e.ca_file = w.server.ca_file.clone();
     let retry = nuvosync_dropbox::transport::RetryPolicy {
         stall,
         ..Default::default()
     };
     Client::with_policy(
-        e,
+        nuvosync_test_support::emulator::endpoints(&w.server),
         Credential::Either {
             token: Secret::new("tok-ada"),
             app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),

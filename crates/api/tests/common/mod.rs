@@ -4,11 +4,11 @@
 
 #![allow(dead_code)]
 
-use bytes::Bytes;
-use dropbox_emulator::{Config, TestServer};
+use dropbox_emulator::TestServer;
 use nuvosync_api::service::AddPair;
 use nuvosync_api::{Paths, Service};
-use nuvosync_dropbox::{Client, Commit, Credential, Endpoints, Secret, WriteMode};
+use nuvosync_dropbox::{Client, Credential, Secret};
+use nuvosync_test_support::emulator;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,25 +23,12 @@ pub struct Lab {
     pub local: PathBuf,
 }
 
-/// Endpoints of the emulator.
-pub fn endpoints(server: &TestServer) -> Endpoints {
-    let mut e = Endpoints::single(&server.url).unwrap();
-    e.ca_file = server.ca_file.clone();
-    e
-}
+pub use nuvosync_test_support::emulator::endpoints;
 
 impl Lab {
     /// A linked profile with the pair `lab` (watching its folder).
     pub async fn new() -> Lab {
-        let server = TestServer::start(
-            Config {
-                accounts: vec![("ada".into(), "tok-ada".into())],
-                ..Config::default()
-            },
-            true,
-        )
-        .await
-        .unwrap();
+        let server = emulator::start(emulator::config()).await;
         let dir = tempfile::tempdir().unwrap();
         let tuning = sync_engine::Tuning {
             os_trash: false,
@@ -77,36 +64,16 @@ impl Lab {
 
     /// The co-author's own client.
     pub fn colleague(&self) -> Client {
-        Client::new(
-            endpoints(&self.server),
-            Credential::Access(Secret::new("tok-ada")),
-        )
-        .unwrap()
+        emulator::colleague(&self.server)
     }
 
     /// The co-author writes `rel` (relative to the pair's folder) on Dropbox.
     pub async fn upload(&self, rel: &str, data: &[u8]) {
-        let commit = Commit {
-            path: format!("{ROOT}{rel}"),
-            mode: WriteMode::Overwrite,
-            autorename: false,
-            strict_conflict: false,
-            client_modified: None,
-        };
-        self.colleague()
-            .upload(&commit, Bytes::copy_from_slice(data))
-            .await
-            .unwrap();
+        emulator::upload(&self.colleague(), &format!("{ROOT}{rel}"), data).await;
     }
 
     /// Whether Dropbox has `rel` (relative to the pair's folder) with exactly `data`.
     pub fn on_dropbox(&self, rel: &str, data: &[u8]) -> bool {
-        let acct = self.server.emulator.account("ada").unwrap();
-        let ns = acct.ns.lock();
-        let key = format!("/apps/nuvolos.cloud{ROOT}{rel}").to_lowercase();
-        ns.nodes
-            .get(&key)
-            .and_then(|n| n.file())
-            .is_some_and(|f| f.hash == sync_core::ContentHash::of(data))
+        emulator::holds(&self.server, &format!("{ROOT}{rel}"), data)
     }
 }
