@@ -96,7 +96,11 @@ impl Daemon {
             return out("pending", None);
         };
         // Transfers under way are known from the engine's events; the rest is the engine's.
-        if let Some(t) = self.transfers.lock().get(&(cfg.name.clone(), rel_path.clone())) {
+        if let Some(t) = self
+            .transfers
+            .lock()
+            .get(&(cfg.name.clone(), rel_path.clone()))
+        {
             return out(
                 if t.dto.direction == "upload" {
                     "uploading"
