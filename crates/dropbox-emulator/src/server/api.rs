@@ -2,6 +2,7 @@
 //! the request is read, authenticate, admit under the load model, read the body and the
 //! argument, run the route (under the namespace lock when the faults ask for it), and answer.
 
+use super::stop::Stop;
 use super::{Dropped, auth, longpoll, request, respond};
 use crate::faults::{Corrupt, Faults};
 use crate::load::Admitted;
@@ -14,27 +15,6 @@ use hyper::body::Incoming;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-/// How a step ends a request early: with an answer, or by dropping the connection.
-pub(super) enum Stop {
-    /// Send this answer.
-    Answer(Box<Response<Body>>),
-    /// Drop the connection (see [`Dropped`]).
-    Drop,
-}
-
-impl Stop {
-    /// End with `r`.
-    pub(super) fn answer(r: Response<Body>) -> Stop {
-        Stop::Answer(Box::new(r))
-    }
-}
-
-impl From<ApiError> for Stop {
-    fn from(e: ApiError) -> Stop {
-        Stop::answer(e.into_response())
-    }
-}
 
 /// Serve one API route. Whatever the answer, the request body is read to its end first
 /// (see [`request::drain`]), so that a client still sending gets to read an early error — a

@@ -1,7 +1,7 @@
 //! Credentials: the route's `auth` checked (a bearer token, HTTP Basic with the app's key and
 //! secret, or none at all), the token's scope and root, and `Dropbox-API-Path-Root`.
 
-use super::api::Stop;
+use super::stop::Stop;
 use crate::routes::{Auth, Call, NOAUTH_WITH_HEADER, RouteInfo};
 use crate::state::{Access, Emulator};
 use crate::wire::{ApiError, Scope};

@@ -19,6 +19,7 @@ mod link;
 mod longpoll;
 mod request;
 mod respond;
+mod stop;
 
 use crate::state::Emulator;
 use crate::wire::{self, Body, full};

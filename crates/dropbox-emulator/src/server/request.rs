@@ -2,8 +2,8 @@
 //! end before it is refused) and its argument (the JSON body of an RPC route, or
 //! `Dropbox-API-Arg` / the `arg` URL parameter of a content route), checked as Dropbox does.
 
-use super::api::Stop;
 use super::link::throttle;
+use super::stop::Stop;
 use crate::routes::{self, MAX_PAYLOAD, RouteInfo, Style};
 use crate::state::Emulator;
 use crate::wire::ApiError;

@@ -1,8 +1,8 @@
 //! Making the answer: a JSON body or a download (with `Range`, `ETag` and
 //! `Dropbox-API-Result`), spoiled when a fault says so ([`Corrupt`]).
 
-use super::api::Stop;
 use super::link::Streamed;
+use super::stop::Stop;
 use crate::faults::Corrupt;
 use crate::routes::{Call, Reply};
 use crate::state::Emulator;
