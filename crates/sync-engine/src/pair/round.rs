@@ -4,7 +4,7 @@ use super::{Pair, Report, SyncError, lock, now, today};
 use crate::events::{Event, PairState};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use sync_core::path::{is_within, key};
+use sync_core::path::key;
 use sync_core::{Key, Plan, Settings, Trees};
 
 impl Pair {
@@ -31,11 +31,15 @@ impl Pair {
             .collect();
         // Nor where a big transfer is in flight (at, above or below it): its observations
         // stay dirty and are planned once it ended (see `crate::stage`).
-        let held = |k: &str| {
-            given_up.iter().any(|g| is_within(k, g))
-                || unreadable.iter().any(|u| is_within(k, u))
-                || self.stage.holds(k)
-        };
+        // Looked up by each ancestor of a key in a set (a scan of the lists per dirty key was
+        // dirty × held).
+        let given_up: Vec<Key> = given_up.into_iter().collect();
+        let (given_up_set, unreadable_set) = (
+            crate::scan::PathSet::new(&given_up),
+            crate::scan::PathSet::new(&unreadable),
+        );
+        let held =
+            |k: &str| given_up_set.holds(k) || unreadable_set.holds(k) || self.stage.holds(k);
         let mut keys: BTreeSet<Key> = dirty.iter().filter(|k| !held(k)).cloned().collect();
         let mut trees = Trees::default();
         ix.load_keys(&keys, &mut trees)?;
