@@ -154,6 +154,20 @@ def p5_busy_targets(R: Results) -> list[dict]:
     ]
 
 
+# The emulator has served HTTP/2 with its load model on by default since this time.
+SERVER_MODEL_SINCE = "2026-12-06T03:00"
+
+
+def server_model_rows(rows):
+    """The workload ids (without P9) whose rows were measured on the realistic server model."""
+    ids = []
+    for r in rows:
+        at = (r.get("settings") or {}).get("measured", {}).get("at", "")
+        if at >= SERVER_MODEL_SINCE and not r["id"].startswith("P9") and r["id"] not in ids:
+            ids.append(r["id"])
+    return ", ".join(ids) if ids else "none"
+
+
 def table(R: Results) -> list[str]:
     ids = []
     for r in R.rows:
@@ -210,10 +224,11 @@ def write_md(out: Path, rows, meta) -> None:
         "Every workload ran for every tool from a clean state (a fresh emulator process, fresh local folders, fresh tool state) "
         "with the emulator's injected latency at 20 ms per API request unless the row says otherwise. See bench/README.md for what each number means.",
         "",
-        "Server model: rows whose `settings.server` is recorded (P1, P1.ceiling, P2) ran on HTTP/2 (ALPN; Maestral speaks HTTP/1.1) under the emulator's "
-        "load model at its defaults (100 requests in flight, 1,000 requests/s, bursts of 2,000; 429 + Retry-After above), and record the share of API requests "
+        "Server model: rows measured since the emulator serves HTTP/2 and applies its load model by default "
+        f"({server_model_rows(rows)}) ran on HTTP/2 (ALPN; Maestral speaks HTTP/1.1) under that load model at its defaults (100 requests in flight, "
+        "1,000 requests/s, bursts of 2,000; 429 + Retry-After above); those with `settings.server` also record the share of API requests "
         "it answered 429. P9 runs without the load model (its tree is seeded through files/upload; see bench/README.md). Rows measured earlier ran on HTTP/1.1 without it: "
-        "`settings.measured` says when each row was measured.",
+        "`settings.measured` says when each row was measured, and `settings.host_loadavg` how busy the host was.",
         "",
         "Cells: the value, then in parentheses its ratio to nuvosync's value (tool ÷ nuvosync). ↑ higher is better, ↓ lower is better. "
         "`n/a [k]`: not measured, reason in note k.",
