@@ -61,6 +61,21 @@ pub(crate) fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+/// The waits between tries, all on the Dropbox client's one back-off: a failed round or
+/// longpoll (1 s doubling to a minute), a big transfer that failed (1 s doubling to 30 s), and
+/// a batch commit's entries Dropbox asked to retry (200 ms doubling to 3.2 s).
+pub(crate) const RETRY_RUN: nuvosync_dropbox::Backoff = nuvosync_dropbox::Backoff::new(
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(60),
+);
+pub(crate) const RETRY_TRANSFER: nuvosync_dropbox::Backoff = nuvosync_dropbox::Backoff::new(
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(30),
+);
+pub(crate) const RETRY_BATCH: nuvosync_dropbox::Backoff = nuvosync_dropbox::Backoff::new(
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(3200),
+);
 pub use nuvosync_dropbox::throttle::Limits;
 pub use pair::{DeleteGuard, Pair, PairSpec, PauseReason, Report, Retention, SyncError, Tuning};
 pub use remote::{Remote, RemoteRoot};

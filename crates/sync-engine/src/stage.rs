@@ -242,7 +242,7 @@ async fn transfer(pair: Arc<Pair>, op: Op, id: u64) {
             *n += 1;
             *n
         };
-        let wait = std::time::Duration::from_secs((1u64 << n.min(5)).min(30));
+        let wait = crate::RETRY_TRANSFER.delay(n);
         tokio::time::sleep(wait).await;
     } else {
         lock(&stage.failures).remove(&key);

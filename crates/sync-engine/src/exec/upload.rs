@@ -445,10 +445,7 @@ async fn finish_batch(
         }
         pending = retry;
         if !pending.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(
-                200 * (1 << attempt.min(4)),
-            ))
-            .await;
+            tokio::time::sleep(crate::RETRY_BATCH.delay(attempt)).await;
         }
     }
     for &i in &pending {

@@ -374,7 +374,7 @@ async fn longpoll_loop(
             Err(e) => {
                 failures += 1;
                 tracing::debug!(pair = %pair.spec.name, "longpoll failed: {e}");
-                tokio::time::sleep(Duration::from_secs((1u64 << failures.min(6)).min(60))).await;
+                tokio::time::sleep(crate::RETRY_RUN.delay(failures)).await;
             }
         }
     }
@@ -675,7 +675,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 failures += 1;
                 let offline =
                     matches!(&e, SyncError::Remote(r) if r.is_offline() || r.is_retryable());
-                let delay = Duration::from_secs((1u64 << failures.min(6)).min(60));
+                let delay = crate::RETRY_RUN.delay(failures);
                 let msg = e.to_string();
                 tracing::warn!(pair = %pair.spec.name, retry_in_s = delay.as_secs(), "{msg}");
                 retry_in = Some(delay);
