@@ -162,7 +162,7 @@ def server_model_rows(rows):
     """The workload ids (without P9) whose rows were measured on the realistic server model."""
     ids = []
     for r in rows:
-        at = (r.get("settings") or {}).get("measured", {}).get("at", "")
+        at = ((r.get("settings") or {}).get("measured") or {}).get("at", "")
         if at >= SERVER_MODEL_SINCE and not r["id"].startswith("P9") and r["id"] not in ids:
             ids.append(r["id"])
     return ", ".join(ids) if ids else "none"
