@@ -26,8 +26,9 @@ pub mod runner;
 pub mod scan;
 pub(crate) mod selective;
 pub(crate) mod stage;
-mod stamp;
 mod sync_lock;
+#[cfg(test)]
+mod timing;
 
 pub use engine::PairHandle;
 pub use events::{Event, Events, PairState};

@@ -318,11 +318,16 @@ mod tests {
         for secs in [0, 1_431_445_838, 951_782_400, -1, 253_402_300_799] {
             assert_eq!(parse_timestamp(&timestamp(secs)), Some(secs));
         }
+        assert_eq!(parse_timestamp("2015-05-12T15:50:38Z"), Some(1_431_445_838));
+        assert_eq!(parse_timestamp("2024-02-29T23:59:59Z"), Some(1_709_251_199));
         for bad in [
             "",
+            "bad",
             "2015-05-12T15:50:38",
             "2015-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
             "+2015-05-12T15:50:38Z",
+            "2015-05-12 15:50:38Z",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }

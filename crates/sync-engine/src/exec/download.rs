@@ -6,7 +6,6 @@ use crate::events::Event;
 use crate::localfs::sig_of;
 use crate::pair::Pair;
 use crate::stage::Turn;
-use crate::stamp::parse_ts;
 use crate::sync_lock::lock;
 use futures_util::AsyncReadExt;
 use nuvosync_dropbox::{Entry, Error as DbxError};
@@ -184,7 +183,7 @@ pub(super) async fn download(
         if Some(got) != expect || got != fe.content_hash || done != listed {
             return Err(Fail::Failed { code: "content_hash_mismatch", message: "the downloaded bytes do not match Dropbox's content hash; the download is retried".into(), counts: true });
         }
-        if let Some(t) = parse_ts(&fe.client_modified) {
+        if let Some(t) = nuvosync_dropbox::client::parse_timestamp(&fe.client_modified) {
             let _ = file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64));
         }
         Ok::<_, Fail>(got)

@@ -239,7 +239,7 @@ impl Root {
 
 /// A trash batch's time from its folder name (`2026-11-27T10.00.00Z`).
 fn parse_stamp(name: &str) -> Option<i64> {
-    crate::stamp::parse_ts(&name.replace('.', ":"))
+    nuvosync_dropbox::client::parse_timestamp(&name.replace('.', ":"))
 }
 
 /// An absolute path as a `.trashinfo` wants it: bytes outside the unreserved set escaped.

@@ -295,24 +295,18 @@ mod tests {
             let planned: Vec<(bool, String, u64)> = (n / 2 - 10..n)
                 .map(|i| (true, format!("/d{}/f{i}", i % 97), 1))
                 .collect();
-            // The best of three: a run of a few milliseconds is at the mercy of the host.
-            (0..3)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    let local = earlier_deletes(&window, &planned, true);
-                    let remote = earlier_deletes(&window, &planned, false);
-                    let took = t.elapsed();
-                    assert_eq!((local, remote), ((n / 2 - 10) as u64, 0));
-                    took
-                })
-                .min()
-                .unwrap()
+            crate::timing::best_of(3, || {
+                let t = std::time::Instant::now();
+                let local = earlier_deletes(&window, &planned, true);
+                let remote = earlier_deletes(&window, &planned, false);
+                let took = t.elapsed();
+                assert_eq!((local, remote), ((n / 2 - 10) as u64, 0));
+                took
+            })
         };
-        let (ts, tl) = (time(10_000), time(100_000));
-        let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
         // Linear: about 10 times for ten times the deletes (up to 30 here, where the larger
         // sets leave the CPU caches); n²: 100.
-        assert!(ratio < 50.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+        crate::timing::assert_scales(time(10_000), time(100_000), 50.0);
     }
 
     #[test]

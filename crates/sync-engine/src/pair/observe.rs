@@ -546,26 +546,20 @@ mod tests {
                 .map(|i| node(format!("/s{}/x{i}", i % (n / 50))))
                 .collect();
             let scopes: Vec<String> = (0..n / 100).map(|j| format!("/S{j}")).collect();
-            // The best of three: a run of a few milliseconds is at the mercy of the host.
-            (0..3)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    let found = scanned_owners(&owners, &clashes);
-                    let merged = merge_clashes(known.clone(), &scopes, clashes.clone());
-                    let took = t.elapsed();
-                    assert!(found.iter().all(Option::is_some));
-                    assert_eq!(found[1], Some("/d2/F2"));
-                    // Half of the earlier clashes lie in a scanned folder.
-                    assert_eq!(merged.len(), n / 4 + n / 2);
-                    took
-                })
-                .min()
-                .unwrap()
+            crate::timing::best_of(3, || {
+                let t = std::time::Instant::now();
+                let found = scanned_owners(&owners, &clashes);
+                let merged = merge_clashes(known.clone(), &scopes, clashes.clone());
+                let took = t.elapsed();
+                assert!(found.iter().all(Option::is_some));
+                assert_eq!(found[1], Some("/d2/F2"));
+                // Half of the earlier clashes lie in a scanned folder.
+                assert_eq!(merged.len(), n / 4 + n / 2);
+                took
+            })
         };
-        let (ts, tl) = (time(10_000), time(100_000));
-        let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
         // Linear: about 10 times for ten times the files (up to 30 here, where the larger
         // sets leave the CPU caches); n²: 100.
-        assert!(ratio < 30.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+        crate::timing::assert_scales(time(10_000), time(100_000), 30.0);
     }
 }

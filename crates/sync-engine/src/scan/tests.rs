@@ -165,20 +165,15 @@ fn merging_scopes_takes_n_log_n() {
     let paths =
         |n: usize| -> Vec<String> { (0..n).map(|i| format!("/d{}/f{i}", i % 997)).collect() };
     let time = |p: &[String]| {
-        (0..2)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                assert_eq!(outermost(p).len(), p.len());
-                t.elapsed()
-            })
-            .min()
-            .unwrap()
+        crate::timing::best_of(2, || {
+            let t = std::time::Instant::now();
+            assert_eq!(outermost(p).len(), p.len());
+            t.elapsed()
+        })
     };
     let (small, large) = (paths(10_000), paths(100_000));
-    let (ts, tl) = (time(&small), time(&large));
-    let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
     // n log n: about 12.5 times for ten times the paths; n²: 100.
-    assert!(ratio < 35.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+    crate::timing::assert_scales(time(&small), time(&large), 35.0);
     // Nesting is still seen through names that sort between a folder and its contents.
     let mut nested = vec!["/a".to_string(), "/a b".into(), "/a-c/x".into()];
     nested.extend((0..1000).map(|i| format!("/a/{i}")));
@@ -235,11 +230,9 @@ fn a_burst_of_deleted_files_is_found_gone_in_linear_time() {
     }
     assert!(PathSet::new(&[String::new()]).holds("/anything"));
     assert!(!PathSet::new::<String>(&[]).holds("/anything"));
-    let (ts, tl) = (time(10_000), time(100_000));
-    let ratio = tl.as_secs_f64() / ts.as_secs_f64().max(1e-9);
     // Linear: about 10 times for ten times the paths (more where the larger sets leave
     // the CPU caches, on a busy host); n²: 100.
-    assert!(ratio < 40.0, "10k: {ts:?}, 100k: {tl:?} ({ratio:.1}×)");
+    crate::timing::assert_scales(time(10_000), time(100_000), 40.0);
 }
 
 #[test]
