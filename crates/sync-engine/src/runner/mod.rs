@@ -486,18 +486,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         let have_work = full || remote || !scopes.is_empty();
         if !have_work || control.paused.load(Ordering::SeqCst) {
             // Wait for something to happen.
-            let timer = async {
-                match retry_in {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let unwatched_timer = async {
-                match unwatched_at {
-                    Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
+            let timer = sleep_until_or_never(retry_in.map(|d| tokio::time::Instant::now() + d));
+            let unwatched_timer = sleep_until_or_never(unwatched_at);
             tokio::select! {
                 _ = triggers.wake.notified() => {
                     // Coalesce a burst of events.
@@ -575,15 +565,12 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         pair.release_files();
         // Folders past the watch limit are looked at again after a while: at least the set
         // interval, and ten times what this round took (a tenth of the time at most).
-        unwatched_at = watcher
-            .as_ref()
-            .filter(|w| !w.unwatched.is_empty())
-            .map(|_| {
-                let took = round_started.elapsed();
-                unwatched_at.unwrap_or_else(|| {
-                    tokio::time::Instant::now() + opts.unwatched_rescan.max(took * 10)
-                })
-            });
+        if watcher.as_ref().is_some_and(|w| !w.unwatched.is_empty()) {
+            let wait = opts.unwatched_rescan.max(round_started.elapsed() * 10);
+            unwatched_at.get_or_insert_with(|| tokio::time::Instant::now() + wait);
+        } else {
+            unwatched_at = None;
+        }
         full = false;
         remote = false;
         scopes.clear();
@@ -705,6 +692,14 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     poller.abort();
     drop(watcher);
     pair.stage.stop().await;
+}
+
+/// Sleep until `at`; without one, never wake.
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How long the loop waits after a file event for the rest of its burst.
