@@ -5,28 +5,9 @@
 //! - `debug statwalk DIR` — a bare parallel `lstat` walk of a tree (the floor for a restart
 //!   scan); prints entries and seconds.
 
-use clap::Subcommand;
+use crate::args::DebugCommand;
 use parking_lot::Mutex;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// `debug`
-#[derive(Subcommand, Debug)]
-pub enum DebugCommand {
-    /// Hash files (in parallel across files) and report the throughput.
-    Hash {
-        /// Files.
-        files: Vec<PathBuf>,
-        /// Threads (default: the number of cores).
-        #[arg(long)]
-        threads: Option<usize>,
-    },
-    /// A bare parallel lstat walk of a tree.
-    Statwalk {
-        /// The tree.
-        dir: PathBuf,
-    },
-}
 
 /// Run a debug command.
 pub fn run(cmd: &DebugCommand) -> i32 {

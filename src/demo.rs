@@ -6,32 +6,7 @@
 //! `cargo run --features demo -- demo`): the emulator stays out of what ships. Without it,
 //! `nuvosync demo` says how to get a build that has it.
 
-use clap::Args;
-use std::path::PathBuf;
-
-/// `demo`
-#[derive(Args, Debug)]
-pub struct DemoArgs {
-    /// Keep the demo in this folder (default: a new temporary folder).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// Sync once and exit instead of running continuously.
-    #[arg(long)]
-    pub once: bool,
-    /// Serve the web UI on this address (e.g. 127.0.0.1:8080; port 0 picks one).
-    #[arg(long)]
-    pub ui: Option<String>,
-    /// The built UI to serve (default ui/dist next to the sources).
-    #[arg(long)]
-    pub ui_dir: Option<PathBuf>,
-    /// Latency the emulator adds to every request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Start without a linked account: link through the UI or `nuvosync link` (the emulator's
-    /// consent page signs in as the demo account).
-    #[arg(long)]
-    pub unlinked: bool,
-}
+use crate::args::DemoArgs;
 
 /// What `nuvosync demo` answers in a build without the `demo` feature.
 #[cfg(not(feature = "demo"))]
@@ -80,7 +55,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
                 confirm_deletes: false,
             }))
             .await?;
-        let code = crate::cli::print_sync(&results, false);
+        let code = crate::control::print_sync(&results, false);
         let page = demo.dropbox()?.list_folder(DEMO_ROOT, true, None).await?;
         println!("On Dropbox (Apps/nuvolos.cloud{DEMO_ROOT}):");
         for e in page.entries {
@@ -97,10 +72,9 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         let l = tokio::net::TcpListener::bind(addr).await?;
         let token = format!("{:032x}", rand::random::<u128>());
         let url = format!("http://{}/?token={token}", l.local_addr()?);
-        let ui_dir = args
-            .ui_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/dist"));
+        let ui_dir = args.ui_dir.clone().unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/dist")
+        });
         tokio::spawn(crate::web::serve(l, daemon.clone(), ui_dir, token));
         ui_url = Some(url);
     }

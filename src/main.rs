@@ -4,6 +4,7 @@
 //! Exit codes: 0 done (in sync), 2 usage, 3 paused by a guard (stderr says why and what to
 //! do), 4 synced except for some files (listed), 1 any other error (stderr says what to do).
 
+mod args;
 mod browser;
 mod cli;
 mod control;
@@ -16,12 +17,12 @@ use clap::Parser;
 
 fn main() {
     sync_engine::tune_allocator();
-    let args = cli::Cli::parse();
+    let args = args::Cli::parse();
     use nuvosync_api::logging::{LogFormat, LogTarget};
     // A daemon's standard output carries nothing else: in JSON, that is where its log goes
     // (a container's log collector reads it); everything else keeps stdout for its results.
     let target = match (&args.command, args.log_format) {
-        (cli::Command::Daemon, LogFormat::Json) => LogTarget::Stdout,
+        (args::Command::Daemon, LogFormat::Json) => LogTarget::Stdout,
         _ => LogTarget::Stderr,
     };
     nuvosync_api::logging::init_with(

@@ -1,7 +1,7 @@
 //! `link`, `account` and `doctor`: the Dropbox account and the check of the setup.
 
-use super::{Conn, call, human_bytes, print_json};
-use crate::cli::{Cli, fail};
+use super::{Conn, call, fail, human_bytes, print_json};
+use crate::args::Cli;
 use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::{ApiError, ErrorCode};

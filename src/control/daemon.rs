@@ -1,7 +1,7 @@
 //! `daemon`: run every pair continuously and serve the control socket.
 
-use super::paths;
-use crate::cli::{Cli, fail};
+use super::{fail, paths};
+use crate::args::Cli;
 use nuvosync_api::{ApiError, Daemon, ErrorCode, Service};
 use std::sync::Arc;
 

@@ -1,37 +1,11 @@
 //! The commands about files: conflicts and their resolution, a file's status, its versions,
 //! and the files deleted on Dropbox.
 
-use super::{absolute, call, human_bytes, one_pair, paths, print_json, simple, when};
-use crate::cli::{Cli, fail};
-use clap::{Args, ValueEnum};
+use super::{absolute, call, fail, human_bytes, one_pair, paths, print_json, simple, when};
+use crate::args::{Choice, Cli, ResolveArgs};
 use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::{ApiError, ErrorCode, Service};
-
-/// `resolve`
-#[derive(Args, Debug)]
-pub struct ResolveArgs {
-    /// Conflict id (from `nuvosync conflicts`).
-    pub id: i64,
-    /// How to resolve it.
-    #[arg(value_enum)]
-    pub choice: Choice,
-    /// The pair (needed when there are several).
-    #[arg(long)]
-    pub pair: Option<String>,
-}
-
-/// A resolution (the CLI spells them keep-mine, keep-theirs, keep-both).
-#[derive(Clone, Copy, Debug, ValueEnum)]
-#[allow(clippy::enum_variant_names)] // the words users type
-pub enum Choice {
-    /// Keep this computer's version under the original name.
-    KeepMine,
-    /// Keep Dropbox's version; this computer's copy goes to the trash.
-    KeepTheirs,
-    /// Keep both files.
-    KeepBoth,
-}
 
 /// `conflicts`
 pub async fn conflicts(cli: &Cli, json: bool, all: bool) -> i32 {

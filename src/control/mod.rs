@@ -12,21 +12,29 @@ mod files;
 mod restore;
 mod settings;
 mod status;
+mod sync;
 
 pub use account::{account, doctor, link};
 pub use daemon::daemon;
-pub use files::{
-    ResolveArgs, conflicts, deleted, filestatus, history, resolve, restore_version, undelete,
-};
-pub use restore::{RestoreArgs, restore};
-pub use settings::{ExcludedCommand, SettingsCommand, autostart, excluded, settings};
+pub use files::{conflicts, deleted, filestatus, history, resolve, restore_version, undelete};
+pub use restore::restore;
+pub use settings::{autostart, excluded, settings};
 pub use status::{activity, status};
+#[cfg(feature = "demo")]
+pub use sync::print_sync;
+pub use sync::sync_once;
 
-use crate::cli::{Cli, fail};
+use crate::args::Cli;
 use nuvosync_api::dto::*;
 use nuvosync_api::socket::Client;
 use nuvosync_api::{ApiError, Daemon, ErrorCode, Paths, Service};
 use std::sync::Arc;
+
+/// Print an error the way every command does, and return its exit code.
+pub fn fail(e: &ApiError) -> i32 {
+    eprintln!("nuvosync: {e}");
+    e.exit_code()
+}
 
 fn paths(cli: &Cli) -> Result<Paths, ApiError> {
     Paths::resolve(cli.config_dir.clone(), cli.state_dir.clone())

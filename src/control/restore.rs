@@ -1,33 +1,9 @@
 //! `restore`: the restore wizard on the command line (preview, apply, or continue normally).
 
-use super::{call, one_pair, print_json, simple};
-use crate::cli::{Cli, fail};
-use clap::Args;
+use super::{call, fail, one_pair, print_json, simple};
+use crate::args::{Cli, RestoreArgs};
 use nuvosync_api::ask;
 use nuvosync_api::dto::*;
-
-/// `restore`
-#[derive(Args, Debug)]
-pub struct RestoreArgs {
-    /// Preview what a restore would change.
-    #[arg(long, conflicts_with_all = ["apply", "continue_"])]
-    pub plan: bool,
-    /// Make the restored local files the authority (Dropbox's folder is kept as a dated backup).
-    #[arg(long, conflicts_with = "continue_")]
-    pub apply: bool,
-    /// It was not a restore: continue syncing normally (shows what that overwrites; needs --yes).
-    #[arg(long = "continue")]
-    pub continue_: bool,
-    /// Confirm `--continue`.
-    #[arg(long)]
-    pub yes: bool,
-    /// The pair (needed when there are several).
-    #[arg(long)]
-    pub pair: Option<String>,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// `restore`
 pub async fn restore(cli: &Cli, a: &RestoreArgs) -> i32 {

@@ -1,69 +1,10 @@
 //! `excluded`, `settings` and `autostart`: the commands that change the configuration.
 
-use super::{call, human_bytes, one_pair, paths, print_json, when};
-use crate::cli::{Cli, fail};
-use clap::Subcommand;
+use super::{call, fail, human_bytes, one_pair, paths, print_json, when};
+use crate::args::{Cli, ExcludedCommand, SettingsCommand};
 use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::{ApiError, ErrorCode};
-
-/// `excluded ...`
-#[derive(Subcommand, Debug)]
-pub enum ExcludedCommand {
-    /// List excluded folders.
-    List {
-        /// The pair.
-        #[arg(long)]
-        pair: Option<String>,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Exclude a folder: it is no longer synced; its local copy stays unless --remove-local.
-    Add {
-        /// Folder, relative to the pair's folder.
-        path: String,
-        /// The pair.
-        #[arg(long)]
-        pair: Option<String>,
-        /// Free the space: move the local copy to the trash — only files that are the version
-        /// synced with Dropbox; changed and never-synced files stay. `excluded remove`
-        /// downloads it again.
-        #[arg(long)]
-        remove_local: bool,
-    },
-    /// Sync a folder again.
-    Remove {
-        /// Folder, relative to the pair's folder.
-        path: String,
-        /// The pair.
-        #[arg(long)]
-        pair: Option<String>,
-    },
-}
-
-/// `settings ...`
-#[derive(Subcommand, Debug)]
-pub enum SettingsCommand {
-    /// Show the settings.
-    Get {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Change a setting: notifications (all|attention|off), snooze (minutes), upload-limit,
-    /// download-limit (bytes/s, 0 = none), autostart (true|false), mass-delete-percent (0–100)
-    /// and mass-delete-min-files (the guard pauses when one sync would delete more than both),
-    /// trash-days and trash-max-mb (what a pair's own trash keeps), history-days and
-    /// history-max-entries (what the activity history keeps), export-documents (on|off: Paper
-    /// docs exported as read-only local copies).
-    Set {
-        /// Setting.
-        key: String,
-        /// Value.
-        value: String,
-    },
-}
 
 /// `excluded`
 pub async fn excluded(cli: &Cli, excluded_cmd: &ExcludedCommand) -> i32 {

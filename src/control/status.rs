@@ -1,7 +1,7 @@
 //! `status` and `activity` (with its live event stream).
 
-use super::{call, human_bytes, paths, print_json, when};
-use crate::cli::{Cli, fail};
+use super::{call, fail, human_bytes, paths, print_json, when};
+use crate::args::Cli;
 use nuvosync_api::ask;
 use nuvosync_api::dto::*;
 use nuvosync_api::socket::Client;
