@@ -8,12 +8,14 @@
 //! See the crate README for what is emulated and what is not.
 
 pub mod admin;
+pub mod apps;
 pub mod cursor;
 pub mod faults;
 pub mod load;
 pub mod logs;
 pub mod oauth;
 pub mod ops;
+pub mod route_table;
 pub mod routes;
 pub mod server;
 pub mod state;

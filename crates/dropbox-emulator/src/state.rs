@@ -19,10 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 use sync_core::ContentHash;
 
-/// The app key nuvosync uses by default; tokens for it are jailed in its app folder.
-pub const NUVOSYNC_APP_KEY: &str = "nuvosync-desktop";
-/// The app folder name of nuvosync's app key.
-pub const NUVOSYNC_APP_FOLDER: &str = "nuvolos.cloud";
+pub use crate::apps::{NUVOSYNC_APP_FOLDER, NUVOSYNC_APP_KEY};
 
 /// The default [`Config::parent_casing_seed`].
 pub const DEFAULT_PARENT_CASING_SEED: u64 = 0x0dd_ca5e;
@@ -34,7 +31,7 @@ pub struct Config {
     pub accounts: Vec<(String, String)>,
     /// The registered apps (as in Dropbox's App Console): only these may sign users in or
     /// refresh tokens. By default nuvosync's own key; a later entry with the same key wins.
-    pub apps: Vec<crate::oauth::RegisteredApp>,
+    pub apps: Vec<crate::apps::RegisteredApp>,
     /// Seed for ids, revisions and fault decisions.
     pub seed: u64,
     /// Seed for which entries show their parents in another casing (a request's, or one a
@@ -59,7 +56,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             accounts: vec![],
-            apps: vec![crate::oauth::RegisteredApp::nuvosync()],
+            apps: vec![crate::apps::RegisteredApp::nuvosync()],
             seed: 0,
             parent_casing_seed: DEFAULT_PARENT_CASING_SEED,
             data_dir: None,
@@ -409,7 +406,17 @@ impl Emulator {
     /// The app folder a registered app key is confined to, or `None` for full access (or an
     /// unknown key).
     pub fn app_folder_of(&self, app_key: &str) -> Option<String> {
-        crate::oauth::app(self, app_key).and_then(|a| a.folder)
+        self.app(app_key).and_then(|a| a.folder)
+    }
+
+    /// The registered app with this key (the last registration wins).
+    pub fn app(&self, key: &str) -> Option<crate::apps::RegisteredApp> {
+        self.config
+            .apps
+            .iter()
+            .rev()
+            .find(|a| a.key == key)
+            .cloned()
     }
 
     /// Seconds since the epoch on the emulator's (adjustable) clock.

@@ -2,7 +2,7 @@
 //! redirect URI, the scopes, the PKCE challenge), the page shown, and the user's decision
 //! sent back to the app with a code.
 
-use super::{RegisteredApp, app, form, parse_scopes};
+use super::{RegisteredApp, form, parse_scopes};
 use crate::state::{AuthCode, Emulator};
 use crate::wire::{Body, text_response};
 use http::{Response, StatusCode};
@@ -52,7 +52,7 @@ pub(super) fn validate_authorize(
     q: &HashMap<String, String>,
 ) -> Result<Authorization, String> {
     let client_id = q.get("client_id").map(String::as_str).unwrap_or("");
-    let Some(app) = app(emu, client_id) else {
+    let Some(app) = emu.app(client_id) else {
         return Err(format!("Invalid client_id: \"{client_id}\"."));
     };
     if q.get("response_type").map(String::as_str) != Some("code") {

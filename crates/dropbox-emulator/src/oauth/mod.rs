@@ -26,19 +26,12 @@ mod token;
 pub use consent::{authorize_decision, authorize_page};
 pub use token::token;
 
-use crate::state::{Emulator, Grant};
+pub use crate::apps::{NUVOSYNC_REDIRECT_URIS, RegisteredApp};
+use crate::state::Grant;
 use crate::wire::{Body, json_response};
 use http::{Response, StatusCode};
 use serde_json::json;
 use std::collections::HashMap;
-
-/// The redirect URIs of nuvosync's app key: its fixed loopback port and the two fallbacks
-/// (the same list nuvosync's client tries, `nuvosync_dropbox::auth::LINK_PORTS`).
-pub const NUVOSYNC_REDIRECT_URIS: &[&str] = &[
-    "http://127.0.0.1:28752/callback",
-    "http://127.0.0.1:28753/callback",
-    "http://127.0.0.1:28754/callback",
-];
 
 /// The scopes a user-linked app can be given: every `scope` attribute of a user route in the
 /// API spec (`*.stone`), plus OpenID's `email` and `profile`.
@@ -62,10 +55,10 @@ pub const USER_SCOPES: &[&str] = &[
 ];
 
 /// The scope a route needs, if any: its `scope` attribute in the API spec, as the route
-/// table ([`crate::routes::route_info`]) records it. `auth/token/revoke` needs none;
+/// table ([`crate::route_table::route_info`]) records it. `auth/token/revoke` needs none;
 /// `files/list_folder/longpoll` is `auth="noauth"` and takes no token at all.
 pub fn required_scope(route: &str) -> Option<&'static str> {
-    crate::routes::route_info(route).and_then(|r| r.scope)
+    crate::route_table::route_info(route).and_then(|r| r.scope)
 }
 
 /// The answer to a call whose token lacks the route's scope: 401 with the `AuthError` union's
@@ -83,100 +76,6 @@ pub fn missing_scope(grant: &Grant, route: &str) -> Option<Response<Body>> {
             "error": {".tag": "missing_scope", "required_scope": needed},
         }),
     ))
-}
-
-/// An app as registered in Dropbox's App Console: its key (`client_id`), optionally its
-/// secret, its access type (an app folder, or the whole Dropbox) and its redirect URIs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegisteredApp {
-    /// The app key.
-    pub key: String,
-    /// The app secret; `None` when the emulator was not told one (then no secret is right).
-    pub secret: Option<String>,
-    /// The app folder's name (`Apps/<folder>`), or `None` for full Dropbox access.
-    pub folder: Option<String>,
-    /// The redirect URIs, matched exactly.
-    pub redirect_uris: Vec<String>,
-}
-
-impl RegisteredApp {
-    /// nuvosync's own app key: the app folder `nuvolos.cloud`, with the redirect URIs of its
-    /// fixed loopback ports.
-    pub fn nuvosync() -> RegisteredApp {
-        RegisteredApp {
-            key: crate::state::NUVOSYNC_APP_KEY.into(),
-            secret: None,
-            folder: Some(crate::state::NUVOSYNC_APP_FOLDER.into()),
-            redirect_uris: NUVOSYNC_REDIRECT_URIS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        }
-    }
-
-    /// An app with full Dropbox access and no redirect URI (its users paste codes).
-    pub fn full_access(key: &str) -> RegisteredApp {
-        RegisteredApp {
-            key: key.into(),
-            secret: None,
-            folder: None,
-            redirect_uris: vec![],
-        }
-    }
-
-    /// Parse `KEY[=SECRET]:FOLDER[:URI[,URI...]]`; an empty FOLDER means full Dropbox access.
-    pub fn parse(spec: &str) -> Result<RegisteredApp, String> {
-        let usage = || {
-            format!(
-                "--app must look like KEY[=SECRET]:FOLDER:REDIRECT_URI[,REDIRECT_URI...] (FOLDER empty for full Dropbox access), got {spec:?}"
-            )
-        };
-        let mut parts = spec.splitn(3, ':');
-        let (Some(id), Some(folder)) = (parts.next(), parts.next()) else {
-            return Err(usage());
-        };
-        let (key, secret) = match id.split_once('=') {
-            Some((k, s)) => (k, Some(s.to_string())),
-            None => (id, None),
-        };
-        if key.is_empty() || secret.as_deref() == Some("") {
-            return Err(usage());
-        }
-        let mut redirect_uris = vec![];
-        for uri in parts
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .filter(|u| !u.is_empty())
-        {
-            let parsed = url::Url::parse(uri)
-                .map_err(|e| format!("--app {spec:?}: {uri:?} is not a URL ({e})"))?;
-            if parsed.fragment().is_some() {
-                return Err(format!(
-                    "--app {spec:?}: a redirect URI has no fragment ({uri:?})"
-                ));
-            }
-            redirect_uris.push(uri.to_string());
-        }
-        Ok(RegisteredApp {
-            key: key.into(),
-            secret,
-            folder: (!folder.is_empty()).then(|| folder.to_string()),
-            redirect_uris,
-        })
-    }
-}
-
-impl std::str::FromStr for RegisteredApp {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        RegisteredApp::parse(s)
-    }
-}
-
-/// The registered app with this key.
-pub fn app(emu: &Emulator, key: &str) -> Option<RegisteredApp> {
-    emu.config.apps.iter().rev().find(|a| a.key == key).cloned()
 }
 
 /// Parse `application/x-www-form-urlencoded` (or a query string).

@@ -3,6 +3,7 @@
 
 use super::consent::validate_authorize;
 use super::*;
+use crate::state::Emulator;
 
 fn emu() -> std::sync::Arc<Emulator> {
     Emulator::new(crate::Config {

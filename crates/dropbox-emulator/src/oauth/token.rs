@@ -1,7 +1,7 @@
 //! The token endpoint `/oauth2/token`: the client authenticated, a code exchanged (PKCE or
 //! the app's secret) and a refresh token used, with the scopes each token carries.
 
-use super::{RegisteredApp, USER_SCOPES, app, form, invalid_client, oauth_error, parse_scopes};
+use super::{RegisteredApp, USER_SCOPES, form, invalid_client, oauth_error, parse_scopes};
 use crate::state::{Access, Emulator, Grant, RefreshGrant};
 use crate::wire::{Body, json_response};
 use base64::Engine as _;
@@ -35,7 +35,7 @@ fn client(
             "No auth function available for given request",
         )));
     };
-    let Some(app) = app(emu, &client_id) else {
+    let Some(app) = emu.app(&client_id) else {
         return Err(Box::new(invalid_client()));
     };
     let secret = q.get("client_secret").cloned().or(basic_secret);

@@ -1,5 +1,5 @@
 //! The Dropbox API v2 routes: argument decoding with the official types, path rules,
-//! and each route's results and errors. The route table is in `table.rs`, the path rules in
+//! and each route's results and errors. The route table is in `crate::route_table`, the path rules in
 //! `paths.rs`; each family of routes has a file of its own.
 
 mod account;
@@ -8,12 +8,13 @@ mod edit;
 mod listing;
 mod paths;
 mod revisions;
-mod table;
 mod upload;
 
+pub use crate::route_table::{
+    Auth, NOAUTH_WITH_HEADER, RouteInfo, Style, route_info, route_source,
+};
 pub use listing::cursor_behind;
 pub use paths::{Forms, PathArg, PathProblem, parse_path};
-pub use table::{Auth, NOAUTH_WITH_HEADER, RouteInfo, Style, route_info, route_source};
 
 use account::{current_account, echo};
 use download::{download, export, get_metadata};

@@ -42,7 +42,8 @@ pub(super) fn authenticate(
             ))
             .into());
         };
-        let known = crate::oauth::app(emu, &key)
+        let known = emu
+            .app(&key)
             .is_some_and(|app| app.secret.as_deref() == Some(secret.as_str()));
         if !known {
             return Err(ApiError::Auth("invalid_access_token").into());
