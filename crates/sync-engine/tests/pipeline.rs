@@ -337,3 +337,40 @@ async fn a_stop_during_big_transfers_leaves_nothing_partial_and_they_go_on_at_th
     );
     assert_same(&w, &a);
 }
+
+/// What front ends ask (status counts, conflicts, history) is read while a round holds the
+/// index — a round over a million files holds it for seconds, and a status that waited for it
+/// left the tray and `nuvosync status` hanging through a first sync. Front ends read through
+/// the pair's read-only view of the index, which sees the last committed state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_ends_read_the_index_while_a_round_holds_it() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    std::fs::write(a.join("one.txt"), b"one").unwrap();
+    std::fs::write(a.join("two.txt"), b"two!").unwrap();
+    let pair = open_pair(&w, &a);
+    clean(pair.sync_once().await);
+
+    // A round holds the index until the read below is done (or 20 s went by).
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (read_tx, read_rx) = std::sync::mpsc::channel::<()>();
+    let round = {
+        let pair = pair.clone();
+        std::thread::spawn(move || {
+            pair.with_index(|_| {
+                held_tx.send(()).unwrap();
+                read_rx.recv_timeout(Duration::from_secs(20)).is_ok()
+            })
+        })
+    };
+    held_rx.recv().unwrap();
+    let (files, bytes) = pair
+        .with_reader(|ix| ix.synced_totals())
+        .expect("the totals are read");
+    let _ = read_tx.send(());
+    assert!(
+        round.join().unwrap(),
+        "the read waited for the round's hold on the index"
+    );
+    assert_eq!((files, bytes), (2, 7), "what the last sync committed");
+}

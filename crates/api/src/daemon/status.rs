@@ -25,7 +25,7 @@ impl Daemon {
         for cfg in self.service.pairs() {
             let run = runners.get(&cfg.name).map(|r| r.status());
             let (files, bytes, pending, conflicts, issues) = match self.service.pair(&cfg.name) {
-                Ok(p) => p.with_index(|ix| {
+                Ok(p) => p.with_reader(|ix| {
                     let (files, bytes) = ix.synced_totals().unwrap_or((0, 0));
                     let pending = ix.count("dirty").unwrap_or(0);
                     let conflicts = ix.conflicts(false).map(|c| c.len() as u64).unwrap_or(0);
@@ -142,7 +142,7 @@ impl Daemon {
         let mut history = vec![];
         for cfg in self.service.pairs() {
             if let Ok(p) = self.service.pair(&cfg.name) {
-                let h = p.with_index(|ix| ix.history(limit, search))?;
+                let h = p.with_reader(|ix| ix.history(limit, search))?;
                 history.extend(h.into_iter().map(|e| HistoryDto {
                     pair: cfg.name.clone(),
                     at: e.at,

@@ -93,7 +93,7 @@ impl PairHandle {
     /// first, newest first. Each version is looked at through the checked file layer.
     pub fn conflicts(&self, include_resolved: bool) -> Result<Vec<Conflict>, SyncError> {
         let p = &self.pair;
-        let records = p.with_index(|ix| ix.conflicts(include_resolved))?;
+        let records = p.with_reader(|ix| ix.conflicts(include_resolved))?;
         // Only looked at: opened for this listing, not kept for the pair's run.
         let files = crate::localfs::Root::open(p.tuning.fs.clone(), p.root()).ok();
         let version = |rel: &str| {

@@ -57,7 +57,7 @@ impl PairHandle {
             );
         }
         let key = sync_core::path::key(rel);
-        p.with_index(|ix| {
+        p.with_reader(|ix| {
             if let Some(i) = ix
                 .issues()
                 .unwrap_or_default()

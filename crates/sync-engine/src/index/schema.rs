@@ -110,6 +110,30 @@ impl Index {
         Ok(index)
     }
 
+    /// Open a read-only view of an index another connection writes: it reads the last
+    /// committed state and, the database being in WAL mode, never waits for the writer —
+    /// what front ends ask (status, conflicts, history) is answered while a round holds the
+    /// writing connection for seconds on a big tree. It writes nothing (`query_only`).
+    pub fn open_reader(path: &Path) -> Result<Index> {
+        use rusqlite::OpenFlags;
+        let wrap = |source| IndexError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(wrap)?;
+        conn.pragma_update(None, "query_only", "ON").map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        Ok(Index {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
     pub(super) fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
         r.map_err(|source| IndexError::Sqlite {
             path: self.path.clone(),

@@ -45,6 +45,9 @@ pub struct Pair {
     /// Knobs.
     pub tuning: Tuning,
     pub(crate) index: Mutex<Index>,
+    /// A read-only connection to the index for front ends, opened on first use
+    /// ([`Pair::with_reader`]).
+    reader: Mutex<Option<Index>>,
     pub(crate) remote: Arc<dyn Remote>,
     pub(crate) root: RemoteRoot,
     pub(crate) rules: RwLock<Rules>,
@@ -136,6 +139,7 @@ impl Pair {
             spec,
             tuning,
             index: Mutex::new(index),
+            reader: Mutex::new(None),
             remote,
             rules: RwLock::new(rules),
             private: RwLock::new(private),
@@ -231,6 +235,25 @@ impl Pair {
     /// Run `f` with the index.
     pub fn with_index<T>(&self, f: impl FnOnce(&mut Index) -> T) -> T {
         f(&mut lock(&self.index))
+    }
+
+    /// Run `f` with a read-only view of the index: the last committed state, read without
+    /// waiting for a round (which holds the index for seconds on a big tree). What front
+    /// ends ask while a pair syncs (status, conflicts, history) reads through this. Should
+    /// the view not open, `f` reads through the pair's own connection (and waits its turn).
+    pub fn with_reader<T>(&self, f: impl FnOnce(&Index) -> T) -> T {
+        let mut reader = lock(&self.reader);
+        if reader.is_none() {
+            match Index::open_reader(&self.spec.index_path) {
+                Ok(ix) => *reader = Some(ix),
+                Err(e) => {
+                    tracing::warn!(pair = %self.spec.name, "{e}; reading through the pair's own connection");
+                    drop(reader);
+                    return f(&lock(&self.index));
+                }
+            }
+        }
+        f(reader.as_ref().expect("opened above"))
     }
 
     /// Approve deletions beyond the mass-delete guard (and an empty Dropbox listing) once.
