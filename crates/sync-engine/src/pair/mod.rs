@@ -5,28 +5,26 @@
 //! out (`crate::exec`), round after round until the three trees agree. Every completed
 //! operation is recorded in one index transaction, so it can stop at any moment.
 //!
-//! - `settings`: what a pair syncs and its knobs ([`PairSpec`], [`Tuning`], [`Retention`],
-//!   [`DeleteGuard`]);
-//! - `outcome`: why a pair stops or pauses and what a run did ([`SyncError`], [`Report`]);
-//! - `clock`: the engine's wall clock;
+//! What a pair syncs and its knobs ([`PairSpec`], [`Tuning`], [`Retention`], [`DeleteGuard`]:
+//! `crate::settings`), why it stops or pauses and what a run did ([`SyncError`], [`Report`]:
+//! `crate::outcome`) and the engine's wall clock ([`now`]: `crate::clock`) live below the
+//! executor, which uses them too; they are re-exported here.
+//!
 //! - `guards`: the folder, generation, account and mass-delete checks;
 //! - `observe`: the scanner and the remote feed into the index;
 //! - `round`: plan, execute, converge.
 
-mod clock;
 mod guards;
 mod observe;
-mod outcome;
 mod round;
-mod settings;
 
 #[cfg(feature = "testing")]
-pub use clock::shift_clock;
-pub use clock::{now, today};
+pub use crate::clock::shift_clock;
+pub use crate::clock::{now, today};
+pub use crate::outcome::{Counters, PauseReason, Report, SyncError};
+pub use crate::settings::{DeleteGuard, PairSpec, Retention, Tuning, hostname};
 pub use guards::DELETE_WINDOW;
 pub(crate) use guards::DeleteWindow;
-pub use outcome::{Counters, PauseReason, Report, SyncError};
-pub use settings::{DeleteGuard, PairSpec, Retention, Tuning, hostname};
 
 use crate::events::Events;
 use crate::index::Index;
@@ -84,17 +82,7 @@ pub struct Pair {
     /// Big transfers in flight across rounds while a runner runs the pair.
     pub(crate) stage: crate::stage::Stage,
 }
-/// Run blocking work without stalling other tasks of a multi-threaded runtime.
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
-
-pub(crate) use crate::sync_lock::lock;
+pub(crate) use crate::sync_lock::{blocking, lock};
 
 impl Pair {
     /// Open a pair (its index is created on first use).
