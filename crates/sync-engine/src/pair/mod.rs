@@ -267,11 +267,73 @@ impl Pair {
 
     /// Big transfers in flight (their keys), while a runner runs the pair.
     pub fn transfers_in_flight(&self) -> BTreeSet<Key> {
-        crate::stage::in_flight(self)
+        self.stage.in_flight()
     }
 
     /// The rules in force.
     pub fn rules(&self) -> Rules {
         self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The pair's parts, lent to the executor, the transfer stage and the exported copies.
+    pub(crate) fn ctx(&self) -> crate::exec::Ctx<'_> {
+        crate::exec::Ctx {
+            name: &self.spec.name,
+            local_root: &self.spec.local_root,
+            index: &self.index,
+            remote: &self.remote,
+            root: &self.root,
+            tuning: &self.tuning,
+            events: &self.events,
+            counters: &self.counters,
+            failures: &self.failures,
+            transfer_slots: &self.transfer_slots,
+            large_uploads: &self.large_uploads,
+            commit_lock: &self.commit_lock,
+            host: self,
+        }
+    }
+}
+
+impl crate::exec::Host for Pair {
+    fn files(&self) -> Result<Arc<crate::localfs::Root>, SyncError> {
+        Pair::files(self)
+    }
+
+    fn os_trash(&self) -> Option<crate::localfs::OsTrash> {
+        Pair::os_trash(self)
+    }
+
+    fn rules(&self) -> Rules {
+        Pair::rules(self)
+    }
+
+    fn set_exported(&self, keys: &[Key]) {
+        Pair::set_exported(self, keys)
+    }
+
+    fn bump_generation(&self) -> Result<(), SyncError> {
+        Pair::bump_generation(self)
+    }
+
+    fn scan<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, SyncError>> {
+        Box::pin(Pair::scan(self, scopes))
+    }
+
+    fn hand_off(&self, op: sync_core::Op) -> Option<sync_core::Op> {
+        self.stage.take(&self.tuning, op)
+    }
+}
+
+impl crate::stage::Owner for Pair {
+    fn ctx(&self) -> crate::exec::Ctx<'_> {
+        Pair::ctx(self)
+    }
+
+    fn stage(&self) -> &crate::stage::Stage {
+        &self.stage
     }
 }
