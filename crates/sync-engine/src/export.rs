@@ -379,9 +379,7 @@ async fn export_one(
         _ => Ok(()),
     });
     let placed = checked.and_then(|()| {
-        use std::os::unix::fs::PermissionsExt;
-        temp.file
-            .set_permissions(std::fs::Permissions::from_mode(0o444))
+        crate::platform::set_mode(&temp.file, 0o444)
             .and_then(|()| root.place_temp(&temp, &file, replace))
             .map_err(|e| format!("cannot place the exported copy {file}: {e}"))
     });

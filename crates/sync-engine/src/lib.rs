@@ -22,6 +22,7 @@ pub mod localfs;
 pub mod marker;
 pub(crate) mod outcome;
 pub mod pair;
+pub mod platform;
 pub mod remote;
 pub mod rules;
 pub mod runner;

@@ -229,10 +229,8 @@ pub(super) async fn download(
                 prove(cx, &root, &key, &target_rel, l)?;
                 // The new version keeps the old one's permissions (a private file stays
                 // private, a script executable); never set-user or set-group-ID bits.
-                use std::os::unix::fs::PermissionsExt;
-                let mode = old.permissions().mode() & 0o1777;
-                temp.file
-                    .set_permissions(std::fs::Permissions::from_mode(mode))
+                let mode = crate::platform::mode(&old) & 0o1777;
+                crate::platform::set_mode(&temp.file, mode)
                     .map_err(|e| io_fail("cannot write the downloaded file", e))?;
                 root.place_temp(&temp, &target_rel, true)
                     .map_err(|e| io_fail("cannot move the downloaded file into place", e))
