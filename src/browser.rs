@@ -10,11 +10,12 @@
 //! removed when the sign-in ends.
 //!
 //! `NUVOSYNC_BROWSER` names another program to open the page with (it gets the page's path as
-//! its only argument); otherwise `xdg-open`.
+//! its only argument); otherwise the desktop's opener (`xdg-open` on Linux). The private
+//! folder and page, and the opener, are the platform's ([`sync_engine::platform`]).
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use sync_engine::platform;
 
 /// A page that forwards to the consent page; removed (with its folder) when dropped.
 pub struct ForwardPage {
@@ -25,22 +26,15 @@ pub struct ForwardPage {
 impl ForwardPage {
     /// Write the page for `url`.
     pub fn new(url: &str) -> std::io::Result<ForwardPage> {
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
+        let base = platform::runtime_dir();
         let mut last = None;
         for _ in 0..16 {
             let dir = base.join(format!("nuvosync-signin-{:016x}", rand::random::<u64>()));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            match platform::create_private_dir(&dir) {
                 Ok(()) => {
                     let file = dir.join("dropbox-sign-in.html");
                     let page = ForwardPage { dir, file };
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&page.file)?;
+                    let mut f = platform::create_private_file(&page.file)?;
                     f.write_all(forward_html(url).as_bytes())?;
                     f.sync_all()?;
                     return Ok(page);
@@ -59,17 +53,8 @@ impl ForwardPage {
 
     /// Open the page in the browser; true when the opener says it did.
     pub fn open(&self) -> bool {
-        let opener = std::env::var_os("NUVOSYNC_BROWSER")
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "xdg-open".into());
-        std::process::Command::new(opener)
-            .arg(&self.file)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+        let opener = std::env::var_os("NUVOSYNC_BROWSER").filter(|v| !v.is_empty());
+        platform::open_url(self.file.as_os_str(), opener.as_deref())
     }
 }
 
@@ -105,9 +90,8 @@ fn forward_html(url: &str) -> String {
 /// Whether a browser can be shown here: a graphical session (X11 or Wayland), or an opener
 /// named by `NUVOSYNC_BROWSER`.
 pub fn available() -> bool {
-    ["NUVOSYNC_BROWSER", "DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+    std::env::var_os("NUVOSYNC_BROWSER").is_some_and(|v| !v.is_empty())
+        || platform::graphical_session()
 }
 
 #[cfg(test)]

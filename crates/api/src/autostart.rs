@@ -1,13 +1,16 @@
 //! Start at login: the one place that writes and removes the system's entry for it, whoever
 //! changes the `autostart` setting — the CLI, the control socket, the tray app.
 //!
-//! The entry starts what runs this profile: the tray app gets an XDG autostart desktop entry
-//! (`$XDG_CONFIG_HOME/autostart/nuvosync.desktop`, started `--hidden`), the headless daemon a
-//! systemd user unit (`$XDG_CONFIG_HOME/systemd/user/nuvosync.service`, `Type=notify`).
+//! The entry starts what runs this profile: the tray app (started `--hidden`), or the
+//! headless daemon of the profile (`nuvosync --config-dir … --state-dir … daemon`). Where the
+//! entry lives, what it says and how the system is told are the platform's
+//! ([`sync_engine::platform::autostart`]: on Linux an XDG autostart desktop entry for the app,
+//! a systemd user unit for the daemon).
 
 use crate::Paths;
 use crate::error::{ApiError, ErrorCode};
 use std::path::{Path, PathBuf};
+use sync_engine::platform::autostart as os;
 
 /// What starts at login.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +36,8 @@ pub struct Autostart {
     pub kind: Kind,
     /// The folder of per-user configuration (`$XDG_CONFIG_HOME`, else `~/.config`).
     pub config_home: PathBuf,
-    /// Tell the user's systemd about the unit (off where the entry is not the user's own,
-    /// as in the demo).
+    /// Tell the system's service manager (the user's systemd) about the daemon's entry (off
+    /// where the entry is not the user's own, as in the demo).
     pub systemd: bool,
 }
 
@@ -47,36 +50,11 @@ fn io(file: &Path) -> impl Fn(std::io::Error) -> ApiError + '_ {
     }
 }
 
-/// `s` as one argument of a desktop entry's `Exec=` (quoted, per the Desktop Entry spec).
-fn desktop_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if matches!(c, '"' | '`' | '$' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
-/// `s` as one argument of a systemd `ExecStart=` (single-quoted; `'` and `\` escaped).
-fn systemd_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 impl Autostart {
     /// The entry of this process's kind (the tray app when its program is `nuvosync-app`,
     /// else the daemon of `paths`' profile); `None` when there is no home folder to put it in.
     pub fn for_this_process(paths: &Paths) -> Option<Autostart> {
-        let config_home = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|h| PathBuf::from(h).join(".config"))
-            })?;
+        let config_home = sync_engine::platform::config_home()?;
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("nuvosync"));
         let kind = if exe.file_name().is_some_and(|n| n == "nuvosync-app") {
             Kind::App { exe }
@@ -101,55 +79,38 @@ impl Autostart {
     /// The entry's file.
     pub fn entry(&self) -> PathBuf {
         match self.kind {
-            Kind::App { .. } => self.config_home.join("autostart/nuvosync.desktop"),
-            Kind::Daemon { .. } => self.config_home.join("systemd/user/nuvosync.service"),
+            Kind::App { .. } => os::app_entry(&self.config_home),
+            Kind::Daemon { .. } => os::service_entry(&self.config_home),
         }
     }
 
     /// The entry's text.
     fn text(&self) -> String {
         match &self.kind {
-            Kind::App { exe } => format!(
-                "[Desktop Entry]\nType=Application\nName=nuvosync\nComment=Two-way Dropbox sync\nExec={} --hidden\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
-                desktop_quote(&exe.display().to_string())
-            ),
-            Kind::Daemon { exe, args } => {
-                let mut cmd = systemd_quote(&exe.display().to_string());
-                for a in args {
-                    cmd.push(' ');
-                    // Flags as they are, values quoted.
-                    if a.starts_with("--") {
-                        cmd.push_str(a);
-                    } else {
-                        cmd.push_str(&systemd_quote(a));
-                    }
-                }
-                format!(
-                    "[Unit]\nDescription=nuvosync: two-way Dropbox sync\nAfter=network-online.target\n\n[Service]\nType=notify\nExecStart={cmd} daemon\nRestart=on-failure\nRestartSec=10\nWatchdogSec=60\n\n[Install]\nWantedBy=default.target\n"
-                )
-            }
+            Kind::App { exe } => os::app_entry_text(exe, &["--hidden"]),
+            Kind::Daemon { exe, args } => os::service_entry_text(exe, args, "daemon"),
         }
     }
 
-    fn systemctl(&self, args: &[&str]) -> bool {
-        self.systemd
-            && std::process::Command::new("systemctl")
-                .arg("--user")
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+    /// Tell the service manager, if this entry is the user's own.
+    fn tell(&self, what: fn() -> bool) -> bool {
+        self.systemd && what()
     }
 
     /// Write (`on`) or remove the entry; returns what was done, for people.
     pub fn set(&self, on: bool) -> Result<String, ApiError> {
         let file = self.entry();
+        if !os::supported() {
+            return Err(ApiError::new(
+                ErrorCode::Io,
+                "start at login is not supported on this platform",
+            ));
+        }
         let is_unit = matches!(self.kind, Kind::Daemon { .. });
         if !on {
             if is_unit {
-                // Not `--now`: a daemon asked through its own socket keeps running.
-                self.systemctl(&["disable", "nuvosync.service"]);
+                // A daemon asked through its own socket keeps running.
+                self.tell(os::disable_service);
             }
             match std::fs::remove_file(&file) {
                 Ok(()) => {}
@@ -157,7 +118,7 @@ impl Autostart {
                 Err(e) => return Err(io(&file)(e)),
             }
             if is_unit {
-                self.systemctl(&["daemon-reload"]);
+                self.tell(os::reload_services);
             }
             return Ok(format!("autostart disabled ({} removed)", file.display()));
         }
@@ -170,30 +131,14 @@ impl Autostart {
         if !is_unit {
             return Ok(format!("autostart enabled: {}", file.display()));
         }
-        if self.systemctl(&["daemon-reload"]) && self.systemctl(&["enable", "nuvosync.service"]) {
+        if self.tell(os::reload_services) && self.tell(os::enable_service) {
             Ok(format!(
-                "autostart enabled: {} (start it now with `systemctl --user start nuvosync`)",
-                file.display()
+                "autostart enabled: {} ({})",
+                file.display(),
+                os::START_HINT
             ))
         } else {
-            Ok(format!(
-                "wrote {}; enable it with `systemctl --user daemon-reload && systemctl --user enable --now nuvosync`",
-                file.display()
-            ))
+            Ok(format!("wrote {}; {}", file.display(), os::ENABLE_HINT))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_quote_what_they_start() {
-        assert_eq!(
-            desktop_quote("/opt/my \"app\"/$x"),
-            "\"/opt/my \\\"app\\\"/\\$x\""
-        );
-        assert_eq!(systemd_quote("/home/o'neil/bin"), "'/home/o\\'neil/bin'");
     }
 }

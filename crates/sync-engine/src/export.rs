@@ -12,7 +12,10 @@
 //! Dropbox replaces an unchanged copy; a document deleted on Dropbox (or the setting turned off)
 //! sends its unchanged copy to the trash.
 
-use crate::pair::{Pair, SyncError, lock, now};
+use crate::clock::now;
+use crate::exec::Ctx;
+use crate::outcome::SyncError;
+use crate::sync_lock::lock;
 use futures_util::AsyncReadExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,15 +79,15 @@ pub fn copy_keys(ix: &crate::index::Index) -> Vec<Key> {
 /// deleted folder takes what was below it). In a whole listing, `seen` collects their keys
 /// (see [`forget_unseen`]).
 pub fn note_entries(
-    pair: &Pair,
+    ix: &mut crate::index::Index,
+    root: &crate::remote::RemoteRoot,
     entries: &[nuvosync_dropbox::Entry],
     mut seen: Option<&mut BTreeSet<Key>>,
 ) -> Result<(), SyncError> {
-    let mut ix = lock(&pair.index);
-    let mut docs: BTreeMap<Key, Doc> = load(&ix, DOCS)?;
+    let mut docs: BTreeMap<Key, Doc> = load(ix, DOCS)?;
     let before = docs.clone();
     for e in entries {
-        let Ok(Some(rel)) = pair.root.relative(e.path_display()) else {
+        let Ok(Some(rel)) = root.relative(e.path_display()) else {
             continue;
         };
         let k = key(&rel);
@@ -107,19 +110,18 @@ pub fn note_entries(
         }
     }
     if docs != before {
-        store(&mut ix, DOCS, &docs)?;
+        store(ix, DOCS, &docs)?;
     }
     Ok(())
 }
 
 /// After a whole listing: the documents it did not hold are gone.
-pub fn forget_unseen(pair: &Pair, seen: &BTreeSet<Key>) -> Result<(), SyncError> {
-    let mut ix = lock(&pair.index);
-    let mut docs: BTreeMap<Key, Doc> = load(&ix, DOCS)?;
+pub fn forget_unseen(ix: &mut crate::index::Index, seen: &BTreeSet<Key>) -> Result<(), SyncError> {
+    let mut docs: BTreeMap<Key, Doc> = load(ix, DOCS)?;
     let n = docs.len();
     docs.retain(|k, _| seen.contains(k));
     if docs.len() != n {
-        store(&mut ix, DOCS, &docs)?;
+        store(ix, DOCS, &docs)?;
     }
     Ok(())
 }
@@ -150,8 +152,8 @@ fn copy_name(doc_name: &str, format: &str) -> String {
 
 /// Where a document's copy goes: its folder as it is here (Dropbox's parent casing is not
 /// trusted), then the copy's name.
-fn target(pair: &Pair, doc: &Doc, format: &str) -> Result<String, SyncError> {
-    let ix = lock(&pair.index);
+fn target(cx: &Ctx<'_>, doc: &Doc, format: &str) -> Result<String, SyncError> {
+    let ix = lock(cx.index);
     let p = parent(&doc.path);
     let folder = if p.is_empty() {
         String::new()
@@ -168,10 +170,10 @@ fn target(pair: &Pair, doc: &Doc, format: &str) -> Result<String, SyncError> {
 }
 
 /// Make the local copies agree with the documents Dropbox lists and the setting.
-pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
-    let on = pair.tuning.export_documents.load(Ordering::Relaxed);
+pub async fn sync_exports(cx: &Ctx<'_>) -> Result<(), SyncError> {
+    let on = cx.tuning.export_documents.load(Ordering::Relaxed);
     let (docs, mut copies) = {
-        let ix = lock(&pair.index);
+        let ix = lock(cx.index);
         (
             load::<BTreeMap<Key, Doc>>(&ix, DOCS)?,
             load::<BTreeMap<Key, Copy>>(&ix, COPIES)?,
@@ -180,7 +182,7 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
     if !on && copies.is_empty() {
         return Ok(());
     }
-    let root = pair.files()?;
+    let root = cx.host.files()?;
     let before = copies.clone();
     // The copies placed earlier: kept, set aside (edited here), or taken away.
     for (k, c) in before.iter() {
@@ -189,7 +191,7 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
             Ok(f) => Some(hash_of(f)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
-                tracing::warn!(pair = %pair.spec.name, path = %c.file, "cannot read an exported copy: {e}");
+                tracing::warn!(cx = %cx.name, path = %c.file, "cannot read an exported copy: {e}");
                 continue;
             }
         };
@@ -200,7 +202,7 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
             Some(h) if h != c.hash => {
                 // Edited here: never uploaded over the document; kept as a conflicted copy,
                 // which syncs as a file of its own.
-                set_aside(pair, &root, &c.file)?;
+                set_aside(cx, &root, &c.file)?;
                 copies.remove(k);
             }
             Some(_) => match doc {
@@ -208,13 +210,13 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
                 Some(_) => {} // replaced below, in place
                 None => {
                     let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
-                    let os = pair.os_trash();
+                    let os = cx.host.os_trash();
                     match root.to_trash(&c.file, &stamp, os.as_ref()) {
                         Ok(_) => {
                             copies.remove(k);
                         }
                         Err(e) => {
-                            tracing::warn!(pair = %pair.spec.name, path = %c.file, "cannot move an exported copy to the trash: {e}");
+                            tracing::warn!(cx = %cx.name, path = %c.file, "cannot move an exported copy to the trash: {e}");
                         }
                     }
                 }
@@ -224,7 +226,7 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
     if on {
         // A doc with its copy here is no "stays on Dropbox only" entry (a whole listing
         // reports every such doc again).
-        let reported: BTreeMap<Key, String> = lock(&pair.index)
+        let reported: BTreeMap<Key, String> = lock(cx.index)
             .issues()?
             .into_iter()
             .filter(|i| i.code == "not_downloadable")
@@ -233,33 +235,33 @@ pub async fn sync_exports(pair: &Pair) -> Result<(), SyncError> {
         for (k, doc) in &docs {
             if copies.get(k).is_some_and(|c| c.rev == doc.rev) {
                 if let Some(path) = reported.get(k) {
-                    lock(&pair.index).clear_issue(path)?;
+                    lock(cx.index).clear_issue(path)?;
                 }
                 continue;
             }
-            match export_one(pair, &root, doc, copies.get(k)).await {
+            match export_one(cx, &root, doc, copies.get(k)).await {
                 Ok(None) => {}
                 Ok(Some(c)) => {
                     copies.insert(k.clone(), c);
-                    let mut ix = lock(&pair.index);
+                    let mut ix = lock(cx.index);
                     ix.clear_issue(&doc.path)?;
                     if let Some(path) = reported.get(k) {
                         ix.clear_issue(path)?;
                     }
                 }
                 Err(message) => {
-                    tracing::warn!(pair = %pair.spec.name, path = %doc.path, "{message}");
-                    lock(&pair.index).set_issue(&doc.path, "export_failed", &message, now())?;
+                    tracing::warn!(cx = %cx.name, path = %doc.path, "{message}");
+                    lock(cx.index).set_issue(&doc.path, "export_failed", &message, now())?;
                 }
             }
         }
     }
     if copies != before {
-        store(&mut lock(&pair.index), COPIES, &copies)?;
+        store(&mut lock(cx.index), COPIES, &copies)?;
     }
     // Only the copies that are here are skipped (not one whose export failed).
     let keys: BTreeSet<Key> = copies.values().map(|c| key(&c.file)).collect();
-    pair.set_exported(&keys.into_iter().collect::<Vec<_>>());
+    cx.host.set_exported(&keys.into_iter().collect::<Vec<_>>());
     Ok(())
 }
 
@@ -279,8 +281,8 @@ fn hash_of(mut f: std::fs::File) -> Result<ContentHash, SyncError> {
     }
 }
 
-fn set_aside(pair: &Pair, root: &crate::localfs::Root, file: &str) -> Result<(), SyncError> {
-    let (host, date) = (pair.tuning.host.clone(), crate::pair::today());
+fn set_aside(cx: &Ctx<'_>, root: &crate::localfs::Root, file: &str) -> Result<(), SyncError> {
+    let (host, date) = (cx.tuning.host.clone(), crate::clock::today());
     let original = name(file).to_string();
     let dir = parent(file);
     let to = (1..10_000)
@@ -297,10 +299,10 @@ fn set_aside(pair: &Pair, root: &crate::localfs::Root, file: &str) -> Result<(),
             what: format!("cannot rename the edited exported copy {file} aside"),
             source,
         })?;
-    let _ = lock(&pair.index).add_conflict(now(), file, &to, "conflict");
-    pair.counters.conflicts.fetch_add(1, Ordering::Relaxed);
-    pair.events.send(crate::Event::Conflict {
-        pair: pair.spec.name.clone(),
+    let _ = lock(cx.index).add_conflict(now(), file, &to, "conflict");
+    cx.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+    cx.events.send(crate::Event::Conflict {
+        pair: cx.name.to_string(),
         path: file.to_string(),
         copy_path: to,
     });
@@ -309,13 +311,13 @@ fn set_aside(pair: &Pair, root: &crate::localfs::Root, file: &str) -> Result<(),
 
 /// Export one document into place (replacing `old`, an unchanged earlier copy).
 async fn export_one(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     root: &crate::localfs::Root,
     doc: &Doc,
     old: Option<&Copy>,
 ) -> Result<Option<Copy>, String> {
     let format = doc.export_as.clone().unwrap_or_else(|| "html".into());
-    let file = target(pair, doc, &format).map_err(|e| e.to_string())?;
+    let file = target(cx, doc, &format).map_err(|e| e.to_string())?;
     let folder = parent(&file);
     if !folder.is_empty() && !root.exists(folder) {
         // Its folder is not here yet: the plan makes it, the copy follows.
@@ -326,7 +328,7 @@ async fn export_one(
         // What is there already is the user's, or a synced file: it wins.
         let k = key(&file);
         let taken = root.exists(&file) || {
-            let ix = lock(&pair.index);
+            let ix = lock(cx.index);
             ix.remote(&k).ok().flatten().is_some() || ix.synced(&k).ok().flatten().is_some()
         };
         if taken {
@@ -338,15 +340,15 @@ async fn export_one(
     }
     root.check_parents(&file).map_err(|e| e.to_string())?;
     // Skipped by the planner before it appears.
-    let mut keys = pair.rules().exported().to_vec();
+    let mut keys = cx.host.rules().exported().to_vec();
     keys.push(key(&file));
-    pair.set_exported(&keys);
-    let dropbox_path = pair.root.dropbox_path(&doc.path);
-    let (entry, _name, expect, mut body) =
-        pair.remote
-            .export(&dropbox_path, Some(&format))
-            .await
-            .map_err(|e| format!("{} could not be exported: {e}", doc.path))?;
+    cx.host.set_exported(&keys);
+    let dropbox_path = cx.root.dropbox_path(&doc.path);
+    let (entry, _name, expect, mut body) = cx
+        .remote
+        .export(&dropbox_path, Some(&format))
+        .await
+        .map_err(|e| format!("{} could not be exported: {e}", doc.path))?;
     let temp = root
         .temp_file()
         .map_err(|e| format!("cannot create a temporary file: {e}"))?;
@@ -377,9 +379,7 @@ async fn export_one(
         _ => Ok(()),
     });
     let placed = checked.and_then(|()| {
-        use std::os::unix::fs::PermissionsExt;
-        temp.file
-            .set_permissions(std::fs::Permissions::from_mode(0o444))
+        crate::platform::set_mode(&temp.file, 0o444)
             .and_then(|()| root.place_temp(&temp, &file, replace))
             .map_err(|e| format!("cannot place the exported copy {file}: {e}"))
     });
@@ -387,7 +387,7 @@ async fn export_one(
         root.remove_temp(temp);
         return Err(e);
     }
-    pair.counters.downloaded.fetch_add(1, Ordering::Relaxed);
+    cx.counters.downloaded.fetch_add(1, Ordering::Relaxed);
     Ok(Some(Copy {
         file,
         rev: entry.rev,

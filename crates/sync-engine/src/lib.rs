@@ -12,6 +12,7 @@
 //! - [`engine`]: what front ends ask of a pair ([`PairHandle`]): restore, file status,
 //!   conflict resolution.
 
+pub(crate) mod clock;
 pub mod engine;
 pub mod events;
 pub(crate) mod exec;
@@ -19,12 +20,15 @@ pub(crate) mod export;
 pub mod index;
 pub mod localfs;
 pub mod marker;
+pub(crate) mod outcome;
 pub mod pair;
+pub mod platform;
 pub mod remote;
 pub mod rules;
 pub mod runner;
 pub mod scan;
 pub(crate) mod selective;
+pub(crate) mod settings;
 pub(crate) mod stage;
 mod sync_lock;
 #[cfg(test)]

@@ -22,24 +22,34 @@
 //! Without a runner (one-shot syncs, the restore wizard) the stage is off and the executor
 //! waits for every transfer itself, as before.
 
-use crate::pair::{Pair, SyncError};
+use crate::exec::{Ctx, Turn};
+use crate::outcome::SyncError;
+use crate::settings::Tuning;
 use crate::sync_lock::lock;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use sync_core::path::is_within;
 use sync_core::{Key, Op};
-use tokio::sync::{Notify, OwnedMutexGuard, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 
 /// Big transfers at once (each upload also holds one of the pair's `large_uploads`).
 const SLOTS: usize = 4;
+
+/// What the stage's tasks work for: the pair, which lends them its parts and holds the stage.
+pub(crate) trait Owner: Send + Sync {
+    /// The pair's parts for the executor.
+    fn ctx(&self) -> Ctx<'_>;
+    /// The pair's stage.
+    fn stage(&self) -> &Stage;
+}
 
 /// The stage of one pair.
 pub struct Stage {
     /// On while a runner runs the pair.
     on: AtomicBool,
     /// The pair, for the tasks the stage starts (set by the runner).
-    pair: Mutex<Weak<Pair>>,
+    owner: Mutex<Option<Weak<dyn Owner>>>,
     /// Keys with a transfer in flight, with the task carrying it.
     flying: Mutex<HashMap<Key, (u64, tokio::task::JoinHandle<()>)>>,
     /// Tells tasks apart (a task that ends removes only its own entry).
@@ -59,7 +69,7 @@ impl Default for Stage {
     fn default() -> Self {
         Stage {
             on: AtomicBool::new(false),
-            pair: Mutex::new(Weak::new()),
+            owner: Mutex::new(None),
             flying: Mutex::new(HashMap::new()),
             next: AtomicU64::new(0),
             turn: Arc::default(),
@@ -71,35 +81,10 @@ impl Default for Stage {
     }
 }
 
-/// One round's or one transfer's turn (see [`Stage::turn`]): taken at most once, held until
-/// dropped.
-pub(crate) struct Turn {
-    lock: Arc<tokio::sync::Mutex<()>>,
-    held: Mutex<Option<OwnedMutexGuard<()>>>,
-}
-
-impl Turn {
-    pub(crate) fn new(lock: Arc<tokio::sync::Mutex<()>>) -> Turn {
-        Turn {
-            lock,
-            held: Mutex::new(None),
-        }
-    }
-
-    /// Wait for the turn (at once if it is already held).
-    pub(crate) async fn take(&self) {
-        if lock(&self.held).is_some() {
-            return;
-        }
-        let g = self.lock.clone().lock_owned().await;
-        *lock(&self.held) = Some(g);
-    }
-}
-
 impl Stage {
-    /// Start taking big transfers for `pair` (a runner starts).
-    pub(crate) fn start(&self, pair: Weak<Pair>) {
-        *lock(&self.pair) = pair;
+    /// Start taking big transfers for `owner` (a runner starts).
+    pub(crate) fn start(&self, owner: Weak<dyn Owner>) {
+        *lock(&self.owner) = Some(owner);
         self.on.store(true, Ordering::SeqCst);
     }
 
@@ -147,6 +132,11 @@ impl Stage {
         lock(&self.flying).len()
     }
 
+    /// The keys of transfers in flight (for status and tests).
+    pub fn in_flight(&self) -> BTreeSet<Key> {
+        lock(&self.flying).keys().cloned().collect()
+    }
+
     /// A failure of a transfer that stops the pair, once.
     pub(crate) fn take_fatal(&self) -> Option<SyncError> {
         lock(&self.fatal).take()
@@ -154,11 +144,11 @@ impl Stage {
 
     /// Take `op` if it is a big transfer and the stage is on: it runs in a task of its own,
     /// and its key is held until it ended. Returns `op` back otherwise.
-    pub(crate) fn take(&self, pair: &Pair, op: Op) -> Option<Op> {
-        if !self.on.load(Ordering::SeqCst) || !big(pair, &op) {
+    pub(crate) fn take(&self, tuning: &Tuning, op: Op) -> Option<Op> {
+        if !self.on.load(Ordering::SeqCst) || !big(tuning, &op) {
             return Some(op);
         }
-        let Some(me) = lock(&self.pair).upgrade() else {
+        let Some(me) = lock(&self.owner).as_ref().and_then(Weak::upgrade) else {
             return Some(op);
         };
         let key = op.key().to_string();
@@ -176,8 +166,8 @@ impl Stage {
 
 /// A big transfer: an upload that needs a session, or a download of a file that big (with a
 /// content hash, so it is staged under a stable name and goes on after an interruption).
-fn big(pair: &Pair, op: &Op) -> bool {
-    let limit = pair.tuning.single_request_limit as u64;
+fn big(tuning: &Tuning, op: &Op) -> bool {
+    let limit = tuning.single_request_limit as u64;
     match op {
         Op::Upload { local, .. } => {
             matches!(local.kind, sync_core::LocalKind::File { size, .. } if size > limit)
@@ -193,14 +183,14 @@ fn big(pair: &Pair, op: &Op) -> bool {
 /// Removes a transfer's key from the flying set when its task ends — done, failed or
 /// cancelled — and lets the runner plan again.
 struct Flying {
-    pair: Arc<Pair>,
+    owner: Arc<dyn Owner>,
     key: Key,
     id: u64,
 }
 
 impl Drop for Flying {
     fn drop(&mut self) {
-        let stage = &self.pair.stage;
+        let stage = self.owner.stage();
         let mut flying = lock(&stage.flying);
         if flying.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
             flying.remove(&self.key);
@@ -210,26 +200,26 @@ impl Drop for Flying {
     }
 }
 
-async fn transfer(pair: Arc<Pair>, op: Op, id: u64) {
+async fn transfer(owner: Arc<dyn Owner>, op: Op, id: u64) {
     let key = op.key().to_string();
     let _flying = Flying {
-        pair: pair.clone(),
+        owner: owner.clone(),
         key: key.clone(),
         id,
     };
-    let stage = &pair.stage;
+    let (cx, stage) = (owner.ctx(), owner.stage());
     let Ok(_slot) = stage.slots.clone().acquire_owned().await else {
         return;
     };
     let turn = Turn::new(stage.turn.clone());
-    let result = crate::exec::run_turned(&pair, op, Some(&turn)).await;
+    let result = crate::exec::run_turned(&cx, op, Some(&turn)).await;
     let failed = matches!(result.2, Err(crate::exec::Fail::Failed { .. }));
     // The result is recorded in turn, as a round would record it.
     turn.take().await;
-    let executed = crate::exec::settle(&pair, vec![result], true).await;
+    let executed = crate::exec::settle(&cx, vec![result], true).await;
     drop(turn);
     if let Some(e) = executed.fatal {
-        tracing::warn!(pair = %pair.spec.name, path = %key, "a big transfer stopped: {e}");
+        tracing::warn!(pair = %cx.name, path = %key, "a big transfer stopped: {e}");
         *lock(&stage.fatal) = Some(e);
         return;
     }
@@ -247,9 +237,4 @@ async fn transfer(pair: Arc<Pair>, op: Op, id: u64) {
     } else {
         lock(&stage.failures).remove(&key);
     }
-}
-
-/// The keys of transfers in flight (for status and tests).
-pub fn in_flight(pair: &Pair) -> BTreeSet<Key> {
-    lock(&pair.stage.flying).keys().cloned().collect()
 }

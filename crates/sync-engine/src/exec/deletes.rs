@@ -1,8 +1,9 @@
 //! Deletes: on Dropbox only at the revision planned on; locally to the trash, only what is
 //! proven unchanged, and never what the pair does not sync.
 
+use super::Ctx;
 use super::{Done, Fail, bad_remote, from_dbx, io_fail, place, prove};
-use crate::pair::{Pair, now};
+use crate::clock::now;
 use crate::sync_lock::lock;
 use nuvosync_dropbox::Error as DbxError;
 use std::collections::HashSet;
@@ -11,21 +12,21 @@ use sync_core::path::key;
 use sync_core::{Key, LocalNode, Outcome, RemoteNode, Trees};
 
 pub(super) async fn delete_remote(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     remote: RemoteNode,
 ) -> Result<Done, Fail> {
-    let dbx = pair.root.dropbox_path(&remote.path);
+    let dbx = cx.root.dropbox_path(&remote.path);
     if remote.is_folder() {
         // Dropbox cannot delete a folder conditionally: make sure nothing in it is news to us.
         let mut known = Trees::default();
-        lock(&pair.index)
+        lock(cx.index)
             .load_subtree(&key, &mut known)
             .map_err(|e| Fail::Fatal(e.into()))?;
-        let mut page = pair.remote.list_folder(&dbx).await.map_err(from_dbx)?;
+        let mut page = cx.remote.list_folder(&dbx).await.map_err(from_dbx)?;
         loop {
             for e in &page.entries {
-                if let Some((k, n)) = pair.root.node(e).map_err(bad_remote)? {
+                if let Some((k, n)) = cx.root.node(e).map_err(bad_remote)? {
                     let same = known
                         .remote
                         .get(&k)
@@ -38,18 +39,18 @@ pub(super) async fn delete_remote(
             if !page.has_more {
                 break;
             }
-            page = pair
+            page = cx
                 .remote
                 .list_continue(&page.cursor)
                 .await
                 .map_err(from_dbx)?;
         }
     }
-    match pair.remote.delete(&dbx, remote.rev()).await {
+    match cx.remote.delete(&dbx, remote.rev()).await {
         Ok(_) | Err(DbxError::NotFound) => {}
         Err(e) => return Err(from_dbx(e)),
     }
-    pair.counters.deleted_remote.fetch_add(1, Ordering::Relaxed);
+    cx.counters.deleted_remote.fetch_add(1, Ordering::Relaxed);
     Ok(Done::new(
         Outcome::RemoteDeleted { key },
         "deleted on Dropbox",
@@ -58,13 +59,13 @@ pub(super) async fn delete_remote(
     ))
 }
 
-pub(super) fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result<Done, Fail> {
-    let root = place(pair, &local.path)?;
+pub(super) fn delete_local(cx: &Ctx<'_>, key: String, local: LocalNode) -> Result<Done, Fail> {
+    let root = place(cx, &local.path)?;
     if !root.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
     let stamp = nuvosync_dropbox::client::timestamp(now()).replace(':', ".");
-    let os = pair.os_trash();
+    let os = cx.host.os_trash();
     let trash = |rel: &str| {
         root.to_trash(rel, &stamp, os.as_ref())
             .map_err(|e| io_fail("cannot move the file to the trash", e))
@@ -76,10 +77,10 @@ pub(super) fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result
         // names, links, special files, names Dropbox refuses) is not the pair's to delete:
         // it stays, and only the synced files go to the trash.
         let mut known = Trees::default();
-        lock(&pair.index)
+        lock(cx.index)
             .load_subtree(&key, &mut known)
             .map_err(|e| Fail::Fatal(e.into()))?;
-        let rules = pair.rules();
+        let rules = cx.host.rules();
         let entries = root
             .walk(&local.path)
             .map_err(|e| io_fail("cannot look into the folder", e))?;
@@ -107,7 +108,7 @@ pub(super) fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result
                 }
                 folders.push(rel);
             } else {
-                prove(pair, &root, &key_of(&rel), &rel, n)?;
+                prove(cx, &root, &key_of(&rel), &rel, n)?;
                 files.push(rel);
             }
         }
@@ -129,10 +130,10 @@ pub(super) fn delete_local(pair: &Pair, key: String, local: LocalNode) -> Result
             tracing::info!(path = %local.path, kept = ?kept.paths, "deleted on Dropbox: the synced files went to the trash; what is not synced stays");
         }
     } else {
-        prove(pair, &root, &key, &local.path, &local)?;
+        prove(cx, &root, &key, &local.path, &local)?;
         trash(&local.path)?;
     }
-    pair.counters.deleted_local.fetch_add(1, Ordering::Relaxed);
+    cx.counters.deleted_local.fetch_add(1, Ordering::Relaxed);
     let mut done = Done::new(
         Outcome::LocalDeleted { key },
         "deleted locally (moved to the trash)",

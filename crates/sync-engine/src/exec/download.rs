@@ -1,11 +1,11 @@
 //! Downloads and new folders: a download lands in a temp file in the state folder, is
 //! checked and made durable, and is renamed into place only over the version it replaces.
 
+use super::Ctx;
+use super::Turn;
 use super::{Done, Fail, from_dbx, io_fail, occupied, place, prove, remote_node, state_unsafe};
 use crate::events::Event;
 use crate::localfs::sig_of;
-use crate::pair::Pair;
-use crate::stage::Turn;
 use crate::sync_lock::lock;
 use futures_util::AsyncReadExt;
 use nuvosync_dropbox::{Entry, Error as DbxError};
@@ -16,8 +16,8 @@ use sync_core::{ContentHash, ContentHasher, LocalKind, LocalNode, Outcome, Remot
 
 /// The local path for a pair-relative remote path: existing local folders keep their own
 /// spelling; missing parts take Dropbox's.
-pub(super) fn local_path_for(pair: &Pair, remote_path: &str) -> String {
-    let ix = lock(&pair.index);
+pub(super) fn local_path_for(cx: &Ctx<'_>, remote_path: &str) -> String {
+    let ix = lock(cx.index);
     let mut out = String::new();
     let comps: Vec<&str> = remote_path.split('/').skip(1).collect();
     for (i, c) in comps.iter().enumerate() {
@@ -63,7 +63,7 @@ fn rehash(file: &std::fs::File, len: u64, hasher: &mut ContentHasher) -> std::io
 }
 
 pub(super) async fn download(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     remote: RemoteNode,
     replace: Option<LocalNode>,
@@ -71,9 +71,9 @@ pub(super) async fn download(
 ) -> Result<Done, Fail> {
     let target_rel = match &replace {
         Some(l) => l.path.clone(),
-        None => local_path_for(pair, &remote.path),
+        None => local_path_for(cx, &remote.path),
     };
-    let root = place(pair, &target_rel)?;
+    let root = place(cx, &target_rel)?;
     match &replace {
         Some(l) if !root.matches(&target_rel, l) => return Err(Fail::Stale(Some(l.path.clone()))),
         None if root.exists(&target_rel) => return Err(occupied(&root, &target_rel)),
@@ -95,7 +95,7 @@ pub(super) async fn download(
         None => root.temp_file().map(|t| (t, 0)),
     }
     .map_err(|e| {
-        state_unsafe(pair, &e).unwrap_or_else(|| io_fail("cannot create a temporary file", e))
+        state_unsafe(cx, &e).unwrap_or_else(|| io_fail("cannot create a temporary file", e))
     })?;
     let mut hasher = ContentHasher::new();
     // At most up to the last byte: a range from the end would be refused (416), and the
@@ -117,7 +117,7 @@ pub(super) async fn download(
             .set_len(start)
             .map_err(|e| io_fail("cannot write the downloaded file", e))?;
     }
-    let answer = pair
+    let answer = cx
         .remote
         .download(&format!("rev:{rev}"), start)
         .await
@@ -176,7 +176,7 @@ pub(super) async fn download(
             writer.write_all(&buf[..n]).map_err(|e| io_fail("cannot write the downloaded file", e))?;
             done += n as u64;
             if fe.size > 4 << 20 {
-                pair.events.send(Event::Progress { pair: pair.spec.name.clone(), path: target_rel.clone(), direction: "download".into(), done, total: fe.size });
+                cx.events.send(Event::Progress { pair: cx.name.to_string(), path: target_rel.clone(), direction: "download".into(), done, total: fe.size });
             }
         }
         let got = hasher.finish();
@@ -207,7 +207,7 @@ pub(super) async fn download(
         // The rename into place and its record take the turn (see `crate::stage`); a round
         // may have pulled a newer version meanwhile: that one is planned, this one dropped.
         t.take().await;
-        let now_listed = lock(&pair.index)
+        let now_listed = lock(cx.index)
             .remote(&key)
             .map_err(|e| Fail::Fatal(e.into()))?;
         if now_listed.as_ref().and_then(|r| r.rev()) != Some(rev) {
@@ -226,13 +226,11 @@ pub(super) async fn download(
                 let old = root
                     .stat(&target_rel)
                     .map_err(|_| Fail::Stale(Some(l.path.clone())))?;
-                prove(pair, &root, &key, &target_rel, l)?;
+                prove(cx, &root, &key, &target_rel, l)?;
                 // The new version keeps the old one's permissions (a private file stays
                 // private, a script executable); never set-user or set-group-ID bits.
-                use std::os::unix::fs::PermissionsExt;
-                let mode = old.permissions().mode() & 0o1777;
-                temp.file
-                    .set_permissions(std::fs::Permissions::from_mode(mode))
+                let mode = crate::platform::mode(&old) & 0o1777;
+                crate::platform::set_mode(&temp.file, mode)
                     .map_err(|e| io_fail("cannot write the downloaded file", e))?;
                 root.place_temp(&temp, &target_rel, true)
                     .map_err(|e| io_fail("cannot move the downloaded file into place", e))
@@ -259,8 +257,8 @@ pub(super) async fn download(
             return Err(f);
         }
     };
-    pair.counters.downloaded.fetch_add(1, Ordering::Relaxed);
-    pair.counters.bytes.fetch_add(fe.size, Ordering::Relaxed);
+    cx.counters.downloaded.fetch_add(1, Ordering::Relaxed);
+    cx.counters.bytes.fetch_add(fe.size, Ordering::Relaxed);
     let local = LocalNode {
         path: target_rel.clone(),
         inode: sig.inode,
@@ -279,12 +277,12 @@ pub(super) async fn download(
 }
 
 pub(super) fn create_local_folder(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     remote: RemoteNode,
 ) -> Result<Done, Fail> {
-    let rel = local_path_for(pair, &remote.path);
-    let root = place(pair, &rel)?;
+    let rel = local_path_for(cx, &remote.path);
+    let root = place(cx, &rel)?;
     match root.stat(&rel) {
         Ok(md) if md.is_dir() => {}
         Ok(_) => return Err(occupied(&root, &rel)),
@@ -295,7 +293,7 @@ pub(super) fn create_local_folder(
     let md = root
         .stat(&rel)
         .map_err(|e| io_fail("cannot create the folder", e))?;
-    pair.counters.folders.fetch_add(1, Ordering::Relaxed);
+    cx.counters.folders.fetch_add(1, Ordering::Relaxed);
     let local = LocalNode {
         path: rel.clone(),
         inode: sig_of(&md).inode,
@@ -310,26 +308,26 @@ pub(super) fn create_local_folder(
 }
 
 pub(super) async fn create_remote_folder(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     local: LocalNode,
 ) -> Result<Done, Fail> {
-    if !place(pair, &local.path)?.matches(&local.path, &local) {
+    if !place(cx, &local.path)?.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
-    let dbx = pair.root.dropbox_path(&local.path);
-    let entry = match pair.remote.create_folder(&dbx).await {
+    let dbx = cx.root.dropbox_path(&local.path);
+    let entry = match cx.remote.create_folder(&dbx).await {
         Ok(f) => Entry::Folder(f),
         Err(DbxError::Conflict(nuvosync_dropbox::Conflict::Folder)) => {
-            match pair.remote.get_metadata(&dbx).await.map_err(from_dbx)? {
+            match cx.remote.get_metadata(&dbx).await.map_err(from_dbx)? {
                 Some(e @ Entry::Folder(_)) => e,
                 _ => return Err(Fail::Stale(None)),
             }
         }
         Err(e) => return Err(from_dbx(e)),
     };
-    let remote = remote_node(pair, entry)?;
-    pair.counters.folders.fetch_add(1, Ordering::Relaxed);
+    let remote = remote_node(cx, entry)?;
+    cx.counters.folders.fetch_add(1, Ordering::Relaxed);
     let path = local.path.clone();
     Ok(Done::new(
         Outcome::Uploaded { key, local, remote },

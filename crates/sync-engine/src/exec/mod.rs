@@ -27,18 +27,21 @@
 //! The operations live by kind: `run` (running a plan and recording it), `upload`,
 //! `download` (and new folders), `deletes`, `moves` (and set-aside copies).
 
+mod ctx;
 mod deletes;
 mod download;
 mod moves;
 mod run;
 mod upload;
 
+pub(crate) use ctx::{Ctx, Host, Turn};
 pub use run::execute;
 pub(crate) use run::{run_turned, settle};
 
+use crate::clock::now;
 use crate::events::Event;
 use crate::localfs::{Proof, Root};
-use crate::pair::{Pair, PauseReason, SyncError, now};
+use crate::outcome::{PauseReason, SyncError};
 use crate::sync_lock::lock;
 use nuvosync_dropbox::{Entry, Error as DbxError};
 use std::sync::Arc;
@@ -126,12 +129,12 @@ fn io_fail(what: &str, e: std::io::Error) -> Fail {
 /// the whole pair pauses), and every folder on the way to `rel` is a real folder (else the
 /// operation is blocked, saying which is not). The file layer refuses links by itself; this
 /// check names them.
-fn place(pair: &Pair, rel: &str) -> Result<Arc<Root>, Fail> {
-    let root = pair.files().map_err(Fail::Fatal)?;
+fn place(cx: &Ctx<'_>, rel: &str) -> Result<Arc<Root>, Fail> {
+    let root = cx.host.files().map_err(Fail::Fatal)?;
     if root.present().is_err() {
         // Not this file's fault — the whole pair pauses until its folder is back.
         return Err(Fail::Fatal(SyncError::Paused(PauseReason::MissingRoot {
-            path: pair.root().to_path_buf(),
+            path: cx.local_root.to_path_buf(),
         })));
     }
     root.check_parents(rel).map_err(|e| Fail::Failed {
@@ -169,8 +172,8 @@ fn occupied(root: &Root, rel: &str) -> Fail {
 
 /// The state folder cannot be written in (a link or another user's folder was put in its
 /// place during the run): the pair stops and says why.
-fn state_unsafe(pair: &Pair, e: &std::io::Error) -> Option<Fail> {
-    let root = pair.files().ok()?;
+fn state_unsafe(cx: &Ctx<'_>, e: &std::io::Error) -> Option<Fail> {
+    let root = cx.host.files().ok()?;
     match root.check_state() {
         Err(crate::localfs::StateError::Unsafe(p)) => Some(Fail::Fatal(SyncError::Paused(
             PauseReason::UnsafeStateFolder {
@@ -189,7 +192,7 @@ fn state_unsafe(pair: &Pair, e: &std::io::Error) -> Option<Fail> {
 /// content. An edit that kept size, time and inode is recorded (the index gets its real
 /// hash, so the next plan sees a local change — a conflict, both kept) and nothing is
 /// replaced.
-fn prove(pair: &Pair, root: &Root, key: &str, rel: &str, local: &LocalNode) -> Result<(), Fail> {
+fn prove(cx: &Ctx<'_>, root: &Root, key: &str, rel: &str, local: &LocalNode) -> Result<(), Fail> {
     match root
         .proven(rel, local)
         .map_err(|e| io_fail("cannot read the file to check it", e))?
@@ -207,7 +210,7 @@ fn prove(pair: &Pair, root: &Root, key: &str, rel: &str, local: &LocalNode) -> R
                     hash,
                 },
             };
-            let mut ix = lock(&pair.index);
+            let mut ix = lock(cx.index);
             ix.batch()
                 .and_then(|mut b| {
                     b.put_local(key, &node)?;
@@ -246,8 +249,8 @@ impl Done {
 }
 
 /// The node of an entry Dropbox answered with (`Stale` if it is not in the pair's folder).
-pub(super) fn remote_node(pair: &Pair, e: Entry) -> Result<RemoteNode, Fail> {
-    match pair.root.node(&e) {
+pub(super) fn remote_node(cx: &Ctx<'_>, e: Entry) -> Result<RemoteNode, Fail> {
+    match cx.root.node(&e) {
         Ok(Some((_, n))) => Ok(n),
         Ok(None) => Err(Fail::Stale(None)),
         Err(bad) => Err(bad_remote(bad)),
@@ -273,17 +276,17 @@ pub(super) fn file_size(l: &LocalNode) -> u64 {
 }
 
 /// Write completed operations into the index, in one transaction.
-pub(super) fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
+pub(super) fn record(cx: &Ctx<'_>, done: &[Done]) -> Result<(), SyncError> {
     if done.is_empty() {
         return Ok(());
     }
     // What is recorded below was made durable on disk by the operations themselves; a
     // power-cut twin of the file layer stops here once the power is off.
-    pair.tuning.fs.barrier().map_err(|source| SyncError::Io {
+    cx.tuning.fs.barrier().map_err(|source| SyncError::Io {
         what: "recording what was done".into(),
         source,
     })?;
-    let mut ix = lock(&pair.index);
+    let mut ix = lock(cx.index);
     let t = now();
     let mut b = ix.batch()?;
     for d in done {
@@ -321,8 +324,8 @@ pub(super) fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
     drop(ix);
     for d in done {
         if !d.action.is_empty() {
-            pair.events.send(Event::Synced {
-                pair: pair.spec.name.clone(),
+            cx.events.send(Event::Synced {
+                pair: cx.name.to_string(),
                 path: d.path.clone(),
                 action: d.action.to_string(),
             });
@@ -332,9 +335,9 @@ pub(super) fn record(pair: &Pair, done: &[Done]) -> Result<(), SyncError> {
 }
 
 /// A transfer slot for a file of `size` bytes: none needed for a small file.
-pub(super) async fn slot(pair: &Pair, size: u64) -> Option<tokio::sync::SemaphorePermit<'_>> {
-    if size <= pair.tuning.small_file {
+pub(super) async fn slot<'a>(cx: &Ctx<'a>, size: u64) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    if size <= cx.tuning.small_file {
         return None;
     }
-    pair.transfer_slots.acquire().await.ok()
+    cx.transfer_slots.acquire().await.ok()
 }

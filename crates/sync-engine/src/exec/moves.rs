@@ -1,28 +1,29 @@
 //! Moves, renames and set-aside copies on either side.
 
+use super::Ctx;
 use super::download::local_path_for;
 use super::{Done, Fail, from_dbx, io_fail, occupied, place, remote_node};
+use crate::clock::now;
 use crate::events::Event;
-use crate::pair::{Pair, now};
 use crate::sync_lock::lock;
 use std::sync::atomic::Ordering;
 use sync_core::path::{key, name, parent};
 use sync_core::{Key, LocalNode, Outcome};
 
 pub(super) async fn move_remote(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     from: Key,
     to: Key,
     from_path: String,
     to_path: String,
 ) -> Result<Done, Fail> {
-    let src = pair.root.dropbox_path(&from_path);
-    let dst = pair.root.dropbox_path(&to_path);
+    let src = cx.root.dropbox_path(&from_path);
+    let dst = cx.root.dropbox_path(&to_path);
     // A case-only rename (`from == to`) is one move too: Dropbox renames the item in place
     // (Maestral's `test_case_change_local`, run against the real Dropbox).
-    let entry = pair.remote.move_entry(&src, &dst).await.map_err(from_dbx)?;
-    let remote = remote_node(pair, entry)?;
-    pair.counters.moved.fetch_add(1, Ordering::Relaxed);
+    let entry = cx.remote.move_entry(&src, &dst).await.map_err(from_dbx)?;
+    let remote = remote_node(cx, entry)?;
+    cx.counters.moved.fetch_add(1, Ordering::Relaxed);
     Ok(Done::new(
         Outcome::RemoteMoved { from, to, remote },
         "moved on Dropbox",
@@ -32,7 +33,7 @@ pub(super) async fn move_remote(
 }
 
 pub(super) fn move_local(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     from: Key,
     to: Key,
     from_path: String,
@@ -41,11 +42,11 @@ pub(super) fn move_local(
     let target_rel = if from == to {
         format!("{}/{}", parent(&from_path), name(&to_path))
     } else {
-        local_path_for(pair, &to_path)
+        local_path_for(cx, &to_path)
     };
-    let root = place(pair, &from_path)?;
-    place(pair, &target_rel)?;
-    let known = lock(&pair.index)
+    let root = place(cx, &from_path)?;
+    place(cx, &target_rel)?;
+    let known = lock(cx.index)
         .local(&from)
         .map_err(|e| Fail::Fatal(e.into()))?;
     match known {
@@ -59,7 +60,7 @@ pub(super) fn move_local(
         // A case-insensitive disk sees the new name as taken by the old one: two steps.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && from == to => {
             let tmp = format!("{from_path}.nuvosync-rename");
-            place(pair, &tmp)?;
+            place(cx, &tmp)?;
             root.rename(&from_path, &tmp, true)
                 .map_err(|e| io_fail("cannot rename", e))?;
             root.rename(&tmp, &target_rel, true)
@@ -70,7 +71,7 @@ pub(super) fn move_local(
         }
         Err(e) => return Err(io_fail("cannot rename", e)),
     }
-    pair.counters.moved.fetch_add(1, Ordering::Relaxed);
+    cx.counters.moved.fetch_add(1, Ordering::Relaxed);
     Ok(Done::new(
         Outcome::LocalMoved {
             from,
@@ -85,11 +86,11 @@ pub(super) fn move_local(
 
 /// A name next to `path` that is free on disk and in every tree: the planner saw only part
 /// of the trees, so its suggestion may be taken.
-fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> String {
+fn free_name(cx: &Ctx<'_>, suggested: &str, make: impl Fn(u32) -> String) -> String {
     let taken = |rel: &str| {
         let k = key(rel);
-        let ix = lock(&pair.index);
-        pair.files().is_ok_and(|root| root.exists(rel))
+        let ix = lock(cx.index);
+        cx.host.files().is_ok_and(|root| root.exists(rel))
             || ix.local(&k).ok().flatten().is_some()
             || ix.remote(&k).ok().flatten().is_some()
             || ix.synced(&k).ok().flatten().is_some()
@@ -105,21 +106,21 @@ fn free_name(pair: &Pair, suggested: &str, make: impl Fn(u32) -> String) -> Stri
 }
 
 pub(super) fn set_aside(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     local: LocalNode,
     to_path: String,
 ) -> Result<Done, Fail> {
-    let root = place(pair, &local.path)?;
+    let root = place(cx, &local.path)?;
     if !root.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(local.path.clone())));
     }
     let original = name(&local.path).to_string();
-    let (host, date) = (pair.tuning.host.clone(), crate::pair::today());
-    let to_path = free_name(pair, &to_path, |n| {
+    let (host, date) = (cx.tuning.host.clone(), crate::clock::today());
+    let to_path = free_name(cx, &to_path, |n| {
         sync_core::path::conflicted_copy_name(&original, &host, &date, n)
     });
-    place(pair, &to_path)?;
+    place(cx, &to_path)?;
     root.rename(&local.path, &to_path, true).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Fail::Stale(Some(to_path.clone()))
@@ -127,10 +128,10 @@ pub(super) fn set_aside(
             io_fail("cannot rename the local version aside", e)
         }
     })?;
-    let _ = lock(&pair.index).add_conflict(now(), &local.path, &to_path, "conflict");
-    pair.counters.conflicts.fetch_add(1, Ordering::Relaxed);
-    pair.events.send(Event::Conflict {
-        pair: pair.spec.name.clone(),
+    let _ = lock(cx.index).add_conflict(now(), &local.path, &to_path, "conflict");
+    cx.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+    cx.events.send(Event::Conflict {
+        pair: cx.name.to_string(),
         path: local.path.clone(),
         copy_path: to_path.clone(),
     });
@@ -150,31 +151,31 @@ pub(super) fn set_aside(
 }
 
 pub(super) fn rename_clash(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     local: LocalNode,
     to_path: String,
     reason: sync_core::ClashReason,
 ) -> Result<Done, Fail> {
-    let root = place(pair, &local.path)?;
+    let root = place(cx, &local.path)?;
     if !root.matches(&local.path, &local) {
         return Err(Fail::Stale(Some(parent(&local.path).to_string())));
     }
     let original = name(&local.path).to_string();
     let unicode = reason == sync_core::ClashReason::Unicode;
-    let to_path = free_name(pair, &to_path, |n| {
+    let to_path = free_name(cx, &to_path, |n| {
         sync_core::path::clash_name(&original, unicode, n)
     });
-    place(pair, &to_path)?;
+    place(cx, &to_path)?;
     root.rename(&local.path, &to_path, true)
         .map_err(|e| io_fail("cannot rename the clashing name", e))?;
     let kind = match reason {
         sync_core::ClashReason::Case => "case",
         sync_core::ClashReason::Unicode => "unicode",
     };
-    let _ = lock(&pair.index).add_conflict(now(), &local.path, &to_path, kind);
-    let _ = lock(&pair.index).clear_issue(&local.path);
-    pair.events.send(Event::Conflict {
-        pair: pair.spec.name.clone(),
+    let _ = lock(cx.index).add_conflict(now(), &local.path, &to_path, kind);
+    let _ = lock(cx.index).clear_issue(&local.path);
+    cx.events.send(Event::Conflict {
+        pair: cx.name.to_string(),
         path: local.path.clone(),
         copy_path: to_path.clone(),
     });

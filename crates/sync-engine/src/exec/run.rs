@@ -1,13 +1,15 @@
 //! Running a plan: every operation at once within the pair's limits, the results recorded
 //! in the index in one transaction per batch, big transfers handed to the transfer stage.
 
+use super::Ctx;
+use super::Turn;
 use super::deletes::{delete_local, delete_remote};
 use super::download::{create_local_folder, create_remote_folder, download};
 use super::moves::{move_local, move_remote, rename_clash, set_aside};
 use super::upload::{upload, upload_batch};
 use super::{Done, Executed, Fail, file_size, record, slot};
-use crate::pair::Pair;
-use crate::stage::Turn;
+use crate::clock::now;
+use crate::events::Event;
 use crate::sync_lock::lock;
 use futures_util::StreamExt;
 use std::collections::BTreeSet;
@@ -15,7 +17,7 @@ use sync_core::{Key, Op, Outcome, Plan};
 
 /// Carry out a plan. Big transfers go to the pair's transfer stage when a runner runs it
 /// (they end in a later round's time); everything else is done when this returns.
-pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
+pub async fn execute(cx: &Ctx<'_>, plan: Plan) -> Executed {
     let mut handed_off = 0;
     let mut bookkeeping = vec![];
     let mut small = vec![];
@@ -24,11 +26,11 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
         match &op {
             Op::Agree { .. } | Op::Forget { .. } => bookkeeping.push(op),
             Op::Upload { local, .. }
-                if file_size(local) <= pair.tuning.single_request_limit as u64 =>
+                if file_size(local) <= cx.tuning.single_request_limit as u64 =>
             {
                 small.push(op)
             }
-            Op::Upload { .. } | Op::Download { .. } => match pair.stage.take(pair, op) {
+            Op::Upload { .. } | Op::Download { .. } => match cx.host.hand_off(op) {
                 Some(op) => rest.push(op),
                 None => handed_off += 1,
             },
@@ -55,27 +57,23 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
             }),
         ));
     }
-    let batch = small.len() >= pair.tuning.batch_threshold;
+    let batch = small.len() >= cx.tuning.batch_threshold;
     // Small transfers are latency-bound: many run at once. Larger ones also take one of
     // `transfers` slots (see `slot`), so bandwidth and memory stay bounded.
-    let width = pair
-        .tuning
-        .small_transfers
-        .max(pair.tuning.transfers)
-        .max(1);
+    let width = cx.tuning.small_transfers.max(cx.tuning.transfers).max(1);
     let uploads = async {
         if batch {
-            upload_batch(pair, small, width).await
+            upload_batch(cx, small, width).await
         } else {
             futures_util::stream::iter(small)
-                .map(|op| run(pair, op))
+                .map(|op| run(cx, op))
                 .buffer_unordered(width)
                 .collect::<Vec<_>>()
                 .await
         }
     };
     let others = futures_util::stream::iter(rest)
-        .map(|op| run(pair, op))
+        .map(|op| run(cx, op))
         .buffer_unordered(width)
         .collect::<Vec<_>>();
     // One transfer at a time means one: the small uploads, then the rest.
@@ -87,7 +85,7 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
     };
     results.extend(uploads);
     results.extend(others);
-    let mut out = settle(pair, results, false).await;
+    let mut out = settle(cx, results, false).await;
     out.handed_off = handed_off;
     out
 }
@@ -97,7 +95,7 @@ pub async fn execute(pair: &Pair, plan: Plan) -> Executed {
 /// completed operation also moves the pair's generation on (a round's caller does that once
 /// per plan instead).
 pub(crate) async fn settle(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     results: Vec<(Key, String, Result<Done, Fail>)>,
     bump: bool,
 ) -> Executed {
@@ -117,7 +115,7 @@ pub(crate) async fn settle(
                 if let Some(p) = p {
                     rescan.insert(p);
                 }
-                let _ = lock(&pair.index).batch().and_then(|mut b| {
+                let _ = lock(cx.index).batch().and_then(|mut b| {
                     b.mark(&k)?;
                     b.commit()
                 });
@@ -126,7 +124,7 @@ pub(crate) async fn settle(
                 code,
                 message,
                 counts,
-            }) => pair.note_failure(&k, &path, code, &message, counts),
+            }) => note_failure(cx, &k, &path, code, &message, counts),
             Err(Fail::Fatal(e)) => {
                 if out.fatal.is_none() {
                     out.fatal = Some(e);
@@ -134,38 +132,53 @@ pub(crate) async fn settle(
             }
         }
     }
-    if let Err(e) = record(pair, &done) {
+    if let Err(e) = record(cx, &done) {
         out.fatal.get_or_insert(e);
     } else if bump && out.changed {
-        if let Err(e) = pair.bump_generation() {
+        if let Err(e) = cx.host.bump_generation() {
             out.fatal.get_or_insert(e);
         }
     }
     if !rescan.is_empty() {
         let scopes: Vec<String> = rescan.into_iter().collect();
-        if let Err(e) = pair.scan(&scopes).await {
+        if let Err(e) = cx.host.scan(&scopes).await {
             out.fatal.get_or_insert(e);
         }
     }
     out
 }
 
-async fn run(pair: &Pair, op: Op) -> (Key, String, Result<Done, Fail>) {
-    run_turned(pair, op, None).await
+/// Record a failure of an operation on `key`; after `max_failures` the key is left alone
+/// for this run and the issue stays in status.
+fn note_failure(cx: &Ctx<'_>, key: &str, path: &str, code: &str, message: &str, counts: bool) {
+    if counts {
+        let mut f = lock(cx.failures);
+        *f.entry(key.to_string()).or_insert(0) += 1;
+    }
+    let _ = lock(cx.index).set_issue(path, code, message, now());
+    cx.events.send(Event::FileError {
+        pair: cx.name.to_string(),
+        path: path.to_string(),
+        message: message.to_string(),
+    });
+}
+
+async fn run(cx: &Ctx<'_>, op: Op) -> (Key, String, Result<Done, Fail>) {
+    run_turned(cx, op, None).await
 }
 
 /// Run one operation. A big transfer of the transfer stage passes its `turn`: taken before
 /// its last checks and its commit, and held by the caller until the result is recorded.
 pub(crate) async fn run_turned(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     op: Op,
     turn: Option<&Turn>,
 ) -> (Key, String, Result<Done, Fail>) {
     let k = op.key().to_string();
     let _slot = match &op {
-        Op::Upload { local, .. } => slot(pair, file_size(local)).await,
+        Op::Upload { local, .. } => slot(cx, file_size(local)).await,
         Op::Download { remote, .. } => match remote.kind {
-            sync_core::RemoteKind::File { size, .. } => slot(pair, size).await,
+            sync_core::RemoteKind::File { size, .. } => slot(cx, size).await,
             sync_core::RemoteKind::Folder => None,
         },
         _ => None,
@@ -183,38 +196,38 @@ pub(crate) async fn run_turned(
         Op::Agree { key } | Op::Forget { key } => key.clone(),
     };
     let r = match op {
-        Op::Upload { key, local, base } => upload(pair, key, local, base, turn).await,
+        Op::Upload { key, local, base } => upload(cx, key, local, base, turn).await,
         Op::Download {
             key,
             remote,
             replace,
-        } => download(pair, key, remote, replace, turn).await,
-        Op::CreateRemoteFolder { key, local } => create_remote_folder(pair, key, local).await,
-        Op::CreateLocalFolder { key, remote } => create_local_folder(pair, key, remote),
-        Op::DeleteRemote { key, remote } => delete_remote(pair, key, remote).await,
-        Op::DeleteLocal { key, local } => delete_local(pair, key, local),
+        } => download(cx, key, remote, replace, turn).await,
+        Op::CreateRemoteFolder { key, local } => create_remote_folder(cx, key, local).await,
+        Op::CreateLocalFolder { key, remote } => create_local_folder(cx, key, remote),
+        Op::DeleteRemote { key, remote } => delete_remote(cx, key, remote).await,
+        Op::DeleteLocal { key, local } => delete_local(cx, key, local),
         Op::MoveRemote {
             from,
             to,
             from_path,
             to_path,
-        } => move_remote(pair, from, to, from_path, to_path).await,
+        } => move_remote(cx, from, to, from_path, to_path).await,
         Op::MoveLocal {
             from,
             to,
             from_path,
             to_path,
-        } => move_local(pair, from, to, from_path, to_path),
+        } => move_local(cx, from, to, from_path, to_path),
         Op::SetAside {
             key,
             local,
             to_path,
-        } => set_aside(pair, key, local, to_path),
+        } => set_aside(cx, key, local, to_path),
         Op::RenameClash {
             local,
             to_path,
             reason,
-        } => rename_clash(pair, local, to_path, reason),
+        } => rename_clash(cx, local, to_path, reason),
         Op::Agree { key } => Ok(Done::new(Outcome::Agreed { key }, "", "", None)),
         Op::Forget { key } => Ok(Done::new(Outcome::Forgotten { key }, "", "", None)),
     };

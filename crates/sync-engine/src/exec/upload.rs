@@ -1,12 +1,14 @@
 //! Uploads: one request for a small file, an upload session (resumable, its progress in the
 //! index) for a big one, and many small files committed in one batch.
 
+use super::Ctx;
+use super::Turn;
 use super::{Done, Fail, bad_remote, file_size, from_dbx, io_fail, place, remote_node, slot};
+use crate::clock::now;
 use crate::events::Event;
 use crate::index::StoredSession;
 use crate::localfs::{Root, sig_of};
-use crate::pair::{Pair, SyncError, now};
-use crate::stage::Turn;
+use crate::outcome::SyncError;
 use crate::sync_lock::lock;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -16,8 +18,8 @@ use std::sync::atomic::Ordering;
 use sync_core::{ContentHash, ContentHasher, Key, LocalKind, LocalNode, Op, Outcome};
 
 /// Read a file whose content the plan expects, checking it did not change.
-fn read_checked(pair: &Pair, local: &LocalNode) -> Result<Bytes, Fail> {
-    let root = place(pair, &local.path)?;
+fn read_checked(cx: &Ctx<'_>, local: &LocalNode) -> Result<Bytes, Fail> {
+    let root = place(cx, &local.path)?;
     let mut f = open_checked(&root, local)?;
     let mut buf = Vec::with_capacity(file_size(local) as usize);
     f.read_to_end(&mut buf)
@@ -51,13 +53,13 @@ fn open_checked(root: &Root, local: &LocalNode) -> Result<std::fs::File, Fail> {
     Ok(f)
 }
 
-fn commit_for(pair: &Pair, local: &LocalNode, base: Option<String>) -> Commit {
+fn commit_for(cx: &Ctx<'_>, local: &LocalNode, base: Option<String>) -> Commit {
     let mtime = match local.kind {
         LocalKind::File { mtime_ns, .. } => Some(mtime_ns.div_euclid(1_000_000_000)),
         LocalKind::Folder => None,
     };
     Commit {
-        path: pair.root.dropbox_path(&local.path),
+        path: cx.root.dropbox_path(&local.path),
         mode: base.map_or(WriteMode::Add, WriteMode::Update),
         autorename: false,
         strict_conflict: true,
@@ -68,17 +70,13 @@ fn commit_for(pair: &Pair, local: &LocalNode, base: Option<String>) -> Commit {
 /// A strict upload was refused as a conflict: if Dropbox already has exactly our content
 /// (a retried commit, or the same edit on both sides), that is success; otherwise record
 /// Dropbox's current state so the next plan sees the conflict.
-async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Done, Fail> {
-    let dbx_path = pair.root.dropbox_path(&local.path);
-    let meta = pair
-        .remote
-        .get_metadata(&dbx_path)
-        .await
-        .map_err(from_dbx)?;
+async fn after_conflict(cx: &Ctx<'_>, key: &str, local: &LocalNode) -> Result<Done, Fail> {
+    let dbx_path = cx.root.dropbox_path(&local.path);
+    let meta = cx.remote.get_metadata(&dbx_path).await.map_err(from_dbx)?;
     if let Some(Entry::File(fe)) = &meta {
         if Some(fe.content_hash) == local.hash() {
-            let remote = remote_node(pair, Entry::File(fe.clone()))?;
-            pair.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+            let remote = remote_node(cx, Entry::File(fe.clone()))?;
+            cx.counters.uploaded.fetch_add(1, Ordering::Relaxed);
             return Ok(Done::new(
                 Outcome::Uploaded {
                     key: key.to_string(),
@@ -92,10 +90,10 @@ async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Don
         }
     }
     let placed = match &meta {
-        Some(e) => pair.root.node(e).map_err(bad_remote)?,
+        Some(e) => cx.root.node(e).map_err(bad_remote)?,
         None => None,
     };
-    let mut ix = lock(&pair.index);
+    let mut ix = lock(cx.index);
     let mut b = ix.batch().map_err(|e| Fail::Fatal(e.into()))?;
     match placed {
         Some((k, node)) => b.put_remote(&k, &node),
@@ -106,11 +104,11 @@ async fn after_conflict(pair: &Pair, key: &str, local: &LocalNode) -> Result<Don
     Err(Fail::Stale(None))
 }
 
-fn uploaded(pair: &Pair, key: String, local: LocalNode, fe: FileEntry) -> Result<Done, Fail> {
+fn uploaded(cx: &Ctx<'_>, key: String, local: LocalNode, fe: FileEntry) -> Result<Done, Fail> {
     let size = fe.size;
-    let remote = remote_node(pair, Entry::File(fe))?;
-    pair.counters.uploaded.fetch_add(1, Ordering::Relaxed);
-    pair.counters.bytes.fetch_add(size, Ordering::Relaxed);
+    let remote = remote_node(cx, Entry::File(fe))?;
+    cx.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+    cx.counters.bytes.fetch_add(size, Ordering::Relaxed);
     let path = local.path.clone();
     Ok(Done::new(
         Outcome::Uploaded { key, local, remote },
@@ -121,25 +119,25 @@ fn uploaded(pair: &Pair, key: String, local: LocalNode, fe: FileEntry) -> Result
 }
 
 pub(super) async fn upload(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     local: LocalNode,
     base: Option<String>,
     turn: Option<&Turn>,
 ) -> Result<Done, Fail> {
-    if file_size(&local) > pair.tuning.single_request_limit as u64 {
-        let _permit = pair
+    if file_size(&local) > cx.tuning.single_request_limit as u64 {
+        let _permit = cx
             .large_uploads
             .acquire()
             .await
             .map_err(|_| Fail::Stale(None))?;
-        return upload_session(pair, key, local, base, turn).await;
+        return upload_session(cx, key, local, base, turn).await;
     }
-    let data = crate::pair::blocking(|| read_checked(pair, &local))?;
-    let commit = commit_for(pair, &local, base);
-    match pair.remote.upload(&commit, data).await {
-        Ok(fe) => uploaded(pair, key, local, fe),
-        Err(DbxError::Conflict(_)) => after_conflict(pair, &key, &local).await,
+    let data = crate::sync_lock::blocking(|| read_checked(cx, &local))?;
+    let commit = commit_for(cx, &local, base);
+    match cx.remote.upload(&commit, data).await {
+        Ok(fe) => uploaded(cx, key, local, fe),
+        Err(DbxError::Conflict(_)) => after_conflict(cx, &key, &local).await,
         Err(e) => Err(from_dbx(e)),
     }
 }
@@ -177,20 +175,20 @@ fn read_chunk(f: &mut std::fs::File, offset: u64, len: usize) -> std::io::Result
 }
 
 async fn upload_session(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     key: String,
     local: LocalNode,
     base: Option<String>,
     turn: Option<&Turn>,
 ) -> Result<Done, Fail> {
-    let root = place(pair, &local.path)?;
+    let root = place(cx, &local.path)?;
     let size = file_size(&local);
     let LocalKind::File { mtime_ns, .. } = local.kind else {
         return Err(Fail::Stale(None));
     };
     let mut f = open_checked(&root, &local)?;
-    let chunk = pair.tuning.chunk_size.max(1);
-    let stored = lock(&pair.index)
+    let chunk = cx.tuning.chunk_size.max(1);
+    let stored = lock(cx.index)
         .session(&key)
         .map_err(|e| Fail::Fatal(e.into()))?;
     let fresh = stored.filter(|s| {
@@ -214,7 +212,7 @@ async fn upload_session(
             let mut h = ContentHasher::new();
             h.update(&first);
             let len = first.len() as u64;
-            let id = pair
+            let id = cx
                 .remote
                 .session_start(Bytes::from(first), false)
                 .await
@@ -223,7 +221,7 @@ async fn upload_session(
         }
     };
     let save = |session: &str, offset: u64| {
-        lock(&pair.index)
+        lock(cx.index)
             .save_session(
                 &key,
                 &StoredSession {
@@ -245,7 +243,7 @@ async fn upload_session(
         if data.is_empty() {
             return Err(Fail::Stale(Some(local.path.clone()))); // shrank while uploading
         }
-        match pair
+        match cx
             .remote
             .session_append(&session, offset, Bytes::from(data.clone()), false)
             .await
@@ -257,11 +255,11 @@ async fn upload_session(
                 // An edit since the upload began: what is sent is no longer the file. Stop
                 // now (the next round plans the new content) rather than at the end.
                 if !root.matches(&local.path, &local) {
-                    let _ = lock(&pair.index).drop_session(&key);
+                    let _ = lock(cx.index).drop_session(&key);
                     return Err(Fail::Stale(Some(local.path.clone())));
                 }
-                pair.events.send(Event::Progress {
-                    pair: pair.spec.name.clone(),
+                cx.events.send(Event::Progress {
+                    pair: cx.name.to_string(),
                     path: local.path.clone(),
                     direction: "upload".into(),
                     done: offset,
@@ -283,7 +281,7 @@ async fn upload_session(
                 hasher = ContentHasher::new();
                 hasher.update(&first);
                 offset = first.len() as u64;
-                session = pair
+                session = cx
                     .remote
                     .session_start(Bytes::from(first), false)
                     .await
@@ -299,20 +297,20 @@ async fn upload_session(
     }
     // Commit only the exact content that was planned.
     if !root.matches(&local.path, &local) || Some(hasher.finish()) != local.hash() {
-        let _ = lock(&pair.index).drop_session(&key);
+        let _ = lock(cx.index).drop_session(&key);
         return Err(Fail::Stale(Some(local.path.clone())));
     }
-    let commit = commit_for(pair, &local, base);
-    let result = pair
+    let commit = commit_for(cx, &local, base);
+    let result = cx
         .remote
         .session_finish(&session, offset, &commit, Bytes::new())
         .await;
-    let _ = lock(&pair.index).drop_session(&key);
+    let _ = lock(cx.index).drop_session(&key);
     match result {
-        Ok(fe) => uploaded(pair, key, local, fe),
+        Ok(fe) => uploaded(cx, key, local, fe),
         // A finish whose answer was lost consumed the session: see whether it landed.
         Err(DbxError::Conflict(_)) | Err(DbxError::SessionNotFound) => {
-            after_conflict(pair, &key, &local).await
+            after_conflict(cx, &key, &local).await
         }
         Err(e) => Err(from_dbx(e)),
     }
@@ -323,7 +321,7 @@ type Staged = (Key, LocalNode, Option<String>, Result<(String, u64), Fail>);
 
 /// Many small files: each is sent as a closed session, then committed together.
 pub(super) async fn upload_batch(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     ops: Vec<Op>,
     width: usize,
 ) -> Vec<(Key, String, Result<Done, Fail>)> {
@@ -339,10 +337,10 @@ pub(super) async fn upload_batch(
         })
         .map(|(key, local, base)| async move {
             let staged = async {
-                let _slot = slot(pair, file_size(&local)).await;
-                let data = crate::pair::blocking(|| read_checked(pair, &local))?;
+                let _slot = slot(cx, file_size(&local)).await;
+                let data = crate::sync_lock::blocking(|| read_checked(cx, &local))?;
                 let len = data.len() as u64;
-                let id = pair
+                let id = cx
                     .remote
                     .session_start(data, true)
                     .await
@@ -366,11 +364,11 @@ pub(super) async fn upload_batch(
                 Err(f) => out.push((key, local.path.clone(), Err(f))),
             }
             if ready.len() == FINISH_BATCH_MAX {
-                finish_batch(pair, std::mem::take(&mut ready), &mut out).await;
+                finish_batch(cx, std::mem::take(&mut ready), &mut out).await;
             }
         }
         if !ready.is_empty() {
-            finish_batch(pair, ready, &mut out).await;
+            finish_batch(cx, ready, &mut out).await;
         }
         out
     };
@@ -386,7 +384,7 @@ type Ready = (Key, LocalNode, Option<String>, String, u64);
 /// Commit sent sessions in one `finish_batch`, retrying the entries Dropbox refused with
 /// `too_many_write_operations`.
 async fn finish_batch(
-    pair: &Pair,
+    cx: &Ctx<'_>,
     chunk: Vec<Ready>,
     out: &mut Vec<(Key, String, Result<Done, Fail>)>,
 ) {
@@ -399,12 +397,12 @@ async fn finish_batch(
             .iter()
             .map(|&i| {
                 let (_, local, base, id, len) = &chunk[i];
-                (id.clone(), *len, commit_for(pair, local, base.clone()))
+                (id.clone(), *len, commit_for(cx, local, base.clone()))
             })
             .collect();
         let results = {
-            let _one_commit_at_a_time = pair.commit_lock.lock().await;
-            pair.remote.finish_batch(&entries).await
+            let _one_commit_at_a_time = cx.commit_lock.lock().await;
+            cx.remote.finish_batch(&entries).await
         };
         let results = match results {
             Ok(r) => r,
@@ -432,13 +430,13 @@ async fn finish_batch(
                 Ok(fe) => out.push((
                     key.clone(),
                     local.path.clone(),
-                    uploaded(pair, key.clone(), local.clone(), fe),
+                    uploaded(cx, key.clone(), local.clone(), fe),
                 )),
                 Err(DbxError::TooManyWriteOperations) => retry.push(i),
                 Err(DbxError::Conflict(_)) => out.push((
                     key.clone(),
                     local.path.clone(),
-                    after_conflict(pair, key, local).await,
+                    after_conflict(cx, key, local).await,
                 )),
                 Err(e) => out.push((key.clone(), local.path.clone(), Err(from_dbx(e)))),
             }

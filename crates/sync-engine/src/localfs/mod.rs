@@ -165,7 +165,7 @@ pub fn root_present(root: &Path) -> io::Result<()> {
 
 /// The user the engine runs as.
 pub fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
+    crate::platform::user_id()
 }
 
 /// nuvosync's temp folder, below the root.

@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -253,7 +253,7 @@ impl PowerCut {
     }
 
     fn undo(&self, u: Undo, out: &mut Cut) -> io::Result<()> {
-        use rustix::fs::{AtFlags, RenameFlags};
+        use rustix::fs::AtFlags;
         match u {
             Undo::Created { dir, name } => {
                 rustix::fs::unlinkat(dir.fd(), name.as_str(), AtFlags::empty())?;
@@ -279,12 +279,12 @@ impl PowerCut {
                 to,
                 replaced,
             } => {
-                rustix::fs::renameat_with(
+                crate::platform::rename_at(
                     to_dir.fd(),
                     to.as_str(),
                     from_dir.fd(),
                     from.as_str(),
-                    RenameFlags::NOREPLACE,
+                    true,
                 )?;
                 match replaced {
                     Some(Replaced::File(kept)) => rustix::fs::linkat(
@@ -347,7 +347,7 @@ fn read_all(f: &File) -> io::Result<Vec<u8>> {
 }
 
 fn file_id(md: &Metadata) -> (u64, u64) {
-    (md.dev(), md.ino())
+    (crate::platform::device_id(md), crate::platform::file_id(md))
 }
 
 impl Fs for PowerCut {

@@ -11,7 +11,7 @@
 //! link in the last component either.
 
 use super::{Dir, Fs};
-use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
@@ -236,12 +236,7 @@ impl Fs for RealFs {
     ) -> io::Result<()> {
         let (a, an) = parent_of(from_dir, from)?;
         let (b, bn) = parent_of(to_dir, to)?;
-        let flags = if noreplace {
-            RenameFlags::NOREPLACE
-        } else {
-            RenameFlags::empty()
-        };
-        rustix::fs::renameat_with(&a, an, &b, bn, flags).map_err(io::Error::from)
+        crate::platform::rename_at(a.as_fd(), an, b.as_fd(), bn, noreplace)
     }
 
     fn remove_file(&self, at: &Dir, rel: &str) -> io::Result<()> {

@@ -6,7 +6,6 @@ use crate::index::Sig;
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use sync_core::{ContentHasher, LocalKind, LocalNode};
@@ -45,7 +44,12 @@ impl Root {
     pub fn present(&self) -> io::Result<()> {
         root_present(self.path())?;
         let now = std::fs::metadata(self.path())?;
-        if self.dir.id()? != (now.dev(), now.ino()) {
+        if self.dir.id()?
+            != (
+                crate::platform::device_id(&now),
+                crate::platform::file_id(&now),
+            )
+        {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(

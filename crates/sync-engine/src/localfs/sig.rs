@@ -3,22 +3,8 @@
 //! it reads, replaces or trashes one.
 
 use crate::index::Sig;
-use std::os::unix::fs::MetadataExt;
+pub use crate::platform::{ctime_ns, mtime_ns};
 use sync_core::{LocalKind, LocalNode};
-
-/// Modification time in ns.
-pub fn mtime_ns(md: &std::fs::Metadata) -> i64 {
-    md.mtime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(md.mtime_nsec())
-}
-
-/// Status-change time in ns (set by the kernel on every write, rename, chmod; never by a user).
-pub fn ctime_ns(md: &std::fs::Metadata) -> i64 {
-    md.ctime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(md.ctime_nsec())
-}
 
 /// The signature of a file-system entry.
 pub fn sig_of(md: &std::fs::Metadata) -> Sig {
@@ -27,7 +13,7 @@ pub fn sig_of(md: &std::fs::Metadata) -> Sig {
     let folder = md.is_dir();
     Sig {
         folder,
-        inode: md.ino(),
+        inode: crate::platform::file_id(md),
         size: if folder { 0 } else { md.len() },
         mtime_ns: if folder { 0 } else { mtime_ns(md) },
         ctime_ns: if folder { 0 } else { ctime_ns(md) },

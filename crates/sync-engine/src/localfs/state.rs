@@ -6,7 +6,6 @@ use super::{PARTIAL_KEEP, PARTIAL_PREFIX, Root, StateError, StateProblem, TMP, T
 use crate::rules::STATE_DIR;
 use std::fs::Metadata;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 impl Root {
     /// Check the state folder before a run, creating it (mode 0700) if missing: it must be
@@ -35,12 +34,12 @@ impl Root {
             if !dir && !ft.is_file() {
                 return Err(problem(rel, "is not a regular file".into()));
             }
-            if md.uid() != me {
+            if crate::platform::owner(md) != me {
                 return Err(problem(
                     rel,
                     format!(
                         "belongs to another user (uid {}, this is uid {me})",
-                        md.uid()
+                        crate::platform::owner(md)
                     ),
                 ));
             }
@@ -49,7 +48,7 @@ impl Root {
         match self.fs.stat(&self.dir, STATE_DIR) {
             Ok(md) => {
                 owned(STATE_DIR, &md, true)?;
-                if md.permissions().mode() & 0o077 != 0 {
+                if crate::platform::mode(&md) & 0o077 != 0 {
                     let d = self.fs.open_dir(&self.dir, STATE_DIR)?;
                     // Through the folder's own descriptor: no path, no link to follow.
                     set_dir_mode(&d, 0o700)?;
@@ -104,7 +103,7 @@ impl Root {
             Err(e) => return Err(e),
         }
         let mut f = self.fs.create(&self.dir, &tmp, 0o600)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        crate::platform::set_mode(&f, 0o600)?;
         f.write_all(data)?;
         self.fs.sync_file(&f)?;
         drop(f);
@@ -156,8 +155,7 @@ impl Root {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let file = self.fs.open_write(&self.dir, &rel)?;
                 let md = file.metadata()?;
-                use std::os::unix::fs::MetadataExt;
-                if md.uid() != rustix::process::geteuid().as_raw() {
+                if crate::platform::owner(&md) != euid() {
                     return Err(io::Error::new(
                         io::ErrorKind::PermissionDenied,
                         "a staged download is not yours",

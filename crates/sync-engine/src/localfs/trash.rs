@@ -3,7 +3,6 @@
 
 use super::{Dir, Fs, Root, TRASH, below, parent_rel};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -177,7 +176,8 @@ impl Root {
             if !md.is_dir() {
                 continue;
             }
-            let at = parse_stamp(&name).unwrap_or_else(|| md.mtime());
+            let at = parse_stamp(&name)
+                .unwrap_or_else(|| crate::platform::mtime_ns(&md).div_euclid(1_000_000_000));
             let rel = format!("{TRASH}/{name}");
             let size = self.tree_size(&rel)?;
             batches.push((at, rel, size));

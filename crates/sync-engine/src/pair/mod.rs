@@ -5,28 +5,26 @@
 //! out (`crate::exec`), round after round until the three trees agree. Every completed
 //! operation is recorded in one index transaction, so it can stop at any moment.
 //!
-//! - `settings`: what a pair syncs and its knobs ([`PairSpec`], [`Tuning`], [`Retention`],
-//!   [`DeleteGuard`]);
-//! - `outcome`: why a pair stops or pauses and what a run did ([`SyncError`], [`Report`]);
-//! - `clock`: the engine's wall clock;
+//! What a pair syncs and its knobs ([`PairSpec`], [`Tuning`], [`Retention`], [`DeleteGuard`]:
+//! `crate::settings`), why it stops or pauses and what a run did ([`SyncError`], [`Report`]:
+//! `crate::outcome`) and the engine's wall clock ([`now`]: `crate::clock`) live below the
+//! executor, which uses them too; they are re-exported here.
+//!
 //! - `guards`: the folder, generation, account and mass-delete checks;
 //! - `observe`: the scanner and the remote feed into the index;
 //! - `round`: plan, execute, converge.
 
-mod clock;
 mod guards;
 mod observe;
-mod outcome;
 mod round;
-mod settings;
 
 #[cfg(feature = "testing")]
-pub use clock::shift_clock;
-pub use clock::{now, today};
+pub use crate::clock::shift_clock;
+pub use crate::clock::{now, today};
+pub use crate::outcome::{Counters, PauseReason, Report, SyncError};
+pub use crate::settings::{DeleteGuard, PairSpec, Retention, Tuning, hostname};
 pub use guards::DELETE_WINDOW;
 pub(crate) use guards::DeleteWindow;
-pub use outcome::{Counters, PauseReason, Report, SyncError};
-pub use settings::{DeleteGuard, PairSpec, Retention, Tuning, hostname};
 
 use crate::events::Events;
 use crate::index::Index;
@@ -87,17 +85,7 @@ pub struct Pair {
     /// Big transfers in flight across rounds while a runner runs the pair.
     pub(crate) stage: crate::stage::Stage,
 }
-/// Run blocking work without stalling other tasks of a multi-threaded runtime.
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
-
-pub(crate) use crate::sync_lock::lock;
+pub(crate) use crate::sync_lock::{blocking, lock};
 
 impl Pair {
     /// Open a pair (its index is created on first use).
@@ -302,11 +290,73 @@ impl Pair {
 
     /// Big transfers in flight (their keys), while a runner runs the pair.
     pub fn transfers_in_flight(&self) -> BTreeSet<Key> {
-        crate::stage::in_flight(self)
+        self.stage.in_flight()
     }
 
     /// The rules in force.
     pub fn rules(&self) -> Rules {
         self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The pair's parts, lent to the executor, the transfer stage and the exported copies.
+    pub(crate) fn ctx(&self) -> crate::exec::Ctx<'_> {
+        crate::exec::Ctx {
+            name: &self.spec.name,
+            local_root: &self.spec.local_root,
+            index: &self.index,
+            remote: &self.remote,
+            root: &self.root,
+            tuning: &self.tuning,
+            events: &self.events,
+            counters: &self.counters,
+            failures: &self.failures,
+            transfer_slots: &self.transfer_slots,
+            large_uploads: &self.large_uploads,
+            commit_lock: &self.commit_lock,
+            host: self,
+        }
+    }
+}
+
+impl crate::exec::Host for Pair {
+    fn files(&self) -> Result<Arc<crate::localfs::Root>, SyncError> {
+        Pair::files(self)
+    }
+
+    fn os_trash(&self) -> Option<crate::localfs::OsTrash> {
+        Pair::os_trash(self)
+    }
+
+    fn rules(&self) -> Rules {
+        Pair::rules(self)
+    }
+
+    fn set_exported(&self, keys: &[Key]) {
+        Pair::set_exported(self, keys)
+    }
+
+    fn bump_generation(&self) -> Result<(), SyncError> {
+        Pair::bump_generation(self)
+    }
+
+    fn scan<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, SyncError>> {
+        Box::pin(Pair::scan(self, scopes))
+    }
+
+    fn hand_off(&self, op: sync_core::Op) -> Option<sync_core::Op> {
+        self.stage.take(&self.tuning, op)
+    }
+}
+
+impl crate::stage::Owner for Pair {
+    fn ctx(&self) -> crate::exec::Ctx<'_> {
+        Pair::ctx(self)
+    }
+
+    fn stage(&self) -> &crate::stage::Stage {
+        &self.stage
     }
 }

@@ -318,7 +318,7 @@ impl Pair {
             }));
         }
         // Rows not seen in a full listing are gone.
-        crate::export::forget_unseen(self, &seen)?;
+        crate::export::forget_unseen(&mut lock(&self.index), &seen)?;
         let mut ix = lock(&self.index);
         let stale: Vec<Key> = ix
             .remote_keys()?
@@ -362,7 +362,12 @@ impl Pair {
             }
             placed.push((e, self.root.node(e)));
         }
-        crate::export::note_entries(self, entries, seen.as_deref_mut())?;
+        crate::export::note_entries(
+            &mut lock(&self.index),
+            &self.root,
+            entries,
+            seen.as_deref_mut(),
+        )?;
         let mut odd_names = vec![];
         let mut gone = vec![];
         let mut ix = lock(&self.index);

@@ -143,7 +143,7 @@ impl Pair {
     pub async fn converge(&self, settle: bool) -> Result<u64, SyncError> {
         // Exported copies of documents gone from Dropbox go first, so that a folder deleted
         // there with a document in it is not kept here for the copy alone.
-        crate::export::sync_exports(self).await?;
+        crate::export::sync_exports(&self.ctx()).await?;
         let mut rounds = 0u64;
         let mut quiet = 0;
         let mut executed_since_scan = false;
@@ -189,7 +189,7 @@ impl Pair {
             }
             tracing::debug!(pair = %self.spec.name, round = rounds, ops = plan.ops.len(), "executing a plan");
             self.check_deletes(&plan)?;
-            let executed = crate::exec::execute(self, plan).await;
+            let executed = crate::exec::execute(&self.ctx(), plan).await;
             executed_since_scan = true;
             if executed.changed {
                 self.bump_generation()?;
@@ -200,7 +200,7 @@ impl Pair {
             self.pull().await?;
         }
         self.deletes_confirmed.store(false, Ordering::SeqCst);
-        crate::export::sync_exports(self).await?;
+        crate::export::sync_exports(&self.ctx()).await?;
         if lock(&self.index).meta("generation")?.is_none() {
             self.bump_generation()?;
         }
@@ -268,28 +268,6 @@ impl Pair {
             failed,
             issues,
         })
-    }
-
-    /// Record a failure of an operation on `key`; after `max_failures` the key is left alone
-    /// for this run and the issue stays in status.
-    pub(crate) fn note_failure(
-        &self,
-        key: &str,
-        path: &str,
-        code: &str,
-        message: &str,
-        counts: bool,
-    ) {
-        if counts {
-            let mut f = lock(&self.failures);
-            *f.entry(key.to_string()).or_insert(0) += 1;
-        }
-        let _ = lock(&self.index).set_issue(path, code, message, now());
-        self.events.send(Event::FileError {
-            pair: self.spec.name.clone(),
-            path: path.to_string(),
-            message: message.to_string(),
-        });
     }
 }
 

@@ -408,7 +408,8 @@ fn reload_rules(pair: &Pair) {
 async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     let triggers = Arc::new(Triggers::default());
     // Big transfers run in the pair's transfer stage, across rounds (see `crate::stage`).
-    pair.stage.start(Arc::downgrade(&pair));
+    pair.stage
+        .start(Arc::downgrade(&pair) as std::sync::Weak<Pair>);
     let mut watcher = if opts.watch {
         match crate::pair::blocking(|| Watch::start(&pair, triggers.clone(), opts.max_watches)) {
             Ok(w) => {

@@ -194,12 +194,5 @@ impl Default for DeleteGuard {
     }
 }
 
-/// This machine's host name.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "this computer".into())
-}
+/// This machine's host name (see [`crate::platform::host_name`]).
+pub use crate::platform::host_name as hostname;
