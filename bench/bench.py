@@ -1210,7 +1210,7 @@ def main():
     ap.add_argument("--work-dir", help="scratch folder for trees (default OUT/work)")
     ap.add_argument("--keep-work", action="store_true", help="keep the trees and state of every step")
     ap.add_argument("--cap", type=int, help="seconds a tool gets for P1/P2 (its rate is then taken over the files it finished) and for the P3/P4 first sync (default 3600 and 7200)")
-    ap.add_argument("--p9-files", type=int, default=0, help="files in P9's tree (default 1,000,000; --quick 20,000)")
+    ap.add_argument("--p9-files", type=int, default=0, help="files in P9's tree (default 1,000,000; --quick 100,000)")
     ap.add_argument("--merge", action="store_true", help="keep the rows already in OUT/results.json that this run does not measure again")
     args = ap.parse_args()
     if not args.out:

@@ -33,7 +33,7 @@ NO_LOAD_MODEL = ["--max-in-flight", "0", "--rate-limit", "0"]
 
 def sizes(files: int, quick: bool) -> tuple[int, int, int]:
     """(files, folders, touched files of the burst) for a P9 of `files` files."""
-    files = files or (20_000 if quick else 1_000_000)
+    files = files or (100_000 if quick else 1_000_000)
     return files, max(1, files // 20), min(100_000, max(1, files // 2))
 
 
