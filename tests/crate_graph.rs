@@ -279,7 +279,8 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 /// The front ends (the API, the CLI, the tray app) use the engine through its façade only:
 /// `sync_engine::engine::*` (the `Engine` and its `PairHandle`s), `sync_engine::events::*` and
 /// what the crate's root re-exports — never its index, scanner, file layer or a raw `Pair`.
-/// The engine's modules stay public for its own tests; this check keeps front ends off them.
+/// The engine's internal modules are public only with its `testing` feature (its tests and
+/// those of front ends); this check also keeps the front ends' own sources off them.
 #[test]
 fn front_ends_use_the_engine_through_its_facade() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
