@@ -100,6 +100,9 @@ pub(crate) const RETRY_BATCH: nuvosync_dropbox::Backoff = nuvosync_dropbox::Back
     std::time::Duration::from_millis(3200),
 );
 pub use nuvosync_dropbox::throttle::Limits;
-pub use pair::{DeleteGuard, Pair, PairSpec, PauseReason, Report, Retention, SyncError, Tuning};
+/// The pair itself, for the engine's tests (front ends hold a [`PairHandle`]).
+#[cfg(feature = "testing")]
+pub use pair::Pair;
+pub use pair::{DeleteGuard, PairSpec, PauseReason, Report, Retention, SyncError, Tuning};
 pub use remote::{Remote, RemoteRoot};
 pub use runner::{RunOptions, RunStatus, Runner};

@@ -115,3 +115,62 @@ impl Engine {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nuvosync_dropbox::{Client, Credential, Endpoints, Secret};
+
+    #[test]
+    fn a_pair_is_opened_once_and_forgetting_it_removes_its_index_and_marker() {
+        let d = tempfile::tempdir().unwrap();
+        let local = d.path().join("lab");
+        std::fs::create_dir_all(&local).unwrap();
+        let state = d.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let index = state.join("lab.db");
+        // Never called: opening a pair asks nothing of Dropbox.
+        let client = Arc::new(
+            Client::new(
+                Endpoints::dropbox(),
+                Credential::Either {
+                    token: Secret::new("unused"),
+                    app_key: nuvosync_dropbox::DEFAULT_APP_KEY.into(),
+                },
+            )
+            .unwrap(),
+        );
+        let spec = PairSpec {
+            name: "lab".into(),
+            local_root: local.clone(),
+            remote_root: "/Acme/Research/Lab".into(),
+            excluded: vec![],
+            index_path: index.clone(),
+        };
+        let engine = Engine::new(Tuning::default());
+        let a = engine.open(spec.clone(), client.clone(), &[]).unwrap();
+        let b = engine.open(spec, client, &[]).unwrap();
+        assert!(
+            Arc::ptr_eq(&a.pair, &b.pair),
+            "the open pair is handed out again"
+        );
+        let names: Vec<String> = engine.handles().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["lab"]);
+        assert!(index.exists(), "its index is made on first use");
+
+        engine.close("lab");
+        assert!(engine.get("lab").is_none());
+        assert!(index.exists(), "closing keeps the index");
+
+        let marker = local
+            .join(crate::rules::STATE_DIR)
+            .join(crate::marker::NAME);
+        std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+        std::fs::write(&marker, "{}").unwrap();
+        drop((a, b));
+        engine.forget("lab", &index, Some(&local));
+        assert!(!index.exists(), "the index is deleted");
+        assert!(!marker.exists(), "the marker that belonged to it too");
+        assert!(local.is_dir(), "the folder stays");
+    }
+}
