@@ -2,7 +2,8 @@
 //! IO, only the tray app depends on Tauri, the engine knows nothing of front ends, the
 //! emulator is never a dependency of the engine or the Dropbox client, and the tests' shared
 //! fixtures (`nuvosync-test-support`) are no crate's normal dependency. Read from
-//! `cargo metadata` (the declared normal dependencies of each workspace crate).
+//! `cargo metadata` (the declared normal dependencies of each workspace crate). And the front
+//! ends use the engine through its façade only: read from their sources.
 
 use std::collections::{BTreeMap, BTreeSet};
 

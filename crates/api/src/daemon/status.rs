@@ -29,9 +29,6 @@ impl Daemon {
                 .pair(&cfg.name)
                 .map(|p| p.summary())
                 .unwrap_or_default();
-            let (files, bytes, pending, conflicts) =
-                (counts.files, counts.bytes, counts.pending, counts.conflicts);
-            let issues: Vec<IssueDto> = counts.issues.into_iter().map(IssueDto::from).collect();
             let (mut state, message, code, last_sync, watching, watch_problem) = match &run {
                 Some(r) => (
                     r.state.clone(),
@@ -61,7 +58,7 @@ impl Daemon {
                     | Some("index_missing")
                     | Some("account_changed")
                     | Some("remote_folder_gone")
-            ) || (state == PairState::UpToDate && conflicts > 0)
+            ) || (state == PairState::UpToDate && counts.conflicts > 0)
             {
                 state = PairState::Attention;
             }
@@ -81,11 +78,11 @@ impl Daemon {
                 message,
                 code,
                 last_sync,
-                files,
-                bytes,
-                pending,
-                conflicts,
-                issues,
+                files: counts.files,
+                bytes: counts.bytes,
+                pending: counts.pending,
+                conflicts: counts.conflicts,
+                issues: counts.issues.into_iter().map(IssueDto::from).collect(),
                 watching,
                 watch_problem,
                 watch: cfg.watch,
