@@ -32,8 +32,7 @@ pub fn run(cmd: &DebugCommand) -> i32 {
                                 failed.fetch_add(1, Ordering::Relaxed);
                                 continue;
                             };
-                            let sig = sync_engine::scan::sig_of(&md);
-                            match sync_engine::scan::hash_file(f, &sig) {
+                            match sync_engine::engine::hash_file(f) {
                                 Ok(Some(_)) => {
                                     bytes.fetch_add(md.len(), Ordering::Relaxed);
                                 }

@@ -2,7 +2,8 @@
 //! IO, only the tray app depends on Tauri, the engine knows nothing of front ends, the
 //! emulator is never a dependency of the engine or the Dropbox client, and the tests' shared
 //! fixtures (`nuvosync-test-support`) are no crate's normal dependency. Read from
-//! `cargo metadata` (the declared normal dependencies of each workspace crate).
+//! `cargo metadata` (the declared normal dependencies of each workspace crate). And the front
+//! ends use the engine through its façade only: read from their sources.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -185,4 +186,139 @@ fn the_engine_test_hooks_are_off_in_what_ships() {
             "{package} builds the engine with its test hooks: {f:?}"
         );
     }
+}
+
+/// The modules of the engine that are its façade: front ends name these, or what the crate's
+/// root re-exports, and nothing else of the engine.
+const FACADE: &[&str] = &["engine", "events"];
+
+/// What a front end names of the engine past its façade, in `text` (Rust source): a module
+/// path `sync_engine::module::` (also inside a `use sync_engine::{…}` group) other than the
+/// façade's, or the raw `sync_engine::Pair`. Each as (line, what); comments are skipped.
+fn past_the_facade(text: &str) -> Vec<(usize, String)> {
+    let code: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("//") {
+                ""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let line_of = |at: usize| code[..at].matches('\n').count() + 1;
+    let mut out = vec![];
+    let needle = "sync_engine::";
+    for (at, _) in code.match_indices(needle) {
+        if at > 0 {
+            let before = code[..at].chars().next_back().unwrap();
+            if before.is_ascii_alphanumeric() || before == '_' {
+                continue; // another crate whose name ends so
+            }
+        }
+        let rest = &code[at + needle.len()..];
+        // The paths named here: one, or the items of a `{…}` group at its top level.
+        let mut paths: Vec<(usize, &str)> = vec![];
+        if let Some(group) = rest.strip_prefix('{') {
+            let (mut depth, mut start) = (0usize, 0usize);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        paths.push((start, &group[start..i]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        paths.push((start, &group[start..i]));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            paths = paths
+                .into_iter()
+                .map(|(s, p)| {
+                    let lead = p.len() - p.trim_start().len();
+                    (at + needle.len() + 1 + s + lead, p.trim_start())
+                })
+                .collect();
+        } else {
+            paths.push((at, rest));
+        }
+        for (pos, p) in paths {
+            let first = ident(p);
+            let module = p[first.len()..].starts_with("::")
+                && first.starts_with(|c: char| c.is_ascii_lowercase())
+                && !FACADE.contains(&first.as_str());
+            if module || first == "Pair" {
+                out.push((line_of(pos), format!("sync_engine::{first}")));
+            }
+        }
+    }
+    out
+}
+
+/// The `.rs` files under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The front ends (the API, the CLI, the tray app) use the engine through its façade only:
+/// `sync_engine::engine::*` (the `Engine` and its `PairHandle`s), `sync_engine::events::*` and
+/// what the crate's root re-exports — never its index, scanner, file layer or a raw `Pair`.
+/// The engine's internal modules are public only with its `testing` feature (its tests and
+/// those of front ends); this check also keeps the front ends' own sources off them.
+#[test]
+fn front_ends_use_the_engine_through_its_facade() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![];
+    for dir in ["crates/api/src", "src", "src-tauri/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files.sort();
+    assert!(
+        files.len() > 20,
+        "the front ends' sources are found: {files:?}"
+    );
+    let mut found = vec![];
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (line, what) in past_the_facade(&text) {
+            let f = f.strip_prefix(root).unwrap_or(f);
+            found.push(format!("{}:{line}: {what}", f.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "{} use(s) of the engine past its façade (use `sync_engine::engine::*`, `sync_engine::events::*` or a root re-export; add a `PairHandle` method for what is missing):\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_facade_check_sees_paths_and_groups() {
+    let text = "use sync_engine::{Event, index::Issue,\n    engine::FileState};\n// sync_engine::scan::x\nlet t = sync_engine::pair::now();\nlet p: sync_engine::Pair = todo();\nlet h: sync_engine::PairHandle;\nmy_sync_engine::x::y();\nuse sync_engine::events::Events;";
+    assert_eq!(
+        past_the_facade(text),
+        [
+            (1, "sync_engine::index".to_string()),
+            (4, "sync_engine::pair".to_string()),
+            (5, "sync_engine::Pair".to_string()),
+        ]
+    );
 }

@@ -121,7 +121,7 @@ fn when(t: Option<i64>) -> String {
     match t {
         None => "never".into(),
         Some(t) => {
-            let ago = sync_engine::pair::now() - t;
+            let ago = sync_engine::engine::now() - t;
             match ago {
                 ..=5 => "just now".into(),
                 6..=119 => format!("{ago} s ago"),

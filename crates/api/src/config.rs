@@ -112,20 +112,20 @@ impl Paths {
     /// Is `local` (a pair's folder) inside one of nuvosync's own folders? Which one, if so.
     /// Compared by real path.
     pub fn private_around(&self, local: &Path) -> Option<PathBuf> {
-        let local = sync_engine::rules::real_path(local);
+        let local = sync_engine::engine::real_path(local);
         self.private_folders()
             .into_iter()
-            .find(|d| local.starts_with(sync_engine::rules::real_path(d)))
+            .find(|d| local.starts_with(sync_engine::engine::real_path(d)))
     }
 
     /// Those of nuvosync's own folders inside `local` (a pair's folder): the pair never syncs
     /// them. Compared by real path.
     pub fn private_inside(&self, local: &Path) -> Vec<PathBuf> {
-        let local = sync_engine::rules::real_path(local);
+        let local = sync_engine::engine::real_path(local);
         self.private_folders()
             .into_iter()
             .filter(|d| {
-                let d = sync_engine::rules::real_path(d);
+                let d = sync_engine::engine::real_path(d);
                 d != local && d.starts_with(&local)
             })
             .collect()

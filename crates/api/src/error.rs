@@ -93,9 +93,3 @@ impl From<nuvosync_dropbox::Error> for ApiError {
         ApiError::new(code, e.to_string())
     }
 }
-
-impl From<sync_engine::index::IndexError> for ApiError {
-    fn from(e: sync_engine::index::IndexError) -> Self {
-        ApiError::new(ErrorCode::Index, e.to_string())
-    }
-}

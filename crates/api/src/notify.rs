@@ -135,7 +135,7 @@ impl Notifier {
 
 /// Now, in seconds since the epoch, on the engine's clock: the time to feed a [`Notifier`].
 pub fn now() -> i64 {
-    sync_engine::pair::now()
+    sync_engine::engine::now()
 }
 
 /// Apply the level and the snooze.

@@ -8,11 +8,10 @@
 use crate::dto::{RestoreItemDto, RestorePlanDto, RestoreResultDto};
 use crate::error::ApiError;
 use crate::service::Service;
-use sync_engine::PairHandle;
-use sync_engine::engine::{RestoreItem, RestorePlan};
+use sync_engine::engine::{PairHandle, RestoreItem, RestorePlan};
 
 fn handle(service: &Service, pair: &str) -> Result<PairHandle, ApiError> {
-    Ok(PairHandle::new(service.pair(pair)?))
+    service.pair(pair)
 }
 
 fn items(items: Vec<RestoreItem>) -> Vec<RestoreItemDto> {

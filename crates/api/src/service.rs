@@ -7,10 +7,10 @@ use nuvosync_dropbox::store::TokenStore;
 use nuvosync_dropbox::{Client, Credential, Endpoints, Secret};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use sync_engine::{Pair, PairSpec, Tuning};
+use sync_engine::engine::{Engine, PairHandle};
+use sync_engine::{PairSpec, Tuning};
 
 /// A request to add a pair.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -39,11 +39,9 @@ pub struct Service {
     config: Mutex<Config>,
     endpoints: Endpoints,
     client: Mutex<Option<Arc<Client>>>,
-    commit_lock: Arc<tokio::sync::Mutex<()>>,
-    pairs: Mutex<HashMap<String, Arc<Pair>>>,
-    tuning: Tuning,
+    /// The open pairs, the tuning they share and the channel they report into.
+    engine: Engine,
     credential_override: Mutex<Option<Credential>>,
-    events: sync_engine::Events,
     /// The profile's single-instance lock, once this process runs pairs ([`Service::claim`]).
     instance: Mutex<Option<crate::instance::InstanceLock>>,
     /// Where the start-at-login entry goes, when not this process's own ([`Service::set_autostart`]).
@@ -125,11 +123,8 @@ impl Service {
             config: Mutex::new(config),
             endpoints,
             client: Mutex::new(None),
-            commit_lock: Arc::default(),
-            pairs: Mutex::new(HashMap::new()),
-            tuning,
+            engine: Engine::new(tuning),
             credential_override: Mutex::new(None),
-            events: sync_engine::Events::default(),
             instance: Mutex::new(None),
             autostart: Mutex::new(None),
         })
@@ -154,12 +149,12 @@ impl Service {
 
     /// The event channel every pair reports into.
     pub fn events(&self) -> &sync_engine::Events {
-        &self.events
+        self.engine.events()
     }
 
     /// Forget an opened pair (its index is reopened on next use).
     pub fn forget_pair(&self, name: &str) {
-        self.pairs.lock().remove(name);
+        self.engine.close(name);
     }
 
     /// The profile's directories.
@@ -187,7 +182,7 @@ impl Service {
         let mut c = self.config.lock();
         let next = Config::update(&self.paths, f)?;
         // Limits and guards apply at once, to the transfers and pairs under way too.
-        apply_to_tuning(&next, &self.tuning);
+        apply_to_tuning(&next, self.engine.tuning());
         *c = next.clone();
         Ok(next)
     }
@@ -265,7 +260,7 @@ impl Service {
             return Ok(client.clone());
         }
         let client = Arc::new(Client::new(self.endpoints.clone(), self.credential()?)?);
-        client.set_limits(self.tuning.limits.clone());
+        client.set_limits(self.engine.tuning().limits.clone());
         *c = Some(client.clone());
         Ok(client)
     }
@@ -279,7 +274,7 @@ impl Service {
     /// Forget the client (after linking or unlinking).
     pub fn reset_client(&self) {
         *self.client.lock() = None;
-        self.pairs.lock().clear();
+        self.engine.close_all();
     }
 
     /// The configured pairs.
@@ -411,30 +406,16 @@ impl Service {
             }
             Ok(())
         })?;
-        self.pairs.lock().remove(name);
-        let index = self.paths.index_file(name);
-        for f in [
-            index.clone(),
-            index.with_extension("db-wal"),
-            index.with_extension("db-shm"),
-        ] {
-            let _ = std::fs::remove_file(f);
-        }
-        // The folder's restore marker belonged to that index: the folder added again is a
-        // new pair, not one whose index went missing.
-        if let Some(local) = local {
-            if let Ok(root) = sync_engine::localfs::Root::open(sync_engine::localfs::real(), &local)
-            {
-                let _ = root.remove_state(sync_engine::marker::NAME);
-            }
-        }
+        // Its index goes, and the restore marker in its folder that belonged to it.
+        self.engine
+            .forget(name, &self.paths.index_file(name), local.as_deref());
         Ok(())
     }
 
     /// The engine of a pair (opened on first use).
-    pub fn pair(&self, name: &str) -> Result<Arc<Pair>, ApiError> {
-        if let Some(p) = self.pairs.lock().get(name) {
-            return Ok(p.clone());
+    pub fn pair(&self, name: &str) -> Result<PairHandle, ApiError> {
+        if let Some(p) = self.engine.get(name) {
+            return Ok(p);
         }
         let cfg = self.config().pair(name).cloned().ok_or_else(|| {
             ApiError::new(
@@ -460,19 +441,12 @@ impl Service {
             excluded: cfg.excluded.clone(),
             index_path: self.paths.index_file(&cfg.name),
         };
-        // Every pair reports into the service's channel: that is what the daemon, the socket's
-        // subscribers, the tray and the UI listen to.
-        let pair = Arc::new(Pair::open_with_events(
-            spec,
-            self.tuning.clone(),
-            client,
-            self.commit_lock.clone(),
-            self.events.clone(),
-        )?);
-        // nuvosync's own folders are never synced, wherever they are.
-        pair.set_private_folders(&self.paths.private_folders());
-        self.pairs.lock().insert(name.to_string(), pair.clone());
-        Ok(pair)
+        // Every pair reports into the engine's channel: that is what the daemon, the socket's
+        // subscribers, the tray and the UI listen to. nuvosync's own folders are never
+        // synced, wherever they are.
+        Ok(self
+            .engine
+            .open(spec, client, &self.paths.private_folders())?)
     }
 
     /// Converge the named pair, or every pair. Each pair's outcome is reported separately.

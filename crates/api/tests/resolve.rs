@@ -50,7 +50,10 @@ async fn a_conflict_leading_out_of_the_folder_is_refused_and_nothing_outside_is_
     std::fs::write(lab.local.join("mine.txt"), "my version").unwrap();
     std::fs::write(lab.local.join("theirs.txt"), "their version").unwrap();
     std::os::unix::fs::symlink(&outside, lab.local.join("link")).unwrap();
-    let pair = lab.service.pair("lab").unwrap();
+    // The pair is open; its conflicts are written beside its own connection to the index.
+    lab.service.pair("lab").unwrap();
+    let mut index =
+        sync_engine::index::Index::open(&lab.service.paths().index_file("lab")).unwrap();
     // (Dropbox's path, the local copy's path) of each conflict.
     let cases = [
         ("/../outside/secret.txt", "/mine.txt"),
@@ -61,9 +64,7 @@ async fn a_conflict_leading_out_of_the_folder_is_refused_and_nothing_outside_is_
     let before_outside = tree(&outside);
     let before_inside = tree(&lab.local);
     for (path, copy) in cases {
-        let id = pair
-            .with_index(|ix| ix.add_conflict(1, path, copy, "conflict"))
-            .unwrap();
+        let id = index.add_conflict(1, path, copy, "conflict").unwrap();
         for choice in [Resolution::KeepMine, Resolution::KeepTheirs] {
             let err = daemon
                 .handle(Command::Resolve {
@@ -85,7 +86,7 @@ async fn a_conflict_leading_out_of_the_folder_is_refused_and_nothing_outside_is_
                 "{choice:?} of {path} / {copy}"
             );
         }
-        let open = pair.with_index(|ix| ix.conflicts(false)).unwrap();
+        let open = index.conflicts(false).unwrap();
         assert!(
             open.iter().any(|c| c.id == id),
             "a refused resolution leaves the conflict open"

@@ -59,6 +59,11 @@ async fn ask<T: serde::de::DeserializeOwned>(s: &Setup, cmd: Command) -> T {
     serde_json::from_value(s.daemon.handle(cmd).await.unwrap()).unwrap()
 }
 
+/// A connection to the index of the pair "lab".
+fn index(d: &Daemon) -> sync_engine::index::Index {
+    sync_engine::index::Index::open(&d.service().paths().index_file("lab")).unwrap()
+}
+
 /// The paths of a preview's entries.
 fn paths(v: &[nuvosync_api::dto::RestoreItemDto]) -> Vec<String> {
     v.iter().map(|i| i.path.clone()).collect()
@@ -318,8 +323,10 @@ async fn resume_an_interrupted_restore(uploaded: &[&str]) {
     let s = setup().await;
     let (snap, before) = hazard(&s, false).await;
     let plan: RestorePlanDto = ask(&s, Command::RestorePlan { pair: "lab".into() }).await;
-    let pair = s.daemon.service().pair("lab").unwrap();
-    pair.with_index(|ix| ix.set_meta("restore_backup", &plan.backup_folder))
+    // The pair's index, as the first step left it (beside the pair's own connection).
+    s.daemon.service().pair("lab").unwrap();
+    index(&s.daemon)
+        .set_meta("restore_backup", &plan.backup_folder)
         .unwrap();
     colleague(&s)
         .move_entry(ROOT, &plan.backup_folder)

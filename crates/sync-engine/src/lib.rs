@@ -1,32 +1,54 @@
 //! The sync engine: everything around the pure core that touches the world.
 //!
-//! - [`index`]: the SQLite index of one pair (the three trees, dirty keys, cursor, sessions).
-//! - [`scan`]: the parallel local scanner; [`rules`]: what is never synced.
-//! - [`remote`]: the Dropbox calls as a trait, and the pair's root on Dropbox.
-//! - `exec`: carries out plans safely; [`localfs`]: careful local file operations.
-//! - [`pair`]: one pair's observe → plan → execute loop and its guards; [`marker`]: snapshot
+//! Front ends use its façade only: [`engine`] (an [`engine::Engine`] owns a process's open
+//! pairs and hands out a [`PairHandle`] per pair, with all a front end asks of a pair), and
+//! [`events`] (what front ends hear), and the settings and run types re-exported here. The
+//! rest is the engine's own, private to the crate; with the `testing` feature it is public,
+//! for the engine's tests and those of front ends:
+//!
+//! - `index`: the SQLite index of one pair (the three trees, dirty keys, cursor, sessions).
+//! - `scan`: the parallel local scanner; `rules`: what is never synced.
+//! - `remote`: the Dropbox calls as a trait, and the pair's root on Dropbox.
+//! - `exec`: carries out plans safely; `localfs`: careful local file operations.
+//! - `pair`: one pair's observe → plan → execute loop and its guards; `marker`: snapshot
 //!   restore detection.
-//! - [`runner`]: continuous sync (watcher, longpoll, rescans).
+//! - `runner`: continuous sync (watcher, longpoll, rescans).
 //! - `stage`: the big transfers of a running pair, in flight across its rounds.
-//! - [`events`]: what front ends hear.
-//! - [`engine`]: what front ends ask of a pair ([`PairHandle`]): restore, file status,
-//!   conflict resolution.
+
+/// Declares an internal module of the engine: public with the `testing` feature (for the
+/// tests), private to the crate otherwise (front ends go through the façade). Attributes
+/// given apply to the private form: a module's re-exports that only the tests use.
+macro_rules! internal {
+    ($(#[$attr:meta])* $name:ident) => {
+        #[cfg(feature = "testing")]
+        pub mod $name;
+        #[cfg(not(feature = "testing"))]
+        $(#[$attr])*
+        pub(crate) mod $name;
+    };
+}
 
 pub(crate) mod clock;
 pub mod engine;
 pub mod events;
 pub(crate) mod exec;
 pub(crate) mod export;
-pub mod index;
-pub mod localfs;
-pub mod marker;
+internal!(index);
+internal!(
+    #[allow(unused_imports)] // `Trashed`, for the tests
+    localfs
+);
+internal!(marker);
 pub(crate) mod outcome;
-pub mod pair;
+internal!(
+    #[allow(unused_imports)] // `DELETE_WINDOW`, `hostname`, for the tests
+    pair
+);
 pub mod platform;
-pub mod remote;
-pub mod rules;
-pub mod runner;
-pub mod scan;
+internal!(remote);
+internal!(rules);
+internal!(runner);
+internal!(scan);
 pub(crate) mod selective;
 pub(crate) mod settings;
 pub(crate) mod stage;
@@ -82,6 +104,9 @@ pub(crate) const RETRY_BATCH: nuvosync_dropbox::Backoff = nuvosync_dropbox::Back
     std::time::Duration::from_millis(3200),
 );
 pub use nuvosync_dropbox::throttle::Limits;
-pub use pair::{DeleteGuard, Pair, PairSpec, PauseReason, Report, Retention, SyncError, Tuning};
+/// The pair itself, for the engine's tests (front ends hold a [`PairHandle`]).
+#[cfg(feature = "testing")]
+pub use pair::Pair;
+pub use pair::{DeleteGuard, PairSpec, PauseReason, Report, Retention, SyncError, Tuning};
 pub use remote::{Remote, RemoteRoot};
 pub use runner::{RunOptions, RunStatus, Runner};

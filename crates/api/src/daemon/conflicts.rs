@@ -1,11 +1,10 @@
 //! The conflicts, their resolution, and the sync status of one file: each an engine call
-//! (`sync_engine::PairHandle`) and its answer as DTOs.
+//! (`sync_engine::engine::PairHandle`) and its answer as DTOs.
 
 use super::{Daemon, not_found};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorCode};
 use std::path::Path;
-use sync_engine::PairHandle;
 use sync_engine::engine::{FileState, FileVersion, Resolution as Choice, ResolveError};
 
 impl Daemon {
@@ -15,7 +14,7 @@ impl Daemon {
             let Ok(p) = self.service.pair(&cfg.name) else {
                 continue;
             };
-            for c in PairHandle::new(p).conflicts(include_resolved)? {
+            for c in p.conflicts(include_resolved)? {
                 let version = |v: FileVersion, side: &str| VersionDto {
                     path: v.path,
                     side: side.to_string(),
@@ -47,7 +46,8 @@ impl Daemon {
             Resolution::KeepMine => Choice::KeepMine,
             Resolution::KeepTheirs => Choice::KeepTheirs,
         };
-        PairHandle::new(self.service.pair(pair)?)
+        self.service
+            .pair(pair)?
             .resolve(id, choice)
             .map_err(|e| match e {
                 ResolveError::NoConflict(_) => ApiError::new(
@@ -110,7 +110,7 @@ impl Daemon {
                 None,
             );
         }
-        let status = PairHandle::new(p).file_status(&rel_path);
+        let status = p.file_status(&rel_path);
         let state = match status.state {
             FileState::UpToDate => "up_to_date",
             FileState::Ignored => "ignored",

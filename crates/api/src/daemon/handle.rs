@@ -102,9 +102,9 @@ impl Daemon {
                 Ok(Answer::Revisions(self.revisions(&pair, &path).await?))
             }
             Command::RestoreRevision { pair, path, rev } => {
-                let p = self.service.pair(&pair)?;
-                p.remote()
-                    .restore(&p.remote_root().dropbox_path(&rel(&path)), &rev)
+                self.service
+                    .pair(&pair)?
+                    .restore_revision(&rel(&path), &rev)
                     .await?;
                 self.kick(&pair).await;
                 Ok(Answer::RestoreRevision(()))
@@ -159,7 +159,7 @@ impl Daemon {
                         e.message = format!("the index was not rebuilt: {}", e.message);
                         return Err(e);
                     }
-                    p.with_index(|ix| ix.reset_trees())?;
+                    p.reset_trees()?;
                     self.service.forget_pair(&pair);
                     Ok(())
                 })

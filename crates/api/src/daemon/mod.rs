@@ -22,13 +22,14 @@ use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use sync_engine::engine::PairHandle;
 use sync_engine::{Event, RunOptions, Runner};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 fn now() -> i64 {
-    sync_engine::pair::now()
+    sync_engine::engine::now()
 }
 
 struct Transfer {
@@ -229,7 +230,7 @@ impl Daemon {
                     paused: cfg.paused,
                     ..RunOptions::default()
                 };
-                runners.insert(name.to_string(), Runner::spawn(pair, opts));
+                runners.insert(name.to_string(), pair.run(opts));
             }
             Err(e) => tracing::error!(pair = name, "cannot start: {e}"),
         }
@@ -240,7 +241,7 @@ impl Daemon {
     async fn with_runner_stopped<T>(
         &self,
         name: &str,
-        f: impl AsyncFnOnce(Arc<sync_engine::Pair>) -> Result<T, ApiError>,
+        f: impl AsyncFnOnce(PairHandle) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         self.service
             .config()

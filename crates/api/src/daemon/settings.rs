@@ -36,7 +36,7 @@ impl Daemon {
         let p = self.service.pair(pair)?;
         p.reload_rules(&excluded);
         if !add {
-            p.with_index(|ix| ix.mark_all_dirty())?;
+            p.mark_all_dirty()?;
         }
         self.kick(pair).await;
         Ok(excluded)
@@ -73,7 +73,7 @@ impl Daemon {
                     rescan_interval_secs: p.rescan_interval_secs,
                     excluded: p.excluded.clone(),
                     ignore_patterns: std::fs::read_to_string(
-                        p.local.join(sync_engine::rules::IGNORE_FILE),
+                        p.local.join(sync_engine::engine::IGNORE_FILE),
                     )
                     .unwrap_or_default(),
                 })
@@ -166,7 +166,7 @@ impl Daemon {
                     .pair(&pp.name)
                     .cloned()
                     .ok_or_else(|| not_found(&pp.name))?;
-                let file = cfg.local.join(sync_engine::rules::IGNORE_FILE);
+                let file = cfg.local.join(sync_engine::engine::IGNORE_FILE);
                 std::fs::write(&file, text).map_err(|e| {
                     ApiError::new(
                         ErrorCode::Io,
@@ -179,7 +179,7 @@ impl Daemon {
             let cfg = self.service.config().pair(&name).cloned();
             if let (Some(cfg), Ok(p)) = (cfg, self.service.pair(&name)) {
                 p.reload_rules(&cfg.excluded);
-                p.with_index(|ix| ix.mark_all_dirty())?;
+                p.mark_all_dirty()?;
             }
             let running = self.runners.lock().await.contains_key(&name);
             if running {

@@ -24,26 +24,11 @@ impl Daemon {
         let mut pairs = vec![];
         for cfg in self.service.pairs() {
             let run = runners.get(&cfg.name).map(|r| r.status());
-            let (files, bytes, pending, conflicts, issues) = match self.service.pair(&cfg.name) {
-                Ok(p) => p.with_reader(|ix| {
-                    let (files, bytes) = ix.synced_totals().unwrap_or((0, 0));
-                    let pending = ix.count("dirty").unwrap_or(0);
-                    let conflicts = ix.conflicts(false).map(|c| c.len() as u64).unwrap_or(0);
-                    let issues = ix
-                        .issues()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|i| IssueDto {
-                            path: i.path,
-                            code: i.code,
-                            message: i.message,
-                            since: i.since,
-                        })
-                        .collect::<Vec<_>>();
-                    (files, bytes, pending, conflicts, issues)
-                }),
-                Err(_) => (0, 0, 0, 0, vec![]),
-            };
+            let counts = self
+                .service
+                .pair(&cfg.name)
+                .map(|p| p.summary())
+                .unwrap_or_default();
             let (mut state, message, code, last_sync, watching, watch_problem) = match &run {
                 Some(r) => (
                     r.state.clone(),
@@ -73,7 +58,7 @@ impl Daemon {
                     | Some("index_missing")
                     | Some("account_changed")
                     | Some("remote_folder_gone")
-            ) || (state == PairState::UpToDate && conflicts > 0)
+            ) || (state == PairState::UpToDate && counts.conflicts > 0)
             {
                 state = PairState::Attention;
             }
@@ -93,11 +78,11 @@ impl Daemon {
                 message,
                 code,
                 last_sync,
-                files,
-                bytes,
-                pending,
-                conflicts,
-                issues,
+                files: counts.files,
+                bytes: counts.bytes,
+                pending: counts.pending,
+                conflicts: counts.conflicts,
+                issues: counts.issues.into_iter().map(IssueDto::from).collect(),
                 watching,
                 watch_problem,
                 watch: cfg.watch,
@@ -142,7 +127,7 @@ impl Daemon {
         let mut history = vec![];
         for cfg in self.service.pairs() {
             if let Ok(p) = self.service.pair(&cfg.name) {
-                let h = p.with_reader(|ix| ix.history(limit, search))?;
+                let h = p.history(limit, search)?;
                 history.extend(h.into_iter().map(|e| HistoryDto {
                     pair: cfg.name.clone(),
                     at: e.at,

@@ -41,6 +41,17 @@ pub struct IssueDto {
     pub since: i64,
 }
 
+impl From<sync_engine::engine::Issue> for IssueDto {
+    fn from(i: sync_engine::engine::Issue) -> Self {
+        IssueDto {
+            path: i.path,
+            code: i.code,
+            message: i.message,
+            since: i.since,
+        }
+    }
+}
+
 /// The status of one pair.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct PairStatusDto {

@@ -54,12 +54,7 @@ pub struct SyncReportDto {
 
 impl From<sync_engine::Report> for SyncReportDto {
     fn from(r: sync_engine::Report) -> Self {
-        let issue = |i: sync_engine::index::Issue| IssueDto {
-            path: i.path,
-            code: i.code,
-            message: i.message,
-            since: i.since,
-        };
+        let issue = IssueDto::from;
         SyncReportDto {
             uploaded: r.uploaded,
             downloaded: r.downloaded,

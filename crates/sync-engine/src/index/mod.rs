@@ -18,7 +18,9 @@ mod schema;
 mod tests;
 mod trees;
 
+#[cfg(feature = "testing")]
 pub use batch::Batch;
+#[cfg(feature = "testing")]
 pub use schema::private_dir;
 
 use rusqlite::Connection;

@@ -23,7 +23,9 @@ use tokio::sync::Notify;
 
 mod triggers;
 
-pub use triggers::{MAX_PENDING_PATHS, Pending, Triggers};
+#[cfg(feature = "testing")]
+pub use triggers::Pending;
+pub use triggers::{MAX_PENDING_PATHS, Triggers};
 
 /// How a pair runs.
 #[derive(Clone, Debug)]

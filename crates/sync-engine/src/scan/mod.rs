@@ -34,7 +34,9 @@ mod paths;
 mod tests;
 mod walk;
 
-pub use crate::localfs::{ctime_ns, mtime_ns, sig_of};
+pub use crate::localfs::sig_of;
+#[cfg(feature = "testing")]
+pub use crate::localfs::{ctime_ns, mtime_ns};
 pub use hash::hash_file;
 pub(crate) use paths::PathSet;
 pub use paths::resolve_clashes;
@@ -111,6 +113,7 @@ pub struct ScanResult {
     /// Display paths that were known and are gone.
     pub gone: Vec<String>,
     /// Nodes whose name clashes with another on Dropbox (case or Unicode form only).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // read by the tests
     pub clashes: Vec<LocalNode>,
     /// Skipped entries.
     pub issues: Vec<ScanIssue>,
@@ -126,6 +129,7 @@ pub struct ScanResult {
     /// Files hashed.
     pub hashed: u64,
     /// Bytes hashed.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // read by the tests
     pub hashed_bytes: u64,
 }
 

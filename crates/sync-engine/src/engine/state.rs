@@ -1,0 +1,79 @@
+//! A pair's state as the index keeps it: what is synced and what waits, its issues and
+//! history; and the changes front ends make to it — new selective-sync rules, a full
+//! rescan, the excluded folders' local copies freed, the index's trees rebuilt.
+
+use super::PairHandle;
+use crate::index::{HistoryEntry, Issue};
+use crate::pair::SyncError;
+use crate::selective::Freed;
+
+/// A pair's counts and issues, for its status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PairSummary {
+    /// Synced files.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Paths waiting to be looked at.
+    pub pending: u64,
+    /// Unresolved conflicts.
+    pub conflicts: u64,
+    /// Per-file problems.
+    pub issues: Vec<Issue>,
+}
+
+impl PairHandle {
+    /// The pair's counts and issues (what cannot be read counts as none).
+    pub fn summary(&self) -> PairSummary {
+        // Read beside a running round, never waiting for it (see `Pair::with_reader`).
+        self.pair.with_reader(|ix| {
+            let (files, bytes) = ix.synced_totals().unwrap_or((0, 0));
+            PairSummary {
+                files,
+                bytes,
+                pending: ix.count("dirty").unwrap_or(0),
+                conflicts: ix.conflicts(false).map(|c| c.len() as u64).unwrap_or(0),
+                issues: ix.issues().unwrap_or_default(),
+            }
+        })
+    }
+
+    /// The pair's history, newest first, at most `limit` entries; with `search`, only the
+    /// entries whose path contains it.
+    pub fn history(
+        &self,
+        limit: usize,
+        search: Option<&str>,
+    ) -> Result<Vec<HistoryEntry>, SyncError> {
+        Ok(self.pair.with_reader(|ix| ix.history(limit, search))?)
+    }
+
+    /// Apply the ignore file and these excluded folders (display paths) from now on.
+    pub fn reload_rules(&self, excluded: &[String]) {
+        self.pair.reload_rules(excluded);
+    }
+
+    /// Look at every path again in the next round (after the rules changed, so that what
+    /// they no longer skip is synced).
+    pub fn mark_all_dirty(&self) -> Result<(), SyncError> {
+        Ok(self.pair.with_index(|ix| ix.mark_all_dirty())?)
+    }
+
+    /// Move the local copy of the excluded folder `rel` to the trash, file by file, keeping
+    /// what is not the synced version. Not while the pair runs.
+    pub fn free_excluded(&self, rel: &str) -> Result<Freed, SyncError> {
+        self.pair.free_excluded(rel)
+    }
+
+    /// Whether the pair's Dropbox is still the account it was synced with (an error says
+    /// why not).
+    pub async fn check_account(&self) -> Result<(), SyncError> {
+        self.pair.check_account().await
+    }
+
+    /// Forget the three trees (the next sync compares both sides afresh, as a first sync
+    /// does); the pair is then to be opened afresh. Not while the pair runs.
+    pub fn reset_trees(&self) -> Result<(), SyncError> {
+        Ok(self.pair.with_index(|ix| ix.reset_trees())?)
+    }
+}
