@@ -30,6 +30,22 @@ pub(super) const AGREE_SQL: &str = "SELECT d.key, l.path, l.folder, l.inode, r.i
             OR (NOT l.folder AND NOT r.folder AND l.hash IS NOT NULL AND l.hash = r.hash)) \
      ORDER BY d.key LIMIT ?2";
 
+/// Dirty keys (after `?1`, at most `?2`) that are in sync all the same: the local and the
+/// remote node are the merge base's — the same name, kind, inode, Dropbox id, revision and
+/// content — so the planner has nothing to do there (a touched file: only its mtime moved).
+/// Not those with an issue (they are looked at once it is gone).
+pub(super) const IN_SYNC_SQL: &str = "SELECT d.key, l.path \
+     FROM dirty d JOIN local l ON l.key = d.key JOIN remote r ON r.key = d.key \
+       JOIN synced s ON s.key = d.key \
+     WHERE d.key > ?1 \
+       AND l.path = s.path AND r.path = s.path \
+       AND l.inode = s.inode AND r.id = s.id \
+       AND ((l.folder AND r.folder AND s.folder) \
+            OR (NOT l.folder AND NOT r.folder AND NOT s.folder AND s.hash IS NOT NULL \
+                AND l.hash = s.hash AND r.hash = s.hash AND r.rev IS s.rev)) \
+       AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.path = l.path) \
+     ORDER BY d.key LIMIT ?2";
+
 pub(super) fn hash_blob(h: Option<ContentHash>) -> Option<Vec<u8>> {
     h.map(|h| h.0.to_vec())
 }

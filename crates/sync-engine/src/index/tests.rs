@@ -143,6 +143,123 @@ fn agreeing_in_the_database_is_what_the_planner_would_do() {
     }
 }
 
+/// A dirty key whose local and remote nodes are both the merge base (a touched file: only
+/// its mtime moved) is dropped from the dirty set in the database — the planner would do
+/// nothing there — and any difference the planner acts on keeps a key dirty.
+#[test]
+fn keys_in_sync_all_the_same_leave_the_dirty_set_as_the_planner_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(&dir.path().join("i.db")).unwrap();
+    let rf = |path: &str, id: &str, rev: &str, data: &[u8]| RemoteNode {
+        path: path.into(),
+        id: id.into(),
+        kind: RemoteKind::File {
+            rev: rev.into(),
+            size: data.len() as u64,
+            hash: ContentHash::of(data),
+        },
+    };
+    let touched = |n: &LocalNode| LocalNode {
+        kind: match &n.kind {
+            LocalKind::File { size, hash, .. } => LocalKind::File {
+                size: *size,
+                mtime_ns: 999,
+                hash: *hash,
+            },
+            k => k.clone(),
+        },
+        ..n.clone()
+    };
+    // Each key: the synced pair (local, remote), then what the sides are now.
+    let mut edits = vec![];
+    let mut both = |k: &str, l0: LocalNode, r0: RemoteNode, l: LocalNode, r: RemoteNode| {
+        edits.push(Edit::PutSynced(k.into(), SyncedNode::merged(&l0, &r0)));
+        edits.push(Edit::PutLocal(k.into(), l));
+        edits.push(Edit::PutRemote(k.into(), r));
+    };
+    let (l, r) = (lf("/touched.txt", 1, b"t"), rf("/touched.txt", "t", "1", b"t"));
+    both("/touched.txt", l.clone(), r.clone(), touched(&l), r);
+    let l = LocalNode {
+        path: "/dir".into(),
+        inode: 2,
+        kind: LocalKind::Folder,
+    };
+    let r = RemoteNode {
+        path: "/dir".into(),
+        id: "d".into(),
+        kind: RemoteKind::Folder,
+    };
+    both("/dir", l.clone(), r.clone(), l, r);
+    let (l, r) = (lf("/inode.txt", 3, b"i"), rf("/inode.txt", "i", "1", b"i"));
+    both("/inode.txt", l.clone(), r.clone(), lf("/inode.txt", 33, b"i"), r);
+    let (l, r) = (lf("/rev.txt", 4, b"r"), rf("/rev.txt", "r", "1", b"r"));
+    both("/rev.txt", l.clone(), r, l, rf("/rev.txt", "r", "2", b"r"));
+    let (l, r) = (lf("/case.txt", 5, b"c"), rf("/case.txt", "c", "1", b"c"));
+    both("/case.txt", l, r.clone(), lf("/Case.txt", 5, b"c"), r);
+    let (l, r) = (lf("/edited.txt", 6, b"e"), rf("/edited.txt", "e", "1", b"e"));
+    both("/edited.txt", l, r.clone(), lf("/edited.txt", 6, b"E"), r);
+    let (l, r) = (lf("/theirs.txt", 7, b"o"), rf("/theirs.txt", "o", "1", b"o"));
+    both("/theirs.txt", l.clone(), r, l, rf("/theirs.txt", "o", "2", b"O"));
+    let (l, r) = (lf("/issue.txt", 8, b"x"), rf("/issue.txt", "x", "1", b"x"));
+    both("/issue.txt", l.clone(), r.clone(), touched(&l), r);
+    let (l, r) = (lf("/skip/s.txt", 9, b"s"), rf("/skip/s.txt", "s", "1", b"s"));
+    both("/skip/s.txt", l.clone(), r.clone(), touched(&l), r);
+    let mut b = ix.batch().unwrap();
+    b.edits(&edits).unwrap();
+    b.commit().unwrap();
+    ix.set_issue("/issue.txt", "unreadable", "cannot read", 1)
+        .unwrap();
+    let before = ix.load_all().unwrap();
+    let plan = sync_core::plan(
+        &before,
+        &sync_core::Settings {
+            host: "h".into(),
+            date: "2026-01-01".into(),
+            excluded: vec![],
+        },
+    );
+
+    let n = ix.agree_where_equal(&|p| !p.starts_with("/skip/")).unwrap();
+    assert_eq!(n, 2, "the touched file and the folder");
+    let left: BTreeSet<String> = ix.dirty().unwrap().into_iter().collect();
+    let want: BTreeSet<String> = [
+        "/case.txt",
+        "/edited.txt",
+        "/inode.txt",
+        "/issue.txt",
+        "/rev.txt",
+        "/skip/s.txt",
+        "/theirs.txt",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(left, want);
+    // The planner, given all of it, has no operation for what left the dirty set, and one
+    // for each key that differs.
+    for k in ["/touched.txt", "/dir"] {
+        assert!(
+            plan.ops.iter().all(|o| o.key() != k),
+            "the planner acts on {k}: {:?}",
+            plan.ops
+        );
+    }
+    for k in [
+        "/case.txt",
+        "/edited.txt",
+        "/inode.txt",
+        "/rev.txt",
+        "/theirs.txt",
+    ] {
+        assert!(
+            plan.ops.iter().any(|o| o.key() == k),
+            "the planner has nothing for {k}: {:?}",
+            plan.ops
+        );
+    }
+    // Nothing recorded: the trees are as they were.
+    assert_eq!(ix.load_all().unwrap(), before);
+}
+
 #[test]
 fn subtrees_are_exact_ranges() {
     let dir = tempfile::tempdir().unwrap();

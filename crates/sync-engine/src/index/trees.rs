@@ -3,7 +3,7 @@
 
 use super::batch::Batch;
 use super::rows::{
-    AGREE_SQL, AgreeRow, LOCAL_COLS, REMOTE_COLS, SYNCED_COLS, blob_hash, load_keys, load_subtree,
+    AGREE_SQL, AgreeRow, IN_SYNC_SQL, LOCAL_COLS, REMOTE_COLS, SYNCED_COLS, blob_hash, load_keys, load_subtree,
     local_row, remote_row, subtree_end, synced_row,
 };
 use super::{Index, IndexError, Result, Sig, Sigs};
@@ -147,8 +147,12 @@ impl Index {
     /// name and the same content (or a folder on both), and forget its dirty mark — what
     /// the planner would decide for it (`Agree`), done in the database in slices, without
     /// loading the trees. A first sync of a folder that is already on Dropbox is mostly
-    /// this. `planned(path)` says whether the planner looks at a path at all (the selective
-    /// sync rules); those keys are left to it. Returns how many keys were recorded.
+    /// this. Then forget the dirty mark of every key that is in sync all the same (both
+    /// sides are the merge base: the planner has nothing to do there), such as the files a
+    /// `touch` or a restored backup gave a new mtime — so a burst of them does not load
+    /// the trees of all of them. `planned(path)` says whether the planner looks at a path at
+    /// all (the selective sync rules); those keys are left to it. Returns how many keys were
+    /// recorded or found in sync.
     pub fn agree_where_equal(&mut self, planned: &dyn Fn(&str) -> bool) -> Result<u64> {
         const SLICE: usize = 5000;
         let path = self.path.clone();
@@ -195,6 +199,32 @@ impl Index {
                     tx.prepare_cached("DELETE FROM issues WHERE path = ?1")?
                         .execute([&path])?;
                     recorded += 1;
+                }
+                if !full {
+                    return Ok(());
+                }
+            }
+        })();
+        r.map_err(wrap)?;
+        let mut after = String::new();
+        let r = (|| -> rusqlite::Result<()> {
+            loop {
+                let rows: Vec<(String, String)> = {
+                    let mut st = tx.prepare_cached(IN_SYNC_SQL)?;
+                    st.query_map(params![after, SLICE as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()?
+                };
+                let Some(last) = rows.last() else {
+                    return Ok(());
+                };
+                after = last.0.clone();
+                let full = rows.len() == SLICE;
+                for (key, path) in rows {
+                    if planned(&path) {
+                        tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
+                            .execute([&key])?;
+                        recorded += 1;
+                    }
                 }
                 if !full {
                     return Ok(());

@@ -16,10 +16,14 @@ impl Pair {
             .filter(|(_, n)| **n >= self.tuning.max_failures)
             .map(|(k, _)| k.clone())
             .collect();
+        // A name that clashes with another's (by case or Unicode form) is the planner's.
+        let clashing: BTreeSet<Key> = lock(&self.clashes).iter().map(|c| key(&c.path)).collect();
         let mut ix = lock(&self.index);
         // What is already the same on both sides needs no plan (nor the trees in memory).
         self.barrier()?;
-        ix.agree_where_equal(&|p| !rules.skips_path(p))?;
+        ix.agree_where_equal(&|p| {
+            !rules.skips_path(p) && (clashing.is_empty() || !clashing.contains(&key(p)))
+        })?;
         let dirty = ix.dirty()?;
         // What the scanner could not look at is unknown, not deleted nor unchanged: nothing is
         // planned there (no delete on Dropbox, no download over it) until it can be read. The
