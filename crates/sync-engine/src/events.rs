@@ -20,9 +20,9 @@ pub enum PairState {
     Paused,
     /// Dropbox cannot be reached; retrying.
     Offline,
-    /// The pair needs the user: a guard holds it, a restore was detected, or conflicts wait
-    /// to be reviewed. A front end reads it from a pair's status (a runner says `Paused` or
-    /// `UpToDate`, with the reason); the engine never reports it itself.
+    /// The pair needs the user: a guard holds it, a restore was detected
+    /// ([`PauseReason::needs_user`](crate::PauseReason::needs_user)), or conflicts wait to be
+    /// reviewed ([`RunStatus::shown_state`](crate::RunStatus::shown_state)).
     Attention,
     /// Something needs the user (relink, folder missing...).
     Error,

@@ -74,6 +74,15 @@ pub enum PauseReason {
 }
 
 impl PauseReason {
+    /// Whether the pause waits for the user to look (a guard held deletions back, a restored
+    /// snapshot, a changed account…), rather than for the user's own resume or for the
+    /// folder to come back: the pair's state is then `Attention`.
+    pub fn needs_user(&self) -> bool {
+        !matches!(self, PauseReason::User | PauseReason::MissingRoot { .. })
+    }
+}
+
+impl PauseReason {
     /// What happened and what to do, for a user of `sync --once` (`one_shot`: there is no
     /// running engine to resume; the next run is told to go ahead) or of the daemon and app.
     pub fn describe(&self, one_shot: bool) -> String {

@@ -264,6 +264,11 @@ async fn a_guard_pauses_the_running_pair_until_resumed_with_confirmation() {
     })
     .await;
     assert_eq!(local_tree(&a).len(), 132, "nothing deleted locally");
+    assert_eq!(
+        runner.status().state,
+        sync_engine::PairState::Attention,
+        "a guard's pause waits for the user"
+    );
     runner.resume(true);
     eventually(
         "confirmed deletes go ahead",

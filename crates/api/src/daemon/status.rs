@@ -29,9 +29,9 @@ impl Daemon {
                 .pair(&cfg.name)
                 .map(|p| p.summary())
                 .unwrap_or_default();
-            let (mut state, message, code, last_sync, watching, watch_problem) = match &run {
+            let (state, message, code, last_sync, watching, watch_problem) = match &run {
                 Some(r) => (
-                    r.state.clone(),
+                    r.shown_state(counts.conflicts),
                     r.message.clone(),
                     r.code.clone(),
                     r.last_sync,
@@ -48,20 +48,6 @@ impl Daemon {
                 ),
                 None => (PairState::Paused, None, None, None, false, None),
             };
-            // A guard, a restore or conflicts need the user's attention.
-            if matches!(
-                code.as_deref(),
-                Some("mass_delete")
-                    | Some("restore_detected")
-                    | Some("empty_remote")
-                    | Some("unsafe_state_folder")
-                    | Some("index_missing")
-                    | Some("account_changed")
-                    | Some("remote_folder_gone")
-            ) || (state == PairState::UpToDate && counts.conflicts > 0)
-            {
-                state = PairState::Attention;
-            }
             pairs.push(PairStatusDto {
                 web_url: self.service.endpoints().web_url(&format!(
                     "/Apps/{}{}",

@@ -81,6 +81,18 @@ pub struct RunStatus {
     pub pause: Option<PauseReason>,
 }
 
+impl RunStatus {
+    /// The state to show for the pair when `conflicts` unresolved conflicts wait: an up to
+    /// date pair with conflicts to review needs the user's attention too.
+    pub fn shown_state(&self, conflicts: u64) -> PairState {
+        if self.state == PairState::UpToDate && conflicts > 0 {
+            PairState::Attention
+        } else {
+            self.state.clone()
+        }
+    }
+}
+
 impl Default for RunStatus {
     fn default() -> Self {
         RunStatus {
@@ -621,7 +633,11 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 });
                 tracing::warn!(pair = %pair.spec.name, "paused: {message}");
                 set(&control, &pair, |s| {
-                    s.state = PairState::Paused;
+                    s.state = if reason.needs_user() {
+                        PairState::Attention
+                    } else {
+                        PairState::Paused
+                    };
                     s.message = Some(message);
                     s.code = Some(code);
                     s.pause = Some(reason.clone());
