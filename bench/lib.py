@@ -180,12 +180,13 @@ def kill_all_started() -> None:
 
 
 def proc_status(pid: int) -> dict[str, int]:
-    """VmHWM and VmRSS in bytes."""
+    """VmHWM and VmRSS in bytes, and what VmRSS is made of: RssAnon (the heap and stacks),
+    RssFile (the program's own pages, mapped files) and RssShmem."""
     out = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmHWM:", "VmRSS:")):
+                if line.startswith(("VmHWM:", "VmRSS:", "RssAnon:", "RssFile:", "RssShmem:")):
                     k, v = line.split(":", 1)
                     out[k] = int(v.split()[0]) * 1024
     except OSError:

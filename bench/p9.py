@@ -137,7 +137,8 @@ def run(ctx, files_opt: int = 0):
             time.sleep(steady)
             st = proc_status(p.pid)
             ctx.add("P9.peak", wl["P9.peak"], "nuvosync", st["VmHWM"] / MB, "MB", False, base)
-            ctx.add("P9.steady", wl["P9.steady"], "nuvosync", st["VmRSS"] / MB, "MB", False, {**base, "idle_secs": steady})
+            ctx.add("P9.steady", wl["P9.steady"], "nuvosync", st["VmRSS"] / MB, "MB", False,
+                    {**base, "idle_secs": steady, **{f"{k}_mb": round(st.get(k, 0) / MB, 1) for k in ("RssAnon", "RssFile", "RssShmem")}})
 
             # The burst: `touch` of `burst` files spread over the tree (same content, new mtime).
             rels = [line.split("\t", 1)[1] for line in manifest.read_text().splitlines() if line]

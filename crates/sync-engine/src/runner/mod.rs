@@ -460,6 +460,9 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     let mut failures = 0u32;
     // The next rescan of the folders past the watch limit (none while every folder is watched).
     let mut unwatched_at: Option<tokio::time::Instant> = None;
+    // When the memory the last round freed goes back to the system (once the pair has been
+    // idle for `SETTLE`).
+    let mut release_at: Option<tokio::time::Instant> = None;
     loop {
         if control.stop.load(Ordering::SeqCst) {
             break;
@@ -503,6 +506,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             // Wait for something to happen.
             let timer = sleep_until_or_never(retry_in.map(|d| tokio::time::Instant::now() + d));
             let unwatched_timer = sleep_until_or_never(unwatched_at);
+            let release_timer = sleep_until_or_never(release_at);
             tokio::select! {
                 _ = triggers.wake.notified() => {
                     // Coalesce a burst of events.
@@ -533,6 +537,11 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 }
                 // A big transfer ended: what waited for its path is planned now.
                 _ = pair.stage.ended.notified() => remote = true,
+                // Idle for a while: what the rounds freed goes back to the system.
+                _ = release_timer => {
+                    release_at = None;
+                    crate::pair::blocking(crate::release_freed_memory);
+                }
             }
             continue;
         }
@@ -612,10 +621,9 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                     s.code = None;
                     s.pause = None;
                 });
-                if !busy {
-                    // Idle now: what the round freed goes back to the system.
-                    crate::pair::blocking(crate::release_freed_memory);
-                }
+                // Idle now: what the round freed goes back to the system once nothing else
+                // came for a while (memory the round's helpers free as they wind down too).
+                release_at = (!busy).then(|| tokio::time::Instant::now() + SETTLE);
             }
             Err(SyncError::Paused(reason)) => {
                 control.paused.store(true, Ordering::SeqCst);
@@ -723,6 +731,11 @@ async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
 
 /// How long the loop waits after a file event for the rest of its burst.
 const COALESCE: Duration = Duration::from_millis(50);
+
+/// How long a pair stays idle before the memory its rounds freed goes back to the system
+/// (`malloc_trim`: freed heap that glibc would keep for reuse). Trimming right when a round
+/// ended left tens of MB with the process: the round's helpers still freed theirs after it.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// Watching reported a problem: said in the log. A full watch table needs nothing more: the
 /// walk it sets off notes the folders past the limit, which are rescanned on their own (see
