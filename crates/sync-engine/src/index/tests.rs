@@ -17,6 +17,18 @@ fn lf(path: &str, inode: u64, data: &[u8]) -> LocalNode {
     }
 }
 
+/// What the planner does with these trees (no exclusions).
+fn plan_all(t: &Trees) -> sync_core::Plan {
+    sync_core::plan(
+        t,
+        &sync_core::Settings {
+            host: "h".into(),
+            date: "2026-01-01".into(),
+            excluded: vec![],
+        },
+    )
+}
+
 #[test]
 fn edits_round_trip_and_mark_keys_dirty() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,14 +112,7 @@ fn agreeing_in_the_database_is_what_the_planner_would_do() {
     .unwrap();
     b.commit().unwrap();
     let before = ix.load_all().unwrap();
-    let plan = sync_core::plan(
-        &before,
-        &sync_core::Settings {
-            host: "h".into(),
-            date: "2026-01-01".into(),
-            excluded: vec![],
-        },
-    );
+    let plan = plan_all(&before);
 
     let n = ix.agree_where_equal(&|p| !p.starts_with("/skip/")).unwrap();
     assert_eq!(n, 2);
@@ -210,14 +215,7 @@ fn keys_in_sync_all_the_same_leave_the_dirty_set_as_the_planner_would() {
     ix.set_issue("/issue.txt", "unreadable", "cannot read", 1)
         .unwrap();
     let before = ix.load_all().unwrap();
-    let plan = sync_core::plan(
-        &before,
-        &sync_core::Settings {
-            host: "h".into(),
-            date: "2026-01-01".into(),
-            excluded: vec![],
-        },
-    );
+    let plan = plan_all(&before);
 
     let n = ix.agree_where_equal(&|p| !p.starts_with("/skip/")).unwrap();
     assert_eq!(n, 2, "the touched file and the folder");

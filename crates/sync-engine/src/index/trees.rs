@@ -154,7 +154,6 @@ impl Index {
     /// all (the selective sync rules); those keys are left to it. Returns how many keys were
     /// recorded or found in sync.
     pub fn agree_where_equal(&mut self, planned: &dyn Fn(&str) -> bool) -> Result<u64> {
-        const SLICE: usize = 5000;
         let path = self.path.clone();
         let wrap = |source| IndexError::Sqlite {
             path: path.clone(),
@@ -162,76 +161,47 @@ impl Index {
         };
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut recorded = 0u64;
-        let mut after = String::new();
-        let r = (|| -> rusqlite::Result<()> {
-            loop {
-                let rows: Vec<AgreeRow> = {
-                    let mut st = tx.prepare_cached(AGREE_SQL)?;
-                    st.query_map(params![after, SLICE as i64], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<_>>()?
-                };
-                let Some(last) = rows.last() else {
-                    return Ok(());
-                };
-                after = last.0.clone();
-                let full = rows.len() == SLICE;
-                for (key, path, folder, inode, id, rev, size, hash) in rows {
-                    if !planned(&path) {
-                        continue;
-                    }
-                    tx.prepare_cached("INSERT INTO synced (key, path, folder, id, inode, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")?
-                        .execute(params![key, path, folder, id, inode, rev, size, hash])?;
-                    tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
-                        .execute([&key])?;
-                    // The same on both sides now (an upload whose answer was lost landed after
-                    // all): what an earlier attempt reported about it no longer holds.
-                    tx.prepare_cached("DELETE FROM issues WHERE path = ?1")?
-                        .execute([&path])?;
-                    recorded += 1;
-                }
-                if !full {
-                    return Ok(());
-                }
+        let agree = |r: &rusqlite::Row<'_>| -> rusqlite::Result<AgreeRow> {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        };
+        in_slices(&tx, AGREE_SQL, agree, |row| &row.0, |row| {
+            let (key, path, folder, inode, id, rev, size, hash) = row;
+            if !planned(&path) {
+                return Ok(());
             }
-        })();
-        r.map_err(wrap)?;
-        let mut after = String::new();
-        let r = (|| -> rusqlite::Result<()> {
-            loop {
-                let rows: Vec<(String, String)> = {
-                    let mut st = tx.prepare_cached(IN_SYNC_SQL)?;
-                    st.query_map(params![after, SLICE as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-                        .collect::<rusqlite::Result<_>>()?
-                };
-                let Some(last) = rows.last() else {
-                    return Ok(());
-                };
-                after = last.0.clone();
-                let full = rows.len() == SLICE;
-                for (key, path) in rows {
-                    if planned(&path) {
-                        tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
-                            .execute([&key])?;
-                        recorded += 1;
-                    }
-                }
-                if !full {
-                    return Ok(());
-                }
+            tx.prepare_cached("INSERT INTO synced (key, path, folder, id, inode, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")?
+                .execute(params![key, path, folder, id, inode, rev, size, hash])?;
+            tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
+                .execute([&key])?;
+            // The same on both sides now (an upload whose answer was lost landed after
+            // all): what an earlier attempt reported about it no longer holds.
+            tx.prepare_cached("DELETE FROM issues WHERE path = ?1")?
+                .execute([&path])?;
+            recorded += 1;
+            Ok(())
+        })
+        .map_err(wrap)?;
+        let in_sync = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String)> {
+            Ok((r.get(0)?, r.get(1)?))
+        };
+        in_slices(&tx, IN_SYNC_SQL, in_sync, |row| &row.0, |(key, path)| {
+            if planned(&path) {
+                tx.prepare_cached("DELETE FROM dirty WHERE key = ?1")?
+                    .execute([&key])?;
+                recorded += 1;
             }
-        })();
-        r.map_err(wrap)?;
+            Ok(())
+        })
+        .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
         Ok(recorded)
     }
@@ -396,5 +366,36 @@ impl Index {
         )?;
         let rows = self.wrap(st.query_map([], synced_row))?;
         rows.map(|r| self.wrap(r)).collect()
+    }
+}
+
+/// Run `sql` (rows after the key `?1`, at most `?2` of them, in key order) slice after slice
+/// until it returns no more, handing each row to `each`: a large answer is never held whole.
+/// `key_of` says a row's key; `each` may change the rows the next slices would return.
+fn in_slices<T>(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    key_of: impl Fn(&T) -> &String,
+    mut each: impl FnMut(T) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    const SLICE: usize = 5000;
+    let mut after = String::new();
+    loop {
+        let rows: Vec<T> = tx
+            .prepare_cached(sql)?
+            .query_map(params![after, SLICE as i64], &row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = key_of(last).clone();
+        let full = rows.len() == SLICE;
+        for r in rows {
+            each(r)?;
+        }
+        if !full {
+            return Ok(());
+        }
     }
 }
