@@ -18,6 +18,8 @@ from lib import (
     wait_until,
 )
 from tools import (
+    server_counts,
+    server_share,
     LATENCY,
     QUICK_CAP,
     attempt,
@@ -28,24 +30,6 @@ from tools import (
 
 
 # ================================================================ P1 / P2
-
-
-SERVER_MODEL = "HTTP/2 by ALPN (HTTP/1.1 for clients that do not offer it), load model at its defaults: 100 requests in flight, 1,000 requests/s, bursts of 2,000, 429 + Retry-After above"
-
-
-def server_counts(emu) -> dict:
-    s = emu.stats()
-    # `requests` counts the harness's admin polls too; `routes` counts API calls only (refused ones included).
-    out = {k: int(s.get(k, 0)) for k in ("http2_requests", "load_refused")}
-    out["api_requests"] = sum(int(v) for v in s.get("routes", {}).values())
-    return out
-
-
-def server_share(before: dict, after: dict) -> dict:
-    """What the emulator saw between two counts: requests, how many over HTTP/2, how many the
-    load model refused (429), and that share."""
-    d = {k: after[k] - before[k] for k in before}
-    return {"server_model": SERVER_MODEL, **d, "refused_share": round(d["load_refused"] / d["api_requests"], 4) if d["api_requests"] else None}
 
 
 def p12_spec(ctx):

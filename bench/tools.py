@@ -79,6 +79,8 @@ def tool_settings(tool, extra=None) -> dict:
         s.update(max_cpu_percent=20.0, max_parallel_uploads=6, max_parallel_downloads=6, note="defaults")
     elif tool == "maestral-tuned":
         s.update(max_cpu_percent=100.0, max_parallel_uploads=16, max_parallel_downloads=16, note="CPU cap off (100 % per core disables _slow_down); worker pool NUM_THREADS=min(24, cpu_count) is not configurable")
+    s.update(extra or {})
+    return s
 
 SERVER_MODEL = "HTTP/2 by ALPN (HTTP/1.1 for clients that do not offer it), load model at its defaults: 100 requests in flight, 1,000 requests/s, bursts of 2,000, 429 + Retry-After above"
 
