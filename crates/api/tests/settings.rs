@@ -231,3 +231,55 @@ async fn export_documents_is_a_setting_that_reaches_running_pairs() {
             .unwrap();
     assert!(config.contains("export_documents = true"), "{config}");
 }
+
+/// The ignore patterns go into the pair's folder through the engine's checked file layer: a
+/// `.nuvosyncignore` that is a link to a file elsewhere is neither shown nor written through —
+/// the new patterns replace the link, whole, and what it pointed to stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignore_patterns_replace_a_link_and_never_write_through_it() {
+    use nuvosync_api::dto::PairPatch;
+    let lab = Lab::new().await;
+    std::fs::create_dir_all(&lab.local).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let victim = elsewhere.path().join("notes.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let ignore = lab.local.join(".nuvosyncignore");
+    std::os::unix::fs::symlink(&victim, &ignore).unwrap();
+    let d = Daemon::start(lab.service.clone()).await;
+
+    let s: SettingsDto =
+        serde_json::from_value(d.handle(Command::SettingsGet).await.unwrap()).unwrap();
+    assert_eq!(
+        s.pairs[0].ignore_patterns, "",
+        "the settings showed a file the link points to"
+    );
+    d.handle(Command::SettingsSet {
+        patch: SettingsPatch {
+            pairs: vec![PairPatch {
+                name: "lab".into(),
+                ignore_patterns: Some("build/\n".into()),
+                ..PairPatch::default()
+            }],
+            ..SettingsPatch::default()
+        },
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"precious",
+        "written through the link"
+    );
+    assert!(
+        std::fs::symlink_metadata(&ignore)
+            .unwrap()
+            .file_type()
+            .is_file(),
+        "the link is still there"
+    );
+    assert_eq!(std::fs::read_to_string(&ignore).unwrap(), "build/\n");
+    let s: SettingsDto =
+        serde_json::from_value(d.handle(Command::SettingsGet).await.unwrap()).unwrap();
+    assert_eq!(s.pairs[0].ignore_patterns, "build/\n");
+    d.shutdown().await;
+}

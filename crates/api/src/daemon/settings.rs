@@ -72,10 +72,11 @@ impl Daemon {
                     watch: p.watch,
                     rescan_interval_secs: p.rescan_interval_secs,
                     excluded: p.excluded.clone(),
-                    ignore_patterns: std::fs::read_to_string(
-                        p.local.join(sync_engine::engine::IGNORE_FILE),
-                    )
-                    .unwrap_or_default(),
+                    ignore_patterns: self
+                        .service
+                        .pair(&p.name)
+                        .map(|h| h.ignore_patterns())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }
@@ -160,19 +161,10 @@ impl Daemon {
         }
         for pp in &patch.pairs {
             if let Some(text) = &pp.ignore_patterns {
-                let cfg = self
-                    .service
-                    .config()
-                    .pair(&pp.name)
-                    .cloned()
-                    .ok_or_else(|| not_found(&pp.name))?;
-                let file = cfg.local.join(sync_engine::engine::IGNORE_FILE);
-                std::fs::write(&file, text).map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::Io,
-                        format!("cannot write {}: {e}", file.display()),
-                    )
-                })?;
+                if self.service.config().pair(&pp.name).is_none() {
+                    return Err(not_found(&pp.name));
+                }
+                self.service.pair(&pp.name)?.set_ignore_patterns(text)?;
             }
         }
         for name in restart {

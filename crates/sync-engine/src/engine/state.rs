@@ -23,6 +23,46 @@ pub struct PairSummary {
 }
 
 impl PairHandle {
+    /// The pair's ignore patterns (its `.nuvosyncignore`), read through the checked file
+    /// layer: a link there is not followed (what it points to is not the pair's to show).
+    /// Empty when there is none or it cannot be read.
+    pub fn ignore_patterns(&self) -> String {
+        // Only looked at: opened for this read (nothing is made in the folder), not kept.
+        let p = &self.pair;
+        let Ok(files) = crate::localfs::Root::open(p.tuning.fs.clone(), p.root()) else {
+            return String::new();
+        };
+        let mut text = String::new();
+        if let Ok(mut f) = files.open_read(&format!("/{}", crate::rules::IGNORE_FILE)) {
+            use std::io::Read;
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// Replace the pair's ignore patterns: the text goes into a new file in the pair's state
+    /// folder, made durable, and is renamed over `.nuvosyncignore` — no partial file is ever
+    /// there, and a link in its place is replaced, never written through. The patterns take
+    /// effect with the next [`PairHandle::reload_rules`].
+    pub fn set_ignore_patterns(&self, text: &str) -> Result<(), SyncError> {
+        let io = |source| SyncError::Io {
+            what: format!("writing {}", crate::rules::IGNORE_FILE),
+            source,
+        };
+        let files = self.pair.files()?;
+        let mut temp = files.temp_file().map_err(io)?;
+        let written = {
+            use std::io::Write;
+            temp.file.write_all(text.as_bytes())
+        }
+        .and_then(|()| files.place_temp(&temp, &format!("/{}", crate::rules::IGNORE_FILE), true));
+        if let Err(e) = written {
+            files.remove_temp(temp);
+            return Err(io(e));
+        }
+        Ok(())
+    }
+
     /// The pair's counts and issues (what cannot be read counts as none).
     pub fn summary(&self) -> PairSummary {
         // Read beside a running round, never waiting for it (see `Pair::with_reader`).
