@@ -370,6 +370,70 @@ async fn what_is_not_synced_is_not_watched_and_new_folders_are() {
     runner.stop().await;
 }
 
+/// A watched folder renamed while running is watched under its new name (a file written deep
+/// in it later arrives by its event, not at the periodic rescan), and a folder moved out of
+/// the pair's folder takes its watches with it: what this process watches is exactly the
+/// folders the pair syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_folder_stays_watched_and_one_moved_out_is_not() {
+    let w = World::new().await;
+    let a = w.folder("a");
+    let outside = w.folder("outside");
+    write(&a, "/proj/sub/deep/a.txt", b"a");
+    write(&a, "/other/o.txt", b"o");
+    let before = watched_inodes();
+    let runner = Runner::spawn(
+        Arc::new(w.pair("a", &a)),
+        RunOptions {
+            rescan_interval: Duration::from_secs(3600),
+            ..RunOptions::default()
+        },
+    );
+    first_sync(&runner).await;
+    let ours = |w: &std::collections::BTreeSet<u64>| w.difference(&before).count();
+    assert_eq!(ours(&watched_inodes()), 5, "/, proj, sub, deep, other");
+    std::fs::rename(a.join("proj"), a.join("renamed")).unwrap();
+    eventually("the rename on Dropbox", Duration::from_secs(10), || {
+        w.remote_tree().contains_key("/renamed/sub/deep/a.txt")
+    })
+    .await;
+    write(&a, "/renamed/sub/deep/b.txt", b"b");
+    eventually(
+        "a file written in the renamed folder arrives by its event",
+        Duration::from_secs(10),
+        || w.remote_tree().contains_key("/renamed/sub/deep/b.txt"),
+    )
+    .await;
+    for p in ["renamed", "renamed/sub", "renamed/sub/deep"] {
+        assert!(
+            watched_inodes().contains(&inode(&a.join(p))),
+            "/{p} is not watched"
+        );
+    }
+    // Moved out of the pair's folder: deleted on Dropbox, and no longer watched.
+    std::fs::rename(a.join("renamed"), outside.join("gone")).unwrap();
+    eventually("the move out on Dropbox", Duration::from_secs(10), || {
+        !w.remote_tree().contains_key("/renamed/sub/deep/a.txt")
+    })
+    .await;
+    eventually(
+        "only the pair's folders watched",
+        Duration::from_secs(5),
+        || ours(&watched_inodes()) == 2,
+    )
+    .await;
+    // What happens out there now sets nothing off.
+    let scans = runner.pair().scans();
+    write(&outside, "/gone/sub/deep/c.txt", b"c");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        runner.pair().scans(),
+        scans,
+        "a change outside set off a scan"
+    );
+    runner.stop().await;
+}
+
 /// Past the watch limit (a small `max_watches` stands in for a full inotify table) the pair
 /// keeps working: the folders it could not watch are rescanned on their own, soon — not at the
 /// next full rescan, an hour away here — and the status says so and how to raise the limit.

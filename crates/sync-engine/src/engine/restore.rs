@@ -106,6 +106,7 @@ async fn look(p: &Pair) -> Result<Sides, SyncError> {
             root: &root,
             rules: &scan_rules,
             threads,
+            watch: None,
         }
         .scan(&[], &Default::default(), &|_, _| None)
     })

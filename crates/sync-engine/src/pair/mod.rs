@@ -84,6 +84,8 @@ pub struct Pair {
     account_checked: AtomicBool,
     /// Big transfers in flight across rounds while a runner runs the pair.
     pub(crate) stage: crate::stage::Stage,
+    /// What watches the folders the scans list, while a runner runs the pair with file events.
+    pub(crate) watch: Mutex<Option<Arc<dyn crate::scan::WatchDirs + Send>>>,
 }
 pub(crate) use crate::sync_lock::{blocking, lock};
 
@@ -138,6 +140,7 @@ impl Pair {
             counters: Counters::default(),
             deletes_confirmed: AtomicBool::new(false),
             pair_id: Mutex::new(pair_id),
+            watch: Mutex::new(None),
             unstable: Mutex::new(vec![]),
             large_uploads: tokio::sync::Semaphore::new(2),
             transfer_slots: tokio::sync::Semaphore::new(transfers),

@@ -47,6 +47,7 @@ impl Pair {
         let root = self.spec.local_root.clone();
         let rules = self.rules();
         let threads = self.tuning.hash_threads;
+        let watch = lock(&self.watch).clone();
         // Only the index rows inside the scopes (a scan after a file event looks at a few
         // paths), loaded while the folder is walked.
         let failed: Mutex<Option<SyncError>> = Mutex::new(None);
@@ -74,6 +75,7 @@ impl Pair {
                 root: &root,
                 rules: &rules,
                 threads,
+                watch: watch.as_deref().map(|w| w as &dyn crate::scan::WatchDirs),
             }
             .scan_loading(scopes, &load_prev, &reuse)?
         };

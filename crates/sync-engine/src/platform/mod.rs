@@ -12,6 +12,7 @@
 //! | [`rename_at`] | `renameat2`, with `RENAME_NOREPLACE` when nothing may be replaced | an atomic rename between two open folders that can refuse to replace |
 //! | [`runtime_dir`], [`create_private_dir`], [`create_private_file`] | `$XDG_RUNTIME_DIR`; modes 0700 and 0600 | a per-user folder for short-lived files, and folders and files only the user can read |
 //! | [`graphical_session`], [`open_url`] | `$DISPLAY` or `$WAYLAND_DISPLAY`; `xdg-open` | whether a browser can be shown, and the desktop's way to open a page |
+//! | [`dir_events`] | `inotify`: one watch per folder, added by the scan's walk threads | reports of what changed in a folder (or "not supported": periodic rescans find changes then) |
 //! | [`config_home`], [`autostart`] | `$XDG_CONFIG_HOME`; an XDG autostart entry, a systemd user unit | where per-user settings live, and an entry that starts nuvosync at login |
 //!
 //! Elsewhere (not Unix) every function exists too, so the module type-checks there: what
@@ -19,6 +20,7 @@
 //! "not supported on this platform" or answers "unknown" (0, `None`, false).
 
 pub mod autostart;
+pub mod dir_events;
 #[cfg(any(not(unix), test))]
 mod other;
 #[cfg(unix)]

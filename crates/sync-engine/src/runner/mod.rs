@@ -1,5 +1,5 @@
-//! Continuous sync of one pair: a file-system watcher (one watch per synced folder, none on
-//! nuvosync's own, excluded or ignored folders), Dropbox's longpoll, and periodic rescans for
+//! Continuous sync of one pair: a file-system watcher (one watch per synced folder, placed by
+//! the scans; none on nuvosync's own, excluded or ignored folders: see `watch`), Dropbox's longpoll, and periodic rescans for
 //! changes no event announces (other hosts on a network file system), feeding one loop that
 //! observes, plans and executes. What they report waits in [`Triggers`] — coalesced and
 //! bounded; a lost event queue (`IN_Q_OVERFLOW`) or too long a burst is one full rescan. Idle means idle: every task waits on
@@ -12,16 +12,17 @@
 
 use crate::events::{Event, PairState};
 use crate::pair::{Pair, PauseReason, SyncError, lock, now};
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
 mod triggers;
+mod watch;
+
+use watch::Watch;
 
 #[cfg(feature = "testing")]
 pub use triggers::Pending;
@@ -231,128 +232,6 @@ pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The hint for a full inotify watch table.
 pub const WATCH_LIMIT_HINT: &str = "the system's limit of file watches (inotify) is reached, so changes in the folders past it are found by rescans of those folders (every 10 s or more) — raise it with `sudo sysctl fs.inotify.max_user_watches=524288` (and put `fs.inotify.max_user_watches=524288` in /etc/sysctl.d/90-nuvosync.conf to keep it)";
 
-/// The file watcher: one non-recursive watch per folder the pair syncs, so that nuvosync's
-/// own folder, excluded folders and ignored ones are not watched at all (their events cost
-/// watches and wake-ups, and a build folder's churn could overflow the kernel's queue).
-/// Folders that appear later are watched when their event comes in, before they are scanned.
-struct Watch {
-    watcher: RecommendedWatcher,
-    root: PathBuf,
-    /// The folders watched (relative display paths; `""`: the pair's folder).
-    watched: std::collections::HashSet<String>,
-    /// The folders that could not be watched for the watch limit, each with all below it:
-    /// the runner rescans them on their own, and tries to watch them again each time.
-    unwatched: BTreeSet<String>,
-    /// At most this many watches (`RunOptions::max_watches`).
-    max: Option<usize>,
-}
-
-impl Watch {
-    fn start(pair: &Pair, triggers: Arc<Triggers>, max: Option<usize>) -> Result<Watch, String> {
-        let root = pair.root().to_path_buf();
-        let state_dir = root.join(crate::rules::STATE_DIR);
-        let r = root.clone();
-        let watcher = RecommendedWatcher::new(
-            move |res: notify::Result<notify::Event>| triggers.take_event(&r, &state_dir, res),
-            notify::Config::default(),
-        )
-        .map_err(|e| format!("cannot watch for file events: {e}"))?;
-        let mut w = Watch {
-            watcher,
-            root,
-            watched: Default::default(),
-            unwatched: BTreeSet::new(),
-            max,
-        };
-        w.add_tree("", &pair.rules())?;
-        Ok(w)
-    }
-
-    /// Watch the folder `rel` and every folder below it that the pair syncs (each on its own:
-    /// a watch on a folder reports its entries). A folder that is gone or cannot be read is
-    /// skipped (the scans report it); one past the watch limit is noted in `unwatched`, with
-    /// what is below it, for the runner to rescan. `""` walks the whole folder again (after
-    /// lost events, and to count the watches anew: the kernel drops those of deleted folders).
-    fn add_tree(&mut self, rel: &str, rules: &crate::rules::Rules) -> Result<(), String> {
-        if rel.is_empty() {
-            self.watched.clear();
-            self.unwatched.clear();
-        }
-        let mut stack = vec![rel.to_string()];
-        while let Some(d) = stack.pop() {
-            let path = self.root.join(d.trim_start_matches('/'));
-            // A link is never followed (watching through it would watch what it points to).
-            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
-            let over = self
-                .max
-                .is_some_and(|m| self.watched.len() >= m && !self.watched.contains(&d));
-            let res = if over {
-                Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
-            } else {
-                self.watcher.watch(&path, RecursiveMode::NonRecursive)
-            };
-            match res {
-                Ok(()) => {
-                    self.unwatched.remove(&d);
-                    self.watched.insert(d.clone());
-                }
-                Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
-                    // Nothing below it can be watched either: its rescans cover it all.
-                    self.unwatched.insert(d);
-                    continue;
-                }
-                Err(e) if d.is_empty() => {
-                    return Err(format!(
-                        "cannot watch {} for file events ({e}); changes are found by periodic rescans",
-                        self.root.display()
-                    ));
-                }
-                Err(_) => continue,
-            }
-            // Listed after the watch is in place: a folder made in between is listed here,
-            // one made later is reported by the watch.
-            let Ok(rd) = std::fs::read_dir(&path) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                // `file_type` does not follow links.
-                if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                    continue;
-                }
-                let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                    continue; // not synced (not UTF-8)
-                };
-                let child = format!("{d}/{name}");
-                if !rules.skips_path(&child) && !rules.ignores_name(&name) {
-                    stack.push(child);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// After events at `paths`: watch the folders among them (new, or moved in), with what is
-    /// below them. Watches of folders that went away are dropped by the watcher itself.
-    fn follow(
-        &mut self,
-        paths: &BTreeSet<String>,
-        rules: &crate::rules::Rules,
-    ) -> Result<(), String> {
-        for p in paths {
-            if p.is_empty() || rules.skips_path(p) {
-                continue;
-            }
-            let path = self.root.join(p.trim_start_matches('/'));
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                self.add_tree(p, rules)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 async fn longpoll_loop(
     pair: Arc<Pair>,
     control: Arc<Control>,
@@ -424,10 +303,11 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
     // Big transfers run in the pair's transfer stage, across rounds (see `crate::stage`).
     pair.stage
         .start(Arc::downgrade(&pair) as std::sync::Weak<Pair>);
-    let mut watcher = if opts.watch {
-        match crate::pair::blocking(|| Watch::start(&pair, triggers.clone(), opts.max_watches)) {
+    let watcher = if opts.watch {
+        match Watch::start(pair.root(), triggers.clone(), opts.max_watches) {
             Ok(w) => {
-                watch_status(&control, &pair, &w);
+                // The scans place the watches (see `watch`): the first one watches everything.
+                *lock(&pair.watch) = Some(w.shared.clone());
                 Some(w)
             }
             Err(msg) => {
@@ -476,27 +356,13 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             // longer ignore is watched from now on.
             reload_rules(&pair);
             rules_read = true;
-            // Folders made while events were lost are watched too.
-            if let Some(w) = watcher.as_mut() {
-                match crate::pair::blocking(|| w.add_tree("", &pair.rules())) {
-                    Ok(()) => watch_status(&control, &pair, w),
-                    Err(msg) => watch_failed(&pair, msg),
-                }
+            // The full scan watches every folder again, those the limit left out included.
+            if let Some(w) = watcher.as_ref() {
+                w.take_unwatched();
             }
         }
-        if let Some(msg) = came.watch_problem {
-            watch_failed(&pair, msg);
-        }
-        if !came.paths.is_empty() {
-            // New folders are watched before they are scanned: nothing made in them is missed.
-            if let Some(w) = watcher.as_mut() {
-                match crate::pair::blocking(|| w.follow(&came.paths, &pair.rules())) {
-                    Ok(()) => watch_status(&control, &pair, w),
-                    Err(msg) => watch_failed(&pair, msg),
-                }
-            }
-            scopes.extend(came.paths);
-        }
+        // New folders among the paths are watched by the scan, before it lists them.
+        scopes.extend(came.paths);
         if full || scopes.len() > MAX_PENDING_PATHS {
             full = true;
             scopes.clear();
@@ -519,16 +385,9 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 // have been raised), then look at it (after the watch: nothing is missed).
                 _ = unwatched_timer => {
                     unwatched_at = None;
-                    if let Some(w) = watcher.as_mut() {
-                        let again: Vec<String> = w.unwatched.iter().cloned().collect();
-                        let rules = pair.rules();
-                        for u in &again {
-                            if let Err(msg) = crate::pair::blocking(|| w.add_tree(u, &rules)) {
-                                tracing::debug!(pair = %pair.spec.name, "{msg}");
-                            }
-                        }
-                        watch_status(&control, &pair, w);
-                        if again.iter().any(String::is_empty) {
+                    if let Some(w) = watcher.as_ref() {
+                        let again = w.take_unwatched();
+                        if again.contains("") {
                             full = true;
                         } else {
                             scopes.extend(again);
@@ -589,7 +448,10 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         pair.release_files();
         // Folders past the watch limit are looked at again after a while: at least the set
         // interval, and ten times what this round took (a tenth of the time at most).
-        if watcher.as_ref().is_some_and(|w| !w.unwatched.is_empty()) {
+        if let Some(w) = watcher.as_ref() {
+            watch_status(&control, &pair, w);
+        }
+        if watcher.as_ref().is_some_and(|w| w.unwatched() > 0) {
             let wait = opts.unwatched_rescan.max(round_started.elapsed() * 10);
             unwatched_at.get_or_insert_with(|| tokio::time::Instant::now() + wait);
         } else {
@@ -717,6 +579,8 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
         }
     }
     poller.abort();
+    // Scans after this one (a front end's) place no watches.
+    *lock(&pair.watch) = None;
     drop(watcher);
     pair.stage.stop().await;
 }
@@ -737,26 +601,22 @@ const COALESCE: Duration = Duration::from_millis(50);
 /// ended left tens of MB with the process: the round's helpers still freed theirs after it.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// Watching reported a problem: said in the log. A full watch table needs nothing more: the
-/// walk it sets off notes the folders past the limit, which are rescanned on their own (see
-/// [`watch_status`]); periodic rescans go on in any case.
-fn watch_failed(pair: &Pair, msg: String) {
-    tracing::warn!(pair = %pair.spec.name, "{msg}");
-}
-
 /// Say in the status whether the watch limit left folders unwatched (and how to raise it).
 fn watch_status(control: &Control, pair: &Pair, w: &Watch) {
-    let problem = (!w.unwatched.is_empty()).then(|| WATCH_LIMIT_HINT.to_string());
+    let (watched, unwatched) = (w.watched(), w.unwatched());
+    let problem = w
+        .broken()
+        .or_else(|| (unwatched > 0).then(|| WATCH_LIMIT_HINT.to_string()));
     if problem.is_some() && lock(&control.status).watch_problem.is_none() {
         tracing::warn!(
             pair = %pair.spec.name,
-            unwatched = w.unwatched.len(),
-            watched = w.watched.len(),
+            unwatched,
+            watched,
             "watch limit reached: the folders past it are rescanned on their own"
         );
     }
     set(control, pair, |s| {
-        s.watching = !w.watched.is_empty();
+        s.watching = watched > 0;
         s.watch_problem = problem;
     });
 }

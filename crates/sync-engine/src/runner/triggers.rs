@@ -2,11 +2,9 @@
 //! coalesced and bounded, or one full rescan.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-use super::WATCH_LIMIT_HINT;
 use crate::pair::lock;
 
 /// At most this many changed paths wait for the loop; a larger burst (a checkout, an unpacked
@@ -23,8 +21,6 @@ pub struct Pending {
     pub full: bool,
     /// Dropbox has changes.
     pub remote: bool,
-    /// Why file events are not (all) watched, to show in status.
-    pub watch_problem: Option<String>,
 }
 
 /// Where the watcher and the longpoll leave their triggers for the loop.
@@ -50,14 +46,11 @@ impl Triggers {
     }
 
     /// Look at everything: file events were lost (the kernel's queue overflowed) or cannot
-    /// be trusted; `problem` is shown in status when watching stopped working.
-    pub fn full(&self, problem: Option<String>) {
+    /// be read any more.
+    pub fn full(&self) {
         let mut p = lock(&self.pending);
         p.full = true;
         p.paths = BTreeSet::new();
-        if problem.is_some() {
-            p.watch_problem = problem;
-        }
         drop(p);
         self.wake.notify_one();
     }
@@ -73,61 +66,23 @@ impl Triggers {
         std::mem::take(&mut *lock(&self.pending))
     }
 
-    /// Take in what the watcher reports: the relative paths below `root` (except nuvosync's
-    /// own folder `state_dir`); a notice that events were dropped (`IN_Q_OVERFLOW`, notify's
-    /// `Rescan` flag) or an error is a full rescan.
-    pub fn take_event(&self, root: &Path, state_dir: &Path, res: notify::Result<notify::Event>) {
-        let e = match res {
-            Ok(e) => e,
-            Err(err) => {
-                let problem = if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) {
-                    WATCH_LIMIT_HINT.to_string()
-                } else {
-                    tracing::warn!("file events were lost ({err}); rescanning");
-                    return self.full(None);
-                };
-                return self.full(Some(problem));
-            }
-        };
-        if e.need_rescan() {
-            // The kernel's event queue overflowed: changes were not reported one by one.
-            tracing::info!("the file event queue overflowed; rescanning the whole folder");
-            return self.full(None);
-        }
-        // Opening or reading a file or folder changes nothing, and the engine's own scans and
-        // uploads open everything they look at: only a close after writing counts among the
-        // access events (else every scan would set off the next).
-        if let notify::EventKind::Access(a) = e.kind {
-            if !matches!(
-                a,
-                notify::event::AccessKind::Close(notify::event::AccessMode::Write)
-            ) {
-                return;
-            }
-        }
-        let paths: Vec<String> = e
-            .paths
-            .iter()
-            .filter(|p| !p.starts_with(state_dir))
-            .filter_map(|p| p.strip_prefix(root).ok())
-            .map(|rel| {
-                if rel.as_os_str().is_empty() {
-                    String::new()
-                } else {
-                    format!("/{}", rel.to_string_lossy())
-                }
-            })
+    /// Take in the paths the watcher reports changed (relative display paths; `""`: the pair's
+    /// folder), except those in nuvosync's own folder; an edit of the ignore file is a full
+    /// rescan with its patterns.
+    pub fn changed(&self, paths: Vec<String>) {
+        let state = format!("/{}", crate::rules::STATE_DIR);
+        let ignore = format!("/{}", crate::rules::IGNORE_FILE);
+        let paths: Vec<String> = paths
+            .into_iter()
+            .filter(|p| !(p.starts_with(&state) && p[state.len()..].chars().next().is_none_or(|c| c == '/')))
             .collect();
-        if paths
-            .iter()
-            .any(|p| p.strip_prefix('/') == Some(crate::rules::IGNORE_FILE))
-        {
+        if paths.contains(&ignore) {
             // The patterns changed: what is synced may change anywhere in the folder.
             tracing::info!(
                 "{} changed; rescanning with its patterns",
                 crate::rules::IGNORE_FILE
             );
-            return self.full(None);
+            return self.full();
         }
         if !paths.is_empty() {
             self.paths(paths);
@@ -138,47 +93,30 @@ impl Triggers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn event(kind: notify::EventKind, paths: &[&str]) -> notify::Result<notify::Event> {
-        let mut e = notify::Event::new(kind);
-        for p in paths {
-            e = e.add_path(PathBuf::from(p));
-        }
-        Ok(e)
+    fn paths(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
     fn a_queue_overflow_is_a_full_rescan_and_bursts_stay_bounded() {
         let t = Triggers::default();
-        let (root, state) = (Path::new("/p"), Path::new("/p/.nuvosync"));
-        let write = notify::EventKind::Access(notify::event::AccessKind::Close(
-            notify::event::AccessMode::Write,
-        ));
-        let open = notify::EventKind::Access(notify::event::AccessKind::Open(
-            notify::event::AccessMode::Any,
-        ));
-        t.take_event(
-            root,
-            state,
-            event(write, &["/p/a.txt", "/p/.nuvosync/tmp/x"]),
-        );
-        t.take_event(root, state, event(open, &["/p/b.txt"]));
+        t.changed(paths(&["/a.txt", "/.nuvosync", "/.nuvosync/tmp/x", "/.nuvosyncx"]));
         let got = t.take();
-        assert_eq!(got.paths.into_iter().collect::<Vec<_>>(), ["/a.txt"]);
-        assert!(!got.full);
-        // IN_Q_OVERFLOW: notify sends an event with no paths and the Rescan flag.
-        let overflow =
-            notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan);
-        t.take_event(root, state, Ok(overflow));
-        assert!(
-            t.take().full,
-            "an overflow of the event queue is a full rescan"
+        assert_eq!(
+            got.paths.into_iter().collect::<Vec<_>>(),
+            ["/.nuvosyncx", "/a.txt"],
+            "nuvosync's own folder is left out, and only it"
         );
+        assert!(!got.full);
+        t.changed(paths(&["/b.txt", "/.nuvosyncignore"]));
+        let got = t.take();
+        assert!(got.full && got.paths.is_empty(), "an edit of the ignore file");
+        t.full();
+        assert!(t.take().full, "an overflow of the event queue is a full rescan");
         // More paths than are kept: one full rescan, nothing held.
-        let create = notify::EventKind::Create(notify::event::CreateKind::File);
         for i in 0..(MAX_PENDING_PATHS + 5) {
-            t.take_event(root, state, event(create, &[&format!("/p/f{i}")]));
+            t.changed(vec![format!("/f{i}")]);
         }
         let got = t.take();
         assert!(

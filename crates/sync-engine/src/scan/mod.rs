@@ -151,6 +151,16 @@ pub struct Scanner<'a> {
     pub rules: &'a Rules,
     /// Hashing threads.
     pub threads: usize,
+    /// Told of each folder the walk is about to list (a running pair watches it for events
+    /// then: after the watch is in place and before the listing, so nothing made in it is
+    /// missed). Called from the walk's threads at once.
+    pub watch: Option<&'a dyn WatchDirs>,
+}
+
+/// What wants to know each folder a scan lists, just before it lists it.
+pub trait WatchDirs: Sync {
+    /// `rel` (relative display path; `""`: the pair's folder) at `dir` is about to be listed.
+    fn watch(&self, rel: &str, dir: &Path);
 }
 
 /// A file or folder after hashing: its path, the ctime to store (`None`: racy), and its

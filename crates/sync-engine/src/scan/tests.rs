@@ -45,6 +45,7 @@ fn scan(root: &Path, prev: &Sigs) -> ScanResult {
         root,
         rules: &r,
         threads: 2,
+        watch: None,
     }
     .scan(&[], prev, &|_, _| None)
     .unwrap()
@@ -67,6 +68,7 @@ fn a_folder_and_a_file_in_it_scan_the_file_once() {
         root,
         rules: &r,
         threads: 2,
+        watch: None,
     }
     .scan(&scopes, &Sigs::default(), &|_, _| None)
     .unwrap();
@@ -212,6 +214,7 @@ fn a_burst_of_deleted_files_is_found_gone_in_linear_time() {
             root,
             rules: &r,
             threads: 2,
+            watch: None,
         }
         .scan(&paths, &prev, &|_, _| None)
         .unwrap();

@@ -150,6 +150,9 @@ impl Scanner<'_> {
                 });
             }
         };
+        if let Some(w) = self.watch {
+            w.watch(rel, dir);
+        }
         let entries =
             match faults::check(dir, faults::Op::List).and_then(|_| std::fs::read_dir(dir)) {
                 Ok(rd) => rd,
