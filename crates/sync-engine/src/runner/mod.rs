@@ -308,6 +308,7 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
             Ok(w) => {
                 // The scans place the watches (see `watch`): the first one watches everything.
                 *lock(&pair.watch) = Some(w.shared.clone());
+                watch_status(&control, &pair, &w);
                 Some(w)
             }
             Err(msg) => {
@@ -605,7 +606,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 fn watch_status(control: &Control, pair: &Pair, w: &Watch) {
     let (watched, unwatched) = (w.watched(), w.unwatched());
     let problem = w
-        .broken()
+        .trouble()
         .or_else(|| (unwatched > 0).then(|| WATCH_LIMIT_HINT.to_string()));
     if problem.is_some() && lock(&control.status).watch_problem.is_none() {
         tracing::warn!(
@@ -615,8 +616,10 @@ fn watch_status(control: &Control, pair: &Pair, w: &Watch) {
             "watch limit reached: the folders past it are rescanned on their own"
         );
     }
+    // Before the first scan nothing is watched yet, but events are being waited for.
+    let watching = w.trouble().is_none();
     set(control, pair, |s| {
-        s.watching = watched > 0;
+        s.watching = watching;
         s.watch_problem = problem;
     });
 }

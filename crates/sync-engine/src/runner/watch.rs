@@ -39,8 +39,9 @@ pub(super) struct Watched {
     /// At most this many watches (`RunOptions::max_watches`).
     max: Option<usize>,
     table: Mutex<Table>,
-    /// Why events can no longer be read (the reader ended).
-    broken: Mutex<Option<String>>,
+    /// Why file events are not seen: the pair's folder cannot be watched, or events can no
+    /// longer be read (the reader ended).
+    trouble: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -71,7 +72,7 @@ impl Watch {
             root: root.to_path_buf(),
             max,
             table: Mutex::new(Table::default()),
-            broken: Mutex::new(None),
+            trouble: Mutex::new(None),
         });
         let s = shared.clone();
         let reader = std::thread::Builder::new()
@@ -85,17 +86,14 @@ impl Watch {
         })
     }
 
-    /// How many folders are watched (none once events cannot be read).
+    /// How many folders are watched.
     pub(super) fn watched(&self) -> usize {
-        if self.broken().is_some() {
-            return 0;
-        }
         lock(&self.shared.table).by_path.len()
     }
 
-    /// Why events can no longer be read, if they cannot.
-    pub(super) fn broken(&self) -> Option<String> {
-        lock(&self.shared.broken).clone()
+    /// Why file events are not seen, if they are not.
+    pub(super) fn trouble(&self) -> Option<String> {
+        lock(&self.shared.trouble).clone()
     }
 
     /// How many folders (each with all below it) could not be watched for the limit.
@@ -136,10 +134,22 @@ impl WatchDirs for Watched {
             self.events.add(dir)
         };
         match added {
-            Ok(wd) => t.put(rel, wd, &self.events),
+            Ok(wd) => {
+                if rel.is_empty() {
+                    *lock(&self.trouble) = None;
+                }
+                t.put(rel, wd, &self.events)
+            }
             Err(e) if over || dir_events::is_watch_limit(&e) => {
                 // Nothing below it can be watched either: its rescans cover it all.
                 t.unwatched.insert(rel.to_string());
+            }
+            // The pair's folder itself (a file system without file events): said in status.
+            Err(e) if rel.is_empty() && !crate::scan::gone(&e) => {
+                *lock(&self.trouble) = Some(format!(
+                    "cannot watch {} for file events ({e}); changes are found by periodic rescans",
+                    self.root.display()
+                ));
             }
             // Gone or unreadable: the scan reports it.
             Err(_) => {}
@@ -238,7 +248,7 @@ impl Watched {
                 Ok(false) => return,
                 Err(e) => {
                     tracing::warn!(root = %self.root.display(), "file events cannot be read: {e}");
-                    *lock(&self.broken) = Some(format!(
+                    *lock(&self.trouble) = Some(format!(
                         "file events cannot be read ({e}); changes are found by periodic rescans"
                     ));
                     triggers.full();

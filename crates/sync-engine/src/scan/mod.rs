@@ -49,6 +49,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use sync_core::path::key;
 use sync_core::{ContentHash, Key, LocalKind, LocalNode};
+pub(crate) use walk::gone;
 use walk::unreadable_message;
 
 /// Without the `testing` feature no fault is ever injected: the scanner's checks are empty.

@@ -265,3 +265,56 @@ fn clashing_names_keep_the_synced_one() {
     let (owners, _) = resolve_clashes(vec![n("/README")], &|_| Some("/readme".into()), &|_| false);
     assert_eq!(owners[0].node.path, "/README");
 }
+
+/// Records the folders a scan is about to list.
+struct Recorder {
+    root: PathBuf,
+    seen: Mutex<Vec<String>>,
+}
+
+impl WatchDirs for Recorder {
+    fn watch(&self, rel: &str, dir: &Path) {
+        assert_eq!(dir, self.root.join(rel.trim_start_matches('/')), "{rel}");
+        self.seen.lock().unwrap().push(rel.to_string());
+    }
+}
+
+/// Each folder the scan walks is told to the watcher once; excluded
+/// and ignored folders (and what is below them) are not walked, so not told either. A scoped
+/// scan tells the folders of its scope.
+#[test]
+fn the_watcher_is_told_each_walked_folder_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for d in ["a/b/c", "a/skip/x", "big/inner", "node_modules/pkg", "e"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("a/b/file.txt"), b"f").unwrap();
+    std::os::unix::fs::symlink(root.join("a"), root.join("link")).unwrap();
+    std::fs::write(root.join(crate::rules::IGNORE_FILE), b"node_modules/\nskip/\n").unwrap();
+    let r = Rules::load(root, &["/big".to_string()]).0;
+    let rec = Recorder {
+        root: root.to_path_buf(),
+        seen: Mutex::new(Vec::new()),
+    };
+    let scanner = Scanner {
+        root,
+        rules: &r,
+        threads: 2,
+        watch: Some(&rec),
+    };
+    scanner.scan(&[], &Sigs::default(), &|_, _| None).unwrap();
+    let mut got = std::mem::take(&mut *rec.seen.lock().unwrap());
+    got.sort();
+    let want: Vec<String> = ["", "/a", "/a/b", "/a/b/c", "/e"]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(got, want);
+    scanner
+        .scan(&["/a/b".to_string()], &Sigs::default(), &|_, _| None)
+        .unwrap();
+    let mut got = std::mem::take(&mut *rec.seen.lock().unwrap());
+    got.sort();
+    assert_eq!(got, want[2..4].to_vec());
+}

@@ -269,7 +269,7 @@ impl Scanner<'_> {
 }
 
 /// An error that means the entry is not there (rather than that it could not be looked at).
-pub(super) fn gone(e: &std::io::Error) -> bool {
+pub(crate) fn gone(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
