@@ -286,7 +286,7 @@ def run_P34(ctx: Ctx):
     wl3d = f"P3 daemon restart with {spec.files:,} unchanged files until status up_to_date (s)"
     wl3f = f"P3 floor: bare parallel lstat walk of the {spec.files:,}-file tree (nuvosync debug statwalk, s)"
     wl3s = f"first sync of {spec.files:,} files already identical on both sides (setup for P3/P4; s)"
-    wl4f = f"peak RSS (VmHWM) over that first sync (MB)"
+    wl4f = "peak RSS (VmHWM) over that first sync (MB)"
     wl4p = f"P4 peak RSS (VmHWM) of the resident process over a restart with {spec.files:,} files and {steady}s idle (MB)"
     wl4s = f"P4 steady RSS (VmRSS) {steady}s after that restart was up to date (MB)"
     wl4c = f"CPU of the resident process while idle, over those {steady}s after the restart (% of one core)"

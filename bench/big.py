@@ -32,6 +32,7 @@ from tools import (
     MiB,
     attempt,
     make_tool,
+    stop_tool,
     tool_settings,
     tools_for,
 )
@@ -135,10 +136,7 @@ def run_P6(ctx):
                         tool_settings(tool, {"bytes_in_at_kill": at_kill, "bytes_in_total": total, "file_bytes": size, "chunk": chunks[tool],
                                              "resent_chunks": round(resent / chunks[tool], 2), "restart_secs": round(time.monotonic() - t0, 3)}))
             finally:
-                if tool == "rclone":
-                    stop_proc(proc)
-                else:
-                    t.stop()
+                stop_tool(t, tool, proc)
                 emu.stop()
                 ctx.finish(name + "-kill")
 

@@ -23,7 +23,10 @@ from tools import (
     LATENCY,
     QUICK_CAP,
     attempt,
+    launch,
     make_tool,
+    rate_until,
+    stop_tool,
     tool_settings,
     tools_for,
 )
@@ -90,17 +93,7 @@ def run_P1(ctx):
             try:
                 gen_local(ctx.bins, t.local, spec)
                 c0 = server_counts(emu)
-                if tool == "nuvosync":
-                    t.pair_add()
-                    t0 = time.monotonic()
-                    proc = t.start()
-                elif tool.startswith("maestral"):
-                    t.link()
-                    t0 = time.monotonic()
-                    proc = t.start()
-                else:
-                    t0 = time.monotonic()
-                    proc = t.spawn("copy", str(t.local), t.remote, "--dropbox-batch-mode", "sync", "--transfers", "32")
+                proc, t0 = launch(t, tool, str(t.local), t.remote)
                 progress = {"n": 0}
 
                 def matched():
@@ -108,14 +101,8 @@ def run_P1(ctx):
                     progress["n"] = count_matching(have, want)
                     return progress["n"] == spec.files
 
-                note = None
-                try:
-                    _, t1 = wait_until(matched, timeout, f"{tool} to upload {spec.files} files", alive=None if tool != "nuvosync" else (lambda: proc.poll() is None))
-                    value = spec.files / (t1 - t0)
-                except TimeoutError:
-                    t1 = time.monotonic()
-                    value = progress["n"] / (t1 - t0)
-                    note = f"{'quick mode: stopped' if ctx.quick else 'did not finish'} after {timeout}s ({progress['n']}/{spec.files} files); rate over the files done"
+                alive = None if tool != "nuvosync" else (lambda: proc.poll() is None)
+                value, t1, note = rate_until(ctx, matched, progress, spec.files, t0, timeout, f"{tool} to upload {spec.files} files", alive)
                 if note is None:
                     hashes = spec.expected_hashes()
                     bad = [r for r, e in emu.remote_files().items() if r in hashes and e.get("content_hash") != hashes[r]]
@@ -131,12 +118,7 @@ def run_P1(ctx):
                     extra.update(mode="maestral start -f on a folder with the files (linked beforehand); timed from process start")
                 ctx.add("P1", wl, tool, value, "files/s", True, tool_settings(tool, extra), reason=note)
             finally:
-                if tool == "nuvosync":
-                    t.stop()
-                elif tool.startswith("maestral"):
-                    t.stop()
-                else:
-                    stop_proc(proc)
+                stop_tool(t, tool, proc)
                 emu.stop()
                 ctx.finish(name)
 
@@ -159,17 +141,7 @@ def run_P2(ctx):
                 populate_remote(ctx.bins, emu, spec)
                 t.local.mkdir(parents=True, exist_ok=True)
                 c0 = server_counts(emu)
-                if tool == "nuvosync":
-                    t.pair_add()
-                    t0 = time.monotonic()
-                    proc = t.start()
-                elif tool.startswith("maestral"):
-                    t.link()
-                    t0 = time.monotonic()
-                    proc = t.start()
-                else:
-                    t0 = time.monotonic()
-                    proc = t.spawn("copy", t.remote, str(t.local), "--dropbox-batch-mode", "sync", "--transfers", "32")
+                proc, t0 = launch(t, tool, t.remote, str(t.local))
                 progress = {"n": 0}
 
                 def matched():
@@ -177,14 +149,7 @@ def run_P2(ctx):
                     progress["n"] = count_present(t.local, want)
                     return progress["n"] == spec.files
 
-                note = None
-                try:
-                    _, t1 = wait_until(matched, timeout, f"{tool} to download {spec.files} files")
-                    value = spec.files / (t1 - t0)
-                except TimeoutError:
-                    t1 = time.monotonic()
-                    value = progress["n"] / (t1 - t0)
-                    note = f"{'quick mode: stopped' if ctx.quick else 'did not finish'} after {timeout}s ({progress['n']}/{spec.files} files); rate over the files done"
+                value, t1, note = rate_until(ctx, matched, progress, spec.files, t0, timeout, f"{tool} to download {spec.files} files")
                 if note is None:
                     hashes = spec.expected_hashes()
                     sample = list(hashes)[:: max(1, spec.files // 500)]
@@ -197,10 +162,7 @@ def run_P2(ctx):
                     extra.update(command="rclone copy dbx:bench/space/inst LOCAL --dropbox-batch-mode sync --transfers 32")
                 ctx.add("P2", wl, tool, value, "files/s", True, tool_settings(tool, extra), reason=note)
             finally:
-                if tool == "rclone":
-                    stop_proc(proc)
-                else:
-                    t.stop()
+                stop_tool(t, tool, proc)
                 emu.stop()
                 ctx.finish(name)
 

@@ -10,7 +10,6 @@ import os
 import random
 import statistics
 import time
-from pathlib import Path
 
 import p9tree
 from lib import (

@@ -82,6 +82,41 @@ def tool_settings(tool, extra=None) -> dict:
     s.update(extra or {})
     return s
 
+def launch(t, tool, rclone_src, rclone_dst):
+    """Start `tool` on a prepared folder: nuvosync's daemon with its pair added, Maestral
+    linked and started, or `rclone copy SRC DST` (batch mode, 32 transfers). Returns the
+    process and the start time (taken after the set-up, right before the process starts)."""
+    if tool == "nuvosync":
+        t.pair_add()
+    elif tool.startswith("maestral"):
+        t.link()
+    else:
+        t0 = time.monotonic()
+        return t.spawn("copy", rclone_src, rclone_dst, "--dropbox-batch-mode", "sync", "--transfers", "32"), t0
+    t0 = time.monotonic()
+    return t.start(), t0
+
+
+def stop_tool(t, tool, proc):
+    """Stop what `launch` started."""
+    if tool == "rclone":
+        lib.stop_proc(proc)
+    else:
+        t.stop()
+
+
+def rate_until(ctx, matched, progress, files, t0, timeout, what, alive=None):
+    """Files per second until `matched()` holds; past `timeout`, the rate over the files done
+    (`progress["n"]`) with a note saying so. Returns (rate, end time, note or None)."""
+    try:
+        _, t1 = lib.wait_until(matched, timeout, what, alive=alive)
+        return files / (t1 - t0), t1, None
+    except TimeoutError:
+        t1 = time.monotonic()
+        note = f"{'quick mode: stopped' if ctx.quick else 'did not finish'} after {timeout}s ({progress['n']}/{files} files); rate over the files done"
+        return progress["n"] / (t1 - t0), t1, note
+
+
 SERVER_MODEL = "HTTP/2 by ALPN (HTTP/1.1 for clients that do not offer it), load model at its defaults: 100 requests in flight, 1,000 requests/s, bursts of 2,000, 429 + Retry-After above"
 
 
