@@ -101,6 +101,27 @@ impl Watch {
         lock(&self.shared.table).unwatched.len()
     }
 
+    /// Copy the table into new memory and free the old. The scans' threads write its entries
+    /// between the many short-lived ones of a walk, and each of them then holds on to a page
+    /// of freed memory that the allocator cannot give back to the system; copied while the pair
+    /// is idle, they sit together.
+    pub(super) fn compact(&self) {
+        let mut t = lock(&self.shared.table);
+        let mut by_path = BTreeMap::new();
+        let mut by_watch = HashMap::with_capacity(t.by_watch.len());
+        for (p, wd) in &t.by_path {
+            let p: Arc<str> = Arc::from(&**p);
+            by_watch.insert(*wd, p.clone());
+            by_path.insert(p, *wd);
+        }
+        let old = (
+            std::mem::replace(&mut t.by_path, by_path),
+            std::mem::replace(&mut t.by_watch, by_watch),
+        );
+        drop(t);
+        drop(old);
+    }
+
     /// The folders the limit left unwatched, to be scanned (and so watched) again: they are
     /// tried again then (the limit may have been raised).
     pub(super) fn take_unwatched(&self) -> BTreeSet<String> {
@@ -316,6 +337,40 @@ mod tests {
         let now: Vec<(&str, i32)> = t.by_path.iter().map(|(p, w)| (&**p, *w)).collect();
         assert_eq!(now, [("", 1), ("/ab", 9), ("/new", 5)]);
         assert_eq!(t.by_watch.len(), 3);
+    }
+
+    /// Watches placed through the scan's hook report their events as paths of the pair,
+    /// before and after the table is copied anew; the limit is kept exactly.
+    #[test]
+    fn events_arrive_as_paths_and_survive_a_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["a/b", "c"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let triggers = Arc::new(Triggers::default());
+        let w = Watch::start(dir.path(), triggers.clone(), Some(3)).unwrap();
+        for rel in ["", "/a", "/a/b", "/c"] {
+            w.shared.watch(rel, &dir.path().join(rel.trim_start_matches('/')));
+        }
+        assert_eq!((w.watched(), w.unwatched()), (3, 1), "the limit of 3 is kept");
+        let wait_for = |want: &str| {
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                if triggers.take().paths.contains(want) {
+                    return;
+                }
+                assert!(std::time::Instant::now() < end, "no event for {want}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        std::fs::write(dir.path().join("a/b/one.txt"), b"1").unwrap();
+        wait_for("/a/b/one.txt");
+        w.compact();
+        assert_eq!(w.watched(), 3);
+        std::fs::write(dir.path().join("a/b/two.txt"), b"2").unwrap();
+        wait_for("/a/b/two.txt");
+        assert_eq!(w.take_unwatched().into_iter().collect::<Vec<_>>(), ["/c"]);
+        drop(w); // stops the reader
     }
 
     #[test]
