@@ -32,6 +32,17 @@ pub enum DirEvent<'a> {
     },
 }
 
+/// How a [`Watcher::read`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Events were handed over; call again.
+    Events,
+    /// Nothing happened for the time it was given.
+    Quiet,
+    /// [`Stopper::stop`] was called.
+    Stopped,
+}
+
 /// Whether an error of [`Watcher::add`] says the system's limit of watches is reached.
 pub fn is_watch_limit(e: &io::Error) -> bool {
     imp::is_watch_limit(e)
@@ -62,14 +73,14 @@ impl Watcher {
         self.0.remove(watch)
     }
 
-    /// Wait for events and hand each to `each`, until `stop` is called (then `Ok(false)`).
-    /// `Ok(true)`: a batch was handed over; call again.
+    /// Wait for events (at most `wait`, if given) and hand each to `each`.
     pub fn read(
         &self,
         buf: &mut Vec<MaybeUninit<u8>>,
+        wait: Option<std::time::Duration>,
         each: &mut dyn FnMut(DirEvent<'_>),
-    ) -> io::Result<bool> {
-        self.0.read(buf, each)
+    ) -> io::Result<Read> {
+        self.0.read(buf, wait, each)
     }
 }
 
@@ -82,8 +93,8 @@ impl Stopper {
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use super::DirEvent;
-    use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd, poll};
+    use super::{DirEvent, Read};
+    use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec, eventfd, poll};
     use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
     use std::ffi::OsStr;
     use std::io;
@@ -147,20 +158,26 @@ mod imp {
         pub fn read(
             &self,
             buf: &mut Vec<MaybeUninit<u8>>,
+            wait: Option<std::time::Duration>,
             each: &mut dyn FnMut(DirEvent<'_>),
-        ) -> io::Result<bool> {
+        ) -> io::Result<Read> {
+            let timeout = wait.map(|d| Timespec {
+                tv_sec: d.as_secs() as _,
+                tv_nsec: d.subsec_nanos() as _,
+            });
             loop {
                 let mut fds = [
                     PollFd::new(&self.fd, PollFlags::IN),
                     PollFd::new(&*self.stop, PollFlags::IN),
                 ];
-                match poll(&mut fds, None) {
+                match poll(&mut fds, timeout.as_ref()) {
+                    Ok(0) => return Ok(Read::Quiet),
                     Ok(_) => {}
                     Err(rustix::io::Errno::INTR) => continue,
                     Err(e) => return Err(e.into()),
                 }
                 if !fds[1].revents().is_empty() {
-                    return Ok(false);
+                    return Ok(Read::Stopped);
                 }
                 if fds[0].revents().is_empty() {
                     continue;
@@ -200,7 +217,7 @@ mod imp {
                     }
                 }
                 if got {
-                    return Ok(true);
+                    return Ok(Read::Events);
                 }
             }
         }
@@ -215,7 +232,7 @@ mod imp {
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    use super::DirEvent;
+    use super::{DirEvent, Read};
     use std::io;
     use std::mem::MaybeUninit;
     use std::path::Path;
@@ -239,9 +256,10 @@ mod imp {
         pub fn read(
             &self,
             _: &mut Vec<MaybeUninit<u8>>,
+            _: Option<std::time::Duration>,
             _: &mut dyn FnMut(DirEvent<'_>),
-        ) -> io::Result<bool> {
-            Ok(false)
+        ) -> io::Result<Read> {
+            Ok(Read::Stopped)
         }
     }
 
@@ -282,8 +300,8 @@ mod tests {
         let mut buf = Vec::new();
         let mut dropped = false;
         while !(dropped && seen.contains("moved away: sub")) {
-            assert!(
-                w.read(&mut buf, &mut |e| match e {
+            assert_eq!(
+                w.read(&mut buf, None, &mut |e| match e {
                     DirEvent::Changed {
                         watch,
                         name,
@@ -304,14 +322,17 @@ mod tests {
                     }
                     DirEvent::Overflow => panic!("no overflow here"),
                 })
-                .unwrap()
+                .unwrap(),
+                Read::Events
             );
         }
         for n in ["link", "f.txt", "moved", "itself: true"] {
             assert!(seen.contains(n), "{n} in {seen:?}");
         }
+        let wait = Some(std::time::Duration::from_millis(20));
+        assert_eq!(w.read(&mut buf, wait, &mut |_| {}).unwrap(), Read::Quiet);
         stop.stop();
-        assert!(!w.read(&mut buf, &mut |_| {}).unwrap(), "stopped");
+        assert_eq!(w.read(&mut buf, None, &mut |_| {}).unwrap(), Read::Stopped);
     }
 
     #[test]
