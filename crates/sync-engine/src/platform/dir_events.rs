@@ -32,17 +32,6 @@ pub enum DirEvent<'a> {
     },
 }
 
-/// How a [`Watcher::read`] ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Read {
-    /// Events were handed over; call again.
-    Events,
-    /// Nothing happened for the time it was given.
-    Quiet,
-    /// [`Stopper::stop`] was called.
-    Stopped,
-}
-
 /// Whether an error of [`Watcher::add`] says the system's limit of watches is reached.
 pub fn is_watch_limit(e: &io::Error) -> bool {
     imp::is_watch_limit(e)
@@ -73,14 +62,14 @@ impl Watcher {
         self.0.remove(watch)
     }
 
-    /// Wait for events (at most `wait`, if given) and hand each to `each`.
+    /// Wait for events and hand each to `each`, until `stop` is called (then `Ok(false)`).
+    /// `Ok(true)`: a batch was handed over; call again.
     pub fn read(
         &self,
         buf: &mut Vec<MaybeUninit<u8>>,
-        wait: Option<std::time::Duration>,
         each: &mut dyn FnMut(DirEvent<'_>),
-    ) -> io::Result<Read> {
-        self.0.read(buf, wait, each)
+    ) -> io::Result<bool> {
+        self.0.read(buf, each)
     }
 }
 
@@ -93,8 +82,8 @@ impl Stopper {
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use super::{DirEvent, Read};
-    use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec, eventfd, poll};
+    use super::DirEvent;
+    use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd, poll};
     use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
     use std::ffi::OsStr;
     use std::io;
@@ -158,26 +147,20 @@ mod imp {
         pub fn read(
             &self,
             buf: &mut Vec<MaybeUninit<u8>>,
-            wait: Option<std::time::Duration>,
             each: &mut dyn FnMut(DirEvent<'_>),
-        ) -> io::Result<Read> {
-            let timeout = wait.map(|d| Timespec {
-                tv_sec: d.as_secs() as _,
-                tv_nsec: d.subsec_nanos() as _,
-            });
+        ) -> io::Result<bool> {
             loop {
                 let mut fds = [
                     PollFd::new(&self.fd, PollFlags::IN),
                     PollFd::new(&*self.stop, PollFlags::IN),
                 ];
-                match poll(&mut fds, timeout.as_ref()) {
-                    Ok(0) => return Ok(Read::Quiet),
+                match poll(&mut fds, None) {
                     Ok(_) => {}
                     Err(rustix::io::Errno::INTR) => continue,
                     Err(e) => return Err(e.into()),
                 }
                 if !fds[1].revents().is_empty() {
-                    return Ok(Read::Stopped);
+                    return Ok(false);
                 }
                 if fds[0].revents().is_empty() {
                     continue;
@@ -217,7 +200,7 @@ mod imp {
                     }
                 }
                 if got {
-                    return Ok(Read::Events);
+                    return Ok(true);
                 }
             }
         }
@@ -232,7 +215,7 @@ mod imp {
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    use super::{DirEvent, Read};
+    use super::DirEvent;
     use std::io;
     use std::mem::MaybeUninit;
     use std::path::Path;
@@ -256,10 +239,9 @@ mod imp {
         pub fn read(
             &self,
             _: &mut Vec<MaybeUninit<u8>>,
-            _: Option<std::time::Duration>,
             _: &mut dyn FnMut(DirEvent<'_>),
-        ) -> io::Result<Read> {
-            Ok(Read::Stopped)
+        ) -> io::Result<bool> {
+            Ok(false)
         }
     }
 
@@ -300,8 +282,8 @@ mod tests {
         let mut buf = Vec::new();
         let mut dropped = false;
         while !(dropped && seen.contains("moved away: sub")) {
-            assert_eq!(
-                w.read(&mut buf, None, &mut |e| match e {
+            assert!(
+                w.read(&mut buf, &mut |e| match e {
                     DirEvent::Changed {
                         watch,
                         name,
@@ -322,17 +304,14 @@ mod tests {
                     }
                     DirEvent::Overflow => panic!("no overflow here"),
                 })
-                .unwrap(),
-                Read::Events
+                .unwrap()
             );
         }
         for n in ["link", "f.txt", "moved", "itself: true"] {
             assert!(seen.contains(n), "{n} in {seen:?}");
         }
-        let wait = Some(std::time::Duration::from_millis(20));
-        assert_eq!(w.read(&mut buf, wait, &mut |_| {}).unwrap(), Read::Quiet);
         stop.stop();
-        assert_eq!(w.read(&mut buf, None, &mut |_| {}).unwrap(), Read::Stopped);
+        assert!(!w.read(&mut buf, &mut |_| {}).unwrap(), "stopped");
     }
 
     #[test]

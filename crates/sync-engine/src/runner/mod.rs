@@ -400,7 +400,12 @@ async fn run(pair: Arc<Pair>, control: Arc<Control>, opts: RunOptions) {
                 // Idle for a while: what the rounds freed goes back to the system.
                 _ = release_timer => {
                     release_at = None;
-                    crate::pair::blocking(crate::release_freed_memory);
+                    crate::pair::blocking(|| {
+                        if let Some(w) = watcher.as_ref() {
+                            w.compact();
+                        }
+                        crate::release_freed_memory();
+                    });
                 }
             }
             continue;

@@ -17,7 +17,7 @@
 
 use super::triggers::Triggers;
 use crate::pair::lock;
-use crate::platform::dir_events::{self, DirEvent, Read, Stopper, Watcher};
+use crate::platform::dir_events::{self, DirEvent, Stopper, Watcher};
 use crate::scan::WatchDirs;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -42,8 +42,6 @@ pub(super) struct Watched {
     /// Why file events are not seen: the pair's folder cannot be watched, or events can no
     /// longer be read (the reader ended).
     trouble: Mutex<Option<String>>,
-    /// Watches were added since the table was last copied (see [`Watched::compact`]).
-    grown: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -75,7 +73,6 @@ impl Watch {
             max,
             table: Mutex::new(Table::default()),
             trouble: Mutex::new(None),
-            grown: std::sync::atomic::AtomicBool::new(false),
         });
         let s = shared.clone();
         let reader = std::thread::Builder::new()
@@ -102,6 +99,27 @@ impl Watch {
     /// How many folders (each with all below it) could not be watched for the limit.
     pub(super) fn unwatched(&self) -> usize {
         lock(&self.shared.table).unwatched.len()
+    }
+
+    /// Copy the table into new memory and free the old. The scans' threads write its entries
+    /// between the many short-lived ones of a walk, and each of them then holds on to a page
+    /// of freed memory that the allocator cannot give back to the system; copied while the pair
+    /// is idle, they sit together.
+    pub(super) fn compact(&self) {
+        let mut t = lock(&self.shared.table);
+        let mut by_path = BTreeMap::new();
+        let mut by_watch = HashMap::with_capacity(t.by_watch.len());
+        for (p, wd) in &t.by_path {
+            let p: Arc<str> = Arc::from(&**p);
+            by_watch.insert(*wd, p.clone());
+            by_path.insert(p, *wd);
+        }
+        let old = (
+            std::mem::replace(&mut t.by_path, by_path),
+            std::mem::replace(&mut t.by_watch, by_watch),
+        );
+        drop(t);
+        drop(old);
     }
 
     /// The folders the limit left unwatched, to be scanned (and so watched) again: they are
@@ -141,9 +159,7 @@ impl WatchDirs for Watched {
                 if rel.is_empty() {
                     *lock(&self.trouble) = None;
                 }
-                if t.put(rel, wd, &self.events) {
-                    self.grown.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+                t.put(rel, wd, &self.events)
             }
             Err(e) if over || dir_events::is_watch_limit(&e) => {
                 // Nothing below it can be watched either: its rescans cover it all.
@@ -180,10 +196,10 @@ impl Table {
         }
     }
 
-    /// `rel` is watched by `wd`; whether that is new.
-    fn put(&mut self, rel: &str, wd: i32, events: &Watcher) -> bool {
+    /// `rel` is watched by `wd`.
+    fn put(&mut self, rel: &str, wd: i32, events: &Watcher) {
         match self.by_watch.get(&wd) {
-            Some(p) if **p == *rel => return false,
+            Some(p) if **p == *rel => return,
             // The folder was moved here: its watch followed it.
             Some(p) => {
                 let p = p.clone();
@@ -200,7 +216,6 @@ impl Table {
         self.by_path.insert(p.clone(), wd);
         self.by_watch.insert(wd, p);
         self.unwatched.remove(rel);
-        true
     }
 
     /// The watch `wd` ended (its folder was deleted).
@@ -232,32 +247,7 @@ impl Table {
     }
 }
 
-/// How long after the last new watch the table is copied (see [`Watched::compact`]).
-const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-
 impl Watched {
-    /// Copy the table into new memory, on the reader's own thread, and free the old. The
-    /// scans' threads write its entries between the many short-lived ones of a walk, and each
-    /// of them would then hold on to a page of freed memory that the allocator cannot give
-    /// back to the system; copied by the reader (a thread that allocates little else), they
-    /// sit together. Done once the watches have been quiet for [`COMPACT_AFTER`].
-    fn compact(&self) {
-        let mut t = lock(&self.table);
-        let mut by_path = BTreeMap::new();
-        let mut by_watch = HashMap::with_capacity(t.by_watch.len());
-        for (p, wd) in &t.by_path {
-            let p: Arc<str> = Arc::from(&**p);
-            by_watch.insert(*wd, p.clone());
-            by_path.insert(p, *wd);
-        }
-        let old = (
-            std::mem::replace(&mut t.by_path, by_path),
-            std::mem::replace(&mut t.by_watch, by_watch),
-        );
-        drop(t);
-        drop(old);
-    }
-
     /// The reader's loop: until the watcher is dropped, or events cannot be read.
     fn read_events(&self, triggers: &Triggers) {
         let mut buf = Vec::new();
@@ -265,11 +255,7 @@ impl Watched {
         loop {
             let mut overflow = false;
             let mut ended: Vec<i32> = Vec::new();
-            let wait = self
-                .grown
-                .load(std::sync::atomic::Ordering::Relaxed)
-                .then_some(COMPACT_AFTER);
-            let read = self.events.read(&mut buf, wait, &mut |e| match e {
+            let read = self.events.read(&mut buf, &mut |e| match e {
                 DirEvent::Overflow => overflow = true,
                 DirEvent::Dropped(wd) => ended.push(wd),
                 DirEvent::Changed {
@@ -279,13 +265,8 @@ impl Watched {
                 } => got.push((watch, name.map(OsString::from), dir_moved_away)),
             });
             match read {
-                Ok(Read::Events) => {}
-                Ok(Read::Quiet) => {
-                    self.grown.store(false, std::sync::atomic::Ordering::Relaxed);
-                    self.compact();
-                    continue;
-                }
-                Ok(Read::Stopped) => return,
+                Ok(true) => {}
+                Ok(false) => return,
                 Err(e) => {
                     tracing::warn!(root = %self.root.display(), "file events cannot be read: {e}");
                     *lock(&self.trouble) = Some(format!(
@@ -384,7 +365,7 @@ mod tests {
         };
         std::fs::write(dir.path().join("a/b/one.txt"), b"1").unwrap();
         wait_for("/a/b/one.txt");
-        w.shared.compact();
+        w.compact();
         assert_eq!(w.watched(), 3);
         std::fs::write(dir.path().join("a/b/two.txt"), b"2").unwrap();
         wait_for("/a/b/two.txt");
