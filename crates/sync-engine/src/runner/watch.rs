@@ -52,6 +52,8 @@ struct Table {
     by_watch: HashMap<i32, Arc<str>>,
     /// The folders that could not be watched for the watch limit, each with all below it.
     unwatched: BTreeSet<String>,
+    /// Entries written since the table was last copied (see [`Watch::compact`]).
+    added: usize,
 }
 
 impl Watch {
@@ -107,6 +109,9 @@ impl Watch {
     /// is idle, they sit together.
     pub(super) fn compact(&self) {
         let mut t = lock(&self.shared.table);
+        if std::mem::take(&mut t.added) == 0 {
+            return; // nothing new since the last copy
+        }
         let mut by_path = BTreeMap::new();
         let mut by_watch = HashMap::with_capacity(t.by_watch.len());
         for (p, wd) in &t.by_path {
@@ -216,6 +221,7 @@ impl Table {
         self.by_path.insert(p.clone(), wd);
         self.by_watch.insert(wd, p);
         self.unwatched.remove(rel);
+        self.added += 1;
     }
 
     /// The watch `wd` ended (its folder was deleted).
