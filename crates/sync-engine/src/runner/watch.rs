@@ -44,18 +44,6 @@ pub(super) struct Watched {
     trouble: Mutex<Option<String>>,
 }
 
-#[derive(Default)]
-struct Table {
-    /// Each watched folder's watch (relative display paths; `""`: the pair's folder).
-    by_path: BTreeMap<Arc<str>, i32>,
-    /// Each watch's folder.
-    by_watch: HashMap<i32, Arc<str>>,
-    /// The folders that could not be watched for the watch limit, each with all below it.
-    unwatched: BTreeSet<String>,
-    /// Entries written since the table was last copied (see [`Watch::compact`]).
-    added: usize,
-}
-
 impl Watch {
     /// Start reading events for `root`; nothing is watched until a scan walks it.
     pub(super) fn start(
@@ -90,7 +78,7 @@ impl Watch {
 
     /// How many folders are watched.
     pub(super) fn watched(&self) -> usize {
-        lock(&self.shared.table).by_path.len()
+        lock(&self.shared.table).len()
     }
 
     /// Why file events are not seen, if they are not.
@@ -103,28 +91,13 @@ impl Watch {
         lock(&self.shared.table).unwatched.len()
     }
 
-    /// Copy the table into new memory and free the old. The scans' threads write its entries
-    /// between the many short-lived ones of a walk, and each of them then holds on to a page
-    /// of freed memory that the allocator cannot give back to the system; copied while the pair
-    /// is idle, they sit together.
+    /// Pack what was added to the table since it was last packed (see [`Table`]), if that is
+    /// enough to be worth copying the table; called when the pair has gone idle.
     pub(super) fn compact(&self) {
         let mut t = lock(&self.shared.table);
-        if std::mem::take(&mut t.added) == 0 {
-            return; // nothing new since the last copy
+        if t.worth_packing() {
+            t.pack();
         }
-        let mut by_path = BTreeMap::new();
-        let mut by_watch = HashMap::with_capacity(t.by_watch.len());
-        for (p, wd) in &t.by_path {
-            let p: Arc<str> = Arc::from(&**p);
-            by_watch.insert(*wd, p.clone());
-            by_path.insert(p, *wd);
-        }
-        let old = (
-            std::mem::replace(&mut t.by_path, by_path),
-            std::mem::replace(&mut t.by_watch, by_watch),
-        );
-        drop(t);
-        drop(old);
     }
 
     /// The folders the limit left unwatched, to be scanned (and so watched) again: they are
@@ -153,7 +126,7 @@ impl WatchDirs for Watched {
         }
         let over = self
             .max
-            .is_some_and(|m| t.by_path.len() >= m && !t.by_path.contains_key(rel));
+            .is_some_and(|m| t.len() >= m && t.get(rel).is_none());
         let added = if over {
             Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
         } else {
@@ -183,7 +156,211 @@ impl WatchDirs for Watched {
     }
 }
 
+/// The watched folders, both ways (folder → watch, watch → folder).
+///
+/// Most entries sit packed in a few large blocks ([`Packed`]): one string of all the paths,
+/// their rows sorted by path, and one hash table from watch to row. What was added since the
+/// last [`Table::pack`] sits in two small maps. Entries are written by the scans' walk
+/// threads, between the many short-lived allocations of a walk; held one by one, each would
+/// keep a page of the walk's freed memory from going back to the system. Packed, the whole
+/// table is three blocks, wherever they landed.
+///
+/// A path is in one layer at most, and so is a watch.
+#[derive(Default)]
+struct Table {
+    packed: Packed,
+    /// Folder → watch, added since the last pack (relative display paths; `""`: the pair's
+    /// folder).
+    fresh_by_path: BTreeMap<Arc<str>, i32>,
+    /// Watch → folder, added since the last pack.
+    fresh_by_watch: HashMap<i32, Arc<str>>,
+    /// The folders that could not be watched for the watch limit, each with all below it.
+    unwatched: BTreeSet<String>,
+}
+
+/// Folders and their watches in three blocks. A removed entry keeps its row (its watch
+/// becomes [`GONE`]) until the next pack.
+#[derive(Default)]
+struct Packed {
+    text: String,
+    /// Sorted by path (removed rows too).
+    rows: Vec<Row>,
+    /// Each live watch's row.
+    by_watch: HashMap<i32, u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Row {
+    start: usize,
+    len: u32,
+    watch: i32,
+}
+
+/// Entries added or removed since the last pack that make a new pack worth its copying.
+const PACK_AFTER: usize = 64;
+
+/// The watch of a removed row (inotify's watch descriptors are never negative).
+const GONE: i32 = -1;
+
+impl Packed {
+    fn path(&self, r: Row) -> &str {
+        &self.text[r.start..r.start + r.len as usize]
+    }
+
+    /// The row of `rel` (removed or not).
+    fn find(&self, rel: &str) -> Option<usize> {
+        self.rows.binary_search_by(|r| self.path(*r).cmp(rel)).ok()
+    }
+
+    fn get(&self, rel: &str) -> Option<i32> {
+        self.find(rel)
+            .map(|i| self.rows[i].watch)
+            .filter(|w| *w != GONE)
+    }
+
+    fn folder_of(&self, watch: i32) -> Option<&str> {
+        let i = *self.by_watch.get(&watch)?;
+        Some(self.path(self.rows[i as usize]))
+    }
+
+    fn remove_row(&mut self, i: usize) -> i32 {
+        let w = std::mem::replace(&mut self.rows[i].watch, GONE);
+        if w != GONE {
+            self.by_watch.remove(&w);
+        }
+        w
+    }
+
+    fn live(&self) -> usize {
+        self.by_watch.len()
+    }
+
+    /// The live rows at `rel` and below it.
+    fn below(&self, rel: &str) -> Vec<usize> {
+        let from = self.rows.partition_point(|r| self.path(*r) < rel);
+        (from..self.rows.len())
+            .take_while(|i| self.path(self.rows[*i]).starts_with(rel))
+            .filter(|i| {
+                let r = self.rows[*i];
+                r.watch != GONE && is_at_or_below(self.path(r), rel)
+            })
+            .collect()
+    }
+}
+
+/// `p` is `rel` or a path below it.
+fn is_at_or_below(p: &str, rel: &str) -> bool {
+    p.starts_with(rel) && (p.len() == rel.len() || p.as_bytes()[rel.len()] == b'/')
+}
+
 impl Table {
+    /// How many folders are watched.
+    fn len(&self) -> usize {
+        self.packed.live() + self.fresh_by_path.len()
+    }
+
+    /// The watch of folder `rel`.
+    fn get(&self, rel: &str) -> Option<i32> {
+        self.fresh_by_path
+            .get(rel)
+            .copied()
+            .or_else(|| self.packed.get(rel))
+    }
+
+    /// The folder `watch` watches.
+    fn folder_of(&self, watch: i32) -> Option<&str> {
+        match self.fresh_by_watch.get(&watch) {
+            Some(p) => Some(p),
+            None => self.packed.folder_of(watch),
+        }
+    }
+
+    /// Forget `rel`'s watch; the watch it had.
+    fn remove_folder(&mut self, rel: &str) -> Option<i32> {
+        if let Some(w) = self.fresh_by_path.remove(rel) {
+            self.fresh_by_watch.remove(&w);
+            return Some(w);
+        }
+        let i = self.packed.find(rel)?;
+        Some(self.packed.remove_row(i)).filter(|w| *w != GONE)
+    }
+
+    /// Forget `watch`; whether it was known.
+    fn remove_watch(&mut self, watch: i32) -> bool {
+        if let Some(p) = self.fresh_by_watch.remove(&watch) {
+            self.fresh_by_path.remove(&p);
+            return true;
+        }
+        match self.packed.by_watch.get(&watch) {
+            Some(&i) => {
+                self.packed.remove_row(i as usize);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Enough was added or removed since the last pack to pack again: a few entries
+    /// outside the blocks hold little, and a pack copies every entry.
+    fn worth_packing(&self) -> bool {
+        let changed = self.fresh_by_path.len() + (self.packed.rows.len() - self.packed.live());
+        changed >= PACK_AFTER.max(self.len() / 64)
+    }
+
+    /// Move every entry into one new [`Packed`], in path order; the old blocks and the small
+    /// maps are freed.
+    fn pack(&mut self) {
+        let old = std::mem::take(&mut self.packed);
+        let fresh = std::mem::take(&mut self.fresh_by_path);
+        self.fresh_by_watch = HashMap::new();
+        let live = old.rows.iter().filter(|r| r.watch != GONE);
+        let bytes = live.clone().map(|r| r.len as usize).sum::<usize>()
+            + fresh.keys().map(|p| p.len()).sum::<usize>();
+        let n = old.live() + fresh.len();
+        let mut new = Packed {
+            text: String::with_capacity(bytes),
+            rows: Vec::with_capacity(n),
+            by_watch: HashMap::with_capacity(n),
+        };
+        let mut push = |path: &str, watch: i32| {
+            new.by_watch.insert(watch, new.rows.len() as u32);
+            new.rows.push(Row {
+                start: new.text.len(),
+                len: path.len() as u32,
+                watch,
+            });
+            new.text.push_str(path);
+        };
+        let mut a = live.map(|r| (old.path(*r), r.watch)).peekable();
+        let mut b = fresh.iter().map(|(p, w)| (&**p, *w)).peekable();
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            let (p, w) = next.expect("peeked");
+            push(p, w);
+        }
+        self.packed = new;
+    }
+
+    /// Every watched folder and its watch, in path order (for tests).
+    #[cfg(test)]
+    fn entries(&self) -> Vec<(String, i32)> {
+        let mut all: Vec<(String, i32)> = self
+            .packed
+            .rows
+            .iter()
+            .filter(|r| r.watch != GONE)
+            .map(|r| (self.packed.path(*r).to_string(), r.watch))
+            .chain(self.fresh_by_path.iter().map(|(p, w)| (p.to_string(), *w)))
+            .collect();
+        all.sort();
+        all
+    }
+
     /// `rel` or a folder above it could not be watched.
     fn below_unwatched(&self, rel: &str) -> bool {
         if self.unwatched.is_empty() {
@@ -203,52 +380,47 @@ impl Table {
 
     /// `rel` is watched by `wd`.
     fn put(&mut self, rel: &str, wd: i32, events: &Watcher) {
-        match self.by_watch.get(&wd) {
-            Some(p) if **p == *rel => return,
+        match self.folder_of(wd) {
+            Some(p) if p == rel => return,
             // The folder was moved here: its watch followed it.
-            Some(p) => {
-                let p = p.clone();
-                self.by_path.remove(&p);
+            Some(_) => {
+                self.remove_watch(wd);
             }
             None => {}
         }
-        if let Some(old) = self.by_path.get(rel).copied() {
+        if let Some(old) = self.remove_folder(rel) {
             // Another folder stands where the watched one was.
-            self.by_watch.remove(&old);
             events.remove(old);
         }
         let p: Arc<str> = rel.into();
-        self.by_path.insert(p.clone(), wd);
-        self.by_watch.insert(wd, p);
+        self.fresh_by_path.insert(p.clone(), wd);
+        self.fresh_by_watch.insert(wd, p);
         self.unwatched.remove(rel);
-        self.added += 1;
     }
 
     /// The watch `wd` ended (its folder was deleted).
     fn dropped(&mut self, wd: i32) {
-        if let Some(p) = self.by_watch.remove(&wd) {
-            if self.by_path.get(&p) == Some(&wd) {
-                self.by_path.remove(&p);
-            }
-        }
+        self.remove_watch(wd);
     }
 
     /// The folder `rel` was moved away: its watches and those below it go (if it went to
     /// another place in the pair, the scan of that place watches it there again).
     fn moved_away(&mut self, rel: &str, events: &Watcher) {
-        let below: Vec<Arc<str>> = self
-            .by_path
+        let fresh: Vec<Arc<str>> = self
+            .fresh_by_path
             .range::<str, _>((std::ops::Bound::Included(rel), std::ops::Bound::Unbounded))
             .map(|(p, _)| p)
             .take_while(|p| p.starts_with(rel))
-            .filter(|p| p.len() == rel.len() || p.as_bytes()[rel.len()] == b'/')
+            .filter(|p| is_at_or_below(p, rel))
             .cloned()
             .collect();
-        for p in below {
-            if let Some(wd) = self.by_path.remove(&p) {
-                self.by_watch.remove(&wd);
+        for p in fresh {
+            if let Some(wd) = self.remove_folder(&p) {
                 events.remove(wd);
             }
+        }
+        for i in self.packed.below(rel) {
+            events.remove(self.packed.remove_row(i));
         }
     }
 }
@@ -286,7 +458,7 @@ impl Watched {
             {
                 let mut t = lock(&self.table);
                 for (wd, name, moved_away) in got.drain(..) {
-                    let Some(dir) = t.by_watch.get(&wd) else {
+                    let Some(dir) = t.folder_of(wd) else {
                         continue; // a watch already removed
                     };
                     let path = match name {
@@ -317,32 +489,132 @@ impl Watched {
 mod tests {
     use super::*;
 
-    fn table(paths: &[(&str, i32)]) -> Table {
+    fn table(paths: &[(&str, i32)], w: &Watcher) -> Table {
         let mut t = Table::default();
         for (p, wd) in paths {
-            let p: Arc<str> = (*p).into();
-            t.by_path.insert(p.clone(), *wd);
-            t.by_watch.insert(*wd, p);
+            t.put(p, *wd, w);
         }
         t
+    }
+
+    fn paths(t: &Table) -> Vec<String> {
+        t.entries().into_iter().map(|(p, _)| p).collect()
     }
 
     #[test]
     fn a_folder_moved_away_takes_its_watches_and_only_its_own() {
         let (w, _stop) = Watcher::open().unwrap();
-        let mut t = table(&[("", 1), ("/a", 2), ("/a/b", 3), ("/a b", 4), ("/a-c", 5), ("/ab", 6)]);
-        t.moved_away("/a", &w);
-        let left: Vec<&str> = t.by_path.keys().map(|p| &**p).collect();
-        assert_eq!(left, ["", "/a b", "/a-c", "/ab"]);
-        assert_eq!(t.by_watch.len(), 4);
-        // A watch that ended; a folder moved (its watch followed it); another folder where a
-        // watched one stood.
-        t.dropped(4);
-        t.put("/new", 5, &w);
-        t.put("/ab", 9, &w);
-        let now: Vec<(&str, i32)> = t.by_path.iter().map(|(p, w)| (&**p, *w)).collect();
-        assert_eq!(now, [("", 1), ("/ab", 9), ("/new", 5)]);
-        assert_eq!(t.by_watch.len(), 3);
+        let all = [("", 1), ("/a", 2), ("/a/b", 3), ("/a b", 4), ("/a-c", 5), ("/ab", 6)];
+        // Packed, unpacked, and half of each.
+        for packed in [0, all.len(), 3] {
+            let mut t = table(&all[..packed], &w);
+            t.pack();
+            for (p, wd) in &all[packed..] {
+                t.put(p, *wd, &w);
+            }
+            t.moved_away("/a", &w);
+            assert_eq!(paths(&t), ["", "/a b", "/a-c", "/ab"], "{packed} packed");
+            assert_eq!(t.len(), 4);
+            // A watch that ended; a folder moved (its watch followed it); another folder
+            // where a watched one stood.
+            t.dropped(4);
+            t.put("/new", 5, &w);
+            t.put("/ab", 9, &w);
+            let want = [("".to_string(), 1), ("/ab".into(), 9), ("/new".into(), 5)];
+            assert_eq!(t.entries(), want, "{packed} packed");
+            t.pack();
+            assert_eq!(t.entries(), want, "{packed} packed, then packed again");
+            assert_eq!((t.folder_of(9), t.folder_of(6), t.get("/new")), (Some("/ab"), None, Some(5)));
+        }
+    }
+
+    /// Random puts, drops and moves, with packs between them, agree with two plain maps.
+    #[test]
+    fn the_packed_table_agrees_with_plain_maps() {
+        let (w, _stop) = Watcher::open().unwrap();
+        let names = ["", "/a", "/a/b", "/a/b/c", "/a b", "/a-c", "/ab", "/b", "/b/a", "/c"];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut t = Table::default();
+        let mut by_path: BTreeMap<String, i32> = BTreeMap::new();
+        let mut by_watch: HashMap<i32, String> = HashMap::new();
+        for step in 0..20_000 {
+            let rel = names[next(names.len())];
+            let wd = next(16) as i32;
+            match next(10) {
+                0..=5 => {
+                    t.put(rel, wd, &w);
+                    if by_watch.get(&wd).map(|p| &**p) != Some(rel) {
+                        if let Some(p) = by_watch.remove(&wd) {
+                            by_path.remove(&p);
+                        }
+                        if let Some(old) = by_path.remove(rel) {
+                            by_watch.remove(&old);
+                        }
+                        by_path.insert(rel.into(), wd);
+                        by_watch.insert(wd, rel.into());
+                    }
+                }
+                6 => {
+                    t.dropped(wd);
+                    if let Some(p) = by_watch.remove(&wd) {
+                        by_path.remove(&p);
+                    }
+                }
+                7 => {
+                    t.moved_away(rel, &w);
+                    by_path.retain(|p, wd| {
+                        let keep = !is_at_or_below(p, rel);
+                        if !keep {
+                            by_watch.remove(wd);
+                        }
+                        keep
+                    });
+                }
+                8 => t.pack(),
+                _ => {
+                    if t.worth_packing() {
+                        t.pack();
+                    }
+                }
+            }
+            let want: Vec<(String, i32)> = by_path.iter().map(|(p, w)| (p.clone(), *w)).collect();
+            assert_eq!(t.entries(), want, "step {step}");
+            assert_eq!(t.len(), want.len(), "step {step}");
+            for n in names {
+                assert_eq!(t.get(n), by_path.get(n).copied(), "step {step}: {n}");
+            }
+            for wd in 0..16 {
+                assert_eq!(t.folder_of(wd), by_watch.get(&wd).map(|p| &**p), "step {step}: {wd}");
+            }
+        }
+    }
+
+    /// What a scan of many folders adds is packed into three blocks once the pair is idle,
+    /// and a handful of later changes is not worth a pack.
+    #[test]
+    fn many_new_entries_are_packed_and_a_few_are_not() {
+        let (w, _stop) = Watcher::open().unwrap();
+        let mut t = Table::default();
+        for i in 0..10_000 {
+            t.put(&format!("/d{i:05}"), i, &w);
+        }
+        assert!(t.worth_packing());
+        t.pack();
+        assert!(t.fresh_by_path.is_empty() && t.fresh_by_watch.is_empty());
+        assert_eq!((t.len(), t.packed.rows.len()), (10_000, 10_000));
+        t.put("/new", 20_000, &w);
+        t.dropped(3);
+        assert!(!t.worth_packing(), "two changes among 10,000 entries");
+        t.moved_away("/d01", &w); // /d01000 ..= /d01999 stay: not below /d01
+        assert_eq!(t.len(), 10_000);
+        t.moved_away("/d01000", &w);
+        assert_eq!((t.len(), t.get("/d01000"), t.get("/d01001")), (9_999, None, Some(1001)));
     }
 
     /// Watches placed through the scan's hook report their events as paths of the pair,
@@ -371,7 +643,7 @@ mod tests {
         };
         std::fs::write(dir.path().join("a/b/one.txt"), b"1").unwrap();
         wait_for("/a/b/one.txt");
-        w.compact();
+        lock(&w.shared.table).pack();
         assert_eq!(w.watched(), 3);
         std::fs::write(dir.path().join("a/b/two.txt"), b"2").unwrap();
         wait_for("/a/b/two.txt");
