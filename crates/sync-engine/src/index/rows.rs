@@ -219,7 +219,12 @@ pub(super) fn put_synced(tx: &Transaction<'_>, k: &str, n: &SyncedNode) -> rusql
             hash_blob(Some(*hash)),
         ),
     };
-    tx.prepare_cached("INSERT OR REPLACE INTO synced (key, path, folder, id, inode, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")?
+    // An upsert, not INSERT OR REPLACE: the totals' triggers see it as an update.
+    tx.prepare_cached(
+        "INSERT INTO synced (key, path, folder, id, inode, rev, size, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)
+         ON CONFLICT (key) DO UPDATE SET path = excluded.path, folder = excluded.folder, id = excluded.id,
+             inode = excluded.inode, rev = excluded.rev, size = excluded.size, hash = excluded.hash",
+    )?
         .execute(params![k, n.path, folder, n.id, n.inode as i64, rev, size, hash])?;
     Ok(())
 }

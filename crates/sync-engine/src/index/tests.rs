@@ -343,3 +343,93 @@ fn history_is_kept_within_its_limits() {
         .collect();
     assert_eq!(left, ["/f9", "/f8", "/f7", "/f6"]);
 }
+
+/// The synced tree's totals, kept by triggers, equal a sum over the table through puts of
+/// new and known keys (a file that grows, a file that becomes a folder and back), deletes,
+/// agreements made in the database, a reset, and an index migrated from before the totals.
+#[test]
+fn synced_totals_follow_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("i.db");
+    let mut ix = Index::open(&p).unwrap();
+    let summed = |ix: &Index| -> (u64, u64) {
+        ix.conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM synced WHERE folder = 0",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .unwrap()
+    };
+    let node = |k: &str, size: Option<u64>| SyncedNode {
+        path: k.into(),
+        id: format!("id:{k}"),
+        inode: 1,
+        kind: match size {
+            Some(size) => sync_core::SyncedKind::File {
+                rev: "r".into(),
+                size,
+                hash: ContentHash::of(b"x"),
+            },
+            None => sync_core::SyncedKind::Folder,
+        },
+    };
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..200 {
+        let mut edits = Vec::new();
+        for _ in 0..next(8) {
+            let k = format!("/k{}", next(12));
+            edits.push(match next(4) {
+                0 => Edit::DelSynced(k),
+                1 => Edit::PutSynced(k.clone(), node(&k, None)),
+                _ => Edit::PutSynced(k.clone(), node(&k, Some(next(1 << 40)))),
+            });
+        }
+        let mut b = ix.batch().unwrap();
+        b.edits(&edits).unwrap();
+        b.commit().unwrap();
+        assert_eq!(ix.synced_totals().unwrap(), summed(&ix), "round {round}: {edits:?}");
+    }
+    // Agreed in the database (its INSERT of new merge bases).
+    let mut b = ix.batch().unwrap();
+    let r = RemoteNode {
+        path: "/agreed.txt".into(),
+        id: "id:agreed".into(),
+        kind: RemoteKind::File {
+            rev: "r1".into(),
+            size: 4,
+            hash: ContentHash::of(b"same"),
+        },
+    };
+    b.edits(&[
+        Edit::PutLocal("/agreed.txt".into(), lf("/agreed.txt", 3, b"same")),
+        Edit::PutRemote("/agreed.txt".into(), r),
+    ])
+    .unwrap();
+    b.commit().unwrap();
+    let before = ix.synced_totals().unwrap();
+    assert_eq!(ix.agree_where_equal(&|_| true).unwrap(), 1);
+    assert_eq!(ix.synced_totals().unwrap(), (before.0 + 1, before.1 + 4));
+    assert_eq!(ix.synced_totals().unwrap(), summed(&ix));
+
+    // An index from before the totals (schema 3) gets them right when it is opened.
+    let want = summed(&ix);
+    assert!(want.0 > 0, "the rounds left files to count");
+    ix.conn
+        .execute_batch(
+            "DROP TRIGGER synced_totals_insert; DROP TRIGGER synced_totals_delete;
+             DROP TRIGGER synced_totals_update; DROP TABLE synced_totals; PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    drop(ix);
+    let mut ix = Index::open(&p).unwrap();
+    assert_eq!(ix.synced_totals().unwrap(), want);
+    ix.reset_trees().unwrap();
+    assert_eq!(ix.synced_totals().unwrap(), (0, 0));
+}

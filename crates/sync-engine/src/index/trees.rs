@@ -115,7 +115,7 @@ impl Index {
     /// Files and bytes in the synced tree.
     pub fn synced_totals(&self) -> Result<(u64, u64)> {
         self.wrap(self.conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM synced WHERE folder = 0",
+            "SELECT files, bytes FROM synced_totals",
             [],
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
         ))
