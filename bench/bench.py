@@ -492,7 +492,8 @@ def run_P5(ctx: Ctx):
 
 
 def run_P9(ctx: Ctx):
-    if "nuvosync" not in ctx.tools:
+    # Maestral's first sync of the tree (not in --quick) runs on the emulator nuvosync's steps used.
+    if "nuvosync" not in ctx.tools and ("maestral" not in ctx.tools or ctx.quick):
         return
     rows, body = p9.run(ctx, ctx.p9_files)
     attempt(ctx, "nuvosync", rows, body)

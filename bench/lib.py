@@ -595,8 +595,8 @@ class Maestral:
         self._log_pos += end + 1
         return data[: end + 1].decode(errors="replace").splitlines()
 
-    def wait_startup_idle(self, timeout: float):
-        """Until this start's startup sync is over: 'Up to date' logged after 'Indexing local changes...'."""
+    def startup_sync_over(self):
+        """A check that this start's startup sync is over: 'Up to date' logged after 'Indexing local changes...'."""
         seen = {"indexing": False}
 
         def done():
@@ -609,7 +609,11 @@ class Maestral:
                     raise RuntimeError(f"maestral: {line}")
             return False
 
-        return wait_until(done, timeout, f"{self.name} startup sync", lo=0.05, hi=1.0, alive=lambda: self.proc.poll() is None)
+        return done
+
+    def wait_startup_idle(self, timeout: float):
+        """Until this start's startup sync is over (see `startup_sync_over`)."""
+        return wait_until(self.startup_sync_over(), timeout, f"{self.name} startup sync", lo=0.05, hi=1.0, alive=lambda: self.proc.poll() is None)
 
     def wait_idle_after(self, since_pos: int, timeout: float):
         """Until an 'Up to date' line appears after byte offset since_pos of the log."""

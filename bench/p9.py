@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import sqlite3
 import statistics
 import time
 
 import p9tree
+from tools import rate_until
 from lib import (
     FIXED_MTIME,
     FIXED_MTIME_ISO,
     PAIR_REMOTE,
+    Maestral,
     Nuvosync,
     loadgen,
     log,
@@ -67,12 +70,64 @@ def wait_idle(t: Nuvosync, pid: int, timeout: float, quiet: float = 1.0) -> floa
             raise TimeoutError(f"the daemon was not idle {timeout:.0f}s after the burst")
 
 
+def maestral_entries(m: Maestral) -> int | None:
+    """Entries in Maestral's index (files and folders it has synced), read beside it."""
+    db = m.work / "data" / "maestral" / f"{m.CONFIG}.db"
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
+            return c.execute("SELECT COUNT(*) FROM 'index'").fetchone()[0]
+    except sqlite3.Error:
+        return None
+
+
+def maestral_first_sync(ctx, emu, manifest, entries: int, base: dict, wl: dict) -> None:
+    """Maestral (tuned: no CPU cap, 16 transfers) syncs the same tree, already equal on both
+    sides, from the emulator the nuvosync step used. Past the cap its rate is taken over the
+    entries its index holds by then."""
+    name = "P9-maestral"
+    work = ctx.workdir(name)
+    m = Maestral(ctx.bins, emu, work, tuned=True)
+    try:
+        m.local.mkdir(parents=True, exist_ok=True)
+        loadgen(ctx.bins, None, "gen-local", "--dir", m.local, "--manifest", manifest, "--mtime", FIXED_MTIME, timeout=7200)
+        m.link()
+        cap = ctx.time_cap(quick=600, full=3600)
+        progress = {"n": 0, "counted": 0.0}
+        over = m.startup_sync_over()
+        t0 = time.monotonic()
+        p = m.start()
+
+        def finished():
+            # Its index is counted every 10 s (the count reads the whole table).
+            if time.monotonic() - progress["counted"] >= 10:
+                progress["counted"] = time.monotonic()
+                n = maestral_entries(m)
+                progress["n"] = progress["n"] if n is None else n
+            return over()
+
+        rate, t1, note = rate_until(ctx, finished, progress, entries, t0, cap, "Maestral's first sync", alive=lambda: p.poll() is None)
+        settings = {**base, **m.settings(), "entries": entries, "entries_done": progress["n"] if note else entries,
+                    "peak_rss_mb": round(proc_status(p.pid)["VmHWM"] / MB, 1)}
+        if note:
+            settings["note"] = note
+        else:
+            ctx.add("P9.first_sync", wl["P9.first_sync"], m.name, t1 - t0, "s", False, settings)
+        ctx.add("P9.first_sync_rate", wl["P9.first_sync_rate"], m.name, rate, "entries/s", True, settings)
+        errs = m.errors()
+        if errs:
+            log(f"{m.name} logged errors: {errs[:5]}")
+    finally:
+        m.stop()
+        ctx.finish(name)
+
+
 def run(ctx, files_opt: int = 0):
     files, folders, burst = sizes(files_opt, ctx.quick)
     steady = 10 if ctx.quick else 30
     label = f"{files:,} files in {folders:,} folders (realistic tree)"
     wl = {
         "P9.first_sync": f"P9 first sync of {label}, both sides already equal: daemon start until up_to_date (s)",
+        "P9.first_sync_rate": f"P9 first sync of {label}: entries (files and folders) per second; past the cap, over the entries done",
         "P9.first_sync_peak": "P9 peak RSS (VmHWM) over that first sync (MB)",
         "P9.index": "P9 index size on disk after that first sync (MB)",
         "P9.floor": f"P9 floor: bare parallel lstat walk of the {files:,}-file tree (nuvosync debug statwalk, s)",
@@ -83,7 +138,8 @@ def run(ctx, files_opt: int = 0):
         "P9.burst": f"P9 {burst:,} files touched (mtime changed) under the running daemon: until idle again (s)",
         "P9.burst_peak": "P9 peak RSS (VmHWM) of the daemon after that burst (MB)",
     }
-    rows = [(k, v, "MB" if ("peak" in k or "steady" in k or "index" in k) else "s", False) for k, v in wl.items()]
+    units = {"P9.first_sync_rate": "entries/s"}
+    rows = [(k, v, units.get(k, "MB" if ("peak" in k or "steady" in k or "index" in k) else "s"), k in units) for k, v in wl.items()]
     name = "P9-nuvosync"
 
     def body():
@@ -105,57 +161,65 @@ def run(ctx, files_opt: int = 0):
             log(f"P9 seeded: upload {up['secs']:.1f}s, local {gen['secs']:.1f}s")
             base = {"tree": shape, "emulator": "load model off (--max-in-flight 0 --rate-limit 0), latency 20 ms", "burst_files": burst}
 
-            t.pair_add()
-            r0 = api_requests(emu)
-            t0 = time.monotonic()
-            p = t.start()
-            _, t1 = t.wait_up_to_date(ctx.time_cap(quick=1800, full=7200))
-            ctx.add("P9.first_sync", wl["P9.first_sync"], "nuvosync", t1 - t0, "s", False, {**base, "api_requests": api_requests(emu) - r0})
-            ctx.add("P9.first_sync_peak", wl["P9.first_sync_peak"], "nuvosync", proc_status(p.pid)["VmHWM"] / MB, "MB", False, base)
-            t.stop()
-            db = sorted((work / "state" / "pairs").glob("bench.db*"))
-            ctx.add("P9.index", wl["P9.index"], "nuvosync", sum(f.stat().st_size for f in db) / MB, "MB", False,
-                    {**base, "files": {f.name: f.stat().st_size for f in db}, "bytes_per_file": round(sum(f.stat().st_size for f in db) / files, 1)})
+            if "nuvosync" in ctx.tools:
+                t.pair_add()
+                r0 = api_requests(emu)
+                t0 = time.monotonic()
+                p = t.start()
+                _, t1 = t.wait_up_to_date(ctx.time_cap(quick=1800, full=7200))
+                ctx.add("P9.first_sync", wl["P9.first_sync"], "nuvosync", t1 - t0, "s", False, {**base, "api_requests": api_requests(emu) - r0})
+                ctx.add("P9.first_sync_rate", wl["P9.first_sync_rate"], "nuvosync", (files + folders) / (t1 - t0), "entries/s", True, base)
+                ctx.add("P9.first_sync_peak", wl["P9.first_sync_peak"], "nuvosync", proc_status(p.pid)["VmHWM"] / MB, "MB", False, base)
+                t.stop()
+                db = sorted((work / "state" / "pairs").glob("bench.db*"))
+                ctx.add("P9.index", wl["P9.index"], "nuvosync", sum(f.stat().st_size for f in db) / MB, "MB", False,
+                        {**base, "files": {f.name: f.stat().st_size for f in db}, "bytes_per_file": round(sum(f.stat().st_size for f in db) / files, 1)})
 
-            walks = [json.loads(run_timed([str(ctx.bins["nuvosync"]), "debug", "statwalk", str(t.local)])[3].strip().splitlines()[-1]) for _ in range(3)]
-            floor = statistics.median(w["secs"] for w in walks)
-            ctx.add("P9.floor", wl["P9.floor"], "nuvosync", floor, "s", False,
-                    {**base, "entries": walks[0]["entries"], "runs": [round(w["secs"], 4) for w in walks], "taken": "median of 3"})
-            runs = [t.sync_once() for _ in range(3)]
-            restart = statistics.median(r[0] for r in runs)
-            ctx.add("P9.restart", wl["P9.restart"], "nuvosync", restart, "s", False,
-                    {**base, "runs": [round(r[0], 4) for r in runs], "taken": "median of 3", "floor_ratio": round(restart / floor, 3),
-                     "max_rss_mb": round(max(r[1] for r in runs) / MB, 1)})
+                walks = [json.loads(run_timed([str(ctx.bins["nuvosync"]), "debug", "statwalk", str(t.local)])[3].strip().splitlines()[-1]) for _ in range(3)]
+                floor = statistics.median(w["secs"] for w in walks)
+                ctx.add("P9.floor", wl["P9.floor"], "nuvosync", floor, "s", False,
+                        {**base, "entries": walks[0]["entries"], "runs": [round(w["secs"], 4) for w in walks], "taken": "median of 3"})
+                runs = [t.sync_once() for _ in range(3)]
+                restart = statistics.median(r[0] for r in runs)
+                ctx.add("P9.restart", wl["P9.restart"], "nuvosync", restart, "s", False,
+                        {**base, "runs": [round(r[0], 4) for r in runs], "taken": "median of 3", "floor_ratio": round(restart / floor, 3),
+                         "max_rss_mb": round(max(r[1] for r in runs) / MB, 1)})
 
-            r0 = api_requests(emu)
-            t0 = time.monotonic()
-            p = t.start()
-            _, t1 = t.wait_up_to_date(ctx.time_cap(quick=1800, full=7200))
-            ctx.add("P9.daemon", wl["P9.daemon"], "nuvosync", t1 - t0, "s", False,
-                    {**base, "floor_ratio": round((t1 - t0) / floor, 3), "api_requests": api_requests(emu) - r0})
-            time.sleep(steady)
-            st = proc_status(p.pid)
-            ctx.add("P9.peak", wl["P9.peak"], "nuvosync", st["VmHWM"] / MB, "MB", False, base)
-            ctx.add("P9.steady", wl["P9.steady"], "nuvosync", st["VmRSS"] / MB, "MB", False,
-                    {**base, "idle_secs": steady, **{f"{k}_mb": round(st.get(k, 0) / MB, 1) for k in ("RssAnon", "RssFile", "RssShmem")}})
+                r0 = api_requests(emu)
+                t0 = time.monotonic()
+                p = t.start()
+                _, t1 = t.wait_up_to_date(ctx.time_cap(quick=1800, full=7200))
+                ctx.add("P9.daemon", wl["P9.daemon"], "nuvosync", t1 - t0, "s", False,
+                        {**base, "floor_ratio": round((t1 - t0) / floor, 3), "api_requests": api_requests(emu) - r0})
+                time.sleep(steady)
+                st = proc_status(p.pid)
+                ctx.add("P9.peak", wl["P9.peak"], "nuvosync", st["VmHWM"] / MB, "MB", False, base)
+                ctx.add("P9.steady", wl["P9.steady"], "nuvosync", st["VmRSS"] / MB, "MB", False,
+                        {**base, "idle_secs": steady, **{f"{k}_mb": round(st.get(k, 0) / MB, 1) for k in ("RssAnon", "RssFile", "RssShmem")}})
 
-            # The burst: `touch` of `burst` files spread over the tree (same content, new mtime).
-            rels = [line.split("\t", 1)[1] for line in manifest.read_text().splitlines() if line]
-            picked = random.Random(9).sample(rels, burst)
-            r0 = api_requests(emu)
-            t0 = time.monotonic()
-            now = time.time()
-            for rel in picked:
-                os.utime(t.local / rel, (now, now))
-            touched = time.monotonic() - t0
-            idle_at = wait_idle(t, p.pid, ctx.time_cap(quick=600, full=1800))
-            ctx.add("P9.burst", wl["P9.burst"], "nuvosync", idle_at - t0, "s", False,
-                    {**base, "touching_took_s": round(touched, 3), "api_requests": api_requests(emu) - r0,
-                     "idle": "status up_to_date and no CPU used by the daemon for 1 s (the time is when that quiet second began)"})
-            ctx.add("P9.burst_peak", wl["P9.burst_peak"], "nuvosync", proc_status(p.pid)["VmHWM"] / MB, "MB", False, base)
-            uploads = sum(v for k, v in emu.stats().get("routes", {}).items() if "upload" in k)
-            log(f"P9: upload calls over the whole step (the seeding's {files} included): {uploads}")
-            t.stop()
+                # The burst: `touch` of `burst` files spread over the tree (same content, new mtime).
+                rels = [line.split("\t", 1)[1] for line in manifest.read_text().splitlines() if line]
+                picked = random.Random(9).sample(rels, burst)
+                r0 = api_requests(emu)
+                t0 = time.monotonic()
+                now = time.time()
+                for rel in picked:
+                    os.utime(t.local / rel, (now, now))
+                touched = time.monotonic() - t0
+                idle_at = wait_idle(t, p.pid, ctx.time_cap(quick=600, full=1800))
+                ctx.add("P9.burst", wl["P9.burst"], "nuvosync", idle_at - t0, "s", False,
+                        {**base, "touching_took_s": round(touched, 3), "api_requests": api_requests(emu) - r0,
+                         "idle": "status up_to_date and no CPU used by the daemon for 1 s (the time is when that quiet second began)"})
+                ctx.add("P9.burst_peak", wl["P9.burst_peak"], "nuvosync", proc_status(p.pid)["VmHWM"] / MB, "MB", False, base)
+                uploads = sum(v for k, v in emu.stats().get("routes", {}).items() if "upload" in k)
+                log(f"P9: upload calls over the whole step (the seeding's {files} included): {uploads}")
+                t.stop()
+            if "maestral" in ctx.tools and not ctx.quick:
+                try:
+                    maestral_first_sync(ctx, emu, manifest, files + folders, base, wl)
+                except Exception as e:  # noqa: BLE001 -- the nuvosync rows stand
+                    log(f"P9 Maestral step failed: {e}")
+                    ctx.add("P9.first_sync_rate", wl["P9.first_sync_rate"], "maestral-tuned", None, "entries/s", True, reason=f"failed: {e}")
         finally:
             t.stop()
             emu.stop()
