@@ -9,12 +9,19 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The normalised key of a relative display path.
 pub fn key(path: &str) -> String {
+    // ASCII is its own NFC form, and its lower case is ASCII's (most paths: no tables read).
+    if path.is_ascii() {
+        return path.to_ascii_lowercase();
+    }
     let nfc: String = path.nfc().collect();
     nfc.to_lowercase()
 }
 
 /// Unicode NFC form.
 pub fn nfc(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
     s.nfc().collect()
 }
 
@@ -221,6 +228,12 @@ mod tests {
             key("/docs/u\u{308}ni\u{308}code.txt")
         );
         assert_ne!(key("/a"), key("/b"));
+        // The ASCII shortcut gives what the Unicode tables give, for every ASCII character.
+        let all: String = (0u8..128).map(char::from).collect();
+        let by_tables = |p: &str| p.nfc().collect::<String>().to_lowercase();
+        assert_eq!(key(&all), by_tables(&all));
+        assert_eq!(nfc(&all), all.nfc().collect::<String>());
+        assert_eq!(key("/A/É"), by_tables("/A/É"));
         assert_eq!(parent("/a/b/c"), "/a/b");
         assert_eq!(parent("/a"), "");
         assert_eq!(name("/a/b/c.txt"), "c.txt");

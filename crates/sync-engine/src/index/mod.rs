@@ -14,6 +14,7 @@ mod batch;
 mod records;
 mod rows;
 mod schema;
+mod sigs;
 #[cfg(test)]
 mod tests;
 mod trees;
@@ -22,6 +23,7 @@ mod trees;
 pub use batch::Batch;
 #[cfg(feature = "testing")]
 pub use schema::private_dir;
+pub use sigs::Sigs;
 
 use rusqlite::Connection;
 use std::path::PathBuf;
@@ -57,9 +59,6 @@ pub enum IndexError {
 
 /// Result with [`IndexError`].
 pub type Result<T> = std::result::Result<T, IndexError>;
-
-/// Signatures by display path (a fast hash: a restart looks up every path of the folder).
-pub type Sigs = std::collections::HashMap<String, Sig, rustc_hash::FxBuildHasher>;
 
 /// The previous scan's signature of a local path (to decide whether to hash again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -60,9 +60,11 @@ impl Index {
 
     /// The local signatures at and below these keys (`""`: everything), by display path.
     pub fn local_sigs_within(&self, keys: &[Key]) -> Result<Sigs> {
-        let sig = |r: &rusqlite::Row<'_>| {
-            Ok((
-                r.get::<_, String>(0)?,
+        // The path is read in place (`get_ref`): a million rows, no string made for each.
+        let put = |out: &mut Sigs, r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+            let path = r.get_ref(0)?.as_str()?;
+            out.insert(
+                path,
                 Sig {
                     folder: r.get(1)?,
                     inode: r.get::<_, i64>(2)? as u64,
@@ -70,7 +72,8 @@ impl Index {
                     mtime_ns: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
                     ctime_ns: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
                 },
-            ))
+            );
+            Ok(())
         };
         let tx = self.wrap(self.conn.unchecked_transaction())?;
         let r = (|| {
@@ -78,9 +81,9 @@ impl Index {
             if keys.iter().any(|k| k.is_empty()) {
                 let mut st =
                     tx.prepare("SELECT path, folder, inode, size, mtime_ns, ctime_ns FROM local")?;
-                for row in st.query_map([], sig)? {
-                    let (p, s) = row?;
-                    out.insert(p, s);
+                let mut rows = st.query([])?;
+                while let Some(r) = rows.next()? {
+                    put(&mut out, r)?;
                 }
                 return Ok(out);
             }
@@ -89,9 +92,9 @@ impl Index {
                  WHERE key = ?1 OR (key > ?2 AND key < ?3)",
             )?;
             for k in keys {
-                for row in st.query_map(params![k, format!("{k}/"), subtree_end(k)], sig)? {
-                    let (p, s) = row?;
-                    out.insert(p, s);
+                let mut rows = st.query(params![k, format!("{k}/"), subtree_end(k)])?;
+                while let Some(r) = rows.next()? {
+                    put(&mut out, r)?;
                 }
             }
             Ok(out)

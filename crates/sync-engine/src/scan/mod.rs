@@ -242,6 +242,7 @@ impl Scanner<'_> {
         // What needs a hash (or is a new/changed folder); and whether every known entry was
         // seen again (each is seen once), so that nothing can be gone.
         let mut still_there = 0usize;
+        let mut new_paths = 0usize;
         let mut candidates: Vec<&Seen> = seen
             .iter()
             .filter(|s| match prev.get(&s.rel) {
@@ -249,7 +250,10 @@ impl Scanner<'_> {
                     still_there += 1;
                     *p != s.sig
                 }
-                None => true,
+                None => {
+                    new_paths += 1;
+                    true
+                }
             })
             .collect();
         let gone: Vec<String> = if still_there == prev.len() {
@@ -260,24 +264,27 @@ impl Scanner<'_> {
             let in_standing = PathSet::new(&standing);
             prev.keys()
                 .filter(|p| in_scope.holds(p))
-                .filter(|p| !seen_paths.contains(p.as_str()))
+                .filter(|p| !seen_paths.contains(p))
                 .filter(|p| !in_unreadable.holds(p))
                 .filter(|p| !in_standing.holds(p))
                 .filter(|p| !self.rules.skips_path(p))
-                .cloned()
+                .map(String::from)
                 .collect()
         };
         candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
         let queue: Mutex<std::vec::IntoIter<&Seen>> = Mutex::new(candidates.clone().into_iter());
         let results: Mutex<Vec<Hashed>> = Mutex::new(Vec::new());
-        // A stored hash can only be reused for a key the index has a row for (a case-only
-        // rename); the keys of `prev` tell which, without asking the index for every new file.
+        // A stored hash can only be reused for a path that is not in `prev` but whose key the
+        // index has a row for (a case-only rename): for a path in `prev` the stored row is
+        // that path's own, whose signature differs. Whether the key has a row is asked of the
+        // index one file at a time; past a few, the keys of `prev` tell, made once (a
+        // million keys take a second and 100 MB: not for a handful of new files).
+        let many_new = new_paths > 64.max(prev.len() / 16);
         let prev_keys: std::sync::OnceLock<std::collections::HashSet<Key>> =
             std::sync::OnceLock::new();
-        let known = |k: &Key| {
-            prev_keys
-                .get_or_init(|| prev.keys().map(|p| key(p)).collect())
-                .contains(k)
+        let may_reuse = |rel: &str, k: &Key| {
+            prev.get(rel).is_none()
+                && (!many_new || prev_keys.get_or_init(|| prev.keys().map(key).collect()).contains(k))
         };
         let hashed = std::sync::atomic::AtomicU64::new(0);
         let hashed_bytes = std::sync::atomic::AtomicU64::new(0);
@@ -293,7 +300,11 @@ impl Scanner<'_> {
                             })
                         } else {
                             let k = key(&s.rel);
-                            let stored = if known(&k) { reuse(&k, &s.sig) } else { None };
+                            let stored = if may_reuse(&s.rel, &k) {
+                                reuse(&k, &s.sig)
+                            } else {
+                                None
+                            };
                             let hash = match stored {
                                 Some(h) => Ok(Some(h)),
                                 None => {
