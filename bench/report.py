@@ -135,6 +135,9 @@ def targets(R: Results) -> list[dict]:
         n = R.val(id, "nuvosync")
         add(f"P9 restart ({label}) vs the stat-walk floor", "≤ 1.5× the floor", f"{fmt(n)} s vs floor {fmt(f)} s",
             "n/a" if None in (n, f) else f"{n / f:.2f}× the floor", None if None in (n, f) else n <= 1.5 * f)
+    n, m = R.val("P9.first_sync_rate", "nuvosync"), R.val("P9.first_sync_rate", "maestral-tuned")
+    add("P9 first sync vs maestral-tuned (no target: the issue asks for the ratio)", "—",
+        f"nuvosync {fmt(n)} entries/s, maestral-tuned {fmt(m)} entries/s", "n/a" if not (n and m) else fmt_ratio(n / m), None)
     absolute("P9.peak", 150, "P9 peak RSS (restart)", "≤ 150 MB", "MB")
     absolute("P9.first_sync_peak", 150, "P9 peak RSS (first sync)", "≤ 150 MB", "MB")
     absolute("P9.burst_peak", 150, "P9 peak RSS (after the burst)", "≤ 150 MB", "MB")
