@@ -105,7 +105,7 @@ def maestral_first_sync(ctx, emu, manifest, entries: int, base: dict, wl: dict) 
                 progress["n"] = progress["n"] if n is None else n
             return over()
 
-        rate, t1, note = rate_until(ctx, finished, progress, entries, t0, cap, "Maestral's first sync", alive=lambda: p.poll() is None)
+        rate, t1, note = rate_until(ctx, finished, progress, entries, t0, cap, "Maestral's first sync", alive=lambda: p.poll() is None, unit="entries")
         settings = {**base, **m.settings(), "entries": entries, "entries_done": progress["n"] if note else entries,
                     "peak_rss_mb": round(proc_status(p.pid)["VmHWM"] / MB, 1)}
         if note:

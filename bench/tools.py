@@ -105,7 +105,7 @@ def stop_tool(t, tool, proc):
         t.stop()
 
 
-def rate_until(ctx, matched, progress, files, t0, timeout, what, alive=None):
+def rate_until(ctx, matched, progress, files, t0, timeout, what, alive=None, unit="files"):
     """Files per second until `matched()` holds; past `timeout`, the rate over the files done
     (`progress["n"]`) with a note saying so. Returns (rate, end time, note or None)."""
     try:
@@ -113,7 +113,7 @@ def rate_until(ctx, matched, progress, files, t0, timeout, what, alive=None):
         return files / (t1 - t0), t1, None
     except TimeoutError:
         t1 = time.monotonic()
-        note = f"{'quick mode: stopped' if ctx.quick else 'did not finish'} after {timeout}s ({progress['n']}/{files} files); rate over the files done"
+        note = f"{'quick mode: stopped' if ctx.quick else 'did not finish'} after {timeout}s ({progress['n']}/{files} {unit}); rate over the {unit} done"
         return progress["n"] / (t1 - t0), t1, note
 
 
