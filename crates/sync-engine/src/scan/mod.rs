@@ -164,9 +164,9 @@ pub trait WatchDirs: Sync {
     fn watch(&self, rel: &str, dir: &Path);
 }
 
-/// A file or folder after hashing: its path, the ctime to store (`None`: racy), and its
-/// node or why there is none.
-type Hashed = (String, Option<i64>, Result<LocalNode, String>);
+/// A file or folder after hashing: found (its key, node and the ctime to store), or its
+/// path and why there is no node.
+type Hashed = Result<Found, (String, String)>;
 
 /// A walked entry before hashing.
 struct Seen {
@@ -292,6 +292,7 @@ impl Scanner<'_> {
             for _ in 0..self.threads.max(1) {
                 sc.spawn(|| {
                     while let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) {
+                        let k = key(&s.rel);
                         let node = if s.sig.folder {
                             Ok(LocalNode {
                                 path: s.rel.clone(),
@@ -299,7 +300,6 @@ impl Scanner<'_> {
                                 kind: LocalKind::Folder,
                             })
                         } else {
-                            let k = key(&s.rel);
                             let stored = if may_reuse(&s.rel, &k) {
                                 reuse(&k, &s.sig)
                             } else {
@@ -335,8 +335,16 @@ impl Scanner<'_> {
                             }
                         };
                         let trusted = s.sig.ctime_ns < racy_from && s.sig.mtime_ns < racy_from;
+                        let done = match node {
+                            Ok(node) => Ok(Found {
+                                key: k,
+                                node,
+                                ctime_ns: trusted.then_some(s.sig.ctime_ns),
+                            }),
+                            Err(why) => Err((s.rel.clone(), why)),
+                        };
                         if let Ok(mut r) = results.lock() {
-                            r.push((s.rel.clone(), trusted.then_some(s.sig.ctime_ns), node));
+                            r.push(done);
                         }
                     }
                 });
@@ -349,16 +357,21 @@ impl Scanner<'_> {
             hashed_bytes: hashed_bytes.into_inner(),
             ..ScanResult::default()
         };
+        // What was walked and what the index had are done with: freed before the nodes are
+        // sorted (on a first sync of a million files each is a few hundred MB). Freeing a few
+        // hundred thousand strings takes a while: not on the way to syncing.
+        drop((queue, candidates));
+        if seen.len() > 10_000 {
+            std::thread::spawn(move || drop((seen, prev_owned)));
+        } else {
+            drop((seen, prev_owned));
+        }
         let mut found: Vec<Found> = Vec::new();
-        for (rel, ctime_ns, r) in results.into_inner().unwrap_or_default() {
+        for r in results.into_inner().unwrap_or_default() {
             match r {
-                Ok(node) => found.push(Found {
-                    key: key(&rel),
-                    node,
-                    ctime_ns,
-                }),
-                Err(e) if e == "unstable" => out.unstable.push(rel),
-                Err(message) => {
+                Ok(f) => found.push(f),
+                Err((rel, why)) if why == "unstable" => out.unstable.push(rel),
+                Err((rel, message)) => {
                     // What the index holds for it stays (it was seen, so it is not gone).
                     out.unreadable.push(rel.clone());
                     issues.push(ScanIssue {
@@ -370,10 +383,6 @@ impl Scanner<'_> {
             }
         }
         found.sort_by(|a, b| a.node.path.cmp(&b.node.path));
-        if seen.len() > 10_000 {
-            // Freeing a few hundred thousand strings takes a while: not on the way to syncing.
-            std::thread::spawn(move || drop((seen, prev_owned)));
-        }
         out.found = found;
         out.issues = issues;
         out.unreadable.extend(unreadable);
