@@ -58,7 +58,7 @@ class Results:
 
 
 def targets(R: Results) -> list[dict]:
-    """Each target: what, required, measured, ratio text, met (True/False/None = not measured)."""
+    """Each target: what, required, measured, ratio text, met (True/False/None = not measured; "info": no target)."""
     out = []
 
     def add(what, required, measured, ratio, met):
@@ -137,7 +137,7 @@ def targets(R: Results) -> list[dict]:
             "n/a" if None in (n, f) else f"{n / f:.2f}× the floor", None if None in (n, f) else n <= 1.5 * f)
     n, m = R.val("P9.first_sync_rate", "nuvosync"), R.val("P9.first_sync_rate", "maestral-tuned")
     add("P9 first sync vs maestral-tuned (no target: the issue asks for the ratio)", "—",
-        f"nuvosync {fmt(n)} entries/s, maestral-tuned {fmt(m)} entries/s", "n/a" if not (n and m) else fmt_ratio(n / m), None)
+        f"nuvosync {fmt(n)} entries/s, maestral-tuned {fmt(m)} entries/s", "n/a" if not (n and m) else fmt_ratio(n / m), None if not (n and m) else "info")
     absolute("P9.peak", 150, "P9 peak RSS (restart)", "≤ 150 MB", "MB")
     absolute("P9.first_sync_peak", 150, "P9 peak RSS (first sync)", "≤ 150 MB", "MB")
     absolute("P9.burst_peak", 150, "P9 peak RSS (after the burst)", "≤ 150 MB", "MB")
@@ -244,7 +244,7 @@ def write_md(out: Path, rows, meta) -> None:
         lines += [f"{i + 1}. {n}" for i, n in enumerate(notes)]
     lines += ["", "## Targets", "", "| target | required | measured | ratio | met |", "|---|---|---|---|---|"]
     for x in targets(R):
-        met = {True: "**met**", False: "**missed**", None: "not measured"}[x["met"]]
+        met = {True: "**met**", False: "**missed**", None: "not measured", "info": "no target"}[x["met"]]
         lines.append(f"| {x['what']} | {x['required']} | {x['measured']} | {x['ratio']} | {met} |")
     lines += ["", "![chart](chart.svg)", ""]
     (out / "results.md").write_text("\n".join(lines))
