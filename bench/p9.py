@@ -156,12 +156,13 @@ def run(ctx, files_opt: int = 0):
             emu.faults(latency_ms=emu.latency_ms)
             if up.get("errors"):
                 raise RuntimeError(f"populating the emulator failed: {up}")
-            t.local.mkdir(parents=True, exist_ok=True)
-            gen = loadgen(ctx.bins, None, "gen-local", "--dir", t.local, "--manifest", manifest, "--mtime", FIXED_MTIME, timeout=7200)
-            log(f"P9 seeded: upload {up['secs']:.1f}s, local {gen['secs']:.1f}s")
+            log(f"P9 seeded Dropbox: upload {up['secs']:.1f}s")
             base = {"tree": shape, "emulator": "load model off (--max-in-flight 0 --rate-limit 0), latency 20 ms", "burst_files": burst}
 
             if "nuvosync" in ctx.tools:
+                t.local.mkdir(parents=True, exist_ok=True)
+                gen = loadgen(ctx.bins, None, "gen-local", "--dir", t.local, "--manifest", manifest, "--mtime", FIXED_MTIME, timeout=7200)
+                log(f"P9 seeded nuvosync's folder: {gen['secs']:.1f}s")
                 t.pair_add()
                 r0 = api_requests(emu)
                 t0 = time.monotonic()

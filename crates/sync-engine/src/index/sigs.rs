@@ -91,14 +91,6 @@ impl<S: AsRef<str>> FromIterator<(S, Sig)> for Sigs {
     }
 }
 
-impl std::fmt::Debug for Sigs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.rows.iter().map(|r| (self.path(r), r.sig)))
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
