@@ -160,6 +160,89 @@ fn unchanged_files_are_not_hashed_again_and_gone_ones_are_reported() {
     assert_eq!(second.gone, ["/gone"]);
 }
 
+/// Holds each folder's listing back until the signatures are loaded.
+struct AfterLoad<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl WatchDirs for AfterLoad<'_> {
+    fn watch(&self, _: &str, _: &Path) {
+        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+#[test]
+fn the_walk_holds_only_what_changed_once_the_signatures_are_in_and_finds_the_same_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for i in 0..3000 {
+        let d = root.join(format!("d{}", i % 30));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("f{i}")), i.to_string()).unwrap();
+    }
+    let first = scan(root, &Sigs::default());
+    let stat = |p: &str| sig_of(&std::fs::symlink_metadata(root.join(&p[1..])).unwrap());
+    let prev: Sigs = first
+        .found
+        .iter()
+        .map(|f| (f.node.path.clone(), stat(&f.node.path)))
+        .collect();
+    assert_eq!(prev.len(), 3030);
+    // Ten edited (another size), ten deleted, ten new, in three folders.
+    for i in 0..10 {
+        std::fs::write(root.join(format!("d0/f{}", i * 30)), "edited!").unwrap();
+        std::fs::remove_file(root.join(format!("d1/f{}", i * 30 + 1))).unwrap();
+        std::fs::write(root.join(format!("d2/new{i}")), "new").unwrap();
+    }
+    let r = rules();
+    let run = |load_first: bool, delay_ms: u64| {
+        let loaded = std::sync::atomic::AtomicBool::new(false);
+        let wait = AfterLoad(&loaded);
+        let got = Scanner {
+            root,
+            rules: &r,
+            threads: 2,
+            watch: load_first.then_some(&wait as &dyn WatchDirs),
+        }
+        .scan_loading(
+            &[],
+            &|| {
+                std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+                let p = prev.clone();
+                loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+                p
+            },
+            &|_, _| None,
+        )
+        .unwrap();
+        let mut found: Vec<String> = got.found.iter().map(|f| f.node.path.clone()).collect();
+        found.sort();
+        let mut gone = got.gone.clone();
+        gone.sort();
+        (got.entries, got.held, found, gone)
+    };
+    let (entries, held, found, gone) = run(true, 0);
+    assert_eq!(entries, 3030);
+    let mut want_found: Vec<String> = (0..10)
+        .flat_map(|i| [format!("/d0/f{}", i * 30), format!("/d2/new{i}")])
+        .collect();
+    want_found.sort();
+    let mut want_gone: Vec<String> = (0..10).map(|i| format!("/d1/f{}", i * 30 + 1)).collect();
+    want_gone.sort();
+    assert_eq!(found, want_found);
+    assert_eq!(gone, want_gone);
+    // Only what differs was held: not the 3,000 unchanged entries.
+    assert!(held <= 25, "the walk held {held} entries");
+    // Signatures that come late (the walk is done first, or half done): the same answer.
+    for delay in [300, 5, 0] {
+        let (e, h, f, g) = run(false, delay);
+        assert_eq!((e, &f, &g), (entries, &found, &gone), "loaded after {delay} ms");
+        if delay == 300 {
+            assert_eq!(h, entries, "everything waits for signatures that come last");
+        }
+    }
+}
+
 #[test]
 fn merging_scopes_takes_n_log_n() {
     // Disjoint paths (nothing inside another): every one is kept, the worst case of a

@@ -2,7 +2,7 @@
 //! each entry classified (synced, not synced, unreadable, gone).
 
 use super::faults;
-use super::{ScanIssue, Scanner, Seen};
+use super::{ScanIssue, Scanner, Seen, Sink};
 use crate::localfs::sig_of;
 use crate::sync_lock::lock;
 use std::collections::HashSet;
@@ -56,10 +56,9 @@ impl Scanner<'_> {
     pub(super) fn walk(
         &self,
         scope: &str,
-        seen: &Mutex<Vec<Seen>>,
-        issues: &Mutex<Vec<ScanIssue>>,
-        unreadable: &Mutex<Vec<String>>,
+        sink: &Sink<'_>,
     ) {
+        let (issues, unreadable) = (&sink.issues, &sink.unreadable);
         let start = self.root.join(scope.trim_start_matches('/'));
         let md = match faults::check(&start, faults::Op::Stat)
             .and_then(|_| std::fs::symlink_metadata(&start))
@@ -84,8 +83,10 @@ impl Scanner<'_> {
             let name = start.file_name().unwrap_or_default().to_os_string();
             if let Some(s) = self.classify(scope.to_string(), &name, &md, issues) {
                 let folder = s.sig.folder;
-                if let Ok(mut v) = seen.lock() {
-                    v.push(s);
+                let mut one = Vec::new();
+                sink.take(s, &mut one);
+                if let Ok(mut v) = sink.kept.lock() {
+                    v.append(&mut one);
                 }
                 if !folder {
                     return;
@@ -107,7 +108,7 @@ impl Scanner<'_> {
                     // Each thread gathers what it sees and hands it over once, when it ends.
                     let mut mine = Gathered {
                         items: Vec::new(),
-                        into: seen,
+                        into: &sink.kept,
                     };
                     while let Some((dir, rel)) = queue.next() {
                         let mut listing = Listing {
@@ -117,10 +118,9 @@ impl Scanner<'_> {
                         self.list(
                             &dir,
                             &rel,
+                            sink,
                             &mut mine.items,
                             &mut listing.subdirs,
-                            issues,
-                            unreadable,
                         );
                     }
                 });
@@ -128,16 +128,17 @@ impl Scanner<'_> {
         });
     }
 
-    /// One folder of the walk: its synced entries go to `items`, its subfolders to `subdirs`.
+    /// One folder of the walk: its synced entries go to `sink` (what it keeps, to `items`),
+    /// its subfolders to `subdirs`.
     fn list(
         &self,
         dir: &Path,
         rel: &str,
+        sink: &Sink<'_>,
         items: &mut Vec<Seen>,
         subdirs: &mut Vec<(PathBuf, String)>,
-        issues: &Mutex<Vec<ScanIssue>>,
-        unreadable: &Mutex<Vec<String>>,
     ) {
+        let (issues, unreadable) = (&sink.issues, &sink.unreadable);
         let report = |path: &str, message: String| {
             if let Ok(mut u) = unreadable.lock() {
                 u.push(path.to_string());
@@ -198,7 +199,7 @@ impl Scanner<'_> {
                 if s.sig.folder {
                     subdirs.push((entry.path(), s.rel.clone()));
                 }
-                items.push(s);
+                sink.take(s, items);
             }
         }
         if failed.len() == listed && listed > 1 {
