@@ -108,7 +108,7 @@ async fn look(p: &Pair) -> Result<Sides, SyncError> {
             threads,
             watch: None,
         }
-        .scan(&[], &Default::default(), &|_, _| None)
+        .scan(&[], &[], &|_, _| None)
     })
     .await
     .map_err(|e| SyncError::Io {

@@ -1,109 +1,119 @@
-//! The local signatures a scan compares the folder with, by display path, packed: the paths
-//! in a few large strings, one row per path, and a hash table of row numbers. A restart of a
-//! pair of 1,000,000 files holds all of them at once; as a map of owned strings they took
-//! 214 MB (a string, its heap block and a 64-byte slot in a table kept at most seven-eighths
-//! full), packed about 120 MB. The strings and rows are kept in blocks of a fixed size rather
-//! than in one growing buffer each: a buffer that doubles copies itself into one twice its
-//! size, so at the moment it grows it holds three times what it needs (at a million paths,
-//! 60 MB of text became 192 MB for a moment, the peak of a restart).
+//! The local signatures a scan compares the folder with, by display path. A restart of a pair
+//! of 1,000,000 files holds all of them at once, so they are kept small: a row per path holds a
+//! 128-bit hash of the path and a 64-bit digest of its signature (24 bytes, not the path nor
+//! the 40-byte signature), and a hash table holds the row numbers. As a map of owned strings
+//! they took 214 MB at a million paths; with the paths packed into one string, 120 MB; as
+//! hashes, about 35 MB. A scan that needs the paths themselves (those not seen again, which are
+//! gone) reads them from the index again.
+//!
+//! Both are SipHash-1-3 with keys drawn at random for each set. Two paths of a set of a million
+//! share a hash by chance about once in 2⁹⁰ sets; a changed signature keeps its digest once in
+//! 2⁶⁴ changes (the file is then taken for unchanged until it changes again). Nobody can make
+//! either happen on purpose without the keys. Rows are kept in blocks of a fixed size rather
+//! than in one growing buffer: a buffer that doubles copies itself into one twice its size, and
+//! for a moment holds three times what it needs.
 
 use super::Sig;
+use siphasher::sip128::SipHasher13;
 use std::hash::BuildHasher;
 
-/// Bytes of path text per block (a longer path gets a block of its own).
-const TEXT_BLOCK: usize = 1 << 20;
 /// Rows per block.
 const ROW_BLOCK: usize = 1 << 14;
 
 /// Signatures by display path (see the module's doc).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Sigs {
-    text: Vec<String>,
+    hasher: SipHasher13,
     rows: Vec<Vec<Row>>,
     len: usize,
-    /// Row numbers, hashed by their path.
+    /// Row numbers, by the first half of their path's hash.
     table: hashbrown::HashTable<u32>,
 }
 
 #[derive(Clone, Copy)]
 struct Row {
-    block: u32,
-    start: u32,
-    len: u32,
-    sig: Sig,
+    id: [u64; 2],
+    digest: u64,
 }
 
-/// A fast hash: a restart looks up every path of the folder.
-fn hash(path: &str) -> u64 {
-    rustc_hash::FxBuildHasher.hash_one(path)
+impl Default for Sigs {
+    fn default() -> Sigs {
+        let random = std::hash::RandomState::new();
+        Sigs {
+            hasher: SipHasher13::new_with_keys(random.hash_one(0u8), random.hash_one(1u8)),
+            rows: Vec::new(),
+            len: 0,
+            table: hashbrown::HashTable::new(),
+        }
+    }
 }
 
 impl Sigs {
+    fn id(&self, path: &str) -> [u64; 2] {
+        let h = self.hasher.hash(path.as_bytes());
+        [h.h1, h.h2]
+    }
+
+    fn digest(&self, sig: &Sig) -> u64 {
+        let mut bytes = [0u8; 33];
+        bytes[0] = sig.folder as u8;
+        bytes[1..9].copy_from_slice(&sig.inode.to_le_bytes());
+        bytes[9..17].copy_from_slice(&sig.size.to_le_bytes());
+        bytes[17..25].copy_from_slice(&sig.mtime_ns.to_le_bytes());
+        bytes[25..33].copy_from_slice(&sig.ctime_ns.to_le_bytes());
+        self.hasher.hash(&bytes).h1
+    }
+
     fn row(&self, i: usize) -> &Row {
         &self.rows[i / ROW_BLOCK][i % ROW_BLOCK]
     }
 
-    fn text_of<'a>(text: &'a [String], r: &Row) -> &'a str {
-        let start = r.start as usize;
-        &text[r.block as usize][start..start + r.len as usize]
-    }
-
-    /// The row number of `path`: an index for [`at`](Self::at), below [`len`](Self::len).
-    pub fn position(&self, path: &str) -> Option<usize> {
+    fn find(&self, id: [u64; 2]) -> Option<usize> {
         self.table
-            .find(hash(path), |&i| {
-                Self::text_of(&self.text, self.row(i as usize)) == path
-            })
+            .find(id[0], |&i| self.row(i as usize).id == id)
             .map(|&i| i as usize)
     }
 
-    /// The path and signature in row `i` (rows are numbered in the order paths were put in).
-    pub fn at(&self, i: usize) -> (&str, &Sig) {
-        let r = self.row(i);
-        (Self::text_of(&self.text, r), &r.sig)
+    /// The row number of `path`: an index for [`has_at`](Self::has_at), below
+    /// [`len`](Self::len). Rows are numbered in the order paths were put in.
+    pub fn position(&self, path: &str) -> Option<usize> {
+        self.find(self.id(path))
     }
 
-    /// The signature of `path`.
-    pub fn get(&self, path: &str) -> Option<&Sig> {
-        self.position(path).map(|i| &self.row(i).sig)
+    /// Whether row `i` has the signature `sig`.
+    pub fn has_at(&self, i: usize, sig: &Sig) -> bool {
+        self.row(i).digest == self.digest(sig)
+    }
+
+    /// Whether `path` is known.
+    pub fn contains(&self, path: &str) -> bool {
+        self.position(path).is_some()
+    }
+
+    /// Whether `path` is known with the signature `sig`.
+    pub fn has(&self, path: &str, sig: &Sig) -> bool {
+        self.position(path).is_some_and(|i| self.has_at(i, sig))
     }
 
     /// `path` has `sig` (in place of what it had).
     pub fn insert(&mut self, path: &str, sig: Sig) {
-        if let Some(i) = self.position(path) {
-            self.rows[i / ROW_BLOCK][i % ROW_BLOCK].sig = sig;
+        let (id, digest) = (self.id(path), self.digest(&sig));
+        if let Some(i) = self.find(id) {
+            self.rows[i / ROW_BLOCK][i % ROW_BLOCK].digest = digest;
             return;
         }
         let i = u32::try_from(self.len).expect("fewer than 4 billion paths in a pair");
-        let len = u32::try_from(path.len()).expect("a path is shorter than 4 GiB");
-        let room = self
-            .text
-            .last()
-            .is_some_and(|t| t.capacity() - t.len() >= path.len());
-        if !room {
-            self.text
-                .push(String::with_capacity(TEXT_BLOCK.max(path.len())));
-        }
-        let block = self.text.len() - 1;
-        let text = &mut self.text[block];
-        let start = u32::try_from(text.len()).expect("a block is shorter than 4 GiB");
-        text.push_str(path);
         if self.len % ROW_BLOCK == 0 {
             self.rows.push(Vec::with_capacity(ROW_BLOCK));
         }
         if let Some(last) = self.rows.last_mut() {
-            last.push(Row {
-                block: block as u32,
-                start,
-                len,
-                sig,
-            });
+            last.push(Row { id, digest });
         }
         self.len += 1;
-        let (text, rows) = (&self.text, &self.rows);
-        self.table.insert_unique(hash(path), i, |&j| {
+        let rows = &self.rows;
+        self.table.insert_unique(id[0], i, |&j| {
             let j = j as usize;
-            hash(Self::text_of(text, &rows[j / ROW_BLOCK][j % ROW_BLOCK]))
+            rows[j / ROW_BLOCK][j % ROW_BLOCK].id[0]
         });
     }
 
@@ -115,14 +125,6 @@ impl Sigs {
     /// No paths.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Every path, in the order they were put in.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.rows
-            .iter()
-            .flatten()
-            .map(|r| Self::text_of(&self.text, r))
     }
 }
 
@@ -153,7 +155,7 @@ mod tests {
 
     /// Against a plain map: every path found with its last signature, none that was not put
     /// in, paths that share a prefix or differ in case or form kept apart, through the
-    /// table's growth and across blocks of text (about 1.7 MB here) and of rows.
+    /// table's growth and across blocks of rows.
     #[test]
     fn packed_signatures_answer_as_a_map_would() {
         let mut packed = Sigs::default();
@@ -176,29 +178,48 @@ mod tests {
         }
         assert_eq!(packed.len(), plain.len());
         for (p, s) in &plain {
-            assert_eq!(packed.get(p), Some(s), "{p}");
+            assert!(packed.has(p, s), "{p}");
+            // Any field changed: another signature.
+            for other in [
+                Sig {
+                    folder: !s.folder,
+                    ..*s
+                },
+                Sig {
+                    inode: s.inode + 1,
+                    ..*s
+                },
+                Sig {
+                    size: s.size ^ 1 << 40,
+                    ..*s
+                },
+                Sig {
+                    mtime_ns: s.mtime_ns - 1,
+                    ..*s
+                },
+                Sig {
+                    ctime_ns: s.ctime_ns + 1,
+                    ..*s
+                },
+            ] {
+                assert!(!packed.has(p, &other), "{p} {other:?}");
+            }
         }
         for p in ["", "/", "/d1", "/d1/f", "/d1/f1/x", "/café1"] {
-            assert_eq!(packed.get(p), plain.get(p), "{p}");
+            assert_eq!(packed.contains(p), plain.contains_key(p), "{p}");
         }
-        let mut keys: Vec<&str> = packed.keys().collect();
-        keys.sort_unstable();
-        let mut want: Vec<&str> = plain.keys().map(|k| k.as_str()).collect();
-        want.sort_unstable();
-        assert_eq!(keys, want);
+        let mut rows: Vec<usize> = plain.keys().map(|p| packed.position(p).unwrap()).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        assert_eq!(rows, (0..plain.len()).collect::<Vec<_>>(), "a row each");
+        for (p, s) in &plain {
+            assert!(packed.has_at(packed.position(p).unwrap(), s));
+        }
         let again: Sigs = plain.iter().map(|(p, s)| (p.as_str(), *s)).collect();
         assert_eq!(again.len(), packed.len());
-        for (i, p) in packed.keys().enumerate() {
-            assert_eq!(packed.position(p), Some(i));
-            assert_eq!(packed.at(i), (p, &plain[p]));
+        for (p, s) in &plain {
+            assert!(again.has(p, s), "{p}");
         }
-        // A path longer than a block of text gets one of its own; the next starts another.
-        let long = "/l".repeat(TEXT_BLOCK);
-        packed.insert(&long, sig(7));
-        packed.insert("/after-the-long-one", sig(8));
-        assert_eq!(packed.get(&long), Some(&sig(7)));
-        assert_eq!(packed.get("/after-the-long-one"), Some(&sig(8)));
-        assert_eq!(packed.len(), plain.len() + 2);
-        assert!(Sigs::default().is_empty() && Sigs::default().get("").is_none());
+        assert!(Sigs::default().is_empty() && !Sigs::default().contains(""));
     }
 }

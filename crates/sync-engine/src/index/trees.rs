@@ -60,11 +60,11 @@ impl Index {
 
     /// The local signatures at and below these keys (`""`: everything), by display path.
     pub fn local_sigs_within(&self, keys: &[Key]) -> Result<Sigs> {
+        let mut out = Sigs::default();
         // The path is read in place (`get_ref`): a million rows, no string made for each.
-        let put = |out: &mut Sigs, r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
-            let path = r.get_ref(0)?.as_str()?;
+        self.each_local_within(keys, "path, folder, inode, size, mtime_ns, ctime_ns", &mut |r| {
             out.insert(
-                path,
+                r.get_ref(0)?.as_str()?,
                 Sig {
                     folder: r.get(1)?,
                     inode: r.get::<_, i64>(2)? as u64,
@@ -74,30 +74,46 @@ impl Index {
                 },
             );
             Ok(())
-        };
+        })?;
+        Ok(out)
+    }
+
+    /// The display paths of the local nodes at and below these keys (`""`: everything), each
+    /// handed to `each`.
+    pub fn local_paths_within(&self, keys: &[Key], each: &mut dyn FnMut(&str)) -> Result<()> {
+        self.each_local_within(keys, "path", &mut |r| {
+            each(r.get_ref(0)?.as_str()?);
+            Ok(())
+        })
+    }
+
+    /// `columns` of each local row at and below these keys, in one transaction.
+    fn each_local_within(
+        &self,
+        keys: &[Key],
+        columns: &str,
+        f: &mut dyn FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    ) -> Result<()> {
         let tx = self.wrap(self.conn.unchecked_transaction())?;
         let r = (|| {
-            let mut out = Sigs::default();
             if keys.iter().any(|k| k.is_empty()) {
-                let mut st =
-                    tx.prepare("SELECT path, folder, inode, size, mtime_ns, ctime_ns FROM local")?;
+                let mut st = tx.prepare_cached(&format!("SELECT {columns} FROM local"))?;
                 let mut rows = st.query([])?;
                 while let Some(r) = rows.next()? {
-                    put(&mut out, r)?;
+                    f(r)?;
                 }
-                return Ok(out);
+                return Ok(());
             }
-            let mut st = tx.prepare_cached(
-                "SELECT path, folder, inode, size, mtime_ns, ctime_ns FROM local \
-                 WHERE key = ?1 OR (key > ?2 AND key < ?3)",
-            )?;
+            let mut st = tx.prepare_cached(&format!(
+                "SELECT {columns} FROM local WHERE key = ?1 OR (key > ?2 AND key < ?3)"
+            ))?;
             for k in keys {
                 let mut rows = st.query(params![k, format!("{k}/"), subtree_end(k)])?;
                 while let Some(r) = rows.next()? {
-                    put(&mut out, r)?;
+                    f(r)?;
                 }
             }
-            Ok(out)
+            Ok(())
         })();
         self.wrap(r)
     }

@@ -1,8 +1,8 @@
 //! Observing both sides into the index: the scanner, the remote feed, the clashes.
 
 use super::{Pair, PauseReason, SyncError, blocking, lock, now};
-use crate::index::{Index, Sig};
-use crate::scan::{Found, Scanner, resolve_clashes};
+use crate::index::{Index, Sig, Sigs};
+use crate::scan::{Found, Previous, Scanner, resolve_clashes};
 use nuvosync_dropbox::Error as DbxError;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -51,19 +51,14 @@ impl Pair {
         // Only the index rows inside the scopes (a scan after a file event looks at a few
         // paths), loaded while the folder is walked.
         let failed: Mutex<Option<SyncError>> = Mutex::new(None);
-        let load_prev = || -> crate::index::Sigs {
-            let keys: Vec<Key> = if scopes.is_empty() {
+        let stored = Stored {
+            index: &self.index,
+            keys: if scopes.is_empty() {
                 vec![String::new()]
             } else {
                 scopes.iter().map(|s| key(s)).collect()
-            };
-            match lock(&self.index).local_sigs_within(&keys) {
-                Ok(prev) => prev,
-                Err(e) => {
-                    *lock(&failed) = Some(e.into());
-                    Default::default()
-                }
-            }
+            },
+            failed: &failed,
         };
         let result = {
             let index = &self.index;
@@ -77,7 +72,7 @@ impl Pair {
                 threads,
                 watch: watch.as_deref().map(|w| w as &dyn crate::scan::WatchDirs),
             }
-            .scan_loading(scopes, &load_prev, &reuse)?
+            .scan_loading(scopes, &stored, &reuse)?
         };
         if let Some(e) = lock(&failed).take() {
             return Err(e);
@@ -420,6 +415,31 @@ impl Pair {
             }
         }
         Ok(())
+    }
+}
+
+/// What the index holds for the scopes of a scan; a failure to read it is kept for the scan
+/// to return (what was read so far is not taken for all there is).
+struct Stored<'a> {
+    index: &'a Mutex<Index>,
+    keys: Vec<Key>,
+    failed: &'a Mutex<Option<SyncError>>,
+}
+
+impl Previous for Stored<'_> {
+    fn sigs(&self) -> Sigs {
+        lock(self.index)
+            .local_sigs_within(&self.keys)
+            .unwrap_or_else(|e| {
+                *lock(self.failed) = Some(e.into());
+                Sigs::default()
+            })
+    }
+
+    fn paths(&self, each: &mut dyn FnMut(&str)) {
+        if let Err(e) = lock(self.index).local_paths_within(&self.keys, each) {
+            *lock(self.failed) = Some(e.into());
+        }
     }
 }
 

@@ -162,6 +162,28 @@ pub struct Scanner<'a> {
     pub watch: Option<&'a dyn WatchDirs>,
 }
 
+/// What the index holds for the scopes a scan walks.
+pub trait Previous: Sync {
+    /// Their signatures (loaded on a thread of its own while the folder is walked).
+    fn sigs(&self) -> Sigs;
+    /// Their paths, each handed to `each`. Read only when some known paths were not seen
+    /// again (to say which are gone) or many paths are new (to know the keys in use).
+    fn paths(&self, each: &mut dyn FnMut(&str));
+}
+
+/// A previous state given as a list (tests; a comparison with nothing).
+impl Previous for &[(String, Sig)] {
+    fn sigs(&self) -> Sigs {
+        self.iter().map(|(p, s)| (p, *s)).collect()
+    }
+
+    fn paths(&self, each: &mut dyn FnMut(&str)) {
+        for (p, _) in *self {
+            each(p);
+        }
+    }
+}
+
 /// What wants to know each folder a scan lists, just before it lists it.
 pub trait WatchDirs: Sync {
     /// `rel` (relative display path; `""`: the pair's folder) at `dir` is about to be listed.
@@ -207,7 +229,7 @@ impl Known {
         match self.sigs.position(&s.rel) {
             Some(i) => {
                 self.seen[i / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
-                if *self.sigs.at(i).1 == s.sig {
+                if self.sigs.has_at(i, &s.sig) {
                     Compared::Unchanged
                 } else {
                     Compared::Changed
@@ -227,11 +249,12 @@ impl Known {
         seen == self.sigs.len()
     }
 
-    /// The known paths not seen again.
-    fn unseen(&self) -> impl Iterator<Item = &str> {
-        (0..self.sigs.len())
-            .filter(|&i| self.seen[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) == 0)
-            .map(|i| self.sigs.at(i).0)
+    /// Whether `path` is known and was not seen (nor asked about before: it is marked now).
+    fn first_unseen(&self, path: &str) -> bool {
+        self.sigs.position(path).is_some_and(|i| {
+            let bit = 1 << (i % 64);
+            self.seen[i / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+        })
     }
 }
 
@@ -262,23 +285,24 @@ impl Sink<'_> {
 
 impl Scanner<'_> {
     /// Scan `scopes` (relative display paths; empty = the whole folder) against `prev`, the
-    /// signatures the index holds for those scopes. `reuse` answers "is there a stored hash
+    /// paths and signatures known for those scopes. `reuse` answers "is there a stored hash
     /// for this key with this signature" (a case-only rename need not be hashed again).
     pub fn scan(
         &self,
         scopes: &[String],
-        prev: &Sigs,
+        prev: &[(String, Sig)],
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
     ) -> Result<ScanResult, ScanError> {
-        self.scan_loading(scopes, &|| prev.clone(), reuse)
+        self.scan_loading(scopes, &prev, reuse)
     }
 
-    /// [`scan`](Self::scan), with the previous signatures loaded by `load_prev` on a thread
-    /// of its own while the folder is walked (the two take about as long on a large tree).
+    /// [`scan`](Self::scan) against what the index holds: its signatures are loaded on a
+    /// thread of their own while the folder is walked (the two take about as long on a large
+    /// tree).
     pub fn scan_loading(
         &self,
         scopes: &[String],
-        load_prev: &(dyn Fn() -> Sigs + Sync),
+        prev: &dyn Previous,
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
     ) -> Result<ScanResult, ScanError> {
         let root_md = faults::check(self.root, faults::Op::Stat)
@@ -303,7 +327,7 @@ impl Scanner<'_> {
         };
         std::thread::scope(|s| {
             let loading = s.spawn(|| {
-                let _ = known.set(Known::new(load_prev()));
+                let _ = known.set(Known::new(prev.sigs()));
             });
             for scope in &scopes {
                 self.walk(scope, &sink);
@@ -322,7 +346,6 @@ impl Scanner<'_> {
         let known = known
             .into_inner()
             .unwrap_or_else(|| Known::new(Sigs::default()));
-        let prev = &known.sigs;
         // Before any file is hashed: timestamps from here on are racy (see `RACY`).
         let racy_from = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -359,20 +382,21 @@ impl Scanner<'_> {
             .filter(|i| matches!(i.code, "symlink" | "special_file"))
             .map(|i| i.path.as_str())
             .collect();
-        let gone: Vec<String> = if known.all_seen() {
-            Vec::new()
-        } else {
+        let mut gone: Vec<String> = Vec::new();
+        if !known.all_seen() {
             let (in_scope, in_unreadable) = (PathSet::new(&scopes), PathSet::new(&unreadable));
             let in_standing = PathSet::new(&standing);
-            known
-                .unseen()
-                .filter(|p| in_scope.holds(p))
-                .filter(|p| !in_unreadable.holds(p))
-                .filter(|p| !in_standing.holds(p))
-                .filter(|p| !self.rules.skips_path(p))
-                .map(String::from)
-                .collect()
-        };
+            prev.paths(&mut |p| {
+                if known.first_unseen(p)
+                    && in_scope.holds(p)
+                    && !in_unreadable.holds(p)
+                    && !in_standing.holds(p)
+                    && !self.rules.skips_path(p)
+                {
+                    gone.push(p.to_string());
+                }
+            });
+        }
         candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
         let queue: Mutex<std::slice::Iter<Seen>> = Mutex::new(candidates.iter());
         let results: Mutex<Vec<Hashed>> = Mutex::new(Vec::new());
@@ -381,12 +405,19 @@ impl Scanner<'_> {
         // that path's own, whose signature differs. Whether the key has a row is asked of the
         // index one file at a time; past a few, the keys of `prev` tell, made once (a
         // million keys take a second and 100 MB: not for a handful of new files).
-        let many_new = new_paths > 64.max(prev.len() / 16);
+        let many_new = new_paths > 64.max(known.sigs.len() / 16);
         let prev_keys: std::sync::OnceLock<std::collections::HashSet<Key>> =
             std::sync::OnceLock::new();
+        let known_keys = || {
+            let mut keys = std::collections::HashSet::new();
+            prev.paths(&mut |p| {
+                keys.insert(key(p));
+            });
+            keys
+        };
         let may_reuse = |rel: &str, k: &Key| {
-            prev.get(rel).is_none()
-                && (!many_new || prev_keys.get_or_init(|| prev.keys().map(key).collect()).contains(k))
+            !known.sigs.contains(rel)
+                && (!many_new || prev_keys.get_or_init(known_keys).contains(k))
         };
         let hashed = std::sync::atomic::AtomicU64::new(0);
         let hashed_bytes = std::sync::atomic::AtomicU64::new(0);
