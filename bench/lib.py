@@ -209,7 +209,13 @@ def proc_cpu_secs(pid: int) -> float | None:
 
 
 def run_timed(cmd, env=None, timeout=None, log_path: Path | None = None):
-    """Run to completion; returns (returncode, wall seconds, max RSS bytes, output)."""
+    """Run to completion; returns (returncode, wall seconds, max RSS bytes, output).
+
+    The max RSS is the process's own high-water mark (`VmHWM`), read every 20 ms while it runs.
+    Not `ru_maxrss`: Linux carries the forking process's high-water mark into the child across
+    `exec`, so a child of this harness (which holds P9's million-line manifest, 200-300 MB) would
+    be charged the harness's memory. Only a process gone before the first read falls back to it.
+    """
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     _procs.append(p)
@@ -217,7 +223,24 @@ def run_timed(cmd, env=None, timeout=None, log_path: Path | None = None):
     if timeout:
         timer = threading.Timer(timeout, lambda: p.poll() is None and os.killpg(p.pid, signal.SIGKILL))
         timer.start()
+    hwm = [0]
+    done = threading.Event()
+
+    def watch_hwm():
+        while not done.wait(0.02):
+            try:
+                text = Path(f"/proc/{p.pid}/status").read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    hwm[0] = max(hwm[0], int(line.split()[1]) * 1024)
+
+    watcher = threading.Thread(target=watch_hwm, daemon=True)
+    watcher.start()
     out = p.stdout.read()
+    done.set()
+    watcher.join()
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.monotonic() - t0
     if timer:
@@ -227,7 +250,7 @@ def run_timed(cmd, env=None, timeout=None, log_path: Path | None = None):
     if log_path:
         with open(log_path, "a") as f:
             f.write(f"$ {' '.join(map(str, cmd))}\n{text}\n[exit {p.returncode} after {secs:.2f}s]\n")
-    return p.returncode, secs, ru.ru_maxrss * 1024, text
+    return p.returncode, secs, hwm[0] or ru.ru_maxrss * 1024, text
 
 
 def check_call(cmd, env=None, timeout=600, log_path: Path | None = None) -> str:
