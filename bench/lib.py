@@ -493,7 +493,7 @@ class Nuvosync:
         return secs, rss
 
     def start(self):
-        self.daemon = spawn([self.bin, "daemon"], env=self.env, log_path=self.log_path)
+        self.daemon = spawn([*filter(None, [os.environ.get("BENCH_DAEMON_WRAP")]), self.bin, "daemon"], env=self.env, log_path=self.log_path)
         return self.daemon
 
     def status(self):

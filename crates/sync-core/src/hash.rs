@@ -174,7 +174,8 @@ mod tests {
 
     #[test]
     fn known_vectors() {
-        // Vectors from shared/reference/dropbox-api.md §4, computed with Python's hashlib.
+        // Vectors of Dropbox's content hash (SHA-256 of each 4 MiB block's SHA-256), computed
+        // with Python's hashlib.
         assert_eq!(
             ContentHash::empty().to_hex(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -96,13 +96,13 @@ impl Pair {
             };
             resolve_clashes(result.found, &hint, &exists)
         };
-        let owner_keys: BTreeSet<&str> = owners.iter().map(|f| f.key.as_str()).collect();
         let changed = !owners.is_empty() || !result.gone.is_empty();
         self.barrier()?;
         let mut b = ix.batch()?;
         for g in &result.gone {
             let k = key(g);
-            if !owner_keys.contains(k.as_str()) {
+            // The owners come sorted by key.
+            if owners.binary_search_by(|f| f.key.cmp(&k)).is_err() {
                 b.delete_local_subtree(&k)?;
             }
         }

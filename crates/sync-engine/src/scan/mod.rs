@@ -190,10 +190,6 @@ pub trait WatchDirs: Sync {
     fn watch(&self, rel: &str, dir: &Path);
 }
 
-/// A file or folder after hashing: found (its key, node and the ctime to store), or its
-/// path and why there is no node.
-type Hashed = Result<Found, (String, String)>;
-
 /// A walked entry before hashing.
 struct Seen {
     rel: String,
@@ -397,9 +393,14 @@ impl Scanner<'_> {
                 }
             });
         }
-        candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
-        let queue: Mutex<std::slice::Iter<Seen>> = Mutex::new(candidates.iter());
-        let results: Mutex<Vec<Hashed>> = Mutex::new(Vec::new());
+        // In path order (files of a folder read one after another). On a first sync every
+        // entry is here: the sort needs no scratch list, each entry's path moves into its node
+        // (never copied), and the nodes' list is made its final size at once (a list that
+        // doubles holds up to twice what it needs, three times while it is copied).
+        candidates.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+        let results: Mutex<Vec<Found>> = Mutex::new(Vec::with_capacity(candidates.len()));
+        let failed: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        let queue: Mutex<std::vec::IntoIter<Seen>> = Mutex::new(candidates.into_iter());
         // A stored hash can only be reused for a path that is not in `prev` but whose key the
         // index has a row for (a case-only rename): for a path in `prev` the stored row is
         // that path's own, whose signature differs. Whether the key has a row is asked of the
@@ -426,12 +427,8 @@ impl Scanner<'_> {
                 sc.spawn(|| {
                     while let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) {
                         let k = key(&s.rel);
-                        let node = if s.sig.folder {
-                            Ok(LocalNode {
-                                path: s.rel.clone(),
-                                inode: s.sig.inode,
-                                kind: LocalKind::Folder,
-                            })
+                        let kind = if s.sig.folder {
+                            Ok(LocalKind::Folder)
                         } else {
                             let stored = if may_reuse(&s.rel, &k) {
                                 reuse(&k, &s.sig)
@@ -454,30 +451,36 @@ impl Scanner<'_> {
                                 }
                             };
                             match hash {
-                                Ok(Some(hash)) => Ok(LocalNode {
-                                    path: s.rel.clone(),
-                                    inode: s.sig.inode,
-                                    kind: LocalKind::File {
-                                        size: s.sig.size,
-                                        mtime_ns: s.sig.mtime_ns,
-                                        hash,
-                                    },
+                                Ok(Some(hash)) => Ok(LocalKind::File {
+                                    size: s.sig.size,
+                                    mtime_ns: s.sig.mtime_ns,
+                                    hash,
                                 }),
                                 Ok(None) => Err("unstable".to_string()),
                                 Err(e) => Err(e),
                             }
                         };
                         let trusted = s.sig.ctime_ns < racy_from && s.sig.mtime_ns < racy_from;
-                        let done = match node {
-                            Ok(node) => Ok(Found {
-                                key: k,
-                                node,
-                                ctime_ns: trusted.then_some(s.sig.ctime_ns),
-                            }),
-                            Err(why) => Err((s.rel.clone(), why)),
-                        };
-                        if let Ok(mut r) = results.lock() {
-                            r.push(done);
+                        match kind {
+                            Ok(kind) => {
+                                let found = Found {
+                                    key: k,
+                                    node: LocalNode {
+                                        path: s.rel,
+                                        inode: s.sig.inode,
+                                        kind,
+                                    },
+                                    ctime_ns: trusted.then_some(s.sig.ctime_ns),
+                                };
+                                if let Ok(mut r) = results.lock() {
+                                    r.push(found);
+                                }
+                            }
+                            Err(why) => {
+                                if let Ok(mut f) = failed.lock() {
+                                    f.push((s.rel, why));
+                                }
+                            }
                         }
                     }
                 });
@@ -494,29 +497,27 @@ impl Scanner<'_> {
         // What was walked and what the index had are done with: freed before the nodes are
         // sorted (on a first sync of a million files each is a few hundred MB). Freeing a few
         // hundred thousand strings takes a while: not on the way to syncing.
-        drop(candidates);
+        drop(queue);
         if known.sigs.len() > 10_000 {
             std::thread::spawn(move || drop(known));
         } else {
             drop(known);
         }
-        let mut found: Vec<Found> = Vec::new();
-        for r in results.into_inner().unwrap_or_default() {
-            match r {
-                Ok(f) => found.push(f),
-                Err((rel, why)) if why == "unstable" => out.unstable.push(rel),
-                Err((rel, message)) => {
-                    // What the index holds for it stays (it was seen, so it is not gone).
-                    out.unreadable.push(rel.clone());
-                    issues.push(ScanIssue {
-                        message,
-                        path: rel,
-                        code: "unreadable",
-                    })
-                }
+        for (rel, why) in failed.into_inner().unwrap_or_default() {
+            if why == "unstable" {
+                out.unstable.push(rel);
+            } else {
+                // What the index holds for it stays (it was seen, so it is not gone).
+                out.unreadable.push(rel.clone());
+                issues.push(ScanIssue {
+                    message: why,
+                    path: rel,
+                    code: "unreadable",
+                });
             }
         }
-        found.sort_by(|a, b| a.node.path.cmp(&b.node.path));
+        let mut found = results.into_inner().unwrap_or_default();
+        found.sort_unstable_by(|a, b| a.node.path.cmp(&b.node.path));
         out.found = found;
         out.issues = issues;
         out.unreadable.extend(unreadable);

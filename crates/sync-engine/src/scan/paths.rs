@@ -61,45 +61,75 @@ impl<'a> PathSet<'a> {
 /// Split found nodes into those that own their key and those that clash with another local
 /// name that maps to the same Dropbox path. `owner_hint(key)` names the path that should keep
 /// a key (the one already synced, else the one already indexed); `exists(path)` tells
-/// whether an indexed path is still on disk.
+/// whether an indexed path is still on disk. The owners come back sorted by key.
+///
+/// A first sync hands in every node of the folder, so this works in place: an unstable sort
+/// (no scratch buffer of half the list), a byte per node for its fate, and the owners are moved
+/// to the front of the list and the others split off (no second list of the same length).
 pub fn resolve_clashes(
     found: Vec<Found>,
     owner_hint: &dyn Fn(&str) -> Option<String>,
     exists: &dyn Fn(&str) -> bool,
 ) -> (Vec<Found>, Vec<LocalNode>) {
-    // Grouped by key after a sort (a map of small vectors costs ~450 bytes a file).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fate {
+        Owner,
+        Clash,
+        /// The same entry seen twice is one file, never a clash with itself.
+        Again,
+    }
     let mut found = found;
-    found.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut owners = Vec::with_capacity(found.len());
-    let mut clashes = Vec::new();
-    let mut rest = found.into_iter().peekable();
-    while let Some(first) = rest.next() {
-        let mut group = vec![first];
-        while let Some(next) = rest.next_if(|n| n.key == group[0].key) {
-            group.push(next);
+    found.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let mut fates = vec![Fate::Owner; found.len()];
+    let mut start = 0;
+    while start < found.len() {
+        let k = &found[start].key;
+        let end = start + found[start..].partition_point(|f| &f.key == k);
+        let group = start..end;
+        start = end;
+        let hint = owner_hint(k);
+        if group.len() == 1 && hint.as_ref().is_none_or(|h| *h == found[group.start].node.path) {
+            continue;
         }
-        let k = group[0].key.clone();
-        let hint = owner_hint(&k);
         // The indexed owner of this key is still on disk under another name: every new one clashes.
         if let Some(h) = &hint {
-            if !group.iter().any(|f| &f.node.path == h) && exists(h) {
-                clashes.extend(group.into_iter().map(|f| f.node));
+            if !found[group.clone()].iter().any(|f| &f.node.path == h) && exists(h) {
+                fates[group].fill(Fate::Clash);
                 continue;
             }
         }
-        group.sort_by(|a, b| {
-            let ah = hint.as_deref() == Some(a.node.path.as_str());
-            let bh = hint.as_deref() == Some(b.node.path.as_str());
-            bh.cmp(&ah).then_with(|| a.node.path.cmp(&b.node.path))
+        // The hinted path first, then by path: the first owns the key.
+        let mut order: Vec<usize> = group.collect();
+        let path = |i: usize| found[i].node.path.as_str();
+        order.sort_by(|&a, &b| {
+            let ah = hint.as_deref() == Some(path(a));
+            let bh = hint.as_deref() == Some(path(b));
+            bh.cmp(&ah).then_with(|| path(a).cmp(path(b)))
         });
-        // The same entry seen twice is one file, never a clash with itself.
-        group.dedup_by(|a, b| a.node.path == b.node.path);
-        let mut it = group.into_iter();
-        if let Some(first) = it.next() {
-            owners.push(first);
+        fates[order[0]] = Fate::Owner;
+        for w in order.windows(2) {
+            fates[w[1]] = if path(w[1]) == path(w[0]) {
+                Fate::Again
+            } else {
+                Fate::Clash
+            };
         }
-        clashes.extend(it.map(|f| f.node));
     }
-    owners.sort_by(|a, b| a.key.cmp(&b.key));
-    (owners, clashes)
+    // The owners to the front, in order, each swapped with the first node that is not one.
+    let mut owners = 0;
+    for i in 0..found.len() {
+        if fates[i] == Fate::Owner {
+            found.swap(owners, i);
+            fates.swap(owners, i);
+            owners += 1;
+        }
+    }
+    let others = found.split_off(owners);
+    let clashes = others
+        .into_iter()
+        .zip(&fates[owners..])
+        .filter(|(_, f)| **f == Fate::Clash)
+        .map(|(f, _)| f.node)
+        .collect();
+    (found, clashes)
 }

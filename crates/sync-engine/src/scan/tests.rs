@@ -371,6 +371,98 @@ fn clashing_names_keep_the_synced_one() {
     assert_eq!(owners[0].node.path, "/README");
 }
 
+/// The clash rules written the plain way (group by key, sort each group, the first owns it),
+/// against which the in-place version is checked.
+fn clashes_by_groups(
+    found: Vec<Found>,
+    hint: &dyn Fn(&str) -> Option<String>,
+    exists: &dyn Fn(&str) -> bool,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut groups: std::collections::BTreeMap<String, Vec<Found>> = Default::default();
+    for f in found {
+        groups.entry(f.key.to_string()).or_default().push(f);
+    }
+    let (mut owners, mut clashes) = (Vec::new(), Vec::new());
+    for (k, mut group) in groups {
+        let h = hint(&k);
+        if let Some(h) = &h {
+            if !group.iter().any(|f| &f.node.path == h) && exists(h) {
+                clashes.extend(group.into_iter().map(|f| f.node.path));
+                continue;
+            }
+        }
+        group.sort_by_key(|f| (h.as_deref() != Some(f.node.path.as_str()), f.node.path.clone()));
+        group.dedup_by(|a, b| a.node.path == b.node.path);
+        let mut it = group.into_iter();
+        if let Some(first) = it.next() {
+            owners.push((first.key.to_string(), first.node.path));
+        }
+        clashes.extend(it.map(|f| f.node.path));
+    }
+    (owners, clashes)
+}
+
+/// Random names that fold onto each other (case, repeats), random hints and random "still on
+/// disk" answers: the owners (in key order) and the clashes are those of the plain rules.
+#[test]
+fn clashes_resolved_in_place_are_those_of_the_plain_rules() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+    let n = |p: &str, inode: u64| Found {
+        key: key(p),
+        node: LocalNode {
+            path: p.into(),
+            inode,
+            kind: LocalKind::Folder,
+        },
+        ctime_ns: None,
+    };
+    for round in 0..300 {
+        let names: Vec<String> = (0..rng.random_range(0..40))
+            .map(|_| {
+                let stem: String = (0..rng.random_range(1..3))
+                    .map(|_| ['a', 'A', 'b', 'B'][rng.random_range(0..4)])
+                    .collect();
+                format!("/d{}/{stem}", rng.random_range(0..2))
+            })
+            .collect();
+        let found = || -> Vec<Found> {
+            names.iter().enumerate().map(|(i, p)| n(p, i as u64)).collect()
+        };
+        let mut hinted = std::collections::HashMap::new();
+        let mut on_disk = std::collections::HashSet::new();
+        for p in &names {
+            if rng.random_bool(0.5) {
+                let h = if rng.random_bool(0.3) {
+                    p.to_uppercase()
+                } else {
+                    p.clone()
+                };
+                if rng.random_bool(0.5) {
+                    on_disk.insert(h.clone());
+                }
+                hinted.insert(key(p).to_string(), h);
+            }
+        }
+        let hint = |k: &str| hinted.get(k).cloned();
+        let exists = |p: &str| on_disk.contains(p);
+        let (owners, clashes) = resolve_clashes(found(), &hint, &exists);
+        let (want_owners, want_clashes) = clashes_by_groups(found(), &hint, &exists);
+        let got: Vec<(String, String)> = owners
+            .iter()
+            .map(|f| (f.key.to_string(), f.node.path.clone()))
+            .collect();
+        assert_eq!(got, want_owners, "round {round}: {names:?}");
+        let (mut got, mut want) = (
+            clashes.into_iter().map(|c| c.path).collect::<Vec<_>>(),
+            want_clashes,
+        );
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "round {round}: {names:?}");
+    }
+}
+
 /// Records the folders a scan is about to list.
 struct Recorder {
     root: PathBuf,
