@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import ssl
@@ -228,13 +229,7 @@ def run_timed(cmd, env=None, timeout=None, log_path: Path | None = None):
 
     def watch_hwm():
         while not done.wait(0.02):
-            try:
-                text = Path(f"/proc/{p.pid}/status").read_text()
-            except OSError:
-                return
-            for line in text.splitlines():
-                if line.startswith("VmHWM:"):
-                    hwm[0] = max(hwm[0], int(line.split()[1]) * 1024)
+            hwm[0] = max(hwm[0], proc_status(p.pid).get("VmHWM", 0))
 
     watcher = threading.Thread(target=watch_hwm, daemon=True)
     watcher.start()
@@ -493,7 +488,7 @@ class Nuvosync:
         return secs, rss
 
     def start(self):
-        self.daemon = spawn([*filter(None, [os.environ.get("BENCH_DAEMON_WRAP")]), self.bin, "daemon"], env=self.env, log_path=self.log_path)
+        self.daemon = spawn([*shlex.split(os.environ.get("BENCH_DAEMON_WRAP", "")), self.bin, "daemon"], env=self.env, log_path=self.log_path)
         return self.daemon
 
     def status(self):

@@ -91,6 +91,7 @@ impl Sigs {
     }
 
     /// Whether `path` is known with the signature `sig`.
+    #[cfg(test)]
     pub fn has(&self, path: &str, sig: &Sig) -> bool {
         self.position(path).is_some_and(|i| self.has_at(i, sig))
     }
