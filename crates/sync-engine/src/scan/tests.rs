@@ -260,9 +260,55 @@ fn the_walk_holds_only_what_changed_once_the_signatures_are_in_and_finds_the_sam
         let (e, h, f, g) = run(false, delay);
         assert_eq!((e, &f, &g), (entries, &found, &gone), "loaded after {delay} ms");
         if delay == 300 {
-            assert_eq!(h, entries, "everything waits for signatures that come last");
+            // The walk waits for signatures that come late once it holds `WAITING_AT_MOST`
+            // entries (and then holds only what differs).
+            assert!(
+                (WAITING_AT_MOST..=WAITING_AT_MOST + 25).contains(&h),
+                "the walk held {h} entries waiting for late signatures"
+            );
         }
     }
+}
+
+/// Signatures whose loading panics.
+struct Broken;
+
+impl Previous for Broken {
+    fn sigs(&self) -> Sigs {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        panic!("the index could not be read");
+    }
+
+    fn paths(&self, _: &mut dyn FnMut(&str)) {}
+}
+
+#[test]
+fn a_walk_waiting_for_signatures_whose_loading_panics_ends_with_that_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    for i in 0..(4 * WAITING_AT_MOST) {
+        std::fs::write(root.join(format!("f{i}")), "x").unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = rules();
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Scanner {
+                root: &root,
+                rules: &r,
+                threads: 2,
+                watch: None,
+            }
+            .scan_loading(&[], &Broken, &|_, _| None)
+            .map(|r| r.entries)
+        }));
+        let _ = tx.send(got.is_err());
+    });
+    // Not a walk stuck waiting for signatures that never come.
+    let panicked = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the scan ended");
+    assert!(panicked, "the loading's panic reaches the scan's caller");
 }
 
 #[test]
