@@ -93,7 +93,7 @@ def run_P1(ctx):
             try:
                 gen_local(ctx.bins, t.local, spec)
                 c0 = server_counts(emu)
-                proc, t0 = launch(t, tool, str(t.local), t.remote)
+                proc, t0 = launch(t, tool, upload=True)
                 progress = {"n": 0}
 
                 def matched():
@@ -141,7 +141,7 @@ def run_P2(ctx):
                 populate_remote(ctx.bins, emu, spec)
                 t.local.mkdir(parents=True, exist_ok=True)
                 c0 = server_counts(emu)
-                proc, t0 = launch(t, tool, t.remote, str(t.local))
+                proc, t0 = launch(t, tool, upload=False)
                 progress = {"n": 0}
 
                 def matched():

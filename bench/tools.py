@@ -82,17 +82,19 @@ def tool_settings(tool, extra=None) -> dict:
     s.update(extra or {})
     return s
 
-def launch(t, tool, rclone_src, rclone_dst):
+def launch(t, tool, upload: bool):
     """Start `tool` on a prepared folder: nuvosync's daemon with its pair added, Maestral
-    linked and started, or `rclone copy SRC DST` (batch mode, 32 transfers). Returns the
-    process and the start time (taken after the set-up, right before the process starts)."""
+    linked and started, or `rclone copy` from the local folder to Dropbox (`upload`) or back
+    (batch mode, 32 transfers). Returns the process and the start time (taken after the
+    set-up, right before the process starts). Only rclone's object has a `remote`."""
     if tool == "nuvosync":
         t.pair_add()
     elif tool.startswith("maestral"):
         t.link()
     else:
+        src, dst = (str(t.local), t.remote) if upload else (t.remote, str(t.local))
         t0 = time.monotonic()
-        return t.spawn("copy", rclone_src, rclone_dst, "--dropbox-batch-mode", "sync", "--transfers", "32"), t0
+        return t.spawn("copy", src, dst, "--dropbox-batch-mode", "sync", "--transfers", "32"), t0
     t0 = time.monotonic()
     return t.start(), t0
 
