@@ -270,8 +270,8 @@ struct Sink<'a> {
     entries: AtomicU64,
     /// Entries taken before the signatures were loaded.
     early: AtomicU64,
-    /// Whether the loading of the signatures is over (then `known` is set), and its signal.
-    loaded: Mutex<bool>,
+    /// Wakes the threads waiting for `known` once it is set.
+    loaded: Mutex<()>,
     ready: std::sync::Condvar,
     issues: Mutex<Vec<ScanIssue>>,
     unreadable: Mutex<Vec<String>>,
@@ -291,6 +291,14 @@ impl Sink<'_> {
         if !known.is_some_and(|k| matches!(k.compare(&s), Compared::Unchanged)) {
             mine.push(s);
         }
+    }
+
+    fn wait_for_known(&self) -> Option<&Known> {
+        let _set = self
+            .ready
+            .wait_while(lock(&self.loaded), |_| self.known.get().is_none())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.known.get()
     }
 }
 
@@ -317,19 +325,6 @@ impl Left {
     }
 }
 
-impl Sink<'_> {
-    fn wait_for_known(&self) -> Option<&Known> {
-        let mut loaded = lock(&self.loaded);
-        while !*loaded {
-            loaded = self
-                .ready
-                .wait(loaded)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        self.known.get()
-    }
-}
-
 /// Ends the loading of the signatures, however it ends: sets them to none if it did not set
 /// them (it panicked; the panic is raised again once the walk is over), and wakes the walk's
 /// threads that wait for them.
@@ -338,7 +333,8 @@ struct Loading<'a, 'b>(&'a Sink<'b>);
 impl Drop for Loading<'_, '_> {
     fn drop(&mut self) {
         let _ = self.0.known.set(Known::new(Sigs::default()));
-        *lock(&self.0.loaded) = true;
+        // Taken after `known` is set: a thread that found it unset is waiting by now.
+        drop(lock(&self.0.loaded));
         self.0.ready.notify_all();
     }
 }
@@ -383,7 +379,7 @@ impl Scanner<'_> {
             kept: Mutex::new(Vec::new()),
             entries: AtomicU64::new(0),
             early: AtomicU64::new(0),
-            loaded: Mutex::new(false),
+            loaded: Mutex::new(()),
             ready: std::sync::Condvar::new(),
             issues: Mutex::new(Vec::new()),
             unreadable: Mutex::new(Vec::new()),
