@@ -33,6 +33,9 @@ pub struct Tuning {
     pub small_file: u64,
     /// Threads hashing during scans.
     pub hash_threads: usize,
+    /// A scan that finds more nodes than this stages them in the index's temporary database
+    /// instead of holding them until it ends (see `Scanner::scan_staging`).
+    pub stage_every: usize,
     /// Chunk size of upload sessions.
     pub chunk_size: usize,
     /// Files up to this size go in one request.
@@ -76,6 +79,7 @@ impl Default for Tuning {
             small_transfers: env("NUVOSYNC_SMALL_TRANSFERS").unwrap_or(128),
             small_file: 256 * 1024,
             hash_threads: cores.max(2),
+            stage_every: crate::scan::STAGE_EVERY,
             chunk_size: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(16 * 1024 * 1024),
             single_request_limit: env("NUVOSYNC_CHUNK_SIZE").unwrap_or(8 * 1024 * 1024),
             batch_threshold: 4,

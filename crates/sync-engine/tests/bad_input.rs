@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use sync_core::ContentHash;
 use sync_engine::index::Issue;
-use sync_engine::{Pair, Report, SyncError};
+use sync_engine::{Pair, Report, SyncError, Tuning};
 
 // ------------------------------------------------------------------ helpers
 
@@ -429,6 +429,128 @@ async fn a_unicode_clash_is_explained_as_one() {
     clean(pair.sync_once().await);
     assert_same(&w, &a);
     record_bad_inputs("unicode_clash_message", 1);
+}
+
+/// What the index holds of the local side, without what differs between two copies of one
+/// tree (inodes, mtimes): each row's path, kind, size and hash; and the scan's issues.
+type LocalRows = BTreeSet<(String, Option<(u64, ContentHash)>)>;
+
+fn local_rows(pair: &Pair) -> (LocalRows, Vec<(String, String, String)>) {
+    pair.with_index(|ix| {
+        let mut paths = Vec::new();
+        ix.local_paths_within(&[String::new()], &mut |p| paths.push(p.to_string()))
+            .unwrap();
+        let rows = paths
+            .iter()
+            .map(|p| {
+                let n = ix
+                    .local(&sync_core::path::key(p))
+                    .unwrap()
+                    .expect("a row per path");
+                assert_eq!(&n.path, p);
+                let file = match n.kind {
+                    sync_core::LocalKind::File { size, hash, .. } => Some((size, hash)),
+                    sync_core::LocalKind::Folder => None,
+                };
+                (n.path, file)
+            })
+            .collect();
+        let issues = ix
+            .issues()
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.path, i.code, i.message))
+            .collect();
+        (rows, issues)
+    })
+}
+
+/// A scan that stages what it finds in the index (a first sync of many files) leaves the index
+/// as one that holds them in memory does: the same rows, the same clashes, each with the same
+/// owner, and the same issues — on a first scan, and on a later one where a synced file is
+/// joined by a name that differs only in case and others are deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_staging_what_it_finds_leaves_the_index_as_one_holding_it() {
+    fn tree(root: &Path) {
+        for i in 0..40 {
+            write(
+                root,
+                &format!("/deep/d{}/f{i}.txt", i % 7),
+                format!("{i}").as_bytes(),
+            );
+        }
+        write(root, "/Report.txt", b"upper");
+        write(root, "/report.txt", b"lower");
+        write(root, "/Data/one.csv", b"1");
+        write(root, "/data/two.csv", b"2");
+        write(root, "/DATA/one.csv", b"1 again");
+        write(root, "/caf\u{e9}.txt", b"composed");
+        write(root, "/cafe\u{301}.txt", b"decomposed");
+        write(root, "/Notes.txt", b"notes");
+    }
+    fn later(root: &Path) {
+        write(root, "/NOTES.txt", b"louder notes");
+        for i in 0..20 {
+            write(
+                root,
+                &format!("/new/n{i}.txt"),
+                format!("new {i}").as_bytes(),
+            );
+        }
+        std::fs::remove_dir_all(root.join("deep/d3")).unwrap();
+        std::fs::remove_file(root.join("deep/d4/f4.txt")).unwrap();
+    }
+    let (ws, wh) = (World::new().await, World::new().await);
+    let (s, h) = (ws.folder("a"), wh.folder("a"));
+    tree(&s);
+    tree(&h);
+    // Old enough for the index to trust their signatures: the later scan finds only what
+    // changed (a racy file would be hashed again, and so found again, every time).
+    std::thread::sleep(sync_engine::scan::RACY + std::time::Duration::from_millis(200));
+    let with = |every: usize| Tuning {
+        stage_every: every,
+        ..World::tuning()
+    };
+    let staging = ws.pair_with("a", &s, with(1), Arc::new(ws.client()));
+    let holding = wh.pair_with("a", &h, with(usize::MAX), Arc::new(wh.client()));
+
+    staging.scan(&[]).await.unwrap();
+    holding.scan(&[]).await.unwrap();
+    let first = local_rows(&holding);
+    assert!(first.0.len() > 50, "{first:#?}");
+    assert_eq!(
+        first.1.iter().filter(|i| i.1 == "clash").count(),
+        5,
+        "{first:#?}"
+    );
+    assert_eq!(local_rows(&staging), first);
+
+    clean(staging.sync_once().await);
+    clean(holding.sync_once().await);
+    later(&s);
+    later(&h);
+    staging.scan(&[]).await.unwrap();
+    holding.scan(&[]).await.unwrap();
+    let second = local_rows(&holding);
+    assert!(
+        second
+            .1
+            .iter()
+            .any(|i| i.0 == "/NOTES.txt" && i.1 == "clash"),
+        "the synced file keeps its name: {second:#?}"
+    );
+    assert!(
+        !second.0.iter().any(|r| r.0.starts_with("/deep/d3")),
+        "{second:#?}"
+    );
+    assert_eq!(local_rows(&staging), second);
+
+    clean(staging.sync_once().await);
+    clean(holding.sync_once().await);
+    assert_eq!(local_tree(&s), local_tree(&h));
+    assert_eq!(ws.remote_tree(), wh.remote_tree());
+    assert_same(&ws, &s);
+    record_bad_inputs("staged_scan_same_as_held", 2);
 }
 
 // ------------------------------------------------------------------ 4. symbolic links

@@ -23,7 +23,7 @@ pub struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
+    pub(super) fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
         r.map_err(|source| IndexError::Sqlite {
             path: self.path.to_path_buf(),
             source,

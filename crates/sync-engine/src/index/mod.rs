@@ -8,13 +8,15 @@
 //! - `schema`: the database files, opening, migrations;
 //! - `rows`: the three trees as rows; `batch`: one operation's writes in one transaction;
 //! - `trees`: reading the trees (signatures, dirty keys, what to plan);
-//! - `records`: upload sessions, issues, conflicts, history.
+//! - `records`: upload sessions, issues, conflicts, history;
+//! - `staged`: the nodes a large scan found, staged in a temporary table until it ends.
 
 mod batch;
 mod records;
 mod rows;
 mod schema;
 mod sigs;
+mod staged;
 #[cfg(test)]
 mod tests;
 mod trees;

@@ -119,6 +119,9 @@ impl Index {
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
+        // Temporary tables (a large scan's staged nodes) in a file, never in memory.
+        conn.pragma_update(None, "temp_store", "FILE")
+            .map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(wrap)?;
         let mut index = Index {

@@ -43,7 +43,8 @@ impl Pair {
     }
 
     fn scan_now(&self, scopes: &[String]) -> Result<bool, SyncError> {
-        self.scans.fetch_add(1, Ordering::Relaxed);
+        // Also names this scan's stage: no other scan of the pair has the same number.
+        let stage_id = self.scans.fetch_add(1, Ordering::Relaxed);
         let root = self.spec.local_root.clone();
         let rules = self.rules();
         let threads = self.tuning.hash_threads;
@@ -60,11 +61,32 @@ impl Pair {
             },
             failed: &failed,
         };
+        // Declared before the index is locked below: dropped after it is unlocked.
+        let stage = Stage {
+            index: &self.index,
+            id: stage_id,
+            used: std::sync::atomic::AtomicBool::new(false),
+        };
         let result = {
             let index = &self.index;
             // Only a file whose whole signature, ctime included, is the one stored.
             let reuse = |k: &str, sig: &Sig| -> Option<sync_core::ContentHash> {
                 lock(index).stored_hash(k, sig).ok().flatten()
+            };
+            // Past a few thousand found nodes (a first sync), they wait in the index's
+            // temporary database rather than in memory (see `Index::stage`).
+            let staging = |nodes: Vec<Found>| {
+                if lock(&failed).is_some() {
+                    return;
+                }
+                stage.used.store(true, Ordering::Relaxed);
+                let staged = lock(index).stage(
+                    stage_id,
+                    nodes.iter().map(|f| (f.key.as_str(), &f.node, f.ctime_ns)),
+                );
+                if let Err(e) = staged {
+                    lock(&failed).get_or_insert(e.into());
+                }
             };
             Scanner {
                 root: &root,
@@ -72,13 +94,28 @@ impl Pair {
                 threads,
                 watch: watch.as_deref().map(|w| w as &dyn crate::scan::WatchDirs),
             }
-            .scan_loading(scopes, &stored, &reuse)?
+            .scan_staging(scopes, &stored, &reuse, &staging, self.tuning.stage_every)?
         };
         if let Some(e) = lock(&failed).take() {
             return Err(e);
         }
         let whole = scopes.is_empty();
+        let staged = result.staged > 0;
         let mut ix = lock(&self.index);
+        // Staged, only the nodes that may clash come back to be looked at; the rest each own
+        // their key, and are written from the stage.
+        let found = if staged {
+            ix.take_unsettled(stage_id)?
+                .into_iter()
+                .map(|(key, node, ctime_ns)| Found {
+                    key,
+                    node,
+                    ctime_ns,
+                })
+                .collect()
+        } else {
+            result.found
+        };
         let (owners, clashes) = {
             let hint = |k: &str| -> Option<String> {
                 ix.synced(k)
@@ -94,20 +131,25 @@ impl Pair {
                     !matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
                 }) && !gone.contains(p)
             };
-            resolve_clashes(result.found, &hint, &exists)
+            resolve_clashes(found, &hint, &exists)
         };
-        let changed = !owners.is_empty() || !result.gone.is_empty();
+        let changed = staged || !owners.is_empty() || !result.gone.is_empty();
         self.barrier()?;
         let mut b = ix.batch()?;
         for g in &result.gone {
             let k = key(g);
             // The owners come sorted by key.
-            if owners.binary_search_by(|f| f.key.cmp(&k)).is_err() {
+            let owned = owners.binary_search_by(|f| f.key.cmp(&k)).is_ok()
+                || (staged && b.is_staged(stage_id, &k)?);
+            if !owned {
                 b.delete_local_subtree(&k)?;
             }
         }
         for f in &owners {
             b.put_local_scanned(&f.key, &f.node, f.ctime_ns)?;
+        }
+        if staged {
+            b.put_local_staged(stage_id)?;
         }
         b.commit()?;
         // What the scan reports is reported afresh: everywhere after a whole scan, within its
@@ -420,6 +462,26 @@ impl Pair {
 
 /// What the index holds for the scopes of a scan; a failure to read it is kept for the scan
 /// to return (what was read so far is not taken for all there is).
+/// A scan's stage in the index (see `Index::stage`), dropped however the scan ends. Must not
+/// be dropped while the index is locked.
+struct Stage<'a> {
+    index: &'a Mutex<Index>,
+    id: u64,
+    /// Something was staged.
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Stage<'_> {
+    fn drop(&mut self) {
+        if !*self.used.get_mut() {
+            return;
+        }
+        if let Err(e) = lock(self.index).unstage(self.id) {
+            tracing::debug!(error = %e, "could not drop a scan's staged nodes (they go when the index is closed)");
+        }
+    }
+}
+
 struct Stored<'a> {
     index: &'a Mutex<Index>,
     keys: Vec<Key>,

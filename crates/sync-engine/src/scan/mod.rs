@@ -134,6 +134,8 @@ pub struct ScanResult {
     pub held: u64,
     /// Files hashed.
     pub hashed: u64,
+    /// Nodes handed to the stage of [`Scanner::scan_staging`] instead of kept in `found`.
+    pub staged: u64,
     /// Bytes hashed.
     #[cfg_attr(not(feature = "testing"), allow(dead_code))] // read by the tests
     pub hashed_bytes: u64,
@@ -311,6 +313,10 @@ struct Left {
     taken: usize,
 }
 
+/// How many found nodes a staging scan holds, by default, before it hands them to its stage
+/// (1 MB of nodes, their paths and keys; see [`Scanner::scan_staging`]).
+pub const STAGE_EVERY: usize = 1 << 13;
+
 /// See [`Left`]: 1 MB of entries.
 const GIVE_BACK_EVERY: usize = 1 << 14;
 
@@ -360,6 +366,32 @@ impl Scanner<'_> {
         scopes: &[String],
         prev: &dyn Previous,
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
+    ) -> Result<ScanResult, ScanError> {
+        self.scan_inner(scopes, prev, reuse, None)
+    }
+
+    /// [`scan_loading`](Self::scan_loading) that hands the nodes it finds to `stage`, in lists
+    /// of `every` (at least one), once it has found that many (a first sync, a folder moved
+    /// in): then all of them go there, in no particular order, none to [`ScanResult::found`],
+    /// and [`ScanResult::staged`] counts them. A scan that finds fewer keeps them in `found`,
+    /// as `scan_loading` does.
+    pub fn scan_staging(
+        &self,
+        scopes: &[String],
+        prev: &dyn Previous,
+        reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
+        stage: &(dyn Fn(Vec<Found>) + Sync),
+        every: usize,
+    ) -> Result<ScanResult, ScanError> {
+        self.scan_inner(scopes, prev, reuse, Some((stage, every.max(1))))
+    }
+
+    fn scan_inner(
+        &self,
+        scopes: &[String],
+        prev: &dyn Previous,
+        reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
+        stage: Option<(&(dyn Fn(Vec<Found>) + Sync), usize)>,
     ) -> Result<ScanResult, ScanError> {
         let root_md = faults::check(self.root, faults::Op::Stat)
             .and_then(|_| std::fs::metadata(self.root))
@@ -462,7 +494,12 @@ impl Scanner<'_> {
         // (never copied), and the nodes' list is made its final size at once (a list that
         // doubles holds up to twice what it needs, three times while it is copied).
         candidates.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-        let results: Mutex<Vec<Found>> = Mutex::new(Vec::with_capacity(candidates.len()));
+        let room = match stage {
+            Some((_, every)) => candidates.len().min(every),
+            None => candidates.len(),
+        };
+        let results: Mutex<Vec<Found>> = Mutex::new(Vec::with_capacity(room));
+        let staged = AtomicU64::new(0);
         let failed: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
         let queue: Mutex<Left> = Mutex::new(Left {
             items: candidates,
@@ -539,8 +576,16 @@ impl Scanner<'_> {
                                     },
                                     ctime_ns: trusted.then_some(s.sig.ctime_ns),
                                 };
-                                if let Ok(mut r) = results.lock() {
+                                let full = results.lock().ok().and_then(|mut r| {
                                     r.push(found);
+                                    let every = stage.map_or(usize::MAX, |(_, every)| every);
+                                    (r.len() >= every).then(|| {
+                                        std::mem::replace(&mut *r, Vec::with_capacity(every))
+                                    })
+                                });
+                                if let (Some(nodes), Some((stage, _))) = (full, stage) {
+                                    staged.fetch_add(nodes.len() as u64, Ordering::Relaxed);
+                                    stage(nodes);
                                 }
                             }
                             Err(why) => {
@@ -584,8 +629,19 @@ impl Scanner<'_> {
             }
         }
         let mut found = results.into_inner().unwrap_or_default();
-        found.sort_unstable_by(|a, b| a.node.path.cmp(&b.node.path));
-        out.found = found;
+        match stage {
+            // Some went to the stage: the rest go too.
+            Some((stage, _)) if staged.load(Ordering::Relaxed) > 0 => {
+                out.staged = staged.into_inner() + found.len() as u64;
+                if !found.is_empty() {
+                    stage(found);
+                }
+            }
+            _ => {
+                found.sort_unstable_by(|a, b| a.node.path.cmp(&b.node.path));
+                out.found = found;
+            }
+        }
         out.issues = issues;
         out.unreadable.extend(unreadable);
         out.unreadable.sort();

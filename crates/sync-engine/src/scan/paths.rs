@@ -61,7 +61,7 @@ impl<'a> PathSet<'a> {
 /// Split found nodes into those that own their key and those that clash with another local
 /// name that maps to the same Dropbox path. `owner_hint(key)` names the path that should keep
 /// a key (the one already synced, else the one already indexed); `exists(path)` tells
-/// whether an indexed path is still on disk. The owners come back sorted by key.
+/// whether an indexed path is still on disk. The owners come back sorted by key, the clashes by path.
 ///
 /// A first sync hands in every node of the folder, so this works in place: an unstable sort
 /// (no scratch buffer of half the list), a byte per node for its fate, and the owners are moved
@@ -125,11 +125,14 @@ pub fn resolve_clashes(
         }
     }
     let others = found.split_off(owners);
-    let clashes = others
+    let mut clashes: Vec<LocalNode> = others
         .into_iter()
         .zip(&fates[owners..])
         .filter(|(_, f)| **f == Fate::Clash)
         .map(|(f, _)| f.node)
         .collect();
+    // In path order, whatever else was found (the swaps above depend on it): the renames
+    // made of them are numbered in this order.
+    clashes.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     (found, clashes)
 }

@@ -78,6 +78,9 @@ impl World {
         Tuning {
             host: "testhost".into(),
             os_trash: false,
+            // Scans of more than a few nodes go through the index's stage, as a first sync
+            // of many files does.
+            stage_every: 8,
             ..Tuning::default()
         }
     }

@@ -1,0 +1,161 @@
+//! Nodes a scan found, staged in a temporary table while the scan still runs. A first sync
+//! of a million files finds a million nodes; held in memory until the scan ends they took
+//! some 320 MB (a node, a key and a path each). Staged, they take a SQLite page cache of a
+//! few MB: the temporary database lives in a file of its own (`temp_store = FILE`, made by
+//! SQLite readable by its owner only and deleted as soon as it is opened), never in the
+//! index's own file or journal.
+//!
+//! A stage is one scan's, named by a number the caller makes unique among the scans that may
+//! run at once (two scans never share a table); [`Index::unstage`] drops it once its nodes are
+//! written or the scan broke off (and every stage goes with the connection).
+
+use super::batch::Batch;
+use super::rows::{hash_blob, local_row};
+use super::{Index, Result};
+use rusqlite::{OptionalExtension, params};
+use sync_core::{Key, LocalKind, LocalNode};
+
+/// A staged node: its key, the node, the ctime the scanner saw.
+pub type Staged = (Key, LocalNode, Option<i64>);
+
+/// The table of stage `id` (in the temporary database).
+fn table(id: u64) -> String {
+    format!("temp.scanned_{id}")
+}
+
+fn create(id: u64) -> String {
+    format!(
+        "CREATE TEMP TABLE IF NOT EXISTS scanned_{id} (key TEXT NOT NULL, path TEXT NOT NULL, folder INTEGER NOT NULL,
+         inode INTEGER NOT NULL, size INTEGER, mtime_ns INTEGER, hash BLOB, ctime_ns INTEGER)"
+    )
+}
+
+impl Index {
+    /// Drop stage `id` (nothing staged: nothing done).
+    pub fn unstage(&self, id: u64) -> Result<()> {
+        self.wrap(
+            self.conn
+                .execute_batch(&format!("DROP TABLE IF EXISTS {}", table(id))),
+        )
+    }
+
+    /// Stage some found nodes (one transaction of the temporary database only: the index's
+    /// own file is not written).
+    pub fn stage<'n>(
+        &self,
+        id: u64,
+        nodes: impl IntoIterator<Item = (&'n str, &'n LocalNode, Option<i64>)>,
+    ) -> Result<()> {
+        let r = (|| {
+            self.conn.execute_batch(&create(id))?;
+            let tx = self.conn.unchecked_transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "INSERT INTO {} (key, path, folder, inode, size, mtime_ns, hash, ctime_ns)
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                    table(id)
+                ))?;
+                for (k, n, ctime) in nodes {
+                    let (folder, size, mtime, hash, ctime) = match &n.kind {
+                        LocalKind::Folder => (true, None, None, None, None),
+                        LocalKind::File {
+                            size,
+                            mtime_ns,
+                            hash,
+                        } => (
+                            false,
+                            Some(*size as i64),
+                            Some(*mtime_ns),
+                            hash_blob(Some(*hash)),
+                            ctime,
+                        ),
+                    };
+                    st.execute(params![k, n.path, folder, n.inode as i64, size, mtime, hash, ctime])?;
+                }
+            }
+            tx.commit()
+        })();
+        self.wrap(r)
+    }
+
+    /// Take out of the stage the nodes that cannot simply become the local rows of their keys,
+    /// for [`resolve_clashes`](crate::scan::resolve_clashes) to decide: those whose key another
+    /// staged node has too (names equal but for case or Unicode form, or one entry seen
+    /// twice), and those whose key the index knows under another path (`synced` first, then
+    /// `local`: the owner hint). What stays is one node per key, each its key's owner.
+    pub fn take_unsettled(&self, id: u64) -> Result<Vec<Staged>> {
+        let t = table(id);
+        let r = (|| {
+            self.conn.execute_batch(&create(id))?;
+            self.conn.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS temp.scanned_{id}_key ON scanned_{id} (key)"
+            ))?;
+            let keys: Vec<Key> = {
+                let mut st = self.conn.prepare(&format!(
+                    "SELECT s.key FROM {t} s GROUP BY s.key
+                     HAVING count(*) > 1
+                        OR coalesce((SELECT y.path FROM main.synced y WHERE y.key = s.key),
+                                    (SELECT l.path FROM main.local l WHERE l.key = s.key),
+                                    min(s.path)) != min(s.path)"
+                ))?;
+                st.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let mut out = Vec::new();
+            let tx = self.conn.unchecked_transaction()?;
+            {
+                let mut read = tx.prepare(&format!(
+                    "SELECT key, path, folder, inode, size, mtime_ns, hash, ctime_ns FROM {t} WHERE key = ?1"
+                ))?;
+                let mut del = tx.prepare(&format!("DELETE FROM {t} WHERE key = ?1"))?;
+                for k in &keys {
+                    let rows = read.query_map([k], |r| {
+                        let (key, node) = local_row(r)?;
+                        Ok((key, node, r.get::<_, Option<i64>>(7)?))
+                    })?;
+                    for row in rows {
+                        out.push(row?);
+                    }
+                    del.execute([k])?;
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })();
+        self.wrap(r)
+    }
+}
+
+impl Batch<'_> {
+    /// Whether stage `id` holds a node with key `k` (which then owns that key).
+    pub fn is_staged(&self, id: u64, k: &str) -> Result<bool> {
+        let r = self
+            .tx
+            .prepare_cached(&format!("SELECT 1 FROM {} WHERE key = ?1", table(id)))
+            .and_then(|mut st| st.query_row([k], |_| Ok(())).optional());
+        self.wrap(r.map(|o| o.is_some()))
+    }
+
+    /// Write every staged node as the local row of its key, as
+    /// [`put_local_scanned`](Batch::put_local_scanned) writes one (a folder keeps no ctime),
+    /// and mark each key dirty. Run after [`Index::take_unsettled`]. Returns how many.
+    pub fn put_local_staged(&mut self, id: u64) -> Result<usize> {
+        let t = table(id);
+        let r = (|| {
+            let n = self.tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO main.local (key, path, folder, inode, size, mtime_ns, hash, ctime_ns)
+                     SELECT key, path, folder, inode, size, mtime_ns, hash, CASE WHEN folder THEN NULL ELSE ctime_ns END
+                     FROM {t} ORDER BY key"
+                ),
+                [],
+            )?;
+            self.tx.execute(
+                &format!("INSERT OR IGNORE INTO main.dirty (key) SELECT key FROM {t} ORDER BY key"),
+                [],
+            )?;
+            Ok(n)
+        })();
+        self.wrap(r)
+    }
+}
