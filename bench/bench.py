@@ -549,7 +549,13 @@ def main():
         if not ctx.keep:
             rmtree(ctx.work)
     log(f"wrote {ctx.out}/results.json, results.md, chart.svg")
-    failed = [r for r in ctx.results if r["tool"] == "harness"]
+    # A workload that threw, and a nuvosync row whose measurement threw (a broken build or a
+    # broken harness: both once passed this smoke run unnoticed), fail the run. Rows that are
+    # n/a for a reason (a tool that is not installed, a trial that timed out) do not.
+    failed = [r for r in ctx.results if r["tool"] == "harness"
+              or (r["tool"] == "nuvosync" and r["value"] is None and str(r.get("reason", "")).startswith("failed"))]
+    for r in failed:
+        log(f"FAILED {r['id']} {r['tool']}: {r.get('reason')}")
     return 1 if failed else 0
 
 

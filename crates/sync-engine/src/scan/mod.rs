@@ -313,6 +313,9 @@ struct Left {
     taken: usize,
 }
 
+/// Where a staging scan hands the nodes it found (see [`Scanner::scan_staging`]).
+pub type StageFn<'a> = dyn Fn(Vec<Found>) + Sync + 'a;
+
 /// How many found nodes a staging scan holds, by default, before it hands them to its stage
 /// (1 MB of nodes, their paths and keys; see [`Scanner::scan_staging`]).
 pub const STAGE_EVERY: usize = 1 << 13;
@@ -380,7 +383,7 @@ impl Scanner<'_> {
         scopes: &[String],
         prev: &dyn Previous,
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
-        stage: &(dyn Fn(Vec<Found>) + Sync),
+        stage: &StageFn<'_>,
         every: usize,
     ) -> Result<ScanResult, ScanError> {
         self.scan_inner(scopes, prev, reuse, Some((stage, every.max(1))))
@@ -391,7 +394,7 @@ impl Scanner<'_> {
         scopes: &[String],
         prev: &dyn Previous,
         reuse: &(dyn Fn(&str, &Sig) -> Option<ContentHash> + Sync),
-        stage: Option<(&(dyn Fn(Vec<Found>) + Sync), usize)>,
+        stage: Option<(&StageFn<'_>, usize)>,
     ) -> Result<ScanResult, ScanError> {
         let root_md = faults::check(self.root, faults::Op::Stat)
             .and_then(|_| std::fs::metadata(self.root))
