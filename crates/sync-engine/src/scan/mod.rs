@@ -128,8 +128,9 @@ pub struct ScanResult {
     pub scopes: Vec<String>,
     /// Entries examined.
     pub entries: u64,
-    /// Entries the walk held until it ended: new or changed ones, and those it saw before the
-    /// index's signatures were loaded (the unchanged ones seen after that are only counted).
+    /// Entries the walk held until it ended: those it saw before the index's signatures were
+    /// loaded (after that, the unchanged ones are only counted and the others made into nodes
+    /// at once).
     #[cfg_attr(not(feature = "testing"), allow(dead_code))] // read by the tests
     pub held: u64,
     /// Files hashed.
@@ -264,11 +265,14 @@ impl Known {
 const WAITING_AT_MOST: u64 = if cfg!(test) { 256 } else { 1 << 16 };
 
 /// Where the walk's threads put what they see: compared at once with the known signatures
-/// once they are loaded (the unchanged are only counted), kept for later before that (at most
+/// once they are loaded (the unchanged are only counted, the others handed to `at_once`, which
+/// makes them into nodes on the walk's thread), kept for later before that (at most
 /// [`WAITING_AT_MOST`]: then the walk waits for them); and what they could not sync or look at.
 struct Sink<'a> {
     known: &'a OnceLock<Known>,
     kept: Mutex<Vec<Seen>>,
+    /// What a new (`true`) or changed entry seen after the signatures were in is handed to.
+    at_once: &'a (dyn Fn(&Known, Seen, bool) + Sync),
     entries: AtomicU64,
     /// Entries taken before the signatures were loaded.
     early: AtomicU64,
@@ -280,7 +284,8 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Take a walked entry: into `mine` (the thread's own list) unless it is known unchanged.
+    /// Take a walked entry: into `mine` (the thread's own list) while the signatures are not in;
+    /// after that, to `at_once` unless it is known unchanged.
     fn take(&self, s: Seen, mine: &mut Vec<Seen>) {
         self.entries.fetch_add(1, Ordering::Relaxed);
         let known = match self.known.get() {
@@ -290,8 +295,13 @@ impl Sink<'_> {
             // also when loading them fails or panics: see `Loading`).
             None => self.wait_for_known(),
         };
-        if !known.is_some_and(|k| matches!(k.compare(&s), Compared::Unchanged)) {
-            mine.push(s);
+        match known {
+            Some(k) => match k.compare(&s) {
+                Compared::Unchanged => {}
+                Compared::Changed => (self.at_once)(k, s, false),
+                Compared::New => (self.at_once)(k, s, true),
+            },
+            None => mine.push(s),
         }
     }
 
@@ -409,9 +419,109 @@ impl Scanner<'_> {
             outermost(&self.cut_at_links(scopes))
         };
         let known: OnceLock<Known> = OnceLock::new();
+        // Before any file is hashed: timestamps from here on are racy (see `RACY`).
+        let racy_from = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0)
+            .saturating_sub(RACY.as_nanos() as i64);
+        let every = stage.map_or(usize::MAX, |(_, every)| every);
+        let results: Mutex<Vec<Found>> = Mutex::new(Vec::new());
+        let staged = AtomicU64::new(0);
+        let failed: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        let new_paths = AtomicU64::new(0);
+        // A stored hash can only be reused for a path that is not in `prev` but whose key the
+        // index has a row for (a case-only rename): for a path in `prev` the stored row is
+        // that path's own, whose signature differs. Whether the key has a row is asked of the
+        // index one file at a time; past a few new paths, the keys of `prev` tell, made once (a
+        // million keys take a second and 100 MB: not for a handful of new files).
+        let prev_keys: OnceLock<std::collections::HashSet<Key>> = OnceLock::new();
+        let known_keys = || {
+            let mut keys = std::collections::HashSet::new();
+            prev.paths(&mut |p| {
+                keys.insert(key(p));
+            });
+            keys
+        };
+        let may_reuse = |known: &Known, rel: &str, k: &Key| {
+            let many_new = new_paths.load(Ordering::Relaxed) > 64.max(known.sigs.len() as u64 / 16);
+            !known.sigs.contains(rel)
+                && (!many_new || prev_keys.get_or_init(known_keys).contains(k))
+        };
+        let hashed = AtomicU64::new(0);
+        let hashed_bytes = AtomicU64::new(0);
+        // A new or changed entry made into its node (a file hashed, unless the index has its
+        // hash), kept in `results` — or handed to the stage, `every` at a time — or in
+        // `failed` when it could not be read or changed while it was.
+        let make = |known: &Known, s: Seen| {
+            let k = key(&s.rel);
+            let kind = if s.sig.folder {
+                Ok(LocalKind::Folder)
+            } else {
+                let stored = if may_reuse(known, &s.rel, &k) {
+                    reuse(&k, &s.sig)
+                } else {
+                    None
+                };
+                let hash = match stored {
+                    Some(h) => Ok(Some(h)),
+                    None => {
+                        hashed.fetch_add(1, Ordering::Relaxed);
+                        hashed_bytes.fetch_add(s.sig.size, Ordering::Relaxed);
+                        hash_file(&self.root.join(s.rel.trim_start_matches('/')), &s.sig)
+                            .map_err(|e| unreadable_message("file", &e))
+                    }
+                };
+                match hash {
+                    Ok(Some(hash)) => Ok(LocalKind::File {
+                        size: s.sig.size,
+                        mtime_ns: s.sig.mtime_ns,
+                        hash,
+                    }),
+                    Ok(None) => Err("unstable".to_string()),
+                    Err(e) => Err(e),
+                }
+            };
+            let trusted = s.sig.ctime_ns < racy_from && s.sig.mtime_ns < racy_from;
+            match kind {
+                Ok(kind) => {
+                    let found = Found {
+                        key: k,
+                        node: LocalNode {
+                            path: s.rel,
+                            inode: s.sig.inode,
+                            kind,
+                        },
+                        ctime_ns: trusted.then_some(s.sig.ctime_ns),
+                    };
+                    let full = results.lock().ok().and_then(|mut r| {
+                        r.push(found);
+                        (r.len() >= every).then(|| std::mem::take(&mut *r))
+                    });
+                    if let (Some(nodes), Some((stage, _))) = (full, stage) {
+                        staged.fetch_add(nodes.len() as u64, Ordering::Relaxed);
+                        stage(nodes);
+                    }
+                }
+                Err(why) => {
+                    if let Ok(mut f) = failed.lock() {
+                        f.push((s.rel, why));
+                    }
+                }
+            }
+        };
+        // Once the signatures are in, the walk's threads make what differs into nodes as they
+        // list it: a first sync holds no list of every entry walked.
+        let at_once = |known: &Known, s: Seen, new: bool| {
+            if new {
+                new_paths.fetch_add(1, Ordering::Relaxed);
+            }
+            make(known, s)
+        };
         let sink = Sink {
             known: &known,
             kept: Mutex::new(Vec::new()),
+            at_once: &at_once,
             entries: AtomicU64::new(0),
             early: AtomicU64::new(0),
             loaded: Mutex::new(()),
@@ -438,32 +548,22 @@ impl Scanner<'_> {
             unreadable,
             ..
         } = sink;
-        let known = known
-            .into_inner()
-            .unwrap_or_else(|| Known::new(Sigs::default()));
-        // Before any file is hashed: timestamps from here on are racy (see `RACY`).
-        let racy_from = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0)
-            .saturating_sub(RACY.as_nanos() as i64);
+        let known_now = known.get_or_init(|| Known::new(Sigs::default()));
         let entries = entries.into_inner();
         let mut issues = issues.into_inner().unwrap_or_default();
         let unreadable = unreadable.into_inner().unwrap_or_default();
 
-        // What needs a hash (or is a new/changed folder). The walk kept what it could not
-        // compare yet (the signatures were still loading) and what differs; compared again,
-        // the unchanged drop out and every known path seen is marked.
-        let mut new_paths = 0usize;
+        // What the walk kept before the signatures were in: compared now, the unchanged drop
+        // out and every known path seen is marked.
         let kept = kept.into_inner().unwrap_or_default();
         let held = kept.len() as u64;
         let mut candidates: Vec<Seen> = kept
             .into_iter()
-            .filter(|s| match known.compare(s) {
+            .filter(|s| match known_now.compare(s) {
                 Compared::Unchanged => false,
                 Compared::Changed => true,
                 Compared::New => {
-                    new_paths += 1;
+                    new_paths.fetch_add(1, Ordering::Relaxed);
                     true
                 }
             })
@@ -478,11 +578,11 @@ impl Scanner<'_> {
             .map(|i| i.path.as_str())
             .collect();
         let mut gone: Vec<String> = Vec::new();
-        if !known.all_seen() {
+        if !known_now.all_seen() {
             let (in_scope, in_unreadable) = (PathSet::new(&scopes), PathSet::new(&unreadable));
             let in_standing = PathSet::new(&standing);
             prev.paths(&mut |p| {
-                if known.first_unseen(p)
+                if known_now.first_unseen(p)
                     && in_scope.holds(p)
                     && !in_unreadable.holds(p)
                     && !in_standing.holds(p)
@@ -492,115 +592,22 @@ impl Scanner<'_> {
                 }
             });
         }
-        // In path order (files of a folder read one after another). On a first sync every
-        // entry is here: the sort needs no scratch list, each entry's path moves into its node
-        // (never copied), and the nodes' list is made its final size at once (a list that
-        // doubles holds up to twice what it needs, three times while it is copied).
+        // In path order (files of a folder read one after another), by several threads.
         candidates.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-        let room = match stage {
-            Some((_, every)) => candidates.len().min(every),
-            None => candidates.len(),
-        };
-        let results: Mutex<Vec<Found>> = Mutex::new(Vec::with_capacity(room));
-        let staged = AtomicU64::new(0);
-        let failed: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
         let queue: Mutex<Left> = Mutex::new(Left {
             items: candidates,
             taken: 0,
         });
-        // A stored hash can only be reused for a path that is not in `prev` but whose key the
-        // index has a row for (a case-only rename): for a path in `prev` the stored row is
-        // that path's own, whose signature differs. Whether the key has a row is asked of the
-        // index one file at a time; past a few, the keys of `prev` tell, made once (a
-        // million keys take a second and 100 MB: not for a handful of new files).
-        let many_new = new_paths > 64.max(known.sigs.len() / 16);
-        let prev_keys: std::sync::OnceLock<std::collections::HashSet<Key>> =
-            std::sync::OnceLock::new();
-        let known_keys = || {
-            let mut keys = std::collections::HashSet::new();
-            prev.paths(&mut |p| {
-                keys.insert(key(p));
-            });
-            keys
-        };
-        let may_reuse = |rel: &str, k: &Key| {
-            !known.sigs.contains(rel)
-                && (!many_new || prev_keys.get_or_init(known_keys).contains(k))
-        };
-        let hashed = std::sync::atomic::AtomicU64::new(0);
-        let hashed_bytes = std::sync::atomic::AtomicU64::new(0);
         std::thread::scope(|sc| {
             for _ in 0..self.threads.max(1) {
                 sc.spawn(|| {
                     while let Some(s) = queue.lock().ok().and_then(|mut q| q.next()) {
-                        let k = key(&s.rel);
-                        let kind = if s.sig.folder {
-                            Ok(LocalKind::Folder)
-                        } else {
-                            let stored = if may_reuse(&s.rel, &k) {
-                                reuse(&k, &s.sig)
-                            } else {
-                                None
-                            };
-                            let hash = match stored {
-                                Some(h) => Ok(Some(h)),
-                                None => {
-                                    hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                    hashed_bytes.fetch_add(
-                                        s.sig.size,
-                                        std::sync::atomic::Ordering::Relaxed,
-                                    );
-                                    hash_file(
-                                        &self.root.join(s.rel.trim_start_matches('/')),
-                                        &s.sig,
-                                    )
-                                    .map_err(|e| unreadable_message("file", &e))
-                                }
-                            };
-                            match hash {
-                                Ok(Some(hash)) => Ok(LocalKind::File {
-                                    size: s.sig.size,
-                                    mtime_ns: s.sig.mtime_ns,
-                                    hash,
-                                }),
-                                Ok(None) => Err("unstable".to_string()),
-                                Err(e) => Err(e),
-                            }
-                        };
-                        let trusted = s.sig.ctime_ns < racy_from && s.sig.mtime_ns < racy_from;
-                        match kind {
-                            Ok(kind) => {
-                                let found = Found {
-                                    key: k,
-                                    node: LocalNode {
-                                        path: s.rel,
-                                        inode: s.sig.inode,
-                                        kind,
-                                    },
-                                    ctime_ns: trusted.then_some(s.sig.ctime_ns),
-                                };
-                                let full = results.lock().ok().and_then(|mut r| {
-                                    r.push(found);
-                                    let every = stage.map_or(usize::MAX, |(_, every)| every);
-                                    (r.len() >= every).then(|| {
-                                        std::mem::replace(&mut *r, Vec::with_capacity(every))
-                                    })
-                                });
-                                if let (Some(nodes), Some((stage, _))) = (full, stage) {
-                                    staged.fetch_add(nodes.len() as u64, Ordering::Relaxed);
-                                    stage(nodes);
-                                }
-                            }
-                            Err(why) => {
-                                if let Ok(mut f) = failed.lock() {
-                                    f.push((s.rel, why));
-                                }
-                            }
-                        }
+                        make(known_now, s);
                     }
                 });
             }
         });
+        drop(queue);
         let mut out = ScanResult {
             gone,
             entries,
@@ -609,10 +616,11 @@ impl Scanner<'_> {
             hashed_bytes: hashed_bytes.into_inner(),
             ..ScanResult::default()
         };
-        // What was walked and what the index had are done with: freed before the nodes are
-        // sorted (on a first sync of a million files each is a few hundred MB). Freeing a few
-        // hundred thousand strings takes a while: not on the way to syncing.
-        drop(queue);
+        // What the index had is done with: freed before the nodes are sorted. Freeing a few
+        // hundred thousand entries takes a while: not on the way to syncing.
+        let known = known
+            .into_inner()
+            .unwrap_or_else(|| Known::new(Sigs::default()));
         if known.sigs.len() > 10_000 {
             std::thread::spawn(move || drop(known));
         } else {

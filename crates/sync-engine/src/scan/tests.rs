@@ -204,6 +204,13 @@ fn the_walk_holds_only_what_changed_once_the_signatures_are_in_and_finds_the_sam
         std::fs::write(d.join(format!("f{i}")), i.to_string()).unwrap();
     }
     let first = scan(root, &[]);
+    // A first scan, everything new: made into nodes as the walk goes, not held until it ends
+    // (it held all 3,030).
+    assert!(
+        first.held <= WAITING_AT_MOST + 2,
+        "the first walk held {} entries",
+        first.held
+    );
     let stat = |p: &str| sig_of(&std::fs::symlink_metadata(root.join(&p[1..])).unwrap());
     let prev: Vec<(String, Sig)> = first
         .found
