@@ -1439,6 +1439,24 @@ async fn an_expired_cursor_means_a_fresh_listing_and_no_deletes() {
     );
     assert_same(&w, &a);
     assert_eq!(local_tree(&a).len(), 12);
+    // A file deleted on Dropbox meanwhile: the new listing does not list it, so it is gone
+    // here too (to the trash), and nothing else is.
+    bump_epoch(&w);
+    w.remove("/f2.txt").await;
+    let report = clean(pair.sync_once().await);
+    assert_eq!(
+        (
+            report.deleted_local,
+            report.deleted_remote,
+            report.uploaded,
+            report.downloaded
+        ),
+        (1, 0, 0, 0),
+        "{report:?}"
+    );
+    assert!(!a.join("f2.txt").exists());
+    assert_same(&w, &a);
+    assert_eq!(local_tree(&a).len(), 11);
     // Continuous sync: the longpoll hears `reset` too and lists again.
     let runner = sync_engine::Runner::spawn(
         Arc::new(pair),
@@ -1460,7 +1478,7 @@ async fn an_expired_cursor_means_a_fresh_listing_and_no_deletes() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     drop(runner);
-    assert_eq!(local_tree(&a).len(), 13);
+    assert_eq!(local_tree(&a).len(), 12);
     assert_nothing_outside(&w, &["a", "state"], &[]);
     record_bad_inputs("expired_cursor", 3);
 }

@@ -333,7 +333,13 @@ impl Pair {
         let known_before = lock(&self.index).count("synced")?;
         // A full listing reports every odd name on Dropbox again.
         lock(&self.index).clear_issues_with_codes(&["bad_remote_name", "not_downloadable"])?;
-        let mut seen: BTreeSet<Key> = BTreeSet::new();
+        // The keys listed wait in the index (see `Index::start_listed`); the documents Dropbox
+        // can only export, few, in memory.
+        let listing = Listed {
+            index: &self.index,
+            id: lock(&self.index).start_listed()?,
+        };
+        let mut docs_seen: BTreeSet<Key> = BTreeSet::new();
         let mut page = first;
         let mut entries = 0usize;
         loop {
@@ -344,7 +350,11 @@ impl Pair {
                 .count();
             // The cursor is stored only once the whole listing is in, so an interrupted listing
             // starts over rather than leaving rows unseen.
-            self.apply_page(&page.entries, &page.cursor, Some(&mut seen))?;
+            self.apply_page(
+                &page.entries,
+                &page.cursor,
+                Some((listing.id, &mut docs_seen)),
+            )?;
             if !page.has_more {
                 break;
             }
@@ -357,13 +367,10 @@ impl Pair {
             }));
         }
         // Rows not seen in a full listing are gone.
-        crate::export::forget_unseen(&mut lock(&self.index), &seen)?;
+        crate::export::forget_unseen(&mut lock(&self.index), &docs_seen)?;
         let mut ix = lock(&self.index);
-        let stale: Vec<Key> = ix
-            .remote_keys()?
-            .into_iter()
-            .filter(|k| !seen.contains(k))
-            .collect();
+        ix.note_listed(listing.id, &docs_seen)?;
+        let stale: Vec<Key> = ix.unlisted_remote_keys(listing.id)?;
         let mut b = ix.batch()?;
         for k in &stale {
             b.delete_remote_subtree(k)?;
@@ -380,7 +387,7 @@ impl Pair {
         &self,
         entries: &[nuvosync_dropbox::Entry],
         cursor: &str,
-        mut seen: Option<&mut BTreeSet<Key>>,
+        mut listing: Option<(u64, &mut BTreeSet<Key>)>,
     ) -> Result<(), SyncError> {
         // A path that could lead out of the folder means the answer is garbled: none of the
         // page is applied and its cursor is not stored, so it is fetched again.
@@ -405,7 +412,7 @@ impl Pair {
             &mut lock(&self.index),
             &self.root,
             entries,
-            seen.as_deref_mut(),
+            listing.as_mut().map(|(_, docs)| &mut **docs),
         )?;
         let mut odd_names = vec![];
         let mut gone = vec![];
@@ -426,15 +433,15 @@ impl Pair {
                 }
                 (_, Ok(Some((k, node)))) => {
                     b.put_remote(&k, &node)?;
-                    if let Some(s) = seen.as_deref_mut() {
-                        s.insert(k);
+                    if let Some((id, _)) = &listing {
+                        b.note_listed(*id, &k)?;
                     }
                 }
                 (_, Ok(None)) => {}
                 (_, Err(bad)) => odd_names.push((bad, true)),
             }
         }
-        if seen.is_none() {
+        if listing.is_none() {
             b.set_meta("cursor", cursor)?;
         }
         b.commit()?;
@@ -460,8 +467,6 @@ impl Pair {
     }
 }
 
-/// What the index holds for the scopes of a scan; a failure to read it is kept for the scan
-/// to return (what was read so far is not taken for all there is).
 /// A scan's stage in the index (see `Index::stage`), dropped however the scan ends. Must not
 /// be dropped while the index is locked.
 struct Stage<'a> {
@@ -482,6 +487,23 @@ impl Drop for Stage<'_> {
     }
 }
 
+/// The keys a full listing listed, kept in the index (see `Index::start_listed`), dropped
+/// however the listing ends. Must not be dropped while the index is locked.
+struct Listed<'a> {
+    index: &'a Mutex<Index>,
+    id: u64,
+}
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = lock(self.index).end_listed(self.id) {
+            tracing::debug!(error = %e, "could not drop a listing's keys (they go when the index is closed)");
+        }
+    }
+}
+
+/// What the index holds for the scopes of a scan; a failure to read it is kept for the scan
+/// to return (what was read so far is not taken for all there is).
 struct Stored<'a> {
     index: &'a Mutex<Index>,
     keys: Vec<Key>,
