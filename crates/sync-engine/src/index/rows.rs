@@ -143,14 +143,9 @@ pub(super) enum Ctime {
     Keep(Option<i64>),
 }
 
-/// Store a local node with its ctime.
-pub(super) fn put_local(
-    tx: &Transaction<'_>,
-    k: &str,
-    n: &LocalNode,
-    ctime: Ctime,
-) -> rusqlite::Result<()> {
-    let (folder, size, mtime, hash) = match &n.kind {
+/// A local node's `folder`, `size`, `mtime_ns` and `hash` columns.
+pub(super) fn local_columns(n: &LocalNode) -> (bool, Option<i64>, Option<i64>, Option<Vec<u8>>) {
+    match &n.kind {
         LocalKind::Folder => (true, None, None, None),
         LocalKind::File {
             size,
@@ -162,7 +157,17 @@ pub(super) fn put_local(
             Some(*mtime_ns),
             hash_blob(Some(*hash)),
         ),
-    };
+    }
+}
+
+/// Store a local node with its ctime.
+pub(super) fn put_local(
+    tx: &Transaction<'_>,
+    k: &str,
+    n: &LocalNode,
+    ctime: Ctime,
+) -> rusqlite::Result<()> {
+    let (folder, size, mtime, hash) = local_columns(n);
     let (sql, c) = match ctime {
         Ctime::Scanned(c) => (
             "INSERT OR REPLACE INTO local (key, path, folder, inode, size, mtime_ns, hash, ctime_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",

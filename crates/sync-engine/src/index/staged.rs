@@ -15,10 +15,10 @@
 //! 80 MB.
 
 use super::batch::Batch;
-use super::rows::{hash_blob, local_row};
+use super::rows::{local_columns, local_row};
 use super::{Index, Result};
 use rusqlite::{OptionalExtension, params};
-use sync_core::{Key, LocalKind, LocalNode};
+use sync_core::{Key, LocalNode};
 
 /// A staged node: its key, the node, the ctime the scanner saw.
 pub type Staged = (Key, LocalNode, Option<i64>);
@@ -61,20 +61,9 @@ impl Index {
                     table(id)
                 ))?;
                 for (k, n, ctime) in nodes {
-                    let (folder, size, mtime, hash, ctime) = match &n.kind {
-                        LocalKind::Folder => (true, None, None, None, None),
-                        LocalKind::File {
-                            size,
-                            mtime_ns,
-                            hash,
-                        } => (
-                            false,
-                            Some(*size as i64),
-                            Some(*mtime_ns),
-                            hash_blob(Some(*hash)),
-                            ctime,
-                        ),
-                    };
+                    let (folder, size, mtime, hash) = local_columns(n);
+                    // A folder keeps no ctime.
+                    let ctime = if folder { None } else { ctime };
                     st.execute(params![k, n.path, folder, n.inode as i64, size, mtime, hash, ctime])?;
                 }
             }
