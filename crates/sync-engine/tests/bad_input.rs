@@ -1392,6 +1392,11 @@ async fn corrupted_upload_answers_are_not_trusted() {
 
 // ------------------------------------------------------------------ 15. an expired cursor
 
+/// What a run moved: (deleted here, deleted on Dropbox, uploaded, downloaded).
+fn moved(r: &Report) -> (u64, u64, u64, u64) {
+    (r.deleted_local, r.deleted_remote, r.uploaded, r.downloaded)
+}
+
 /// Every change cursor of the account expires (Dropbox answers `reset`).
 fn bump_epoch(w: &World) {
     let acct = w.server.emulator.account("ada").unwrap();
@@ -1412,31 +1417,14 @@ async fn an_expired_cursor_means_a_fresh_listing_and_no_deletes() {
     // Nothing changed: the relisting changes nothing.
     bump_epoch(&w);
     let report = clean(pair.sync_once().await);
-    assert_eq!(
-        (
-            report.deleted_local,
-            report.deleted_remote,
-            report.uploaded,
-            report.downloaded
-        ),
-        (0, 0, 0, 0)
-    );
+    assert_eq!(moved(&report), (0, 0, 0, 0));
     // Changes on both sides meanwhile: all of them arrive, nothing else moves.
     bump_epoch(&w);
     w.put("/remote-new.txt", b"made on dropbox").await;
     w.put("/f1.txt", b"edited on dropbox").await;
     write(&a, "/local-new.txt", b"made here");
     let report = clean(pair.sync_once().await);
-    assert_eq!(
-        (
-            report.deleted_local,
-            report.deleted_remote,
-            report.uploaded,
-            report.downloaded
-        ),
-        (0, 0, 1, 2),
-        "{report:?}"
-    );
+    assert_eq!(moved(&report), (0, 0, 1, 2), "{report:?}");
     assert_same(&w, &a);
     assert_eq!(local_tree(&a).len(), 12);
     // A file deleted on Dropbox meanwhile: the new listing does not list it, so it is gone
@@ -1444,16 +1432,7 @@ async fn an_expired_cursor_means_a_fresh_listing_and_no_deletes() {
     bump_epoch(&w);
     w.remove("/f2.txt").await;
     let report = clean(pair.sync_once().await);
-    assert_eq!(
-        (
-            report.deleted_local,
-            report.deleted_remote,
-            report.uploaded,
-            report.downloaded
-        ),
-        (1, 0, 0, 0),
-        "{report:?}"
-    );
+    assert_eq!(moved(&report), (1, 0, 0, 0), "{report:?}");
     assert!(!a.join("f2.txt").exists());
     assert_same(&w, &a);
     assert_eq!(local_tree(&a).len(), 11);

@@ -26,6 +26,7 @@ pub use batch::Batch;
 #[cfg(feature = "testing")]
 pub use schema::private_dir;
 pub use sigs::Sigs;
+pub use staged::Temp;
 
 use rusqlite::Connection;
 use std::path::PathBuf;

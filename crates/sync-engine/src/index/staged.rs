@@ -5,9 +5,9 @@
 //! SQLite readable by its owner only and deleted as soon as it is opened), never in the
 //! index's own file or journal.
 //!
-//! A stage is one scan's, named by a number the caller makes unique among the scans that may
-//! run at once (two scans never share a table); [`Index::unstage`] drops it once its nodes are
-//! written or the scan broke off (and every stage goes with the connection).
+//! Each table is one scan's or one listing's ([`Temp`]), numbered by [`Temp::next_id`] so that
+//! no two share one; [`Index::drop_temp`] drops it once it is done with or the work broke off
+//! (and every one goes with the connection).
 //!
 //! A full listing of Dropbox keeps the keys it listed the same way ([`Index::start_listed`]):
 //! what the index has that the listing did not list is gone. Held in memory, the keys of a
@@ -23,9 +23,36 @@ use sync_core::{Key, LocalNode};
 /// A staged node: its key, the node, the ctime the scanner saw.
 pub type Staged = (Key, LocalNode, Option<i64>);
 
-/// The table of stage `id` (in the temporary database).
+/// A temporary table of the index's connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Temp {
+    /// A scan's staged nodes (see [`Index::stage`]).
+    Stage(u64),
+    /// The keys a full listing listed (see [`Index::start_listed`]).
+    Listed(u64),
+}
+
+/// Numbers for this process's temporary tables.
+static TEMP_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Temp {
+    /// A number no other temporary table of this process has.
+    pub fn next_id() -> u64 {
+        TEMP_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Its qualified name.
+    fn name(self) -> String {
+        match self {
+            Temp::Stage(id) => format!("temp.scanned_{id}"),
+            Temp::Listed(id) => format!("temp.listed_{id}"),
+        }
+    }
+}
+
+/// The table of stage `id`.
 fn table(id: u64) -> String {
-    format!("temp.scanned_{id}")
+    Temp::Stage(id).name()
 }
 
 fn create(id: u64) -> String {
@@ -36,11 +63,11 @@ fn create(id: u64) -> String {
 }
 
 impl Index {
-    /// Drop stage `id` (nothing staged: nothing done).
-    pub fn unstage(&self, id: u64) -> Result<()> {
+    /// Drop a temporary table (none made: nothing done).
+    pub fn drop_temp(&self, t: Temp) -> Result<()> {
         self.wrap(
             self.conn
-                .execute_batch(&format!("DROP TABLE IF EXISTS {}", table(id))),
+                .execute_batch(&format!("DROP TABLE IF EXISTS {}", t.name())),
         )
     }
 
@@ -72,7 +99,8 @@ impl Index {
         self.wrap(r)
     }
 
-    /// Take out of the stage the nodes that cannot simply become the local rows of their keys,
+    /// Take out of the stage (something was staged) the nodes that cannot simply become the
+    /// local rows of their keys,
     /// for [`resolve_clashes`](crate::scan::resolve_clashes) to decide: those whose key another
     /// staged node has too (names equal but for case or Unicode form, or one entry seen
     /// twice), and those whose key the index knows under another path (`synced` first, then
@@ -80,7 +108,6 @@ impl Index {
     pub fn take_unsettled(&self, id: u64) -> Result<Vec<Staged>> {
         let t = table(id);
         let r = (|| {
-            self.conn.execute_batch(&create(id))?;
             self.conn.execute_batch(&format!(
                 "CREATE INDEX IF NOT EXISTS temp.scanned_{id}_key ON scanned_{id} (key)"
             ))?;
@@ -154,19 +181,21 @@ impl Batch<'_> {
     }
 }
 
-/// Numbers for the temporary tables of this process's listings (see [`Index::start_listed`]).
-static LISTINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The table of listing `id` (in the temporary database).
+/// The table of listing `id`.
 fn listed(id: u64) -> String {
-    format!("temp.listed_{id}")
+    Temp::Listed(id).name()
+}
+
+/// Notes one key in listing `id`'s table.
+fn insert_listed(id: u64) -> String {
+    format!("INSERT OR IGNORE INTO {} (key) VALUES (?1)", listed(id))
 }
 
 impl Index {
     /// Start keeping the keys a full listing lists; returns its number, for
-    /// [`Batch::note_listed`], [`Index::unlisted_remote_keys`] and [`Index::end_listed`].
+    /// [`Batch::note_listed`] and [`Index::unlisted_remote_keys`] (dropped as [`Temp::Listed`]).
     pub fn start_listed(&self) -> Result<u64> {
-        let id = LISTINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = Temp::next_id();
         self.wrap(self.conn.execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS listed_{id} (key TEXT PRIMARY KEY) WITHOUT ROWID"
         )))?;
@@ -176,9 +205,7 @@ impl Index {
     /// Note keys listed outside a batch.
     pub fn note_listed<'k>(&self, id: u64, keys: impl IntoIterator<Item = &'k Key>) -> Result<()> {
         let r = (|| {
-            let mut st = self
-                .conn
-                .prepare_cached(&format!("INSERT OR IGNORE INTO {} (key) VALUES (?1)", listed(id)))?;
+            let mut st = self.conn.prepare_cached(&insert_listed(id))?;
             for k in keys {
                 st.execute([k])?;
             }
@@ -199,14 +226,6 @@ impl Index {
         })();
         self.wrap(r)
     }
-
-    /// Stop keeping listing `id`'s keys.
-    pub fn end_listed(&self, id: u64) -> Result<()> {
-        self.wrap(
-            self.conn
-                .execute_batch(&format!("DROP TABLE IF EXISTS {}", listed(id))),
-        )
-    }
 }
 
 impl Batch<'_> {
@@ -214,7 +233,7 @@ impl Batch<'_> {
     pub fn note_listed(&mut self, id: u64, k: &str) -> Result<()> {
         let r = self
             .tx
-            .prepare_cached(&format!("INSERT OR IGNORE INTO {} (key) VALUES (?1)", listed(id)))
+            .prepare_cached(&insert_listed(id))
             .and_then(|mut st| st.execute([k]));
         self.wrap(r.map(|_| ()))
     }

@@ -332,13 +332,6 @@ impl Index {
         .map(|o| o.map(|(_, n)| n))
     }
 
-    /// Every remote key (for a full relisting after a cursor reset).
-    pub fn remote_keys(&self) -> Result<BTreeSet<Key>> {
-        let mut st = self.wrap(self.conn.prepare("SELECT key FROM remote"))?;
-        let rows = self.wrap(st.query_map([], |r| r.get(0)))?;
-        rows.map(|r| self.wrap(r)).collect()
-    }
-
     /// All three trees in full (small pairs, tests and the restore preview).
     pub fn load_all(&self) -> Result<Trees> {
         let mut t = Trees::default();

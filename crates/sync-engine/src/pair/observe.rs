@@ -1,7 +1,7 @@
 //! Observing both sides into the index: the scanner, the remote feed, the clashes.
 
 use super::{Pair, PauseReason, SyncError, blocking, lock, now};
-use crate::index::{Index, Sig, Sigs};
+use crate::index::{Index, Sig, Sigs, Temp};
 use crate::scan::{Found, Previous, Scanner, resolve_clashes};
 use nuvosync_dropbox::Error as DbxError;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -43,8 +43,8 @@ impl Pair {
     }
 
     fn scan_now(&self, scopes: &[String]) -> Result<bool, SyncError> {
-        // Also names this scan's stage: no other scan of the pair has the same number.
-        let stage_id = self.scans.fetch_add(1, Ordering::Relaxed);
+        self.scans.fetch_add(1, Ordering::Relaxed);
+        let stage_id = Temp::next_id();
         let root = self.spec.local_root.clone();
         let rules = self.rules();
         let threads = self.tuning.hash_threads;
@@ -62,10 +62,10 @@ impl Pair {
             failed: &failed,
         };
         // Declared before the index is locked below: dropped after it is unlocked.
-        let stage = Stage {
+        let stage = TempTable {
             index: &self.index,
-            id: stage_id,
-            used: std::sync::atomic::AtomicBool::new(false),
+            table: Temp::Stage(stage_id),
+            made: std::sync::atomic::AtomicBool::new(false),
         };
         let result = {
             let index = &self.index;
@@ -79,7 +79,7 @@ impl Pair {
                 if lock(&failed).is_some() {
                     return;
                 }
-                stage.used.store(true, Ordering::Relaxed);
+                stage.made.store(true, Ordering::Relaxed);
                 let staged = lock(index).stage(
                     stage_id,
                     nodes.iter().map(|f| (f.key.as_str(), &f.node, f.ctime_ns)),
@@ -335,9 +335,11 @@ impl Pair {
         lock(&self.index).clear_issues_with_codes(&["bad_remote_name", "not_downloadable"])?;
         // The keys listed wait in the index (see `Index::start_listed`); the documents Dropbox
         // can only export, few, in memory.
-        let listing = Listed {
+        let listed = lock(&self.index).start_listed()?;
+        let _listing = TempTable {
             index: &self.index,
-            id: lock(&self.index).start_listed()?,
+            table: Temp::Listed(listed),
+            made: std::sync::atomic::AtomicBool::new(true),
         };
         let mut docs_seen: BTreeSet<Key> = BTreeSet::new();
         let mut page = first;
@@ -353,7 +355,7 @@ impl Pair {
             self.apply_page(
                 &page.entries,
                 &page.cursor,
-                Some((listing.id, &mut docs_seen)),
+                Some((listed, &mut docs_seen)),
             )?;
             if !page.has_more {
                 break;
@@ -369,8 +371,8 @@ impl Pair {
         // Rows not seen in a full listing are gone.
         crate::export::forget_unseen(&mut lock(&self.index), &docs_seen)?;
         let mut ix = lock(&self.index);
-        ix.note_listed(listing.id, &docs_seen)?;
-        let stale: Vec<Key> = ix.unlisted_remote_keys(listing.id)?;
+        ix.note_listed(listed, &docs_seen)?;
+        let stale: Vec<Key> = ix.unlisted_remote_keys(listed)?;
         let mut b = ix.batch()?;
         for k in &stale {
             b.delete_remote_subtree(k)?;
@@ -467,37 +469,21 @@ impl Pair {
     }
 }
 
-/// A scan's stage in the index (see `Index::stage`), dropped however the scan ends. Must not
-/// be dropped while the index is locked.
-struct Stage<'a> {
+/// A temporary table in the index — a scan's stage, a listing's keys — dropped however the
+/// work ends, if it was made. Must not be dropped while the index is locked.
+struct TempTable<'a> {
     index: &'a Mutex<Index>,
-    id: u64,
-    /// Something was staged.
-    used: std::sync::atomic::AtomicBool,
+    table: Temp,
+    made: std::sync::atomic::AtomicBool,
 }
 
-impl Drop for Stage<'_> {
+impl Drop for TempTable<'_> {
     fn drop(&mut self) {
-        if !*self.used.get_mut() {
+        if !*self.made.get_mut() {
             return;
         }
-        if let Err(e) = lock(self.index).unstage(self.id) {
-            tracing::debug!(error = %e, "could not drop a scan's staged nodes (they go when the index is closed)");
-        }
-    }
-}
-
-/// The keys a full listing listed, kept in the index (see `Index::start_listed`), dropped
-/// however the listing ends. Must not be dropped while the index is locked.
-struct Listed<'a> {
-    index: &'a Mutex<Index>,
-    id: u64,
-}
-
-impl Drop for Listed<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = lock(self.index).end_listed(self.id) {
-            tracing::debug!(error = %e, "could not drop a listing's keys (they go when the index is closed)");
+        if let Err(e) = lock(self.index).drop_temp(self.table) {
+            tracing::debug!(error = %e, table = ?self.table, "could not drop a temporary table (it goes when the index is closed)");
         }
     }
 }
